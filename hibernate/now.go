@@ -1,0 +1,209 @@
+package hibernate
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+// Options for Now.
+type Options struct {
+	Mode         string   // shutdown, platform, reboot, suspend; "" = platform where offered, else shutdown
+	ImageSize    string   // bytes, "auto" (leave the kernel's) or "min" (0)
+	DryRun       bool     // print the plan, change nothing
+	Test         string   // a pm_test level: freezer devices platform processors core
+	IgnoreChecks []string // check names to override
+	Out          io.Writer
+}
+
+// Result says what happened.
+type Result struct {
+	Plan     []string      `json:"plan"`
+	Asleep   time.Duration `json:"asleep_ns"` // wall time the machine was off (0 for a dry run or a test)
+	Restored []string      `json:"restored"`
+}
+
+// ErrNotReady is returned when a check fails: nothing was changed.
+var ErrNotReady = errors.New("hibernation would not come back")
+
+type write struct{ file, value string }
+
+// Now checks, then hibernates the machine below fs, and returns after resume with every
+// setting it changed put back. With DryRun it returns the plan and changes nothing.
+func Now(fs sysfs.FS, o Options) (Result, error) {
+	var res Result
+	out := o.Out
+	if out == nil {
+		out = io.Discard
+	}
+	k := kmsg{fs: fs, out: out}
+	rep := Check(fs)
+	ignored := map[string]bool{}
+	for _, n := range o.IgnoreChecks {
+		ignored[n] = true
+	}
+	var failed []string
+	for _, c := range rep.Failed() {
+		if ignored[c.Name] {
+			k.logf("check %s FAILED but ignored on request: %s", c.Name, c.Detail)
+			continue
+		}
+		failed = append(failed, fmt.Sprintf("%s: %s (fix: %s)", c.Name, c.Detail, c.Fix))
+	}
+	if len(failed) > 0 {
+		return res, fmt.Errorf("%w:\n  %s", ErrNotReady, strings.Join(failed, "\n  "))
+	}
+	writes, err := plan(fs, o, rep)
+	if err != nil {
+		return res, err
+	}
+	for _, w := range writes {
+		res.Plan = append(res.Plan, fmt.Sprintf("write %s to /%s", w.value, w.file))
+	}
+	if o.DryRun {
+		return res, nil
+	}
+
+	unlock, err := lock(fs)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+
+	// Save every value before the first write, so that any failure can put all of them back.
+	saved := map[string]string{}
+	for _, w := range writes {
+		if w.file == "sys/power/state" {
+			continue
+		}
+		v, err := fs.ReadString(w.file)
+		if err != nil {
+			return res, fmt.Errorf("read /%s before changing it: %w", w.file, err)
+		}
+		if w.file == "sys/power/disk" || w.file == "sys/power/pm_test" {
+			v, _ = sysfs.Selected(v)
+		}
+		saved[w.file] = v
+	}
+	defer func() {
+		for _, w := range writes {
+			v, ok := saved[w.file]
+			if !ok {
+				continue
+			}
+			if err := fs.WriteString(w.file, v); err != nil {
+				k.logf("could not restore /%s to %s: %v", w.file, v, err)
+				continue
+			}
+			res.Restored = append(res.Restored, fmt.Sprintf("/%s = %s", w.file, v))
+		}
+	}()
+	var before time.Time
+	for _, w := range writes {
+		if w.file == "sys/power/state" {
+			k.logf("syncing file systems")
+			unix.Sync()
+			k.logf("writing disk to /sys/power/state: the machine hibernates now")
+			before = time.Now()
+		} else {
+			k.logf("write %s to /%s", w.value, w.file)
+		}
+		if err := fs.WriteString(w.file, w.value); err != nil {
+			return res, fmt.Errorf("hibernate: %w", err)
+		}
+	}
+	after := time.Now()
+	// The wall clock counts the time off; the monotonic clock does not.
+	res.Asleep = after.Round(0).Sub(before.Round(0)) - after.Sub(before)
+	if res.Asleep < 0 {
+		res.Asleep = 0
+	}
+	k.logf("resumed after %s off", res.Asleep.Round(time.Second))
+	return res, nil
+}
+
+func plan(fs sysfs.FS, o Options, rep Report) ([]write, error) {
+	var ws []write
+	disk, _ := fs.ReadString("sys/power/disk")
+	cur, modes := sysfs.Selected(disk)
+	mode := o.Mode
+	if mode == "" {
+		mode = "shutdown"
+		for _, m := range modes {
+			if m == "platform" {
+				mode = "platform"
+			}
+		}
+	}
+	offered := false
+	for _, m := range modes {
+		offered = offered || m == mode
+	}
+	if !offered {
+		return nil, fmt.Errorf("mode %s: /sys/power/disk offers %q", mode, disk)
+	}
+	if mode != cur {
+		ws = append(ws, write{"sys/power/disk", mode})
+	}
+	switch o.ImageSize {
+	case "", "auto":
+	case "min":
+		ws = append(ws, write{"sys/power/image_size", "0"})
+	default:
+		var n uint64
+		if _, err := fmt.Sscan(o.ImageSize, &n); err != nil {
+			return nil, fmt.Errorf("--image-size %q: want bytes, auto or min", o.ImageSize)
+		}
+		ws = append(ws, write{"sys/power/image_size", fmt.Sprint(n)})
+	}
+	if rep.SetResume && rep.ResumeDevT != "" {
+		ws = append(ws, write{"sys/power/resume_offset", "0"}, write{"sys/power/resume", rep.ResumeDevT})
+	}
+	if o.Test != "" {
+		switch o.Test {
+		case "freezer", "devices", "platform", "processors", "core":
+		default:
+			return nil, fmt.Errorf("--test %q: want freezer, devices, platform, processors or core", o.Test)
+		}
+		ws = append(ws, write{"sys/power/pm_test", o.Test})
+	}
+	ws = append(ws, write{"sys/power/state", "disk"})
+	return ws, nil
+}
+
+// lock takes /run/hibernate.lock, so that a second `hibernate now` refuses while one runs.
+func lock(fs sysfs.FS) (func(), error) {
+	p := fs.Path("run/hibernate.lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", p, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another hibernate now holds %s: %w", p, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// kmsg writes each step to the command's output and to the kernel log, so that a failure can be
+// read after the fact with dmesg.
+type kmsg struct {
+	fs  sysfs.FS
+	out io.Writer
+}
+
+func (k kmsg) logf(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	fmt.Fprintf(k.out, "hibernate: %s\n", line)
+	if f, err := os.OpenFile(k.fs.Path("dev/kmsg"), os.O_WRONLY, 0); err == nil {
+		fmt.Fprintf(f, "hibernate: %s\n", line)
+		f.Close()
+	}
+}

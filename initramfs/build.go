@@ -1,0 +1,204 @@
+// Package initramfs assembles the hibernate initramfs on the user's machine: the compiled base
+// archive that ships with hibernate (our /init and u-root's shell tools, see initramfs/mkbase),
+// a kernel's storage modules in load order, and the config that /init reads. No Go toolchain
+// is needed here, and the same inputs give the same bytes.
+package initramfs
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/u-root/u-root/pkg/cpio"
+	"github.com/ulikunitz/xz"
+
+	"github.com/hibernate-linux/hibernate/initramfs/config"
+	"github.com/hibernate-linux/hibernate/initramfs/modules"
+)
+
+// DefaultModules is the storage set every initramfs gets: virtio (QEMU, clouds), SATA/AHCI,
+// SCSI disks, NVMe, and ext4 for the root file system. Names the kernel has built in are skipped.
+var DefaultModules = []string{"virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod", "ahci", "nvme", "ext4"}
+
+// Options say what to build.
+type Options struct {
+	Base          string   // the base archive (initramfs-base.cpio)
+	KernelRelease string   // uname -r of the kernel this initramfs is for
+	ModulesDir    string   // that kernel's lib/modules/R
+	Modules       []string // module names; nil means DefaultModules
+	AddModules    []string // more names, on top of Modules
+	Compress      string   // "gzip" (default), "zstd", "xz" or "none"
+	Config        config.Config
+}
+
+// Result says what went in.
+type Result struct {
+	Modules      []modules.Module
+	Builtin      []string // asked for but built into the kernel
+	Uncompressed int64
+	Compressed   int64
+}
+
+// Build writes the initramfs to w.
+func Build(o Options, w io.Writer) (Result, error) {
+	var res Result
+	if o.KernelRelease == "" {
+		return res, fmt.Errorf("no kernel release given")
+	}
+	base, err := readBase(o.Base)
+	if err != nil {
+		return res, err
+	}
+	names := o.Modules
+	if names == nil {
+		names = DefaultModules
+	}
+	names = append(append([]string(nil), names...), o.AddModules...)
+	var recs []cpio.Record
+	cfg := o.Config
+	cfg.KernelRelease = o.KernelRelease
+	cfg.Modules = nil
+	if len(names) > 0 {
+		ix, err := modules.Scan(o.ModulesDir)
+		if err != nil {
+			return res, fmt.Errorf("scan modules of %s: %w", o.KernelRelease, err)
+		}
+		mods, builtin, err := ix.Closure(names...)
+		if err != nil {
+			return res, fmt.Errorf("modules for %s: %w", o.KernelRelease, err)
+		}
+		res.Modules, res.Builtin = mods, builtin
+		for _, m := range mods {
+			data, err := os.ReadFile(filepath.Join(o.ModulesDir, m.Path))
+			if err != nil {
+				return res, fmt.Errorf("read module %s: %w", m.Name, err)
+			}
+			name := path.Join("lib/modules", o.KernelRelease, filepath.ToSlash(m.Path))
+			recs = append(recs, cpio.StaticFile(name, string(data), 0o644))
+			cfg.Modules = append(cfg.Modules, "/"+name)
+		}
+	}
+	cfgBytes, err := cfg.Marshal()
+	if err != nil {
+		return res, err
+	}
+	recs = append(recs, cpio.StaticFile(config.Path, string(cfgBytes), 0o644))
+
+	var raw bytes.Buffer
+	if err := writeArchive(&raw, base, recs); err != nil {
+		return res, err
+	}
+	res.Uncompressed = int64(raw.Len())
+	n, err := compress(w, raw.Bytes(), o.Compress)
+	res.Compressed = n
+	return res, err
+}
+
+func readBase(p string) ([]cpio.Record, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("open base archive: %w (it is built with hibernate: make build)", err)
+	}
+	defer f.Close()
+	rr, err := cpio.Newc.NewFileReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("read base archive %s: %w", p, err)
+	}
+	recs, err := cpio.ReadAllRecords(rr)
+	if err != nil {
+		return nil, fmt.Errorf("read base archive %s: %w", p, err)
+	}
+	// Records read from a file read their contents lazily from it: take them now.
+	for i, r := range recs {
+		if r.ReaderAt != nil && r.FileSize > 0 {
+			b := make([]byte, r.FileSize)
+			if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+				return nil, fmt.Errorf("read %s from base archive %s: %w", r.Name, p, err)
+			}
+			recs[i] = cpio.StaticRecord(b, r.Info)
+		}
+	}
+	return recs, nil
+}
+
+// writeArchive writes base then extra records, every record made reproducible (no times, no
+// owners), the parent folders of extras created, and the trailer.
+func writeArchive(w io.Writer, base, extra []cpio.Record) error {
+	sort.SliceStable(extra, func(i, j int) bool { return extra[i].Name < extra[j].Name })
+	dw := cpio.NewDedupWriter(cpio.Newc.Writer(w))
+	have := map[string]bool{}
+	for _, r := range base {
+		r = cpio.MakeReproducible(r)
+		have[r.Name] = true
+		if err := dw.WriteRecord(r); err != nil {
+			return fmt.Errorf("write %s: %w", r.Name, err)
+		}
+	}
+	for _, r := range extra {
+		r = cpio.MakeReproducible(r)
+		dir := path.Dir(r.Name)
+		var dirs []string
+		for d := dir; d != "." && d != "/" && !have[d]; d = path.Dir(d) {
+			dirs = append(dirs, d)
+		}
+		for i := len(dirs) - 1; i >= 0; i-- {
+			have[dirs[i]] = true
+			if err := dw.WriteRecord(cpio.MakeReproducible(cpio.Directory(dirs[i], 0o755))); err != nil {
+				return err
+			}
+		}
+		have[r.Name] = true
+		if err := dw.WriteRecord(r); err != nil {
+			return fmt.Errorf("write %s: %w", r.Name, err)
+		}
+	}
+	return cpio.WriteTrailer(dw)
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func compress(w io.Writer, raw []byte, how string) (int64, error) {
+	cw := &countWriter{w: w}
+	var zw io.WriteCloser
+	var err error
+	switch how {
+	case "", "gzip":
+		// No name or time in the gzip header: the same input gives the same bytes.
+		zw, err = gzip.NewWriterLevel(cw, gzip.BestCompression)
+	case "zstd":
+		zw, err = zstd.NewWriter(cw, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
+	case "xz":
+		// The kernel's xz decoder wants CRC32 (or no) integrity checks, not xz's default CRC64.
+		zw, err = xz.WriterConfig{CheckSum: xz.CRC32}.NewWriter(cw)
+	case "none":
+		_, err = cw.Write(raw)
+		return cw.n, err
+	default:
+		return 0, fmt.Errorf("compression %q: want gzip, zstd, xz or none", how)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, err := zw.Write(raw); err != nil {
+		return cw.n, err
+	}
+	if err := zw.Close(); err != nil {
+		return cw.n, err
+	}
+	return cw.n, nil
+}

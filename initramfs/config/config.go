@@ -1,0 +1,49 @@
+// Package config is the one description of an initramfs that both sides read: the builder
+// (`hibernate initramfs build`) writes it into the archive, our /init reads it at boot.
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Path is where the config sits inside the initramfs.
+const Path = "etc/hibernate/initramfs.json"
+
+// Format is the version of this layout; /init refuses a config of a newer format.
+const Format = 1
+
+// Config describes one initramfs.
+type Config struct {
+	Format        int    `json:"format"`
+	KernelRelease string `json:"kernel_release"`
+	// Modules are paths inside the archive, in load order (dependencies first).
+	Modules []string `json:"modules"`
+	// Resume is the resume= spec used when the kernel command line has none ("" = scan for an image).
+	Resume       string `json:"resume,omitempty"`
+	ResumeOffset uint64 `json:"resume_offset,omitempty"`
+	// WaitSeconds bounds the wait for the resume device (0 = the default).
+	WaitSeconds float64 `json:"wait_seconds,omitempty"`
+}
+
+// Marshal gives the stable bytes written into the archive.
+func (c Config) Marshal() ([]byte, error) {
+	c.Format = Format
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Parse reads a config, refusing one this /init does not understand.
+func Parse(b []byte) (Config, error) {
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("parse %s: %w", Path, err)
+	}
+	if c.Format < 1 || c.Format > Format {
+		return c, fmt.Errorf("%s: format %d, this /init reads format 1 to %d: rebuild the initramfs with this hibernate", Path, c.Format, Format)
+	}
+	return c, nil
+}

@@ -1,0 +1,169 @@
+package blockdev
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+// Device is one block device as /sys/class/block shows it.
+type Device struct {
+	Name     string // "vda2"
+	Path     string // "/dev/vda2" (as on the machine, not below the root prefix)
+	Major    int
+	Minor    int
+	Parent   string // "vda" for a partition, "" for a whole disk
+	PartN    int    // partition number, 0 for a whole disk
+	PartName string // GPT partition name (PARTLABEL)
+	Size     int64  // bytes
+	Probe    Probe
+	PartUUID string // GPT unique partition GUID, lowercase, when known
+}
+
+// DevT is the "MAJ:MIN" form that /sys/power/resume takes.
+func (d Device) DevT() string { return fmt.Sprintf("%d:%d", d.Major, d.Minor) }
+
+// List returns every block device below fs, probed, sorted by name. A device that cannot be
+// read (no medium, no permission) is listed with an empty Probe.
+func List(fs sysfs.FS) ([]Device, error) {
+	entries, err := os.ReadDir(fs.Path("sys/class/block"))
+	if err != nil {
+		return nil, fmt.Errorf("list block devices: %w", err)
+	}
+	var devs []Device
+	for _, e := range entries {
+		d, err := readDevice(fs, e.Name())
+		if err != nil {
+			continue
+		}
+		devs = append(devs, d)
+	}
+	sort.Slice(devs, func(i, j int) bool { return devs[i].Name < devs[j].Name })
+	fillPartUUIDs(fs, devs)
+	return devs, nil
+}
+
+func readDevice(fs sysfs.FS, name string) (Device, error) {
+	base := "sys/class/block/" + name
+	d := Device{Name: name, Path: "/dev/" + name}
+	devt, err := fs.ReadString(base + "/dev")
+	if err != nil {
+		return d, err
+	}
+	if _, err := fmt.Sscanf(devt, "%d:%d", &d.Major, &d.Minor); err != nil {
+		return d, fmt.Errorf("parse %s/dev %q: %w", base, devt, err)
+	}
+	if f, err := os.Open(fs.Path(base, "uevent")); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			k, v, _ := strings.Cut(sc.Text(), "=")
+			switch k {
+			case "DEVNAME":
+				d.Path = "/dev/" + v
+			case "PARTN":
+				d.PartN, _ = strconv.Atoi(v)
+			case "PARTNAME":
+				d.PartName = v
+			}
+		}
+		f.Close()
+	}
+	if s, err := fs.ReadString(base + "/size"); err == nil {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		d.Size = n * 512
+	}
+	if d.PartN > 0 {
+		// /sys/class/block/vda2 links to .../block/vda/vda2: the parent is the folder above.
+		if target, err := os.Readlink(fs.Path(base)); err == nil {
+			parts := strings.Split(target, "/")
+			if len(parts) >= 2 {
+				d.Parent = parts[len(parts)-2]
+			}
+		}
+	}
+	if f, err := os.Open(fs.Path(strings.TrimPrefix(d.Path, "/"))); err == nil {
+		d.Probe, _ = ProbeReader(f)
+		f.Close()
+	}
+	return d, nil
+}
+
+// ErrNotFound says that no device matches a spec (yet: the caller may wait and list again).
+var ErrNotFound = errors.New("no such device")
+
+// Resolve finds the device a kernel-style spec names: /dev/NAME, UUID=, LABEL=, PARTUUID=,
+// PARTLABEL=, MAJ:MIN, or a bare hex device number as the kernel also takes.
+func Resolve(devs []Device, spec string) (Device, error) {
+	match := func(ok func(Device) bool) (Device, error) {
+		for _, d := range devs {
+			if ok(d) {
+				return d, nil
+			}
+		}
+		return Device{}, fmt.Errorf("%s: %w", spec, ErrNotFound)
+	}
+	key, val, hasEq := strings.Cut(spec, "=")
+	if hasEq {
+		val = strings.Trim(val, `"`)
+		switch strings.ToUpper(key) {
+		case "UUID":
+			return match(func(d Device) bool { return d.Probe.UUID != "" && strings.EqualFold(d.Probe.UUID, val) })
+		case "LABEL":
+			return match(func(d Device) bool { return d.Probe.Label != "" && d.Probe.Label == val })
+		case "PARTUUID":
+			return match(func(d Device) bool { return d.PartUUID != "" && strings.EqualFold(d.PartUUID, val) })
+		case "PARTLABEL":
+			return match(func(d Device) bool { return d.PartName != "" && d.PartName == val })
+		}
+		return Device{}, fmt.Errorf("device spec %q: unknown key %s (want UUID=, LABEL=, PARTUUID=, PARTLABEL=, /dev/NAME or MAJ:MIN)", spec, key)
+	}
+	if strings.HasPrefix(spec, "/dev/") {
+		name := strings.TrimPrefix(spec, "/dev/")
+		return match(func(d Device) bool { return d.Name == name || d.Path == spec })
+	}
+	var maj, min int
+	if n, _ := fmt.Sscanf(spec, "%d:%d", &maj, &min); n == 2 {
+		return match(func(d Device) bool { return d.Major == maj && d.Minor == min })
+	}
+	if v, err := strconv.ParseUint(spec, 16, 32); err == nil {
+		// The kernel's old_decode_dev/new_decode_dev form: major in bits 8-19, minor in 0-7 and 20-31.
+		maj, min = int((v&0xfff00)>>8), int((v&0xff)|((v>>12)&0xfff00))
+		return match(func(d Device) bool { return d.Major == maj && d.Minor == min })
+	}
+	return Device{}, fmt.Errorf("device spec %q: not /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL= or MAJ:MIN", spec)
+}
+
+// fillPartUUIDs reads the GPT of each whole disk that has partitions and sets their PartUUID.
+// Reading only: the disk is opened read-only; a disk whose table cannot be read keeps empty PartUUIDs.
+func fillPartUUIDs(fs sysfs.FS, devs []Device) {
+	byParent := map[string][]int{}
+	for i, d := range devs {
+		if d.Parent != "" {
+			byParent[d.Parent] = append(byParent[d.Parent], i)
+		}
+	}
+	for _, parent := range sortedKeys(byParent) {
+		guids, err := gptPartGUIDs(fs.Path("dev", parent))
+		if err != nil {
+			continue
+		}
+		for _, i := range byParent[parent] {
+			devs[i].PartUUID = guids[devs[i].PartN]
+		}
+	}
+}
+
+func sortedKeys(m map[string][]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

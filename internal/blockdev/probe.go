@@ -1,0 +1,100 @@
+// Package blockdev lists the machine's block devices below a root prefix, tells what each holds
+// (a swap area, a hibernation image, ext4, btrfs, vfat) the way blkid does for the few types
+// hibernate needs, and resolves device specs (resume=, root=) to one of them.
+//
+// u-root's pkg/mount/block was passed over: it fills UUIDs for vfat/ext4/xfs only, knows no swap
+// area or hibernation signature, and reads the real /sys with no root prefix.
+package blockdev
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Probe is what the start of a device says it holds.
+type Probe struct {
+	Type  string // "swap", "swsusp" (a swap area holding a hibernation image), "ext4", "btrfs", "vfat", or ""
+	UUID  string // filesystem or swap area UUID, lowercase canonical form
+	Label string
+}
+
+func uuidString(b []byte) string {
+	if len(b) != 16 {
+		return ""
+	}
+	allZero := true
+	for _, c := range b {
+		if c != 0 {
+			allZero = false
+		}
+	}
+	if allZero {
+		return ""
+	}
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func cString(b []byte) string {
+	if i := strings.IndexByte(string(b), 0); i >= 0 {
+		b = b[:i]
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// hibernation signatures that blkid reports in place of the swap magic (at PAGE_SIZE-10).
+var hibernationSigs = []string{"S1SUSPEND", "S2SUSPEND", "ULSUSPEND", "LINHIB0001"}
+
+// ProbeReader reads the first 68 KiB of r (what it has of them) and names what it holds.
+// A device shorter than a signature's place simply does not have that signature.
+func ProbeReader(r io.ReaderAt) (Probe, error) {
+	buf := make([]byte, 0x10000+4096)
+	n, err := r.ReadAt(buf, 0)
+	if err != nil && err != io.EOF {
+		if n == 0 {
+			return Probe{}, err
+		}
+	}
+	buf = buf[:n]
+	return probeBytes(buf), nil
+}
+
+func probeBytes(b []byte) Probe {
+	const page = 4096
+	if len(b) >= page {
+		magic := string(b[page-10 : page])
+		if magic == "SWAPSPACE2" || magic == "SWAP-SPACE" {
+			return Probe{Type: "swap", UUID: uuidString(b[1036:1052]), Label: cString(b[1052:1068])}
+		}
+		for _, s := range hibernationSigs {
+			if strings.HasPrefix(magic, s) {
+				return Probe{Type: "swsusp", UUID: uuidString(b[1036:1052]), Label: cString(b[1052:1068])}
+			}
+		}
+	}
+	// ext2/3/4 superblock at 1024: magic 0xEF53 at +56, uuid at +104, label at +120.
+	if len(b) >= 1024+136 && binary.LittleEndian.Uint16(b[1024+56:]) == 0xEF53 {
+		return Probe{Type: "ext4", UUID: uuidString(b[1024+104 : 1024+120]), Label: cString(b[1024+120 : 1024+136])}
+	}
+	// btrfs superblock at 64 KiB: fsid at +0x20, magic "_BHRfS_M" at +0x40, label at +0x12b.
+	const bt = 0x10000
+	if len(b) >= bt+0x12b+256 && string(b[bt+0x40:bt+0x48]) == "_BHRfS_M" {
+		return Probe{Type: "btrfs", UUID: uuidString(b[bt+0x20 : bt+0x30]), Label: cString(b[bt+0x12b : bt+0x12b+256])}
+	}
+	// FAT32 boot sector: "FAT32   " at 82, volume id at 67, label at 71; FAT12/16: at 54, 39, 43.
+	if len(b) >= 512 && b[510] == 0x55 && b[511] == 0xAA {
+		if string(b[82:90]) == "FAT32   " {
+			return Probe{Type: "vfat", UUID: fatSerial(b[67:71]), Label: cString(b[71:82])}
+		}
+		if strings.HasPrefix(string(b[54:62]), "FAT1") {
+			return Probe{Type: "vfat", UUID: fatSerial(b[39:43]), Label: cString(b[43:54])}
+		}
+	}
+	return Probe{}
+}
+
+func fatSerial(b []byte) string {
+	v := binary.LittleEndian.Uint32(b)
+	return fmt.Sprintf("%04X-%04X", v>>16, v&0xffff)
+}

@@ -1,0 +1,175 @@
+package resume
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hibernate-linux/hibernate/initramfs/config"
+	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+// Machine is the machine as /init sees it. Real boots use NewBoot(); tests fill the fields with fakes.
+type Machine struct {
+	FS  sysfs.FS
+	Out io.Writer
+	// Now gives the time since boot, for the timestamps on the console lines.
+	Now func() time.Duration
+	// Release is the running kernel's `uname -r`.
+	Release string
+	// Sleep waits between two looks for a device.
+	Sleep func(time.Duration)
+}
+
+// Logf prints one console line, prefixed as every /init line is, with the time since boot.
+func (b *Machine) Logf(format string, args ...any) {
+	fmt.Fprintf(b.Out, "hibernate: [%8.3f] %s\n", b.Now().Seconds(), fmt.Sprintf(format, args...))
+}
+
+// uptime reads CLOCK_BOOTTIME, the clock the kernel's console timestamps use.
+func uptime() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
+func release() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// FindResumeDevice waits for the device that spec names, or, with spec "", scans every block
+// device for a hibernation signature. It looks again every 20 ms until wait has passed
+// (wait < 0: as long as it takes). It returns the spec it settled on ("" if none) and the device.
+func (b *Machine) FindResumeDevice(spec string, wait time.Duration) (string, *blockdev.Device, error) {
+	start := b.Now()
+	said := false
+	for {
+		devs, err := blockdev.List(b.FS)
+		if err == nil {
+			if spec == "" {
+				for _, d := range devs {
+					if d.Probe.Type == "swsusp" {
+						return d.Path, &d, nil
+					}
+				}
+			} else if d, err := blockdev.Resolve(devs, spec); err == nil {
+				return spec, &d, nil
+			} else if !errors.Is(err, blockdev.ErrNotFound) {
+				return spec, nil, err
+			}
+		}
+		waited := b.Now() - start
+		if wait >= 0 && waited >= wait {
+			return spec, nil, nil
+		}
+		if !said && spec != "" {
+			limit := "as long as it takes (resumewait)"
+			if wait >= 0 {
+				limit = fmt.Sprintf("up to %s", wait)
+			}
+			b.Logf("waiting for resume device %s, %s", spec, limit)
+			said = true
+		}
+		b.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ReadArea reads what the swap area at offset (pages) of dev holds.
+func (b *Machine) ReadArea(dev *blockdev.Device, offset uint64) (*swsusp.Area, error) {
+	f, err := os.Open(b.FS.Path(strings.TrimPrefix(dev.Path, "/")))
+	if err != nil {
+		return nil, fmt.Errorf("open resume device %s: %w", dev.Path, err)
+	}
+	defer f.Close()
+	size := dev.Size
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	a, err := swsusp.ReadArea(f, size, offset)
+	if err != nil {
+		return nil, fmt.Errorf("read swap area on %s: %w", dev.Path, err)
+	}
+	return a, nil
+}
+
+// StartResume asks the kernel to restore the image: resume_offset first (it triggers nothing),
+// then the device number to /sys/power/resume, which starts the restore at once. On success
+// this never returns (the restored kernel goes on from where it hibernated); when it returns,
+// the kernel refused or failed the image, and has already written the swap signature back.
+func (b *Machine) StartResume(dev *blockdev.Device, offset uint64) error {
+	if err := b.FS.WriteString("sys/power/resume_offset", fmt.Sprint(offset)); err != nil {
+		return fmt.Errorf("set resume_offset %d: %w", offset, err)
+	}
+	b.Logf("writing %s (%s) to /sys/power/resume", dev.DevT(), dev.Path)
+	if err := b.FS.WriteString("sys/power/resume", dev.DevT()); err != nil {
+		return fmt.Errorf("resume from %s (%s): %w", dev.Path, dev.DevT(), err)
+	}
+	return errors.New("the kernel did not restore the image (see the kernel's messages above)")
+}
+
+// DiscardImage invalidates the image as the kernel does, so that the area is plain swap again.
+func (b *Machine) DiscardImage(dev *blockdev.Device, offset uint64) error {
+	f, err := os.OpenFile(b.FS.Path(strings.TrimPrefix(dev.Path, "/")), os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open %s to discard the image: %w", dev.Path, err)
+	}
+	if _, err := swsusp.Discard(f, offset, false); err != nil {
+		f.Close()
+		return fmt.Errorf("discard image on %s: %w", dev.Path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", dev.Path, err)
+	}
+	return f.Close()
+}
+
+// Settle gathers the decision's inputs: which device, what it holds.
+func (b *Machine) Settle(p Params, cfg config.Config) Input {
+	in := Input{Params: p, RunningRelease: b.Release}
+	spec := p.Resume
+	offset := p.ResumeOffset
+	if spec == "" {
+		spec = cfg.Resume
+		if !p.HasOffset {
+			offset = cfg.ResumeOffset
+		}
+	}
+	wait := p.Wait
+	if cfg.WaitSeconds > 0 && p.Wait == DefaultWait {
+		wait = time.Duration(cfg.WaitSeconds * float64(time.Second))
+	}
+	if p.ResumeWait {
+		wait = -1
+	}
+	if p.ResumeDelay > 0 {
+		b.Logf("resumedelay: waiting %s", p.ResumeDelay)
+		b.Sleep(p.ResumeDelay)
+	}
+	found, dev, err := b.FindResumeDevice(spec, wait)
+	in.DeviceSpec = found
+	if err != nil {
+		in.ReadErr = err
+		return in
+	}
+	if dev == nil {
+		return in
+	}
+	in.Device = dev.Path
+	in.Area, in.ReadErr = b.ReadArea(dev, offset)
+	in.dev, in.offset = dev, offset
+	return in
+}

@@ -1,0 +1,116 @@
+package resume
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
+)
+
+// Action is what /init does about the resume device.
+type Action int
+
+const (
+	// Boot: no image to resume; mount root and go on booting.
+	Boot Action = iota
+	// Resume: hand the image to this kernel (write /sys/power/resume).
+	Resume
+	// Kexec: the image was made by another kernel; boot that one and let it resume.
+	Kexec
+	// Discard: invalidate the image (orig_sig back), then boot.
+	Discard
+	// PowerOff: keep the image untouched and power off (hibernate.keep=1 with a reason not to resume).
+	PowerOff
+)
+
+func (a Action) String() string {
+	switch a {
+	case Boot:
+		return "boot"
+	case Resume:
+		return "resume"
+	case Kexec:
+		return "kexec"
+	case Discard:
+		return "discard"
+	case PowerOff:
+		return "poweroff"
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
+}
+
+// Input is everything the decision depends on, gathered by /init before it decides.
+type Input struct {
+	Params         Params
+	DeviceSpec     string       // the spec looked for ("" when none was configured or found by scan)
+	Device         string       // the device found, "" when absent
+	Area           *swsusp.Area // what the device holds; nil when it could not be read
+	ReadErr        error        // why it could not be read
+	RunningRelease string       // uname -r of the booted kernel
+
+	dev    *blockdev.Device // the device behind Device, for the actions
+	offset uint64           // the swap area's page offset on it
+}
+
+// Decision is the action and the one line that explains it on the console.
+type Decision struct {
+	Action       Action
+	Reason       string
+	KexecRelease string // for Kexec: the kernel to boot
+	ImageMiB     uint64 // size of the image, when there is one
+}
+
+// Decide is the whole boot-time policy, without any I/O, so every branch is unit-tested.
+func Decide(in Input) Decision {
+	if in.DeviceSpec == "" {
+		return Decision{Action: Boot, Reason: "no resume device configured and no hibernation image found: booting"}
+	}
+	if in.Device == "" {
+		return Decision{Action: Boot, Reason: fmt.Sprintf("resume device %s not found: booting", in.DeviceSpec)}
+	}
+	if in.Area == nil {
+		err := "unreadable"
+		if in.ReadErr != nil {
+			err = in.ReadErr.Error()
+		}
+		return Decision{Action: Boot, Reason: fmt.Sprintf("cannot read %s (%s): booting", in.Device, err)}
+	}
+	a := in.Area
+	if !a.HasImage() {
+		return Decision{Action: Boot, Reason: fmt.Sprintf("no hibernation image on %s (%s): booting", in.Device, a.Kind())}
+	}
+	if a.Sig != swsusp.SigSwsusp {
+		// uswsusp, TuxOnIce and the like: not ours to resume, and not ours to destroy.
+		return Decision{Action: Boot, Reason: fmt.Sprintf("%s holds a %s image, which this initramfs cannot resume: booting, image left as it is", in.Device, a.Kind())}
+	}
+	size := uint64(0)
+	if a.Info != nil {
+		size = a.Info.Size >> 20
+	}
+	made := "an unknown kernel"
+	if a.Record != nil && a.Record.KernelRelease != "" {
+		made = a.Record.KernelRelease
+	}
+	what := fmt.Sprintf("image of %s on %s (%d MiB)", made, in.Device, size)
+	notResuming := func(why string) Decision {
+		if in.Params.Keep {
+			return Decision{Action: PowerOff, ImageMiB: size, Reason: fmt.Sprintf("%s: %s; hibernate.keep=1: powering off, image kept", what, why)}
+		}
+		return Decision{Action: Discard, ImageMiB: size, Reason: fmt.Sprintf("%s: %s: discarding it", what, why)}
+	}
+	if in.Params.NoResume {
+		return notResuming("noresume on the command line")
+	}
+	if !a.Valid() {
+		return notResuming("not valid (" + strings.Join(a.Problems, "; ") + ")")
+	}
+	if a.Record != nil && a.Record.KernelRelease != "" && a.Record.KernelRelease != in.RunningRelease {
+		if in.Params.Kexeced {
+			return Decision{Action: Resume, ImageMiB: size, Reason: fmt.Sprintf("%s, but running %s after a kexec already: resuming in place", what, in.RunningRelease)}
+		}
+		return Decision{Action: Kexec, ImageMiB: size, KexecRelease: a.Record.KernelRelease,
+			Reason: fmt.Sprintf("%s, running %s: kexec into %s", what, in.RunningRelease, a.Record.KernelRelease)}
+	}
+	return Decision{Action: Resume, ImageMiB: size, Reason: what + ": resuming"}
+}

@@ -1,0 +1,250 @@
+package resume
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hibernate-linux/hibernate/initramfs/config"
+	"github.com/hibernate-linux/hibernate/initramfs/modules"
+	"github.com/hibernate-linux/hibernate/internal/blockdev"
+)
+
+// Init is our /init, PID 1 of the initramfs. It reads top to bottom as the boot story:
+// mount the kernel's file systems, read the command line and our config, load the storage
+// modules, find the resume device, decide, act; then mount root and hand over to its init.
+// It returns only when everything failed; main then starts the emergency shell.
+func Init() error {
+	b := &Machine{FS: "/", Out: os.Stdout, Now: uptime, Release: release(), Sleep: time.Sleep}
+	b.Logf("init of hibernate starting on %s", b.Release)
+	if err := mountEarly(); err != nil {
+		return err
+	}
+	raw, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return fmt.Errorf("read /proc/cmdline: %w", err)
+	}
+	p, err := ParseCmdline(string(raw))
+	if err != nil {
+		b.Logf("%v: going on with what could be read", err)
+	}
+	cfg := config.Config{Format: config.Format}
+	if data, err := os.ReadFile("/" + config.Path); err == nil {
+		if cfg, err = config.Parse(data); err != nil {
+			b.Logf("%v", err)
+		}
+	} else {
+		b.Logf("no /%s: no modules to load, resume device from the command line only", config.Path)
+	}
+	loadModules(b, cfg.Modules)
+
+	in := b.Settle(p, cfg)
+	d := Decide(in)
+	b.Logf("%s", d.Reason)
+	switch d.Action {
+	case Resume, Kexec:
+		if d.Action == Kexec {
+			// The kexec path (find the kernel of the record, kexec_file_load into it) is not built
+			// yet: resuming in place is the kernel's own behaviour and may still work.
+			b.Logf("kexec into %s is not available in this initramfs yet: trying to resume in place", d.KexecRelease)
+		}
+		err := b.StartResume(in.dev, in.offset)
+		b.Logf("resume failed: %v; the kernel has discarded the image: booting", err)
+	case Discard:
+		if err := b.DiscardImage(in.dev, in.offset); err != nil {
+			b.Logf("%v", err)
+		} else {
+			b.Logf("image on %s discarded: the area is a plain swap area again", in.Device)
+		}
+	case PowerOff:
+		unix.Sync()
+		if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+			return fmt.Errorf("power off: %w", err)
+		}
+	}
+	return b.switchToRoot(p)
+}
+
+func mountEarly() error {
+	for _, m := range []struct{ src, dst, fstype string }{
+		{"proc", "/proc", "proc"},
+		{"sysfs", "/sys", "sysfs"},
+		{"devtmpfs", "/dev", "devtmpfs"},
+		{"tmpfs", "/run", "tmpfs"},
+	} {
+		if err := os.MkdirAll(m.dst, 0o755); err != nil {
+			return fmt.Errorf("mkdir %s: %w", m.dst, err)
+		}
+		if err := unix.Mount(m.src, m.dst, m.fstype, unix.MS_NOSUID, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.dst, err)
+		}
+	}
+	return nil
+}
+
+// loadModules loads each module file in order. A module already loaded (or built in) is fine;
+// any other failure is said and the boot goes on: the device may still appear.
+func loadModules(b *Machine, paths []string) {
+	if len(paths) == 0 {
+		return
+	}
+	start := b.Now()
+	failed := 0
+	for _, p := range paths {
+		if err := loadModule(p); err != nil && !errors.Is(err, unix.EEXIST) {
+			b.Logf("load module %s: %v", p, err)
+			failed++
+		}
+	}
+	b.Logf("loaded %d modules in %d ms (%d failed)", len(paths)-failed, (b.Now() - start).Milliseconds(), failed)
+}
+
+func loadModule(path string) error {
+	if strings.HasSuffix(path, ".ko") {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return unix.FinitModule(int(f.Fd()), "", 0)
+	}
+	data, err := modules.Decompress(path)
+	if err != nil {
+		return err
+	}
+	return unix.InitModule(data, "")
+}
+
+// switchToRoot mounts the root file system that root= names and executes its init.
+func (b *Machine) switchToRoot(p Params) error {
+	if p.Root == "" {
+		return errors.New("no root= on the kernel command line")
+	}
+	_, dev, err := b.findRoot(p.Root)
+	if err != nil {
+		return err
+	}
+	fstype := p.RootFSType
+	if fstype == "" {
+		fstype = dev.Probe.Type
+	}
+	if fstype == "" {
+		return fmt.Errorf("root %s (%s): unknown file system type; say rootfstype=", p.Root, dev.Path)
+	}
+	var flags uintptr
+	if p.ReadOnly {
+		flags |= unix.MS_RDONLY
+	}
+	const newRoot = "/newroot"
+	if err := os.MkdirAll(newRoot, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount(dev.Path, newRoot, fstype, flags, p.RootFlags); err != nil {
+		return fmt.Errorf("mount root %s (%s, %s, flags %q): %w", dev.Path, p.Root, fstype, p.RootFlags, err)
+	}
+	init := p.Init
+	if init == "" {
+		for _, c := range []string{"/sbin/init", "/etc/init", "/bin/init", "/lib/systemd/systemd"} {
+			if _, err := os.Stat(filepath.Join(newRoot, c)); err == nil {
+				init = c
+				break
+			}
+		}
+	}
+	if init == "" {
+		return fmt.Errorf("root %s has no /sbin/init; say init=", dev.Path)
+	}
+	b.Logf("mounted %s (%s) on /, switching to %s", dev.Path, fstype, init)
+	return switchRoot(newRoot, init)
+}
+
+func (b *Machine) findRoot(spec string) (string, *blockdev.Device, error) {
+	_, dev, err := b.FindResumeDevice(spec, 30*time.Second)
+	if err != nil {
+		return "", nil, fmt.Errorf("root %s: %w", spec, err)
+	}
+	if dev == nil {
+		return "", nil, fmt.Errorf("root device %s did not appear within 30 s", spec)
+	}
+	return spec, dev, nil
+}
+
+// switchRoot moves the kernel file systems into newRoot, frees the initramfs, makes newRoot
+// the root and executes init there, as util-linux switch_root does. u-root's mount.SwitchRoot
+// was passed over: it starts init with an empty environment.
+func switchRoot(newRoot, init string) error {
+	for _, m := range []string{"/dev", "/proc", "/sys", "/run"} {
+		target := filepath.Join(newRoot, m)
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			// A read-only root without the folder: the mount stays where it is.
+			continue
+		}
+		if err := unix.Mount(m, target, "", unix.MS_MOVE, ""); err != nil {
+			return fmt.Errorf("move %s to %s: %w", m, target, err)
+		}
+	}
+	if err := os.Chdir(newRoot); err != nil {
+		return err
+	}
+	freeInitramfs()
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move %s to /: %w", newRoot, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot %s: %w", newRoot, err)
+	}
+	if err := os.Chdir("/"); err != nil {
+		return err
+	}
+	env := []string{"HOME=/", "TERM=linux", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	return unix.Exec(init, []string{init}, env)
+}
+
+// freeInitramfs deletes the initramfs's files (rootfs, on the device of "/"), so their memory
+// is not carried in every hibernation image; mounts below / are left alone.
+func freeInitramfs() {
+	var root unix.Stat_t
+	if err := unix.Stat("/", &root); err != nil {
+		return
+	}
+	var walk func(dir string)
+	walk = func(dir string) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			var st unix.Stat_t
+			if unix.Lstat(p, &st) != nil || st.Dev != root.Dev {
+				continue
+			}
+			if e.IsDir() {
+				walk(p)
+			}
+			os.Remove(p)
+		}
+	}
+	walk("/")
+}
+
+// EmergencyShell runs the u-root shell on the console, or waits forever when there is none.
+func EmergencyShell(why error) {
+	fmt.Fprintf(os.Stdout, "hibernate: %v\nhibernate: starting an emergency shell; the system is not booted\n", why)
+	for _, sh := range []string{"/bin/sh", "/bbin/gosh"} {
+		if _, err := os.Stat(sh); err == nil {
+			cmd := exec.Command(sh)
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+			_ = cmd.Run()
+		}
+	}
+	for {
+		time.Sleep(time.Hour)
+	}
+}

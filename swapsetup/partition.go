@@ -1,0 +1,157 @@
+package swapsetup
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+// Options say what setup does.
+type Options struct {
+	Device   string // a partition (/dev/vda2) to make, or keep, a swap area
+	Label    string
+	Priority int  // swapon priority; < 0: kernel default
+	Force    bool // remake the swap area even if the partition holds one (a new UUID) or another file system
+	DryRun   bool
+	// Record, when set, is stamped into the swap header before activation (our image record).
+	Record *swsusp.Record
+}
+
+// Result is what setup did, and the kernel parameters that find this swap at boot.
+type Result struct {
+	Device       string   `json:"device"`
+	DevT         string   `json:"devt"`
+	UUID         string   `json:"uuid"`
+	Label        string   `json:"label,omitempty"`
+	SizeBytes    int64    `json:"size_bytes"`
+	Made         bool     `json:"made_swap_area"` // false when an existing swap area was kept
+	Activated    bool     `json:"activated"`
+	Resume       string   `json:"resume"`        // resume= value
+	ResumeOffset uint64   `json:"resume_offset"` // pages
+	KernelParams string   `json:"kernel_params"`
+	Actions      []string `json:"actions"` // each change made (or, with DryRun, that would be made)
+}
+
+// SetupPartition makes opts.Device a swap area (unless it already is one), activates it and
+// points this boot's hibernation at it (/sys/power/resume).
+func SetupPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
+	res := Result{Device: o.Device}
+	devs, err := blockdev.List(fs)
+	if err != nil {
+		return res, err
+	}
+	dev, err := blockdev.Resolve(devs, o.Device)
+	if err != nil {
+		return res, fmt.Errorf("swap device %s: %w", o.Device, err)
+	}
+	if dev.Probe.Type == "swsusp" {
+		return res, fmt.Errorf("%s holds a hibernation image: resume it, or discard it with `hibernate discard %s`, before setting it up", dev.Path, dev.Path)
+	}
+	active, err := ReadProcSwaps(fs)
+	if err != nil {
+		return res, err
+	}
+	for _, s := range active {
+		if s.Filename == dev.Path {
+			return res, fmt.Errorf("%s is already an active swap area: nothing to make (swapoff it first to remake it)", dev.Path)
+		}
+	}
+	if dev.Probe.Type != "" && dev.Probe.Type != "swap" && !o.Force {
+		return res, fmt.Errorf("%s holds a %s file system: refusing to overwrite it without --force", dev.Path, dev.Probe.Type)
+	}
+	res.DevT = dev.DevT()
+	path := fs.Path(strings.TrimPrefix(dev.Path, "/"))
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_EXCL, 0)
+	if err != nil && errors.Is(err, unix.EINVAL) {
+		f, err = os.OpenFile(path, os.O_RDWR, 0) // regular files (tests, images) take no O_EXCL
+	}
+	if err != nil {
+		return res, fmt.Errorf("open %s: %w", dev.Path, err)
+	}
+	defer f.Close()
+	size, err := deviceSize(f)
+	if err != nil {
+		return res, fmt.Errorf("size of %s: %w", dev.Path, err)
+	}
+	res.SizeBytes = size
+	if size < 40*swsusp.PageSize {
+		return res, fmt.Errorf("%s: %d bytes is too small for a swap area", dev.Path, size)
+	}
+	if dev.Probe.Type == "swap" && !o.Force {
+		res.UUID, res.Label = dev.Probe.UUID, dev.Probe.Label
+	} else {
+		id, err := swsusp.NewUUID()
+		if err != nil {
+			return res, err
+		}
+		res.UUID = swsusp.SwapHeader{UUID: id}.UUIDString()
+		res.Label = o.Label
+		res.Made = true
+		res.Actions = append(res.Actions, fmt.Sprintf("make a swap area on %s (%d MiB, UUID %s)", dev.Path, size>>20, res.UUID))
+		if !o.DryRun {
+			if err := swsusp.Mkswap(f, size, swsusp.MkswapOptions{UUID: id, Label: o.Label, PageSize: swsusp.PageSize}); err != nil {
+				return res, fmt.Errorf("mkswap %s: %w", dev.Path, err)
+			}
+		}
+	}
+	if o.Record != nil {
+		res.Actions = append(res.Actions, fmt.Sprintf("stamp the image record for %s into the swap header of %s", o.Record.KernelRelease, dev.Path))
+		if !o.DryRun {
+			if err := swsusp.StampRecord(f, 0, *o.Record); err != nil {
+				return res, fmt.Errorf("stamp image record on %s: %w", dev.Path, err)
+			}
+		}
+	}
+	if !o.DryRun {
+		if err := f.Sync(); err != nil {
+			return res, fmt.Errorf("sync %s: %w", dev.Path, err)
+		}
+	}
+	res.Resume = "UUID=" + res.UUID
+	res.KernelParams = "resume=" + res.Resume
+	res.Actions = append(res.Actions, fmt.Sprintf("swapon %s", dev.Path))
+	if !o.DryRun {
+		if err := sw.Swapon(dev.Path, o.Priority); err != nil {
+			return res, err
+		}
+		res.Activated = true
+	}
+	res.Actions = append(res.Actions, fmt.Sprintf("write %s to /sys/power/resume (offset 0)", res.DevT))
+	if !o.DryRun {
+		if err := fs.WriteString("sys/power/resume_offset", "0"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return res, fmt.Errorf("set /sys/power/resume_offset: %w", err)
+		}
+		if err := fs.WriteString("sys/power/resume", res.DevT); err != nil {
+			return res, fmt.Errorf("set /sys/power/resume to %s: %w", res.DevT, err)
+		}
+	}
+	return res, nil
+}
+
+// deviceSize is a block device's size (BLKGETSIZE64) or a regular file's length.
+func deviceSize(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if st.Mode().IsRegular() {
+		return st.Size(), nil
+	}
+	n, err := unix.IoctlGetUint64(int(f.Fd()), unix.BLKGETSIZE64)
+	if err == nil {
+		return int64(n), nil
+	}
+	end, err2 := f.Seek(0, io.SeekEnd)
+	if err2 != nil {
+		return 0, err
+	}
+	return end, nil
+}
