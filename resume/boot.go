@@ -51,11 +51,12 @@ func release() string {
 }
 
 // FindResumeDevice waits for the device that spec names, or, with spec "", scans every block
-// device for a hibernation signature. It looks again every 20 ms until wait has passed
+// device for a hibernation signature. It looks again every 50 ms until wait has passed
 // (wait < 0: as long as it takes). It returns the spec it settled on ("" if none) and the device.
 func (b *Machine) FindResumeDevice(spec string, wait time.Duration) (string, *blockdev.Device, error) {
 	start := b.Now()
 	said := false
+	lastSeen := ""
 	for {
 		devs, err := blockdev.List(b.FS)
 		if err == nil {
@@ -65,6 +66,13 @@ func (b *Machine) FindResumeDevice(spec string, wait time.Duration) (string, *bl
 						return d.Path, &d, nil
 					}
 				}
+				// Scanning: once the same disks were seen twice in a row, the storage modules
+				// have probed what there is, and no image is on it.
+				names := deviceNames(devs)
+				if names != "" && names == lastSeen {
+					return "", nil, nil
+				}
+				lastSeen = names
 			} else if d, err := blockdev.Resolve(devs, spec); err == nil {
 				return spec, &d, nil
 			} else if !errors.Is(err, blockdev.ErrNotFound) {
@@ -83,7 +91,7 @@ func (b *Machine) FindResumeDevice(spec string, wait time.Duration) (string, *bl
 			b.Logf("waiting for resume device %s, %s", spec, limit)
 			said = true
 		}
-		b.Sleep(20 * time.Millisecond)
+		b.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -172,4 +180,13 @@ func (b *Machine) Settle(p Params, cfg config.Config) Input {
 	in.Area, in.ReadErr = b.ReadArea(dev, offset)
 	in.dev, in.offset = dev, offset
 	return in
+}
+
+func deviceNames(devs []blockdev.Device) string {
+	var b strings.Builder
+	for _, d := range devs {
+		b.WriteString(d.Name)
+		b.WriteByte(' ')
+	}
+	return b.String()
 }

@@ -1,0 +1,70 @@
+# hibernate: `make demo` shows a computation surviving a power-off; `make test` proves it all.
+GO       ?= go
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    := build
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/hibernate-linux/hibernate/internal/cli.Version=$(VERSION)
+GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+BASE     := $(BUILD)/lib/hibernate/initramfs-base.cpio
+# What goes into the initramfs base: /init and everything it imports.
+BASE_SRC := $(shell find cmd/hibernate-init resume initramfs internal -name '*.go' -not -name '*_test.go') initramfs/mkbase/main.go go.mod go.sum
+
+.PHONY: all build deps kernels demo test vet unit e2e fuzz-short fuzz install clean FORCE
+
+all: build
+
+build: $(BUILD)/bin/hibernate $(BUILD)/bin/hibernate-guest-agent $(BUILD)/bin/hibernate-demo-job $(BASE)
+
+$(BUILD)/bin/%: FORCE
+	$(GOBUILD) -o $@ ./cmd/$*
+
+# The u-root part of the initramfs, compiled once with hibernate (needs the Go toolchain);
+# `hibernate initramfs build` adds a kernel's modules to it on the user's machine.
+$(BASE): $(BASE_SRC)
+	$(GO) run ./initramfs/mkbase -o $@
+
+deps:
+	qemu-tests/scripts/deps.sh
+
+kernels: deps
+	qemu-tests/scripts/fetch-kernel.sh amd64 >/dev/null
+
+demo: deps kernels build
+	$(GO) run ./qemu-tests/cmd/demo
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+unit: build
+	$(GO) test -timeout 10m $$($(GO) list ./... | grep -v /qemu-tests/scenario)
+
+# End-to-end scenarios in QEMU guests (each keeps its logs under build/test-logs/).
+e2e: deps kernels build
+	HIBERNATE_E2E=1 $(GO) test -v -count=1 -timeout 30m ./qemu-tests/scenario/
+
+FUZZTIME ?= 5s
+FUZZ_TARGETS := \
+	./internal/swsusp:FuzzParsePage0 ./internal/swsusp:FuzzReadArea ./internal/swsusp:FuzzDecodeRecord \
+	./initramfs/modules:FuzzModinfo ./resume:FuzzParseCmdline
+
+fuzz-short:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || { $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=1x $$pkg; exit 1; }; \
+	done
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=2m
+
+test: vet unit fuzz-short e2e
+
+install: build
+	install -D -m 0755 $(BUILD)/bin/hibernate $(DESTDIR)$(PREFIX)/sbin/hibernate
+	install -D -m 0644 $(BASE) $(DESTDIR)$(PREFIX)/lib/hibernate/initramfs-base.cpio
+
+clean:
+	rm -rf $(BUILD)
+
+FORCE:

@@ -1,0 +1,46 @@
+// Command hibernate-demo-job is the computation that the demo hibernates: see package demojob.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
+)
+
+func main() {
+	stateMiB := flag.Int("state-mib", 64, "MiB of state held in memory")
+	logPath := flag.String("log", "/var/lib/hibernate-demo/job.log", "file kept open, a line appended every tick")
+	console := flag.String("console", "/dev/console", "also say each line here (\"\" for nowhere)")
+	interval := flag.Duration("interval", time.Second, "time between two lines")
+	ticks := flag.Int("ticks", 0, "stop after this many lines (0: never)")
+	flag.Parse()
+	if err := run(*stateMiB, *logPath, *console, *interval, *ticks); err != nil {
+		fmt.Fprintf(os.Stderr, "hibernate-demo-job: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(stateMiB int, logPath, console string, interval time.Duration, ticks int) error {
+	if err := os.MkdirAll(dir(logPath), 0o755); err != nil {
+		return err
+	}
+	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	o := demojob.Options{StateBytes: stateMiB << 20, Interval: interval, Log: log, Seed: uint64(time.Now().UnixNano()), Ticks: ticks}
+	if console != "" {
+		if c, err := os.OpenFile(console, os.O_WRONLY, 0); err == nil {
+			defer c.Close()
+			o.Console = c
+		}
+	}
+	return demojob.Run(o)
+}
+
+func dir(p string) string { return filepath.Dir(p) }

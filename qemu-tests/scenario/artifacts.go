@@ -1,0 +1,112 @@
+// Package scenario holds the end-to-end scenarios: guests built from what `make build` made
+// (hibernate, its initramfs base, the guest agent, the demo job) and a Debian kernel, driven
+// through the harness. The demo (cmd/hibernate-demo) and `make test` run the same code.
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Artifacts are the files a guest is made of.
+type Artifacts struct {
+	Root      string // the module root (for build/ and .cache/)
+	Hibernate string // build/bin/hibernate
+	Base      string // build/lib/hibernate/initramfs-base.cpio
+	Agent     string // build/bin/hibernate-guest-agent
+	DemoJob   string // build/bin/hibernate-demo-job
+	Kernel    Kernel
+	WorkDir   string // where disks and trees of this run go
+	LogDir    string // where every guest's logs go
+}
+
+// Kernel is an unpacked Debian kernel package.
+type Kernel struct {
+	Release    string // 6.1.0-57-amd64
+	Version    string // the package version, 6.1.192-3
+	Image      string // boot/vmlinuz-R
+	ModulesDir string // lib/modules/R
+}
+
+// FindModuleRoot walks up from the working folder to the folder holding go.mod.
+func FindModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the hibernate module (no go.mod above the working folder)")
+		}
+		dir = parent
+	}
+}
+
+// Discover finds the artifacts that `make build` and qemu-tests/scripts/fetch-kernel.sh left
+// under root. flavour picks the kernel (amd64, cloud-amd64). What is missing is named, with the
+// command that makes it.
+func Discover(root, flavour string) (Artifacts, error) {
+	a := Artifacts{
+		Root:      root,
+		Hibernate: filepath.Join(root, "build/bin/hibernate"),
+		Base:      filepath.Join(root, "build/lib/hibernate/initramfs-base.cpio"),
+		Agent:     filepath.Join(root, "build/bin/hibernate-guest-agent"),
+		DemoJob:   filepath.Join(root, "build/bin/hibernate-demo-job"),
+		WorkDir:   filepath.Join(root, "build/guests"),
+		LogDir:    filepath.Join(root, "build/test-logs"),
+	}
+	if d := os.Getenv("HIBERNATE_TEST_LOGS"); d != "" {
+		a.LogDir = d
+	}
+	var missing []string
+	for _, p := range []string{a.Hibernate, a.Base, a.Agent, a.DemoJob} {
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return a, fmt.Errorf("missing %s: run make build", strings.Join(missing, ", "))
+	}
+	k, err := FindKernel(filepath.Join(root, ".cache/kernels"), flavour)
+	if err != nil {
+		return a, err
+	}
+	a.Kernel = k
+	return a, nil
+}
+
+// FindKernel picks the newest unpacked kernel of a flavour in the cache.
+func FindKernel(cache, flavour string) (Kernel, error) {
+	matches, _ := filepath.Glob(filepath.Join(cache, "*-"+flavour, ".done"))
+	var dirs []string
+	for _, m := range matches {
+		d := filepath.Dir(m)
+		// The amd64 pattern also matches cloud-amd64 kernels: keep those out of it.
+		if flavour == "amd64" && strings.HasSuffix(filepath.Base(d), "-cloud-amd64") {
+			continue
+		}
+		dirs = append(dirs, d)
+	}
+	if len(dirs) == 0 {
+		return Kernel{}, fmt.Errorf("no %s kernel in %s: run qemu-tests/scripts/fetch-kernel.sh %s", flavour, cache, flavour)
+	}
+	sort.Strings(dirs)
+	d := dirs[len(dirs)-1]
+	rel := filepath.Base(d)
+	k := Kernel{Release: rel, Image: filepath.Join(d, "boot", "vmlinuz-"+rel), ModulesDir: filepath.Join(d, "lib/modules", rel)}
+	if v, err := os.ReadFile(filepath.Join(d, ".version")); err == nil {
+		k.Version = strings.TrimSpace(string(v))
+	}
+	if _, err := os.Stat(k.Image); err != nil {
+		return k, fmt.Errorf("kernel %s: %w", rel, err)
+	}
+	return k, nil
+}

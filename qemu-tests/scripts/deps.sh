@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# deps.sh: installs what the demo and the tests need and the machine lacks, from Debian's
+# packages: QEMU (software emulation is enough: KVM is not needed) and e2fsprogs (mkfs.ext4 -d).
+# It installs packages only; it changes nothing else on the machine.
+set -euo pipefail
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+command -v dpkg-deb >/dev/null || need+=(dpkg)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing ${need[*]}; install them as root: apt-get install ${need[*]}" >&2
+	exit 1
+fi
+echo "deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends "${need[@]}" >&2
