@@ -21,6 +21,9 @@ type Options struct {
 	Test         string   // a pm_test level: freezer devices platform processors core
 	IgnoreChecks []string // check names to override
 	Out          io.Writer
+
+	// write replaces the sysfs writes of the steps, for tests of the failure paths.
+	write func(fs sysfs.FS, file, value string) error
 }
 
 // Result says what happened.
@@ -37,8 +40,7 @@ type write struct{ file, value string }
 
 // Now checks, then hibernates the machine below fs, and returns after resume with every
 // setting it changed put back. With DryRun it returns the plan and changes nothing.
-func Now(fs sysfs.FS, o Options) (Result, error) {
-	var res Result
+func Now(fs sysfs.FS, o Options) (res Result, err error) {
 	out := o.Out
 	if out == nil {
 		out = io.Discard
@@ -115,7 +117,11 @@ func Now(fs sysfs.FS, o Options) (Result, error) {
 		} else {
 			k.logf("write %s to /%s", w.value, w.file)
 		}
-		if err := fs.WriteString(w.file, w.value); err != nil {
+		write := sysfs.FS.WriteString
+		if o.write != nil {
+			write = o.write
+		}
+		if err := write(fs, w.file, w.value); err != nil {
 			return res, fmt.Errorf("hibernate: %w", err)
 		}
 	}

@@ -77,12 +77,13 @@ func Decide(in Input) Decision {
 		return Decision{Action: Boot, Reason: fmt.Sprintf("cannot read %s (%s): booting", in.Device, err)}
 	}
 	a := in.Area
-	if !a.HasImage() {
-		return Decision{Action: Boot, Reason: fmt.Sprintf("no hibernation image on %s (%s): booting", in.Device, a.Kind())}
-	}
-	if a.Sig != swsusp.SigSwsusp {
-		// uswsusp, TuxOnIce and the like: not ours to resume, and not ours to destroy.
+	switch a.Sig {
+	case swsusp.SigSwsusp:
+	case swsusp.SigUswsusp, swsusp.SigSuspend2, swsusp.SigLinHib, swsusp.SigTuxOnIce:
+		// Not ours to resume, and not ours to destroy.
 		return Decision{Action: Boot, Reason: fmt.Sprintf("%s holds a %s image, which this initramfs cannot resume: booting, image left as it is", in.Device, a.Kind())}
+	default:
+		return Decision{Action: Boot, Reason: fmt.Sprintf("no hibernation image on %s (%s): booting", in.Device, a.Kind())}
 	}
 	size := uint64(0)
 	if a.Info != nil {

@@ -1,0 +1,94 @@
+package hibernate
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hibernate-linux/hibernate/internal/faketree"
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
+)
+
+func swapPage(t *testing.T) []byte {
+	t.Helper()
+	id, _ := swsusp.ParseUUID("6f1c2a7e-0d4b-4b8e-9a53-2f6c1d0e9b11")
+	p, err := swsusp.MkswapPage(512<<20, swsusp.MkswapOptions{UUID: id, PageSize: swsusp.PageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ready is a machine with a 512 MiB swap partition, active, and /sys/power/resume pointing at it.
+func ready(t *testing.T) *faketree.Tree {
+	tr := faketree.New(t)
+	tr.Disk("vda", 254, faketree.Part{Size: 256 << 20}, faketree.Part{Size: 512 << 20, Content: swapPage(t)})
+	tr.Swap("/dev/vda2                               partition\t524284\t\t0\t\t-2")
+	tr.Write("sys/power/resume", "254:2\n")
+	return tr
+}
+
+func check(t *testing.T, tr *faketree.Tree, name string) CheckResult {
+	t.Helper()
+	for _, c := range Check(tr.FS()).Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %s", name)
+	return CheckResult{}
+}
+
+func TestCheckReady(t *testing.T) {
+	rep := Check(ready(t).FS())
+	if !rep.Ready {
+		t.Fatalf("not ready: %+v", rep.Failed())
+	}
+}
+
+func TestCheckFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		break_ func(tr *faketree.Tree)
+		check  string
+		detail string
+	}{
+		{"no disk in state", func(tr *faketree.Tree) { tr.Write("sys/power/state", "freeze mem\n") }, "kernel", "not disk"},
+		{"no swap", func(tr *faketree.Tree) { tr.Swap() }, "swap", "no active disk swap"},
+		{"too little swap", func(tr *faketree.Tree) {
+			tr.Meminfo(map[string]int64{"MemTotal": 4 << 20, "Active(anon)": 900 << 20 >> 10})
+		}, "swap", "the image needs about 900 MiB"},
+		{"zram only", func(tr *faketree.Tree) { tr.Swap("/dev/zram0 partition 1000000 0 100") }, "swap", "only zram swap (/dev/zram0)"},
+		{"lockdown", func(tr *faketree.Tree) {
+			tr.Write("sys/kernel/security/lockdown", "none [integrity] confidentiality\n")
+		}, "lockdown", "lockdown is integrity"},
+		{"nohibernate", func(tr *faketree.Tree) { tr.Write("proc/cmdline", "root=/dev/vda1 nohibernate\n") }, "cmdline", "nohibernate"},
+		{"resume elsewhere", func(tr *faketree.Tree) { tr.Write("sys/power/resume", "8:3\n") }, "resume-device", "8:3, which is not an active disk swap area"},
+		{"resume unset, swap file only", func(tr *faketree.Tree) {
+			tr.Write("sys/power/resume", "0:0\n")
+			tr.Swap("/swapfile file 524284 0 -2")
+		}, "resume-device", "unset and no active swap partition"},
+		{"container", func(tr *faketree.Tree) { tr.Write("run/systemd/container", "lxc\n") }, "container", "lxc container"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := ready(t)
+			tc.break_(tr)
+			rep := Check(tr.FS())
+			if rep.Ready {
+				t.Fatal("ready, want not ready")
+			}
+			c := check(t, tr, tc.check)
+			if c.OK || !strings.Contains(c.Detail, tc.detail) || c.Fix == "" {
+				t.Fatalf("check %s = %+v, want failed with %q and a fix", tc.check, c, tc.detail)
+			}
+		})
+	}
+}
+
+func TestCheckResumeUnsetButSettable(t *testing.T) {
+	tr := ready(t)
+	tr.Write("sys/power/resume", "0:0\n")
+	rep := Check(tr.FS())
+	if !rep.Ready || !rep.SetResume || rep.ResumeDevT != "254:2" {
+		t.Fatalf("report %+v: want ready, resume to be set to 254:2", rep)
+	}
+}
