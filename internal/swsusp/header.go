@@ -73,6 +73,10 @@ func ParseHeader(page []byte) (Header, error) {
 	if h.Sig != SigSwsusp {
 		errs = append(errs, fmt.Errorf("swsusp_header: signature %q is not %q", page[offSig:offSig+sigLen], hibernateMagic))
 	}
+	if h.Sig == SigSwsusp && page[offSig+9] != 0 {
+		// libblkid matches 9 bytes; swsusp_check memcmp()s all 10.
+		errs = append(errs, fmt.Errorf("swsusp_header: signature %q does not end in NUL: the kernel does not take it for an image", page[offSig:offSig+sigLen]))
+	}
 	if h.OrigSig != SigSwap && h.OrigSig != SigSwapV0 {
 		errs = append(errs, fmt.Errorf("swsusp_header: orig_sig %q is not a swap signature; restoring it would not give a swap area", h.OrigSigRaw[:]))
 	}

@@ -160,7 +160,8 @@ func TestStampRecord(t *testing.T) {
 		}
 	}
 	a, err := ReadArea(dev, int64(len(dev.b)), 0)
-	if err != nil || !a.Valid() || a.Kind() != "swap" || a.Record == nil || a.Record.KernelRelease != testRecord.KernelRelease || a.RecordErr != nil {
+	if err != nil || !a.Valid() || a.Kind() != "swap" || a.Record == nil || a.Record.KernelRelease != testRecord.KernelRelease || a.RecordErr != nil ||
+		a.ImageRecord() != nil {
 		t.Fatalf("after stamp: %v %+v", err, a)
 	}
 	// Stamping again replaces the record, a shorter one leaving no tail.
@@ -181,7 +182,7 @@ func TestStampRecord(t *testing.T) {
 	}
 	buildOver()
 	a = ParsePage0(dev.b[:PageSize])
-	if a.Kind() != "swsusp" || a.Record == nil || a.Record.KernelRelease != "6.12.9-amd64" {
+	if a.Kind() != "swsusp" || a.Record == nil || a.Record.KernelRelease != "6.12.9-amd64" || a.ImageRecord() != a.Record {
 		t.Fatalf("record lost under S1SUSPEND: %+v", a)
 	}
 	// Stamping over an image is refused.

@@ -155,10 +155,22 @@ func (a *Area) Kind() string {
 }
 
 // HasImage reports whether the area carries the kernel's hibernation
-// signature, S1SUSPEND: the kernel would try to resume it (and would reset
-// the signature first). Check Valid for whether the image looks whole.
+// signature, S1SUSPEND (compared on 9 bytes, as libblkid does; the kernel
+// also wants the NUL after it, which Valid checks): the kernel would try to
+// resume it, and would reset the signature first. Check Valid for whether
+// the image looks whole.
 func (a *Area) HasImage() bool {
 	return a != nil && a.Sig == SigSwsusp && a.Header != nil
+}
+
+// ImageRecord returns the Record when it describes an image: when the
+// area holds one (HasImage). A record beside a plain swap signature is left
+// from an image that is gone, and says nothing.
+func (a *Area) ImageRecord() *Record {
+	if !a.HasImage() {
+		return nil
+	}
+	return a.Record
 }
 
 // Valid reports whether the area is what its signature says with no format

@@ -332,6 +332,8 @@ func TestReadAreaBroken(t *testing.T) {
 			edit: func(d *memDev, m []uint64) { le.PutUint64(d.b[2*PageSize+offSize:], 1) }, problem: "info page: size 1 is not pages 5"},
 		{name: "info cpus 0", spec: imageSpec{dataPages: 5, flags: FlagNoCompress},
 			edit: func(d *memDev, m []uint64) { le.PutUint32(d.b[2*PageSize+offCPUs:], 0) }, problem: "cpus is 0"},
+		{name: "S1SUSPEND without NUL", spec: imageSpec{dataPages: 5},
+			edit: func(d *memDev, m []uint64) { d.b[PageSize-1] = 'x' }, problem: "does not end in NUL"},
 		{name: "bad orig_sig", spec: imageSpec{dataPages: 5},
 			edit: func(d *memDev, m []uint64) { copy(d.b[offOrigSig:], "XXXXXXXXXX") }, problem: "orig_sig"},
 	} {
