@@ -6,7 +6,6 @@ package initramfs
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/u-root/u-root/pkg/cpio"
 	"github.com/ulikunitz/xz"
@@ -33,7 +33,7 @@ type Options struct {
 	ModulesDir    string   // that kernel's lib/modules/R
 	Modules       []string // module names; nil means DefaultModules
 	AddModules    []string // more names, on top of Modules
-	Compress      string   // "gzip" (default), "zstd", "xz" or "none"
+	Compress      string   // "zstd" (default: Debian's kernels decompress it fastest), "gzip", "xz" or "none"
 	Config        config.Config
 }
 
@@ -177,11 +177,12 @@ func compress(w io.Writer, raw []byte, how string) (int64, error) {
 	var zw io.WriteCloser
 	var err error
 	switch how {
-	case "", "gzip":
+	case "gzip":
 		// No name or time in the gzip header: the same input gives the same bytes.
-		zw, err = gzip.NewWriterLevel(cw, gzip.BestCompression)
-	case "zstd":
-		zw, err = zstd.NewWriter(cw, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
+		zw, err = gzip.NewWriterLevel(cw, gzip.DefaultCompression)
+	case "", "zstd":
+		// One encoder thread: its output does not depend on the machine's core count.
+		zw, err = zstd.NewWriter(cw, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	case "xz":
 		// The kernel's xz decoder wants CRC32 (or no) integrity checks, not xz's default CRC64.
 		zw, err = xz.WriterConfig{CheckSum: xz.CRC32}.NewWriter(cw)

@@ -54,7 +54,7 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 	modDir := fs.String("modules", "", "that kernel's module folder (default /lib/modules/R); an unpacked kernel package's lib/modules/R works")
 	out := fs.String("out", "", "output file (default /boot/initrd.img-R)")
 	fs.StringVar(&o.Base, "base", defaultBase(), "the base archive built with hibernate")
-	fs.StringVar(&o.Compress, "compress", "gzip", "gzip, zstd, xz or none")
+	fs.StringVar(&o.Compress, "compress", "zstd", "zstd, gzip, xz or none (the kernel must be built to decompress it: Debian's are, for all four)")
 	fs.StringSliceVar(&o.AddModules, "add-module", nil, "another module to include (with its dependencies); repeatable")
 	only := fs.StringSlice("modules-only", nil, "replace the default module set ("+strings.Join(initramfs.DefaultModules, ",")+")")
 	fs.StringVar(&o.Config.Resume, "resume", "", "resume device for /init when the kernel command line has no resume= (UUID=..., /dev/...)")

@@ -1,0 +1,144 @@
+package initramfs
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/hibernate-linux/hibernate/initramfs/config"
+)
+
+func writeBase(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "base.cpio")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := cpio.Newc.Writer(f)
+	recs := []cpio.Record{cpio.Directory("bbin", 0o755), cpio.StaticFile("bbin/bb", "\x7fELF fake busybox", 0o755), cpio.Symlink("init", "bbin/bb")}
+	if err := cpio.WriteRecords(w, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return p
+}
+
+func readArchive(t *testing.T, gz []byte) map[string]cpio.Record {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]cpio.Record{}
+	for _, r := range recs {
+		out[r.Name] = r
+	}
+	return out
+}
+
+func TestBuildWithoutModulesIsReproducible(t *testing.T) {
+	base := writeBase(t)
+	o := Options{Base: base, KernelRelease: "6.1.0-test", Modules: []string{}, Compress: "gzip", Config: config.Config{Resume: "UUID=abc"}}
+	var a, b bytes.Buffer
+	if _, err := Build(o, &a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(o, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("the same inputs gave different bytes")
+	}
+	recs := readArchive(t, a.Bytes())
+	if _, ok := recs["bbin/bb"]; !ok {
+		t.Fatalf("base records missing: %v", recs)
+	}
+	r, ok := recs[config.Path]
+	if !ok {
+		t.Fatalf("no %s in the archive", config.Path)
+	}
+	data, _ := io.ReadAll(io.NewSectionReader(r, 0, int64(r.FileSize)))
+	cfg, err := config.Parse(data)
+	if err != nil || cfg.KernelRelease != "6.1.0-test" || cfg.Resume != "UUID=abc" {
+		t.Fatalf("config %+v, %v", cfg, err)
+	}
+}
+
+func TestBuildCompressions(t *testing.T) {
+	base := writeBase(t)
+	for _, comp := range []string{"", "zstd", "gzip", "xz", "none"} {
+		var out bytes.Buffer
+		if _, err := Build(Options{Base: base, KernelRelease: "x", Modules: []string{}, Compress: comp}, &out); err != nil {
+			t.Fatalf("%q: %v", comp, err)
+		}
+		magic := map[string]string{"": "\x28\xb5\x2f\xfd", "zstd": "\x28\xb5\x2f\xfd", "gzip": "\x1f\x8b", "xz": "\xfd7zXZ", "none": "070701"}[comp]
+		if !bytes.HasPrefix(out.Bytes(), []byte(magic)) {
+			t.Errorf("%q: output starts %q, want %q", comp, out.Bytes()[:6], magic)
+		}
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	if _, err := Build(Options{Base: "/nonexistent/base.cpio", KernelRelease: "x", Modules: []string{}}, io.Discard); err == nil || !strings.Contains(err.Error(), "make build") {
+		t.Fatalf("missing base: %v", err)
+	}
+	if _, err := Build(Options{Base: writeBase(t), KernelRelease: "x", Compress: "lzma"}, io.Discard); err == nil {
+		t.Fatal("bad compression accepted")
+	}
+}
+
+// realModules is Debian 12's 6.1 kernel unpacked by qemu-tests/scripts/fetch-kernel.sh.
+func realModules(t *testing.T) (string, string) {
+	t.Helper()
+	matches, _ := filepath.Glob("../.cache/kernels/*-amd64/lib/modules/*")
+	for _, m := range matches {
+		if !strings.Contains(m, "cloud") {
+			return m, filepath.Base(m)
+		}
+	}
+	t.Skip("no unpacked Debian kernel in .cache/kernels: run qemu-tests/scripts/fetch-kernel.sh amd64")
+	return "", ""
+}
+
+func TestBuildWithRealModules(t *testing.T) {
+	dir, rel := realModules(t)
+	for _, comp := range []string{"zstd", "none"} {
+		var out bytes.Buffer
+		res, err := Build(Options{Base: writeBase(t), KernelRelease: rel, ModulesDir: dir, Compress: comp}, &out)
+		if err != nil {
+			t.Fatalf("%s: %v", comp, err)
+		}
+		if int64(out.Len()) != res.Compressed || (comp != "none" && res.Compressed >= res.Uncompressed) {
+			t.Fatalf("%s: sizes %d/%d, wrote %d", comp, res.Compressed, res.Uncompressed, out.Len())
+		}
+		pos := map[string]int{}
+		for i, m := range res.Modules {
+			pos[m.Name] = i
+		}
+		for _, pair := range [][2]string{{"virtio", "virtio_pci"}, {"virtio_ring", "virtio_blk"}, {"jbd2", "ext4"}, {"crc32c_generic", "ext4"}} {
+			a, okA := pos[pair[0]]
+			b, okB := pos[pair[1]]
+			if !okA || !okB || a >= b {
+				t.Fatalf("%s: %s must load before %s: order %v", comp, pair[0], pair[1], res.Modules)
+			}
+		}
+	}
+}

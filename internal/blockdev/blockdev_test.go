@@ -1,0 +1,125 @@
+package blockdev
+
+import (
+	"encoding/binary"
+	diskfs "github.com/diskfs/go-diskfs"
+	"github.com/diskfs/go-diskfs/partition/gpt"
+	"strings"
+	"testing"
+
+	"github.com/hibernate-linux/hibernate/internal/faketree"
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
+)
+
+func swapPage(t *testing.T, uuid, label string) []byte {
+	t.Helper()
+	id, err := swsusp.ParseUUID(uuid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := swsusp.MkswapPage(64<<20, swsusp.MkswapOptions{UUID: id, Label: label, PageSize: swsusp.PageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func ext4Super(uuid [16]byte, label string) []byte {
+	b := make([]byte, 2048)
+	binary.LittleEndian.PutUint16(b[1024+56:], 0xEF53)
+	copy(b[1024+104:], uuid[:])
+	copy(b[1024+120:], label)
+	return b
+}
+
+func TestProbe(t *testing.T) {
+	hib := swapPage(t, "11111111-2222-4333-8444-555555555555", "SWAP")
+	copy(hib[4086:], "S1SUSPEND\x00")
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want Probe
+	}{
+		{"swap", swapPage(t, "11111111-2222-4333-8444-555555555555", "SWAP"), Probe{"swap", "11111111-2222-4333-8444-555555555555", "SWAP"}},
+		{"image", hib, Probe{"swsusp", "11111111-2222-4333-8444-555555555555", "SWAP"}},
+		{"ext4", ext4Super([16]byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, "root"), Probe{"ext4", "deadbeef-0102-0304-0506-0708090a0b0c", "root"}},
+		{"zeros", make([]byte, 8192), Probe{}},
+		{"short", []byte{1, 2, 3}, Probe{}},
+	} {
+		if got := probeBytes(tc.data); got != tc.want {
+			t.Errorf("%s: probe = %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestListAndResolve(t *testing.T) {
+	tr := faketree.New(t)
+	tr.Disk("vda", 254,
+		faketree.Part{Size: 8 << 20, Label: "root", Content: ext4Super([16]byte{1}, "ROOT")},
+		faketree.Part{Size: 64 << 20, Label: "swap", Content: swapPage(t, "11111111-2222-4333-8444-555555555555", "SWAP")})
+	devs, err := List(tr.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) != 3 {
+		t.Fatalf("%d devices, want vda vda1 vda2: %+v", len(devs), devs)
+	}
+	if devs[2].Parent != "vda" || devs[2].PartN != 2 || devs[2].Size != 64<<20 {
+		t.Fatalf("vda2 = %+v", devs[2])
+	}
+	for spec, want := range map[string]string{
+		"UUID=11111111-2222-4333-8444-555555555555": "vda2",
+		"LABEL=ROOT":     "vda1",
+		"PARTLABEL=swap": "vda2",
+		"/dev/vda1":      "vda1",
+		"254:2":          "vda2",
+		"fe02":           "vda2",
+		"LABEL=nothing":  "",
+		"/dev/sda":       "",
+	} {
+		d, err := Resolve(devs, spec)
+		if want == "" {
+			if err == nil {
+				t.Errorf("Resolve(%q) = %s, want not found", spec, d.Name)
+			}
+			continue
+		}
+		if err != nil || d.Name != want {
+			t.Errorf("Resolve(%q) = %s, %v; want %s", spec, d.Name, err, want)
+		}
+	}
+	if _, err := Resolve(devs, "WWN=1"); err == nil || !strings.Contains(err.Error(), "unknown key") {
+		t.Errorf("Resolve(WWN=1) = %v, want unknown key", err)
+	}
+}
+
+func FuzzProbe(f *testing.F) {
+	f.Add(make([]byte, 4096))
+	f.Fuzz(func(t *testing.T, b []byte) { _ = probeBytes(b) })
+}
+
+func TestPartUUIDFromGPT(t *testing.T) {
+	tr := faketree.New(t)
+	tr.Disk("vdb", 254, faketree.Part{Size: 1 << 20}, faketree.Part{Size: 1 << 20})
+	d, err := diskfs.Open(tr.FS().Path("dev/vdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const guid = "8F2A1C3E-5B6D-4E7F-9A0B-1C2D3E4F5A6B"
+	tbl := &gpt.Table{LogicalSectorSize: 512, PhysicalSectorSize: 512, ProtectiveMBR: true, Partitions: []*gpt.Partition{
+		{Index: 1, Start: 2048, End: 4095, Type: gpt.LinuxFilesystem, Name: "root"},
+		{Index: 2, Start: 4096, End: 8191, Type: gpt.LinuxSwap, Name: "swap", GUID: guid},
+	}}
+	if err := d.Partition(tbl); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	devs, err := List(tr.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Resolve(devs, "PARTUUID="+strings.ToLower(guid))
+	if err != nil || got.Name != "vdb2" {
+		t.Fatalf("Resolve(PARTUUID=%s) = %s, %v; want vdb2", guid, got.Name, err)
+	}
+}
