@@ -74,39 +74,63 @@ func (d *decoder) decompress(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []byte
-	switch compression(path) {
-	case "":
+	kind := compression(path)
+	if kind == "" {
 		return data, nil
-	case "xz":
-		r, err := xz.NewReader(bytes.NewReader(data))
-		if err == nil {
-			out, err = readAllSized(r, 4*len(data))
+	}
+	if kind == "zst" {
+		// Whole-buffer zstd decoding is the fast path of klauspost's decoder.
+		if err := d.initZstd(); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("xz-decompressing %s: %w", path, err)
-		}
-	case "zst":
-		if d.zstd == nil {
-			d.zstd, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
-			if err != nil {
-				return nil, fmt.Errorf("zstd decoder: %w", err)
-			}
-		}
-		out, err = d.zstd.DecodeAll(data, nil)
+		out, err := d.zstd.DecodeAll(data, nil)
 		if err != nil {
 			return nil, fmt.Errorf("zstd-decompressing %s: %w", path, err)
 		}
-	case "gz":
-		r, err := gzip.NewReader(bytes.NewReader(data))
-		if err == nil {
-			out, err = readAllSized(r, 4*len(data))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("gzip-decompressing %s: %w", path, err)
-		}
+		return out, nil
+	}
+	r, err := d.reader(path, data)
+	if err != nil {
+		return nil, err
+	}
+	out, err := readAllSized(r, 4*len(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s-decompressing %s: %w", kind, path, err)
 	}
 	return out, nil
+}
+
+func (d *decoder) initZstd() error {
+	if d.zstd != nil {
+		return nil
+	}
+	var err error
+	d.zstd, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+	if err != nil {
+		return fmt.Errorf("zstd decoder: %w", err)
+	}
+	return nil
+}
+
+// reader returns a decompressing reader over data, the bytes of the .ko.xz
+// or .ko.gz file path.
+func (d *decoder) reader(path string, data []byte) (io.Reader, error) {
+	var (
+		r   io.Reader
+		err error
+	)
+	switch kind := compression(path); kind {
+	case "xz":
+		r, err = xz.NewReader(bytes.NewReader(data))
+	case "gz":
+		r, err = gzip.NewReader(bytes.NewReader(data))
+	default:
+		err = fmt.Errorf("no stream reader for %q", kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decompressing %s: %w", path, err)
+	}
+	return r, nil
 }
 
 func readAllSized(r io.Reader, hint int) ([]byte, error) {

@@ -127,9 +127,17 @@ func normalizeAlias(a string) string {
 	return string(b)
 }
 
-// readModinfo reads the .modinfo section of the module file at path,
-// decompressing it first if its name says it is compressed. dec is reused
-// between calls on one goroutine.
+// readModinfo reads the .modinfo section of the module file at path. dec is
+// reused between calls on one goroutine.
+//
+// A plain .ko is read through debug/elf, which reads only the headers and the
+// sections asked for. A compressed one is decompressed whole: its section
+// headers are at the end of the file. That makes Scan of a .ko.xz tree
+// CPU-bound on LZMA decoding (about 13 s for 4,023 modules on two loaded
+// cores here, against 0.17 s for the same tree as .ko). Stopping the decoder
+// once the section's content is seen was tried and dropped: the section's
+// start is not marked, and in xt_time.ko and cb710-mmc.ko its first entry
+// directly follows .rodata bytes, so an alias or dependency was lost.
 func readModinfo(path string, dec *decoder) (modinfo, error) {
 	if compression(path) != "" {
 		raw, err := dec.decompress(path)
@@ -142,7 +150,6 @@ func readModinfo(path string, dec *decoder) (modinfo, error) {
 		}
 		return modinfoFromELF(path, ef)
 	}
-	// A plain .ko: debug/elf reads only the headers and the section asked for.
 	f, err := os.Open(path)
 	if err != nil {
 		return modinfo{}, err
