@@ -289,4 +289,3 @@ func (vm *VM) Reboot(ctx context.Context) error {
 	_, err := vm.do(ctx, guestagent.Request{Op: guestagent.OpReboot})
 	return err
 }
-

@@ -139,7 +139,7 @@ func TestWaitFailsWithConsoleLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	if exit.GuestShutdown || exit.Reason != "guest-reset" {
-		t.Errorf("panic with -no-reboot: exit %+v, want a guest-reset", exit)
+		t.Errorf("panic with -no-reboot: exit reason %q, GuestShutdown %v; want a guest-reset that is not a shutdown", exit.Reason, exit.GuestShutdown)
 	}
 	t.Logf("panic exit after %v: reason %q", exit.Duration.Round(time.Millisecond), exit.Reason)
 }

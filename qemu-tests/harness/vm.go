@@ -46,8 +46,11 @@ type VM struct {
 
 // Exit is how QEMU ended.
 type Exit struct {
-	GuestShutdown bool   // a QMP SHUTDOWN event with guest=true: the guest powered off (or hibernated)
-	Reason        string // that SHUTDOWN's reason ("guest-shutdown", "guest-reset", "host-signal" ...)
+	// GuestShutdown: the guest powered itself off (or hibernated): a QMP SHUTDOWN event with
+	// guest=true and reason "guest-shutdown". A guest reboot under -no-reboot (a panic with
+	// panic=N, say) also has guest=true, but reason "guest-reset", and does not count.
+	GuestShutdown bool
+	Reason        string // the SHUTDOWN event's reason ("guest-shutdown", "guest-reset", "host-signal" ...); "" if none
 	SuspendDisk   bool   // a SUSPEND_DISK event came first: the guest entered ACPI S4 (hibernation in platform mode)
 	Killed        bool   // Kill was called
 	Events        []Event
@@ -334,7 +337,7 @@ func (vm *VM) WaitExit(ctx context.Context) (Exit, error) {
 				Reason string `json:"reason"`
 			}
 			json.Unmarshal(ev.Data, &d)
-			ex.GuestShutdown, ex.Reason = d.Guest, d.Reason
+			ex.GuestShutdown, ex.Reason = d.Guest && d.Reason == "guest-shutdown", d.Reason
 		}
 	}
 	if vm.evLog != nil {
