@@ -21,6 +21,10 @@ import (
 const DefaultExecTimeout = 5 * time.Minute
 
 // Server answers requests. Its zero value is not usable; use NewServer.
+//
+// The first exec or spawn starts a process-wide reaper that waits for every child of the
+// process (wait4(-1)), as PID 1 must. Do not run commands through a Server in a process that
+// also uses os/exec: the reaper would take those children's exit statuses.
 type Server struct {
 	// PowerOff and Reboot end the machine. Nil refuses the op: only Main sets them, and only to
 	// the reboot(2) calls, so a Server in a unit test can never act on the host.
@@ -35,8 +39,7 @@ type Server struct {
 	// ProcRoot is where boot_id and uptime are read ("/proc").
 	ProcRoot string
 
-	procs *reaper
-	wmu   sync.Mutex // one response line at a time on the wire
+	wmu sync.Mutex // one response line at a time on the wire
 }
 
 // NewServer returns a Server with its reaper running.
@@ -45,7 +48,6 @@ func NewServer() *Server {
 		ExecTimeout: DefaultExecTimeout,
 		Environ:     os.Environ(),
 		ProcRoot:    "/proc",
-		procs:       processReaper(),
 	}
 }
 
@@ -228,7 +230,7 @@ func (s *Server) spawn(req Request) Response {
 		return fail(fmt.Errorf("spawn: %w", err))
 	}
 	defer out.Close()
-	pid, _, err := s.procs.start(argv0, req.Argv, &os.ProcAttr{
+	pid, _, err := processReaper().start(argv0, req.Argv, &os.ProcAttr{
 		Dir:   req.Dir,
 		Env:   env,
 		Files: []*os.File{devnull, out, out},
@@ -268,7 +270,7 @@ func (s *Server) exec(ctx context.Context, req Request) Response {
 		return fail(err)
 	}
 	defer errR.Close()
-	pid, status, err := s.procs.start(argv0, req.Argv, &os.ProcAttr{
+	pid, status, err := processReaper().start(argv0, req.Argv, &os.ProcAttr{
 		Dir:   req.Dir,
 		Env:   env,
 		Files: []*os.File{devnull, outW, errW},
