@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,8 @@ var requestIDs atomic.Int64
 
 func init() { requestIDs.Store(time.Now().UnixNano() / 1000 % 1e12 * 1000) }
 
-// agentClient is the host end of the guest agent's serial line.
+// agentClient is the host end of the guest agent's serial line. Every line sent and received
+// is kept in Dir()/agent.log, with the time since Start.
 type agentClient struct {
 	vm  *VM
 	log *os.File // Dir()/agent.log: every line sent and received
@@ -69,8 +71,8 @@ func (a *agentClient) run() {
 	r := bufio.NewReaderSize(conn, 64<<10)
 	for {
 		line, err := r.ReadBytes('\n')
-		if len(line) > 0 {
-			a.logf("< %.2000s", line)
+		if t := bytes.TrimSpace(line); len(t) > 0 {
+			a.logf("< %.2000s", t)
 			if resp, derr := guestagent.DecodeResponse(line); derr == nil {
 				a.deliver(resp)
 			}
@@ -132,7 +134,7 @@ func (a *agentClient) send(ctx context.Context, req guestagent.Request, ch chan 
 	a.mu.Lock()
 	a.pending[req.ID] = ch
 	a.mu.Unlock()
-	a.logf("> %.2000s", line[1:])
+	a.logf("> %.2000s", bytes.TrimSpace(line))
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
 	if dl, ok := ctx.Deadline(); ok {
