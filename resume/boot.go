@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibernate-linux/hibernate/initramfs/config"
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/imagerecord"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
@@ -42,13 +43,9 @@ func uptime() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-func release() string {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return ""
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}
+func release() string { return imagerecord.Running().Release }
+
+func version() string { return imagerecord.Running().Version }
 
 // FindResumeDevice waits for the device that spec names, or, with spec "", scans every block
 // device for a hibernation signature. It looks again every 50 ms until wait has passed

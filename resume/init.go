@@ -14,6 +14,8 @@ import (
 	"github.com/hibernate-linux/hibernate/initramfs/config"
 	"github.com/hibernate-linux/hibernate/initramfs/modules"
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/imagerecord"
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
 )
 
 // Init is our /init, PID 1 of the initramfs. It reads top to bottom as the boot story:
@@ -68,7 +70,7 @@ func Init() error {
 			return fmt.Errorf("power off: %w", err)
 		}
 	}
-	return b.switchToRoot(p)
+	return b.switchToRoot(p, in)
 }
 
 func mountEarly() error {
@@ -122,7 +124,7 @@ func loadModule(path string) error {
 }
 
 // switchToRoot mounts the root file system that root= names and executes its init.
-func (b *Machine) switchToRoot(p Params) error {
+func (b *Machine) switchToRoot(p Params, in Input) error {
 	if p.Root == "" {
 		return errors.New("no root= on the kernel command line")
 	}
@@ -160,6 +162,7 @@ func (b *Machine) switchToRoot(p Params) error {
 	if init == "" {
 		return fmt.Errorf("root %s has no /sbin/init; say init=", dev.Path)
 	}
+	b.stampRecord(in, newRoot, dev)
 	b.Logf("mounted %s (%s) on /, switching to %s", dev.Path, fstype, init)
 	return switchRoot(newRoot, init)
 }
@@ -173,6 +176,37 @@ func (b *Machine) findRoot(spec string) (string, *blockdev.Device, error) {
 		return "", nil, fmt.Errorf("root device %s did not appear within 30 s", spec)
 	}
 	return spec, dev, nil
+}
+
+// stampRecord writes our image record for this boot into the resume device's swap header, while
+// the area is not active yet (an active one cannot be written). The record names this kernel and
+// where its image and initramfs are, so that a boot under another kernel can kexec into this one.
+// It stamps only a plain swap area: StampRecord refuses an image or anything else.
+func (b *Machine) stampRecord(in Input, newRoot string, rootDev *blockdev.Device) {
+	if in.dev == nil || in.Area == nil {
+		return
+	}
+	switch in.Area.Sig {
+	case swsusp.SigSwap, swsusp.SigSwsusp: // a swap area, or an image discarded just now
+	default:
+		return
+	}
+	rec := imagerecord.ThisBoot(b.FS, imagerecord.Uname{Release: b.Release, Version: version()}, newRoot, rootDev.Probe.UUID, time.Now())
+	f, err := os.OpenFile(b.FS.Path(strings.TrimPrefix(in.dev.Path, "/")), os.O_RDWR, 0)
+	if err != nil {
+		b.Logf("cannot stamp the image record on %s: %v", in.dev.Path, err)
+		return
+	}
+	defer f.Close()
+	if err := swsusp.StampRecord(f, in.offset, rec); err != nil {
+		b.Logf("cannot stamp the image record on %s: %v", in.dev.Path, err)
+		return
+	}
+	if err := f.Sync(); err != nil {
+		b.Logf("sync %s: %v", in.dev.Path, err)
+		return
+	}
+	b.Logf("image record for %s (kernel %s) stamped on %s", b.Release, rec.KernelPath, in.dev.Path)
 }
 
 // switchRoot moves the kernel file systems into newRoot, frees the initramfs, makes newRoot

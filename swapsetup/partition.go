@@ -23,6 +23,17 @@ type Options struct {
 	DryRun   bool
 	// Record, when set, is stamped into the swap header before activation (our image record).
 	Record *swsusp.Record
+
+	// File, instead of Device: a swap file (absolute, as on the machine) to make or keep.
+	File string
+	// Size of a new swap file or partition in bytes; 0 means AutoSize.
+	Size int64
+	// NewPartition, instead of Device: a GPT disk in whose free space a swap partition is made.
+	NewPartition string
+	// Fstab adds the swap to /etc/fstab (once).
+	Fstab bool
+	// WriteBootConfig puts resume= and resume_offset= into the boot configuration found.
+	WriteBootConfig bool
 }
 
 // Result is what setup did, and the kernel parameters that find this swap at boot.
@@ -38,6 +49,11 @@ type Result struct {
 	ResumeOffset uint64   `json:"resume_offset"` // pages
 	KernelParams string   `json:"kernel_params"`
 	Actions      []string `json:"actions"` // each change made (or, with DryRun, that would be made)
+
+	File     string   `json:"file,omitempty"`      // the swap file, as on the machine
+	FSType   string   `json:"fs_type,omitempty"`   // the file system holding File
+	SwapUUID string   `json:"swap_uuid,omitempty"` // a swap file's own area UUID (UUID is its file system's)
+	Notes    []string `json:"notes,omitempty"`     // what was kept or skipped, and why
 }
 
 // SetupPartition makes opts.Device a swap area (unless it already is one), activates it and
@@ -52,6 +68,9 @@ func SetupPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("swap device %s: %w", o.Device, err)
 	}
+	if strings.HasPrefix(dev.Name, "zram") {
+		return res, fmt.Errorf("%s is a compressed RAM disk: it can never hold a hibernation image (RAM is what the image saves); use a disk partition or a swap file", dev.Path)
+	}
 	if dev.Probe.Type == "swsusp" {
 		return res, fmt.Errorf("%s holds a hibernation image: resume it, or discard it with `hibernate discard %s`, before setting it up", dev.Path, dev.Path)
 	}
@@ -61,7 +80,10 @@ func SetupPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 	}
 	for _, s := range active {
 		if s.Filename == dev.Path {
-			return res, fmt.Errorf("%s is already an active swap area: nothing to make (swapoff it first to remake it)", dev.Path)
+			if dev.Probe.Type != "swap" || o.Force {
+				return res, fmt.Errorf("%s is already an active swap area: nothing to make (swapoff it first to remake it)", dev.Path)
+			}
+			return keepActivePartition(fs, res, dev, o)
 		}
 	}
 	if dev.Probe.Type != "" && dev.Probe.Type != "swap" && !o.Force {
@@ -115,6 +137,10 @@ func SetupPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 			return res, fmt.Errorf("sync %s: %w", dev.Path, err)
 		}
 	}
+	// swapon claims the device exclusively: our O_EXCL descriptor must be gone first (EBUSY).
+	if err := f.Close(); err != nil {
+		return res, fmt.Errorf("close %s: %w", dev.Path, err)
+	}
 	res.Resume = "UUID=" + res.UUID
 	res.KernelParams = "resume=" + res.Resume
 	res.Actions = append(res.Actions, fmt.Sprintf("swapon %s", dev.Path))
@@ -134,6 +160,20 @@ func SetupPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// keepActivePartition is setup run again on a swap partition it already activated: nothing to
+// make, nothing to activate; the resume device is set again.
+func keepActivePartition(fs sysfs.FS, res Result, dev blockdev.Device, o Options) (Result, error) {
+	res.DevT, res.UUID, res.Label, res.SizeBytes = dev.DevT(), dev.Probe.UUID, dev.Probe.Label, dev.Size
+	res.Activated = true
+	res.Notes = append(res.Notes, fmt.Sprintf("%s is already an active swap area (UUID %s): kept, not activated again", dev.Path, res.UUID))
+	if o.Record != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("not stamping the image record: %s is active (swapoff it to stamp one)", dev.Path))
+	}
+	res.Resume = "UUID=" + res.UUID
+	res.KernelParams = "resume=" + res.Resume
+	return res, setRuntimeResume(fs, &res, o.DryRun)
 }
 
 // deviceSize is a block device's size (BLKGETSIZE64) or a regular file's length.

@@ -121,7 +121,7 @@ func RoundTrip(ctx context.Context, a Artifacts, o RoundTripOptions) (Summary, e
 		"--state-mib", fmt.Sprint(o.StateMiB), "--log", "/var/lib/hibernate-demo/job.log"); err != nil {
 		return s, err
 	}
-	if _, err := vm.WaitConsole(ctx, fmt.Sprintf("demo-job: count=%d ", o.Ticks)); err != nil {
+	if _, err := waitJobLine(ctx, vm, func(l demojob.Line) bool { return l.Count >= o.Ticks }); err != nil {
 		return s, err
 	}
 	r, err = vm.Run(ctx, "/usr/sbin/hibernate", "check")
@@ -177,15 +177,11 @@ func RoundTrip(ctx context.Context, a Artifacts, o RoundTripOptions) (Summary, e
 	defer vm2.Kill()
 	s.Logs = append(s.Logs, vm2.ConsoleLogPath())
 	say("power on: %s", vm2.ConsoleLogPath())
-	line, err := vm2.WaitConsole(ctx, "demo-job: count=")
+	after, err := waitJobLine(ctx, vm2, func(demojob.Line) bool { return true })
 	if err != nil {
 		return s, err
 	}
 	s.ResumeTime = time.Since(vm2.Started())
-	after, ok := demojob.ParseLine(line)
-	if !ok {
-		return s, vm2.Fail("cannot read %q", line)
-	}
 	s.After = after
 	say("after-resume count=%d sum=%s", after.Count, after.Sum)
 	info, err := vm2.Ping(ctx)
@@ -215,6 +211,32 @@ func RoundTrip(ctx context.Context, a Artifacts, o RoundTripOptions) (Summary, e
 		say("hibernate now said:\n%s", indent(string(out)))
 	}
 	return s, nil
+}
+
+// waitJobLine waits for the job's first whole `count=N sum=S` console line that ok accepts. The
+// harness also matches the line being received, so a match may be cut short: look again at the
+// same place until the line is whole.
+func waitJobLine(ctx context.Context, vm *harness.VM, ok func(demojob.Line) bool) (demojob.Line, error) {
+	mark := -1
+	for {
+		line, idx, err := vm.WaitConsoleAfter(ctx, mark, "demo-job: count=")
+		if err != nil {
+			return demojob.Line{}, err
+		}
+		l, whole := demojob.ParseLine(line)
+		switch {
+		case !whole:
+			select {
+			case <-ctx.Done():
+				return demojob.Line{}, vm.Fail("the job's line %q never ended: %v", line, ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
+		case ok(l):
+			return l, nil
+		default:
+			mark = idx
+		}
+	}
 }
 
 func readSwapArea(g Guest) (*swsusp.Area, error) {
