@@ -46,6 +46,7 @@ func commands() []command {
 		{"setup", "make the swap and resume settings hibernation needs", runSetup},
 		{"initramfs", "build the initramfs that resumes images at boot", runInitramfs},
 		{"inspect", "show what a swap device or file holds (image, record)", runInspect},
+		{"watch", "hibernate before the UPS or the battery runs out (a service)", runWatch},
 		{"discard", "invalidate a hibernation image so it is never resumed", runDiscard},
 		{"version", "print the version", runVersion},
 	}

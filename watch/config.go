@@ -1,0 +1,292 @@
+package watch
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+// DefaultConfigFile is read when --config is not given and the file exists.
+const DefaultConfigFile = "/etc/hibernate/watch.conf"
+
+// Config is everything `hibernate watch` takes, from the config file and the flags (which have
+// the same names as the file's keys, and win over them).
+type Config struct {
+	UPS             []UPSSpec
+	NUTUser         string
+	NUTPassword     string
+	PowerSupply     string // auto (when no UPS is given), yes, no
+	Policy          Policy
+	Poll            time.Duration
+	Timeout         time.Duration // upsd: connect and each poll's exchange
+	BackoffMax      time.Duration
+	DryRun          bool
+	Mode, ImageSize string // passed to hibernate now
+	Root            string
+}
+
+// DefaultConfig is the configuration without a file or flags.
+func DefaultConfig() Config {
+	return Config{PowerSupply: "auto", Policy: DefaultPolicy(), Poll: 5 * time.Second,
+		Timeout: 5 * time.Second, BackoffMax: time.Minute, ImageSize: "auto", Root: "/"}
+}
+
+// key is one setting of the file and its flag.
+type key struct {
+	name, def, usage string
+	isBool           bool
+	set              func(c *Config, v string) error
+}
+
+func keys() []key {
+	dur := func(dst func(*Config) *time.Duration, allowZero bool) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			d, err := parseDuration(v)
+			if err != nil {
+				return err
+			}
+			if d == 0 && !allowZero {
+				return fmt.Errorf("%q: must be more than 0", v)
+			}
+			*dst(c) = d
+			return nil
+		}
+	}
+	return []key{
+		{"ups", "", "a UPS to follow, NAME[@HOST[:PORT]] as NUT writes it (NAME * for all the server's); repeat for several", false,
+			func(c *Config, v string) error {
+				u, err := ParseUPSSpec(v)
+				if err == nil {
+					c.UPS = append(c.UPS, u)
+				}
+				return err
+			}},
+		{"nut-user", "", "upsd user name (USERNAME), if the server wants one", false,
+			func(c *Config, v string) error { c.NUTUser = v; return nil }},
+		{"nut-password", "", "upsd password (PASSWORD); prefer nut-password-file, flags show in ps", false,
+			func(c *Config, v string) error { c.NUTPassword = v; return nil }},
+		{"nut-password-file", "", "a file holding the upsd password (its first line)", false,
+			func(c *Config, v string) error {
+				b, err := os.ReadFile(v)
+				if err != nil {
+					return err
+				}
+				c.NUTPassword, _, _ = strings.Cut(strings.TrimRight(string(b), "\r\n"), "\n")
+				return nil
+			}},
+		{"power-supply", "auto", "follow /sys/class/power_supply: yes, no, or auto (when no --ups is given)", false,
+			func(c *Config, v string) error {
+				switch v {
+				case "auto", "yes", "no":
+					c.PowerSupply = v
+					return nil
+				}
+				return fmt.Errorf("%q: want auto, yes or no", v)
+			}},
+		{"charge", "10", "hibernate on battery at a charge at or below this percentage (0: never on charge)", false,
+			func(c *Config, v string) error {
+				f, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+				if err != nil || f < 0 || f > 100 {
+					return fmt.Errorf("%q: want a percentage from 0 to 100", v)
+				}
+				c.Policy.Charge = f
+				return nil
+			}},
+		{"runtime", "5m", "hibernate on battery at a runtime at or below this (seconds, or 90s, 5m; 0: never on runtime)", false,
+			dur(func(c *Config) *time.Duration { return &c.Policy.Runtime }, true)},
+		{"grace", "30s", "wait this long after the decision; power coming back in it cancels", false,
+			dur(func(c *Config) *time.Duration { return &c.Policy.Grace }, true)},
+		{"on-unknown", "ignore", "on an unknown state (upsd down, garbage, no battery): ignore, last-on-battery or hibernate, after unknown-after", false,
+			func(c *Config, v string) error {
+				switch OnUnknown(v) {
+				case UnknownIgnore, UnknownLastOnBattery, UnknownHibernate:
+					c.Policy.OnUnknown = OnUnknown(v)
+					return nil
+				}
+				return fmt.Errorf("%q: want ignore, last-on-battery or hibernate", v)
+			}},
+		{"unknown-after", "2m", "how long a state must stay unknown before on-unknown applies", false,
+			dur(func(c *Config) *time.Duration { return &c.Policy.UnknownAfter }, true)},
+		{"trigger", "any", "any: hibernate when one supply is critical; all: only when every one is (redundant power supplies)", false,
+			func(c *Config, v string) error {
+				switch v {
+				case "any", "all":
+					c.Policy.All = v == "all"
+					return nil
+				}
+				return fmt.Errorf("%q: want any or all", v)
+			}},
+		{"poll", "5s", "how often to read the sources", false,
+			dur(func(c *Config) *time.Duration { return &c.Poll }, false)},
+		{"timeout", "5s", "upsd: how long to wait to connect and for each poll's answers", false,
+			dur(func(c *Config) *time.Duration { return &c.Timeout }, false)},
+		{"backoff-max", "1m", "upsd: the longest wait between reconnection attempts (they start at 1s and double)", false,
+			dur(func(c *Config) *time.Duration { return &c.BackoffMax }, false)},
+		{"dry-run", "false", "log the decision and hibernate now's plan instead of hibernating", true,
+			func(c *Config, v string) error {
+				b, err := parseBool(v)
+				c.DryRun = b
+				return err
+			}},
+		{"mode", "", "hibernate now's --mode (shutdown, platform, reboot, suspend)", false,
+			func(c *Config, v string) error { c.Mode = v; return nil }},
+		{"image-size", "auto", "hibernate now's --image-size (bytes, auto or min)", false,
+			func(c *Config, v string) error { c.ImageSize = v; return nil }},
+		{"root", "/", "the machine's root (a fake tree in tests)", false,
+			func(c *Config, v string) error { c.Root = v; return nil }},
+	}
+}
+
+// Set sets one key, as the config file's "key = value" line or the flag --key value does.
+func (c *Config) Set(name, value string) error {
+	for _, k := range keys() {
+		if k.name == name {
+			if err := k.set(c, value); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown setting %q", name)
+}
+
+// parseDuration takes Go's durations (90s, 5m, 1m30s) and plain seconds (300).
+func parseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q: want seconds or a duration such as 90s or 5m", v)
+	}
+	return d, nil
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "yes", "true", "on", "1":
+		return true, nil
+	case "no", "false", "off", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q: want yes or no", v)
+}
+
+// ParseFile reads a config file into c: "key = value" lines, # comments, blank lines; a
+// repeated key (ups) adds, any other repeated key replaces.
+func (c *Config) ParseFile(r io.Reader, name string) error {
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return fmt.Errorf("%s:%d: %q: want key = value", name, n, line)
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		if err := c.Set(k, v); err != nil {
+			return fmt.Errorf("%s:%d: %w", name, n, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	return nil
+}
+
+// Args records the flags given on the command line, in order, to apply them over the file.
+type Args struct {
+	Config string // --config
+	given  [][2]string
+}
+
+type recorder struct {
+	a      *Args
+	name   string
+	def    string
+	isBool bool
+}
+
+func (r *recorder) String() string { return r.def }
+func (r *recorder) Type() string {
+	if r.isBool {
+		return "bool"
+	}
+	return "string"
+}
+func (r *recorder) Set(v string) error {
+	r.a.given = append(r.a.given, [2]string{r.name, v})
+	return nil
+}
+
+// Flags adds the flags of every setting, and --config, to fs.
+func Flags(fs *pflag.FlagSet) *Args {
+	a := &Args{}
+	fs.StringVar(&a.Config, "config", "", "the config file (default "+DefaultConfigFile+" when it exists)")
+	for _, k := range keys() {
+		f := fs.VarPF(&recorder{a: a, name: k.name, def: k.def, isBool: k.isBool}, k.name, "", k.usage)
+		if k.isBool {
+			f.NoOptDefVal = "true"
+		}
+	}
+	return a
+}
+
+// Load builds the configuration: the defaults, then the config file, then the flags.
+func (a *Args) Load() (Config, error) {
+	c := DefaultConfig()
+	path, must := a.Config, a.Config != ""
+	if !must {
+		path = DefaultConfigFile
+	}
+	f, err := os.Open(path)
+	switch {
+	case err == nil:
+		defer f.Close()
+		if err := c.ParseFile(f, path); err != nil {
+			return c, err
+		}
+	case must || !os.IsNotExist(err):
+		return c, fmt.Errorf("config: %w", err)
+	}
+	for _, g := range a.given {
+		if err := c.Set(g[0], g[1]); err != nil {
+			return c, fmt.Errorf("--%w", err)
+		}
+	}
+	return c, nil
+}
+
+// Sources makes the sources the configuration asks for: one NUTSource per upsd server, and the
+// power_supply one.
+func (c Config) Sources(clock Clock, logf func(string, ...any)) []Source {
+	var out []Source
+	byAddr := map[string]*NUTSource{}
+	for _, u := range c.UPS {
+		s := byAddr[u.Addr]
+		if s == nil {
+			s = &NUTSource{Addr: u.Addr, User: c.NUTUser, Password: c.NUTPassword, Timeout: c.Timeout,
+				BackoffMin: time.Second, BackoffMax: c.BackoffMax, Clock: clock, Logf: logf}
+			byAddr[u.Addr] = s
+			out = append(out, s)
+		}
+		s.UPS = append(s.UPS, u.Name)
+	}
+	if c.PowerSupply == "yes" || (c.PowerSupply == "auto" && len(c.UPS) == 0) {
+		out = append(out, &PowerSupply{FS: sysfs.New(c.Root)})
+	}
+	return out
+}
