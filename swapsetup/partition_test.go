@@ -14,7 +14,7 @@ import (
 type fakeSwapper struct{ on []string }
 
 func (f *fakeSwapper) Swapon(path string, prio int) error { f.on = append(f.on, path); return nil }
-func (f *fakeSwapper) Swapoff(path string) error         { return nil }
+func (f *fakeSwapper) Swapoff(path string) error          { return nil }
 
 func machine(t *testing.T, swapContent []byte) *faketree.Tree {
 	tr := faketree.New(t)

@@ -22,6 +22,7 @@ type RoundTripOptions struct {
 	StateMiB  int           // the job's state, default 64
 	Ticks     int           // job lines to see before hibernating, default 3
 	Mode      string        // hibernate now --mode, default shutdown
+	Cmdline   string        // more kernel parameters for every boot (e.g. hibernate=nocompress)
 	Timeout   time.Duration // for the whole scenario, default 4 min
 	Out       io.Writer     // progress lines
 }
@@ -70,154 +71,200 @@ func (o *RoundTripOptions) defaults() {
 	}
 }
 
-// RoundTrip is the demo: boot a guest, set up swap with hibernate setup, start the job, let it
-// tick, hibernate with hibernate now, check the image from the host, boot the same disk again
-// and see the same job go on with the same memory.
-func RoundTrip(ctx context.Context, a Artifacts, o RoundTripOptions) (Summary, error) {
-	o.defaults()
-	s := Summary{Kernel: a.Kernel.Release}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	say := func(format string, args ...any) { fmt.Fprintf(o.Out, "demo: "+format+"\n", args...) }
+// Hibernated is a guest whose disk holds an image: what the first half of the round trip left.
+type Hibernated struct {
+	Artifacts Artifacts
+	Options   RoundTripOptions
+	Guest     Guest
+	Setup     setupJSON
+	BootID    string // of the boot that hibernated
+	Release   string // uname -r in the guest
+	Summary   Summary
+}
 
+func (h *Hibernated) say(format string, args ...any) {
+	fmt.Fprintf(h.Options.Out, "demo: "+format+"\n", args...)
+}
+
+// BaseCmdline is what every boot of the guest gets: its root file system, read-write.
+func (h *Hibernated) BaseCmdline() string {
+	c := fmt.Sprintf("root=PARTUUID=%s rw", h.Guest.Layout.RootPartUUID)
+	if h.Options.Cmdline != "" {
+		c += " " + h.Options.Cmdline
+	}
+	return c
+}
+
+// Spec is the guest's description for one boot with the given kernel command line.
+func (h *Hibernated) Spec(cmdline string) harness.Spec {
+	return harness.Spec{Name: h.Options.Name, Kernel: h.Guest.Kernel, Initrd: h.Guest.Initrd, Cmdline: cmdline,
+		MemoryMiB: h.Options.MemoryMiB, Disks: []harness.Disk{{Path: h.Guest.Disk}}, LogDir: h.Artifacts.LogDir, Agent: true}
+}
+
+// run is vm.Run that fails on a non-zero exit, with the output in the error.
+func run(ctx context.Context, vm *harness.VM, argv ...string) (harness.Result, error) {
+	r, err := vm.Run(ctx, argv...)
+	if err != nil {
+		return r, err
+	}
+	if r.Exit != 0 {
+		return r, vm.Fail("%s exited %d:\n%s%s", strings.Join(argv, " "), r.Exit, r.Stdout, r.Stderr)
+	}
+	return r, nil
+}
+
+// Hibernate is the first half: boot a fresh guest, `hibernate setup` its swap partition, start
+// the job, let it tick, `hibernate now`, and wait for the guest to power off.
+func Hibernate(ctx context.Context, a Artifacts, o RoundTripOptions) (*Hibernated, error) {
+	o.defaults()
+	h := &Hibernated{Artifacts: a, Options: o, Summary: Summary{Kernel: a.Kernel.Release}}
+	s := &h.Summary
 	g, err := BuildGuest(a, GuestOptions{Name: o.Name})
 	if err != nil {
-		return s, err
+		return h, err
 	}
-	say("guest disk %s: root PARTUUID %s, swap PARTUUID %s", g.Disk, g.Layout.RootPartUUID, g.Layout.SwapPartUUID)
-	baseCmdline := fmt.Sprintf("root=PARTUUID=%s rw", g.Layout.RootPartUUID)
-	spec := func(cmdline string) harness.Spec {
-		return harness.Spec{Name: o.Name, Kernel: g.Kernel, Initrd: g.Initrd, Cmdline: cmdline, MemoryMiB: o.MemoryMiB,
-			Disks: []harness.Disk{{Path: g.Disk}}, LogDir: a.LogDir, Agent: true}
-	}
+	h.Guest = g
+	h.say("guest disk %s: root PARTUUID %s, swap PARTUUID %s", g.Disk, g.Layout.RootPartUUID, g.Layout.SwapPartUUID)
 
-	// First boot: a fresh machine.
-	vm, err := harness.Start(ctx, spec(baseCmdline))
+	vm, err := harness.Start(ctx, h.Spec(h.BaseCmdline()))
 	if err != nil {
-		return s, err
+		return h, err
 	}
 	defer vm.Kill()
 	s.Logs = append(s.Logs, vm.ConsoleLogPath())
-	say("first boot: %s", vm.ConsoleLogPath())
-	before, err := vm.Ping(ctx)
+	h.say("first boot: %s", vm.ConsoleLogPath())
+	info, err := vm.Ping(ctx)
 	if err != nil {
-		return s, err
+		return h, err
 	}
-	r, err := vm.Run(ctx, "/usr/sbin/hibernate", "setup", "--device", "PARTUUID="+g.Layout.SwapPartUUID, "--json")
+	h.BootID = info.BootID
+	r, err := run(ctx, vm, "/usr/sbin/hibernate", "setup", "--device", "PARTUUID="+g.Layout.SwapPartUUID, "--json")
 	if err != nil {
-		return s, err
+		return h, err
 	}
-	if r.Exit != 0 {
-		return s, vm.Fail("hibernate setup exited %d: %s%s", r.Exit, r.Stdout, r.Stderr)
+	if err := json.Unmarshal([]byte(r.Stdout), &h.Setup); err != nil {
+		return h, vm.Fail("hibernate setup --json: %v: %q", err, r.Stdout)
 	}
-	var setup setupJSON
-	if err := json.Unmarshal([]byte(r.Stdout), &setup); err != nil {
-		return s, vm.Fail("hibernate setup --json: %v: %q", err, r.Stdout)
+	s.SetupResumeArgs = h.Setup.KernelParams
+	h.say("hibernate setup: swap area UUID %s; kernel parameters: %s", h.Setup.UUID, h.Setup.KernelParams)
+	if r, err := vm.ReadFile(ctx, "/proc/sys/kernel/osrelease"); err == nil {
+		h.Release = strings.TrimSpace(string(r))
 	}
-	s.SetupResumeArgs = setup.KernelParams
-	say("hibernate setup: swap area UUID %s; kernel parameters: %s", setup.UUID, setup.KernelParams)
 
 	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/job.out", "/usr/bin/hibernate-demo-job",
 		"--state-mib", fmt.Sprint(o.StateMiB), "--log", "/var/lib/hibernate-demo/job.log"); err != nil {
-		return s, err
+		return h, err
 	}
-	if _, err := waitJobLine(ctx, vm, func(l demojob.Line) bool { return l.Count >= o.Ticks }); err != nil {
-		return s, err
+	if _, err := waitJobLine(ctx, vm, -1, func(l demojob.Line) bool { return l.Count >= o.Ticks }); err != nil {
+		return h, err
 	}
-	r, err = vm.Run(ctx, "/usr/sbin/hibernate", "check")
+	r, err = run(ctx, vm, "/usr/sbin/hibernate", "check")
 	if err != nil {
-		return s, err
+		return h, err
 	}
-	say("hibernate check:\n%s", indent(r.Stdout))
-	if r.Exit != 0 {
-		return s, vm.Fail("hibernate check says not ready (exit %d): %s%s", r.Exit, r.Stdout, r.Stderr)
-	}
+	h.say("hibernate check:\n%s", indent(r.Stdout))
 	start := time.Now()
 	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/hibernate-now.out", "/usr/sbin/hibernate", "now", "--mode", o.Mode); err != nil {
-		return s, err
+		return h, err
 	}
 	exit, err := vm.WaitExit(ctx)
 	if err != nil {
-		return s, err
+		return h, err
 	}
 	s.HibernateTime = time.Since(start)
 	if !exit.GuestShutdown {
-		return s, vm.Fail("QEMU exited without the guest powering off (%s)", exit.Reason)
+		return h, vm.Fail("QEMU exited without the guest powering off (%s)", exit.Reason)
 	}
 	for _, l := range vm.ConsoleLines() {
-		if strings.Contains(l, "demo-job: ") {
-			if jl, ok := demojob.ParseLine(l); ok {
-				s.Before = jl
-			}
+		if jl, ok := demojob.ParseLine(l); ok && strings.Contains(l, "demo-job: ") {
+			s.Before = jl
 		}
 	}
-	say("before-hibernate count=%d sum=%s", s.Before.Count, s.Before.Sum)
-	say("power is off (QEMU exited after %s, %s); the state is in swap", s.HibernateTime.Round(100*time.Millisecond), exit.Reason)
+	h.say("before-hibernate count=%d sum=%s", s.Before.Count, s.Before.Sum)
+	h.say("power is off (QEMU exited %s after hibernate now, %s); the state is in swap", s.HibernateTime.Round(100*time.Millisecond), exit.Reason)
 
-	// The image, read from the host.
-	area, err := readSwapArea(g)
+	area, err := h.SwapArea()
 	if err != nil {
-		return s, err
+		return h, err
 	}
 	if !area.HasImage() || !area.Valid() {
-		return s, fmt.Errorf("after hibernation the swap partition holds %s (problems: %v), not a valid image", area.Kind(), area.Problems)
+		return h, fmt.Errorf("after hibernation the swap partition holds %s (problems: %v), not a valid image", area.Kind(), area.Problems)
 	}
 	if area.Info != nil {
 		s.ImageBytes = area.Info.Size
 	}
 	s.ImageDiskBytes = (area.DataPages + uint64(area.MapPages)) * swsusp.PageSize
 	s.Compressor = area.Header.Compressor()
-	say("swap holds a hibernation image: %.1f MiB of memory in %.1f MiB on disk (%s)", mib(s.ImageBytes), mib(s.ImageDiskBytes), s.Compressor)
+	h.say("swap holds a hibernation image: %.1f MiB of memory in %.1f MiB on disk (%s)", mib(s.ImageBytes), mib(s.ImageDiskBytes), s.Compressor)
+	return h, nil
+}
 
-	// Second boot: power on, same disk, same kernel and initramfs, resume= as setup said.
-	vm2, err := harness.Start(ctx, spec(baseCmdline+" "+setup.KernelParams))
+// Resume is the second half: power on the same disk with the kernel command line extra added to
+// the base, and check that the same job goes on with the same memory and the same boot.
+func (h *Hibernated) Resume(ctx context.Context, extra string) (*harness.VM, error) {
+	s := &h.Summary
+	vm, err := harness.Start(ctx, h.Spec(strings.TrimSpace(h.BaseCmdline()+" "+extra)))
 	if err != nil {
-		return s, err
+		return nil, err
 	}
-	defer vm2.Kill()
-	s.Logs = append(s.Logs, vm2.ConsoleLogPath())
-	say("power on: %s", vm2.ConsoleLogPath())
-	after, err := waitJobLine(ctx, vm2, func(demojob.Line) bool { return true })
+	s.Logs = append(s.Logs, vm.ConsoleLogPath())
+	h.say("power on: %s", vm.ConsoleLogPath())
+	after, err := waitJobLine(ctx, vm, -1, func(demojob.Line) bool { return true })
 	if err != nil {
-		return s, err
+		return vm, err
 	}
-	s.ResumeTime = time.Since(vm2.Started())
+	s.ResumeTime = time.Since(vm.Started())
 	s.After = after
-	say("after-resume count=%d sum=%s", after.Count, after.Sum)
-	info, err := vm2.Ping(ctx)
+	h.say("after-resume count=%d sum=%s", after.Count, after.Sum)
+	info, err := vm.Ping(ctx)
 	if err != nil {
-		return s, err
+		return vm, err
 	}
-	s.BootIDKept = info.BootID == before.BootID
-	log, err := vm2.ReadFile(ctx, "/var/lib/hibernate-demo/job.log")
+	s.BootIDKept = info.BootID == h.BootID
+	log, err := vm.ReadFile(ctx, "/var/lib/hibernate-demo/job.log")
 	if err != nil {
-		return s, err
+		return vm, err
 	}
 	last, err := demojob.Verify(bytes.NewReader(log))
 	if err != nil {
-		return s, vm2.Fail("the job's log: %v", err)
+		return vm, vm.Fail("the job's log: %v", err)
 	}
 	switch {
 	case after.Count <= s.Before.Count:
-		return s, vm2.Fail("count=%d after resume is not past count=%d before: the job did not go on", after.Count, s.Before.Count)
+		return vm, vm.Fail("count=%d after resume is not past count=%d before: the job did not go on", after.Count, s.Before.Count)
 	case after.Sum != s.Before.Sum:
-		return s, vm2.Fail("sum %s after resume differs from %s before: memory was not restored", after.Sum, s.Before.Sum)
+		return vm, vm.Fail("sum %s after resume differs from %s before: memory was not restored", after.Sum, s.Before.Sum)
 	case !s.BootIDKept:
-		return s, vm2.Fail("boot_id changed from %s to %s: the guest booted afresh", before.BootID, info.BootID)
+		return vm, vm.Fail("boot_id changed from %s to %s: the guest booted afresh", h.BootID, info.BootID)
 	case last.Count < after.Count:
-		return s, vm2.Fail("the job's log ends at count=%d, before the console's count=%d", last.Count, after.Count)
+		return vm, vm.Fail("the job's log ends at count=%d, before the console's count=%d", last.Count, after.Count)
 	}
-	if out, err := vm2.ReadFile(ctx, "/var/lib/hibernate-demo/hibernate-now.out"); err == nil {
-		say("hibernate now said:\n%s", indent(string(out)))
+	if out, err := vm.ReadFile(ctx, "/var/lib/hibernate-demo/hibernate-now.out"); err == nil {
+		h.say("hibernate now said:\n%s", indent(string(out)))
 	}
-	return s, nil
+	return vm, nil
 }
 
-// waitJobLine waits for the job's first whole `count=N sum=S` console line that ok accepts. The
-// harness also matches the line being received, so a match may be cut short: look again at the
-// same place until the line is whole.
-func waitJobLine(ctx context.Context, vm *harness.VM, ok func(demojob.Line) bool) (demojob.Line, error) {
-	mark := -1
+// RoundTrip is the demo: Hibernate, then Resume with the resume= that hibernate setup printed.
+func RoundTrip(ctx context.Context, a Artifacts, o RoundTripOptions) (Summary, error) {
+	o.defaults()
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	h, err := Hibernate(ctx, a, o)
+	if err != nil {
+		return h.Summary, err
+	}
+	vm, err := h.Resume(ctx, h.Setup.KernelParams)
+	if vm != nil {
+		vm.Kill()
+	}
+	return h.Summary, err
+}
+
+// waitJobLine waits for the job's first whole `count=N sum=S` console line after line mark that
+// ok accepts. The harness also matches the line being received, so a match may be cut short:
+// look again at the same place until the line is whole.
+func waitJobLine(ctx context.Context, vm *harness.VM, mark int, ok func(demojob.Line) bool) (demojob.Line, error) {
 	for {
 		line, idx, err := vm.WaitConsoleAfter(ctx, mark, "demo-job: count=")
 		if err != nil {
@@ -239,16 +286,17 @@ func waitJobLine(ctx context.Context, vm *harness.VM, ok func(demojob.Line) bool
 	}
 }
 
-func readSwapArea(g Guest) (*swsusp.Area, error) {
-	f, err := os.Open(g.Disk)
+// SwapArea reads the guest's swap partition from the host.
+func (h *Hibernated) SwapArea() (*swsusp.Area, error) {
+	f, err := os.Open(h.Guest.Disk)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	sec := io.NewSectionReader(f, g.Layout.SwapStart, g.Layout.SwapSize)
-	a, err := swsusp.ReadArea(sec, g.Layout.SwapSize, 0)
+	sec := io.NewSectionReader(f, h.Guest.Layout.SwapStart, h.Guest.Layout.SwapSize)
+	a, err := swsusp.ReadArea(sec, h.Guest.Layout.SwapSize, 0)
 	if err != nil {
-		return nil, fmt.Errorf("read the swap partition of %s: %w", g.Disk, err)
+		return nil, fmt.Errorf("read the swap partition of %s: %w", h.Guest.Disk, err)
 	}
 	return a, nil
 }
