@@ -7,6 +7,8 @@ need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
+command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
+command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v xz >/dev/null || need+=(xz-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
