@@ -209,8 +209,9 @@ func (c *Config) ParseFile(r io.Reader, name string) error {
 
 // Args records the flags given on the command line, in order, to apply them over the file.
 type Args struct {
-	Config string // --config
-	given  [][2]string
+	Config      string // --config
+	DefaultFile string // read when --config is not given, if it exists (DefaultConfigFile)
+	given       [][2]string
 }
 
 type recorder struct {
@@ -234,7 +235,7 @@ func (r *recorder) Set(v string) error {
 
 // Flags adds the flags of every setting, and --config, to fs.
 func Flags(fs *pflag.FlagSet) *Args {
-	a := &Args{}
+	a := &Args{DefaultFile: DefaultConfigFile}
 	fs.StringVar(&a.Config, "config", "", "the config file (default "+DefaultConfigFile+" when it exists)")
 	for _, k := range keys() {
 		f := fs.VarPF(&recorder{a: a, name: k.name, def: k.def, isBool: k.isBool}, k.name, "", k.usage)
@@ -250,7 +251,7 @@ func (a *Args) Load() (Config, error) {
 	c := DefaultConfig()
 	path, must := a.Config, a.Config != ""
 	if !must {
-		path = DefaultConfigFile
+		path = a.DefaultFile
 	}
 	f, err := os.Open(path)
 	switch {

@@ -1,0 +1,122 @@
+package watch
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func TestConfigFile(t *testing.T) {
+	f, err := os.Open("testdata/watch.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := DefaultConfig()
+	if err := c.ParseFile(f, "watch.conf"); err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.UPS = []UPSSpec{{"rack-a", "localhost:3493"}, {"rack-b", "nut.example.net:3493"}}
+	want.NUTUser, want.NUTPassword = "watch", "s3cret word"
+	want.Policy = Policy{Charge: 15, Runtime: 3 * time.Minute, Grace: time.Minute, All: true,
+		OnUnknown: UnknownLastOnBattery, UnknownAfter: 5 * time.Minute}
+	want.Poll, want.Timeout, want.BackoffMax = 2*time.Second, 3*time.Second, 30*time.Second
+	want.PowerSupply, want.DryRun = "no", true
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("got  %+v\nwant %+v", c, want)
+	}
+	srcs := c.Sources(RealClock, nil)
+	if len(srcs) != 2 || srcs[0].Name() != "upsd localhost:3493" || srcs[1].Name() != "upsd nut.example.net:3493" {
+		t.Fatalf("sources: %v", srcs)
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	for _, c := range []struct{ text, want string }{
+		{"charge 10", "watch.conf:1: \"charge 10\": want key = value"},
+		{"\n# c\nbogus = 1", "watch.conf:3: unknown setting \"bogus\""},
+		{"charge = 120", "watch.conf:1: charge: \"120\": want a percentage"},
+		{"grace = soon", "watch.conf:1: grace: \"soon\": want seconds"},
+		{"poll = 0", "watch.conf:1: poll: \"0\": must be more than 0"},
+		{"ups = a@h:port", "watch.conf:1: ups: ups \"a@h:port\": port"},
+		{"on-unknown = panic", "want ignore, last-on-battery or hibernate"},
+		{"dry-run = maybe", "want yes or no"},
+	} {
+		cfg := DefaultConfig()
+		err := cfg.ParseFile(strings.NewReader(c.text), "watch.conf")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.text, err, c.want)
+		}
+	}
+}
+
+// The defaults the flags show are the defaults the code has.
+func TestFlagDefaultsAreTheDefaults(t *testing.T) {
+	c := DefaultConfig()
+	for _, k := range keys() {
+		if k.def == "" {
+			continue
+		}
+		if err := c.Set(k.name, k.def); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(c, DefaultConfig()) {
+		t.Fatalf("applying the flags' defaults gives %+v, want %+v", c, DefaultConfig())
+	}
+}
+
+func TestArgs(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "w.conf")
+	os.WriteFile(file, []byte("charge = 20\nups = a@h1\ngrace = 10\n"), 0o644)
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("hunter2\n"), 0o600)
+	cases := []struct {
+		args    []string
+		check   func(Config) bool
+		wantErr string
+	}{
+		{args: nil, check: func(c Config) bool { return reflect.DeepEqual(c, DefaultConfig()) }},
+		{args: []string{"--config", file}, check: func(c Config) bool {
+			return c.Policy.Charge == 20 && c.Policy.Grace == 10*time.Second && len(c.UPS) == 1
+		}},
+		{args: []string{"--config", file, "--charge", "5", "--ups=b@h2:1234", "--dry-run"}, check: func(c Config) bool {
+			return c.Policy.Charge == 5 && c.DryRun && len(c.UPS) == 2 && c.UPS[1] == UPSSpec{"b", "h2:1234"}
+		}},
+		{args: []string{"--dry-run=false", "--runtime", "90s", "--trigger", "all"}, check: func(c Config) bool {
+			return !c.DryRun && c.Policy.Runtime == 90*time.Second && c.Policy.All
+		}},
+		{args: []string{"--ups", "*@[::1]:3493", "--nut-user", "u", "--nut-password-file", pw}, check: func(c Config) bool {
+			return c.UPS[0] == UPSSpec{"*", "[::1]:3493"} && c.NUTUser == "u" && c.NUTPassword == "hunter2"
+		}},
+		{args: []string{"--ups", "myups"}, check: func(c Config) bool { return c.UPS[0] == UPSSpec{"myups", "localhost:3493"} }},
+		{args: []string{"--config", filepath.Join(dir, "missing")}, wantErr: "no such file"},
+		{args: []string{"--grace", "-1s"}, wantErr: "--grace"},
+		{args: []string{"--ups", "@host"}, wantErr: "want NAME"},
+	}
+	for _, c := range cases {
+		fs := pflag.NewFlagSet("watch", pflag.ContinueOnError)
+		a := Flags(fs)
+		a.DefaultFile = filepath.Join(dir, "no-default") // not this machine's /etc
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatalf("%q: %v", c.args, err)
+		}
+		cfg, err := a.Load()
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%q: %v, want %q", c.args, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || !c.check(cfg) {
+			t.Errorf("%q: %+v, %v", c.args, cfg, err)
+		}
+	}
+}

@@ -1,0 +1,263 @@
+package watch
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock moves only when the test says; After's channels fire when Advance passes them.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeWaiter
+	added   chan struct{}
+}
+
+type fakeWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: t0, added: make(chan struct{}, 1000)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeWaiter{c.now.Add(d), ch})
+	select {
+	case c.added <- struct{}{}:
+	default:
+	}
+	return ch
+}
+
+// Advance moves the time on and fires every waiter due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if !w.at.After(c.now) {
+			w.ch <- c.now
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	c.waiters = kept
+}
+
+// waiting reports whether someone waits on After.
+func (c *fakeClock) waiting() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters) > 0
+}
+
+// syncLog collects the service's log lines.
+type syncLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *syncLog) Logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+func (l *syncLog) count(sub string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, s := range l.lines {
+		if strings.Contains(s, sub) {
+			n++
+		}
+	}
+	return n
+}
+
+// harness runs a Service on a fake clock with a recording action: nothing here can hibernate.
+type harness struct {
+	t       *testing.T
+	clock   *fakeClock
+	poll    time.Duration
+	steps   chan Step
+	log     *syncLog
+	mu      sync.Mutex
+	actions []string // the reasons the action was called with
+	seen    []Step
+}
+
+func startService(t *testing.T, srcs []Source, p Policy, check func() []string) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: newFakeClock(), poll: 5 * time.Second, steps: make(chan Step, 1000), log: &syncLog{}}
+	for _, s := range srcs {
+		if n, ok := s.(*NUTSource); ok {
+			n.Clock, n.Logf = h.clock, h.log.Logf
+		}
+	}
+	svc := &Service{
+		Sources: srcs, Policy: p, Poll: h.poll, Clock: h.clock, Logf: h.log.Logf, Check: check,
+		Action: func(ctx context.Context, reason string) error {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.actions = append(h.actions, reason)
+			return nil
+		},
+		Observe: func(s Step) { h.steps <- s },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		h.clock.Advance(time.Hour) // wake the loop from its wait
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Run did not return within 10s of its context's end")
+		}
+		if t.Failed() {
+			t.Logf("service log:\n%s", h.log)
+		}
+	})
+	return h
+}
+
+// next waits (10 s at most) for the service's next step.
+func (h *harness) next() Step {
+	h.t.Helper()
+	select {
+	case s := <-h.steps:
+		h.seen = append(h.seen, s)
+		return s
+	case <-time.After(10 * time.Second):
+		h.t.Fatalf("no step of the service within 10s; log:\n%s", h.log)
+		return Step{}
+	}
+}
+
+// advance lets one poll interval pass once the service waits for it, and returns the step it makes.
+func (h *harness) advance() Step {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !h.clock.waiting() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("the service did not wait for its next poll within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.clock.Advance(h.poll)
+	return h.next()
+}
+
+// until advances poll after poll until pred holds of a step: at most 400 polls and 10 s of
+// real time, pausing pause between polls (for a real server's driver to catch up).
+func (h *harness) until(what string, pause time.Duration, pred func(Step) bool) Step {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < 400 && time.Now().Before(deadline); i++ {
+		s := h.advance()
+		if pred(s) {
+			return s
+		}
+		time.Sleep(pause)
+	}
+	h.t.Fatalf("no step with %s within 400 polls or 10s; log:\n%s", what, h.log)
+	return Step{}
+}
+
+func (h *harness) actionCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.actions)
+}
+
+func hasEvent(s Step, k EventKind) bool {
+	for _, e := range s.Events {
+		if e.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// scripted is a source that says what the test sets.
+type scripted struct {
+	mu sync.Mutex
+	r  Reading
+}
+
+func (s *scripted) Name() string { return "scripted" }
+func (s *scripted) set(r Reading) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.r = r
+}
+func (s *scripted) Poll(context.Context) []Reading {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return []Reading{s.r}
+}
+
+func TestServiceStartupCheckAndOneAction(t *testing.T) {
+	src := &scripted{r: ups("OL", 100, -1)}
+	h := startService(t, []Source{src}, Policy{Charge: 10, Grace: 10 * time.Second},
+		func() []string { return []string{"swap: no active disk swap (fix: hibernate setup)"} })
+	h.next()
+	if h.log.count("WARNING: HIBERNATION WOULD NOT COME BACK") != 1 || h.log.count("swap: no active disk swap") != 1 {
+		t.Fatalf("no loud warning at start-up:\n%s", h.log)
+	}
+	src.set(ups("OB LB", 50, -1))
+	if s := h.advance(); !hasEvent(s, EventCritical) || s.Hibernate {
+		t.Fatalf("at LB: %+v", s)
+	}
+	if s := h.advance(); s.Hibernate { // 5 s into the 10 s grace
+		t.Fatalf("hibernated in the grace: %+v", s)
+	}
+	if s := h.advance(); !s.Hibernate || !hasEvent(s, EventHibernate) || h.actionCount() != 1 {
+		t.Fatalf("at the grace's end: %+v, %d actions", s, h.actionCount())
+	}
+	for i := 0; i < 5; i++ {
+		h.advance()
+	}
+	if h.actionCount() != 1 {
+		t.Fatalf("%d actions in one outage, want 1", h.actionCount())
+	}
+	if !strings.Contains(h.actions[0], "battery low (LB)") {
+		t.Fatalf("action reason %q", h.actions[0])
+	}
+}
+
+func TestServiceRefusesWithoutAction(t *testing.T) {
+	err := (&Service{Sources: []Source{&scripted{}}}).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no action") {
+		t.Fatalf("Run without an action: %v", err)
+	}
+}
