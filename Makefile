@@ -10,7 +10,7 @@ BASE     := $(BUILD)/lib/hibernate/initramfs-base.cpio
 # What goes into the initramfs base: /init and everything it imports.
 BASE_SRC := $(shell find cmd/hibernate-init resume initramfs internal -name '*.go' -not -name '*_test.go') initramfs/mkbase/main.go go.mod go.sum
 
-.PHONY: all build deps kernels demo test vet unit e2e fuzz-short fuzz install clean FORCE
+.PHONY: all build deps kernels demo test vet unit e2e fuzz-short fuzz fixtures install clean FORCE
 
 all: build
 
@@ -37,7 +37,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-unit: build
+unit: kernels build
 	$(GO) test -timeout 10m $$($(GO) list ./... | grep -v /qemu-tests/scenario)
 
 # End-to-end scenarios in QEMU guests (each keeps its logs under build/test-logs/).
@@ -57,6 +57,10 @@ fuzz-short:
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=2m
+
+# Real-image fixtures of internal/swsusp, captured from QEMU guests (committed; run again by hand).
+fixtures: deps kernels build
+	$(GO) run ./qemu-tests/cmd/capture-fixtures -out internal/swsusp/testdata
 
 test: vet unit fuzz-short e2e
 
