@@ -331,8 +331,8 @@ func (s *NUTSource) fail(err error) []Reading {
 // Poll reads ups.status, battery.charge and battery.runtime of every UPS followed.
 func (s *NUTSource) Poll(ctx context.Context) []Reading {
 	if s.conn == nil {
-		if now := s.clock().Now(); now.Before(s.retryAt) {
-			return s.unknownAll(fmt.Errorf("%w (next attempt in %s)", s.lastErr, s.retryAt.Sub(now).Round(time.Millisecond)))
+		if s.clock().Now().Before(s.retryAt) {
+			return s.unknownAll(s.lastErr) // the same error: the log says it once
 		}
 		c, err := DialNUT(ctx, s.Addr, s.Timeout)
 		if err != nil {
