@@ -54,6 +54,9 @@ type Result struct {
 	FSType   string   `json:"fs_type,omitempty"`   // the file system holding File
 	SwapUUID string   `json:"swap_uuid,omitempty"` // a swap file's own area UUID (UUID is its file system's)
 	Notes    []string `json:"notes,omitempty"`     // what was kept or skipped, and why
+
+	Disk      string `json:"disk,omitempty"`      // --new-partition: the disk
+	Partition int    `json:"partition,omitempty"` // --new-partition: the partition's number
 }
 
 // SetupPartition makes opts.Device a swap area (unless it already is one), activates it and

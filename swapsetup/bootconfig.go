@@ -1,0 +1,254 @@
+package swapsetup
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+// The boot configurations setup writes resume= and resume_offset= into, when asked: each one
+// found (ours always), idempotently, with a backup of each file changed.
+const (
+	grubDefaultName   = "etc/default/grub"          // GRUB_CMDLINE_LINUX_DEFAULT; update-grub applies it
+	kernelCmdlineName = "etc/kernel/cmdline"        // kernel-install and UKI builders read it
+	ourConfigName     = "etc/hibernate/resume.json" // read by hibernate's initramfs builder (resume, resume_offset)
+)
+
+// BootEdit is one boot configuration file setup changed, enough to take the change back.
+type BootEdit struct {
+	File    string   `json:"file"`
+	Backup  string   `json:"backup,omitempty"`
+	Set     []string `json:"set"`               // the parameters setup put there
+	Prev    []string `json:"prev,omitempty"`    // the resume=/resume_offset= that were there
+	Created bool     `json:"created,omitempty"` // setup made the file (or GRUB's line)
+}
+
+func isResumeParam(tok string) bool {
+	return strings.HasPrefix(tok, "resume=") || strings.HasPrefix(tok, "resume_offset=")
+}
+
+// setParams puts want (resume=…, maybe resume_offset=…) in a command line in place of every
+// resume= and resume_offset= there, keeping the rest in order. It returns the new line and the
+// parameters it replaced.
+func setParams(cmdline string, want []string) (string, []string) {
+	var out, prev []string
+	placed := false
+	for _, tok := range strings.Fields(cmdline) {
+		if !isResumeParam(tok) {
+			out = append(out, tok)
+			continue
+		}
+		prev = append(prev, tok)
+		if !placed {
+			out = append(out, want...)
+			placed = true
+		}
+	}
+	if !placed {
+		out = append(out, want...)
+	}
+	return strings.Join(out, " "), prev
+}
+
+// unsetParams takes ours out of a command line and puts prev back where ours were.
+func unsetParams(cmdline string, ours, prev []string) string {
+	var out []string
+	placed := false
+	for _, tok := range strings.Fields(cmdline) {
+		if isResumeParam(tok) && contains(ours, tok) {
+			if !placed {
+				out = append(out, prev...)
+				placed = true
+			}
+			continue
+		}
+		out = append(out, tok)
+	}
+	// none of ours left: someone changed the line since; prev is not ours to put back
+	return strings.Join(out, " ")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var grubLineRe = regexp.MustCompile(`^(\s*(?:export\s+)?GRUB_CMDLINE_LINUX_DEFAULT=)(.*)$`)
+
+// grubValue splits a shell assignment's value into its quote and content.
+func grubValue(v string) (quote, content string) {
+	v = strings.TrimSpace(v)
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+		return v[:1], v[1 : len(v)-1]
+	}
+	return `"`, v
+}
+
+// editGrub applies f to the value of the last GRUB_CMDLINE_LINUX_DEFAULT= (the one the shell
+// keeps), or to "" in a line appended when there is none.
+func editGrub(text string, f func(string) string) (string, bool) {
+	lines := strings.Split(text, "\n")
+	last := -1
+	for i, l := range lines {
+		if grubLineRe.MatchString(l) {
+			last = i
+		}
+	}
+	if last < 0 {
+		if text != "" && !strings.HasSuffix(text, "\n") {
+			text += "\n"
+		}
+		return text + `GRUB_CMDLINE_LINUX_DEFAULT="` + f("") + "\"\n", true
+	}
+	m := grubLineRe.FindStringSubmatch(lines[last])
+	q, v := grubValue(m[2])
+	lines[last] = m[1] + q + f(v) + q
+	return strings.Join(lines, "\n"), false
+}
+
+// writeBootConfig puts params (resume=… [resume_offset=…]) into each boot configuration found.
+func writeBootConfig(fs sysfs.FS, res *Result, dryRun bool) ([]BootEdit, error) {
+	want := strings.Fields(res.KernelParams)
+	var edits []BootEdit
+	record := func(e BootEdit, changed bool, backup string, err error) error {
+		if err != nil {
+			return err
+		}
+		if !changed {
+			res.Notes = append(res.Notes, fmt.Sprintf("/%s already has %s", e.File, res.KernelParams))
+			return nil
+		}
+		e.Backup = backup
+		edits = append(edits, e)
+		what := fmt.Sprintf("put %s in /%s", res.KernelParams, e.File)
+		if backup != "" {
+			what += fmt.Sprintf(" (backup %s)", backup)
+		}
+		res.Actions = append(res.Actions, what)
+		return nil
+	}
+	if fs.Exists(grubDefaultName) {
+		e := BootEdit{File: grubDefaultName, Set: want}
+		changed, backup, err := editFile(fs, grubDefaultName, false, true, dryRun, func(old string) (string, error) {
+			neu, added := editGrub(old, func(v string) string {
+				nv, prev := setParams(v, want)
+				e.Prev = prev
+				return nv
+			})
+			e.Created = added
+			return neu, nil
+		})
+		if err := record(e, changed, backup, err); err != nil {
+			return edits, err
+		}
+		if changed {
+			res.Notes = append(res.Notes, "run update-grub (or grub-mkconfig -o /boot/grub/grub.cfg) for GRUB to use it")
+		}
+	}
+	if fs.Exists(kernelCmdlineName) {
+		e := BootEdit{File: kernelCmdlineName, Set: want}
+		changed, backup, err := editFile(fs, kernelCmdlineName, false, true, dryRun, func(old string) (string, error) {
+			nv, prev := setParams(old, want)
+			e.Prev = prev
+			return nv + "\n", nil
+		})
+		if err := record(e, changed, backup, err); err != nil {
+			return edits, err
+		}
+	}
+	e := BootEdit{File: ourConfigName, Set: want, Created: !fs.Exists(ourConfigName)}
+	changed, backup, err := editFile(fs, ourConfigName, true, true, dryRun, func(old string) (string, error) {
+		return editOurConfig(old, res.Resume, res.ResumeOffset, res.File != "", &e.Prev)
+	})
+	if err := record(e, changed, backup, err); err != nil {
+		return edits, err
+	}
+	if changed {
+		res.Notes = append(res.Notes, "rebuild the initramfs (hibernate initramfs build) for it to carry the resume device")
+	}
+	return edits, nil
+}
+
+// editOurConfig sets resume and resume_offset in our JSON config, keeping its other keys, and
+// gives the old values as command-line parameters.
+func editOurConfig(old, resume string, offset uint64, withOffset bool, prev *[]string) (string, error) {
+	m := map[string]any{}
+	if strings.TrimSpace(old) != "" {
+		if err := json.Unmarshal([]byte(old), &m); err != nil {
+			return "", fmt.Errorf("parse: %w", err)
+		}
+	}
+	if v, ok := m["resume"].(string); ok && v != "" {
+		*prev = append(*prev, "resume="+v)
+	}
+	if v, ok := m["resume_offset"].(float64); ok && v != 0 {
+		*prev = append(*prev, fmt.Sprintf("resume_offset=%d", uint64(v)))
+	}
+	m["resume"] = resume
+	delete(m, "resume_offset")
+	if withOffset {
+		m["resume_offset"] = offset
+	}
+	return marshalConfig(m)
+}
+
+func marshalConfig(m map[string]any) (string, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	return string(b) + "\n", nil
+}
+
+// undoBootEdit takes setup's parameters out of one file and puts back what was there.
+func undoBootEdit(fs sysfs.FS, e BootEdit, dryRun bool) (bool, error) {
+	if e.File == ourConfigName && e.Created && len(e.Prev) == 0 {
+		if dryRun {
+			return fs.Exists(e.File), nil
+		}
+		err := os.Remove(fs.Path(e.File))
+		if err != nil && !os.IsNotExist(err) {
+			return false, err
+		}
+		return err == nil, nil
+	}
+	changed, _, err := editFile(fs, e.File, false, false, dryRun, func(old string) (string, error) {
+		switch e.File {
+		case grubDefaultName:
+			neu, _ := editGrub(old, func(v string) string { return unsetParams(v, e.Set, e.Prev) })
+			if e.Created {
+				neu = strings.Replace(neu, "GRUB_CMDLINE_LINUX_DEFAULT=\"\"\n", "", 1)
+			}
+			return neu, nil
+		case ourConfigName:
+			m := map[string]any{}
+			if err := json.Unmarshal([]byte(old), &m); err != nil {
+				return "", fmt.Errorf("parse: %w", err)
+			}
+			delete(m, "resume")
+			delete(m, "resume_offset")
+			for _, p := range e.Prev {
+				k, v, _ := strings.Cut(p, "=")
+				if k == "resume_offset" {
+					var n uint64
+					fmt.Sscan(v, &n)
+					m[k] = n
+				} else {
+					m[k] = v
+				}
+			}
+			return marshalConfig(m)
+		default:
+			return unsetParams(old, e.Set, e.Prev) + "\n", nil
+		}
+	})
+	return changed, err
+}
