@@ -226,8 +226,20 @@ func (r *recorder) Type() string {
 	if r.isBool {
 		return "bool"
 	}
+	if t, ok := flagTypes[r.name]; ok {
+		return t
+	}
 	return "string"
 }
+
+// flagTypes name the values in --help.
+var flagTypes = map[string]string{
+	"ups": "NAME@HOST[:PORT]", "charge": "percent", "runtime": "duration", "grace": "duration",
+	"unknown-after": "duration", "poll": "duration", "timeout": "duration", "backoff-max": "duration",
+	"power-supply": "auto|yes|no", "on-unknown": "ignore|last-on-battery|hibernate", "trigger": "any|all",
+	"nut-password-file": "file", "root": "dir", "nut-user": "name", "nut-password": "password",
+}
+
 func (r *recorder) Set(v string) error {
 	r.a.given = append(r.a.given, [2]string{r.name, v})
 	return nil

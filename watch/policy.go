@@ -53,6 +53,7 @@ type Event struct {
 	Kind     EventKind
 	Source   string
 	Message  string
+	Reason   string    // for EventCritical and EventHibernate: why
 	Deadline time.Time // for EventCritical
 }
 
@@ -113,12 +114,12 @@ func (m *Machine) Step(now time.Time, readings []Reading) (events []Event, hiber
 		m.pending = true
 		m.deadline = now.Add(m.Policy.Grace)
 		msg := fmt.Sprintf("CRITICAL: %s: hibernating in %s unless power returns", reason, m.Policy.Grace)
-		events = append(events, Event{Kind: EventCritical, Message: msg, Deadline: m.deadline})
+		events = append(events, Event{Kind: EventCritical, Message: msg, Reason: reason, Deadline: m.deadline})
 	}
 	if m.pending && !now.Before(m.deadline) {
 		m.pending = false
 		m.done = true
-		events = append(events, Event{Kind: EventHibernate, Message: fmt.Sprintf("hibernating now: %s", reason)})
+		events = append(events, Event{Kind: EventHibernate, Message: fmt.Sprintf("hibernating now: %s", reason), Reason: reason})
 		return events, true
 	}
 	return events, false

@@ -99,7 +99,7 @@ func (s *Service) Run(ctx context.Context) error {
 func reasonOf(events []Event) string {
 	for _, e := range events {
 		if e.Kind == EventHibernate {
-			return e.Message
+			return e.Reason
 		}
 	}
 	return ""

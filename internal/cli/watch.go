@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hibernate-linux/hibernate/hibernate"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
@@ -58,10 +59,16 @@ keys are the flags' names), then the flags. See docs/watch.md.`)
 				lg.Printf("DRY RUN: would hibernate now (%s)", reason)
 			}
 			res, err := hibernate.Now(root, o)
-			if c.DryRun {
+			switch {
+			case c.DryRun && err != nil:
+				lg.Printf("DRY RUN: hibernate now would refuse: %v", err)
+			case c.DryRun:
 				lg.Printf("DRY RUN: hibernate now's plan: %s", strings.Join(res.Plan, "; "))
-			} else if err == nil {
-				lg.Printf("resumed after %s off", res.Asleep)
+			case err == nil:
+				lg.Printf("resumed after %s off", res.Asleep.Round(time.Second))
+			}
+			if c.DryRun {
+				return nil
 			}
 			return err
 		},
