@@ -151,6 +151,9 @@ func Setup(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 	if o.DryRun {
 		return res, err
 	}
+	if err != nil && prev == nil && !st.MadeFile && !st.MadeArea && st.Disk == "" && !st.Activated {
+		return res, err // refused before any change: nothing to record
+	}
 	if prev != nil {
 		st = mergeState(prev, st)
 	}

@@ -2,6 +2,7 @@ package swapsetup
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"os"
 	"strings"
@@ -127,6 +128,19 @@ func TestSetupDryRunWritesNothing(t *testing.T) {
 	if tr.Read("etc/default/grub") != strings.TrimSpace(grubText) || tr.Read("etc/fstab") != strings.TrimSpace(fstabText) ||
 		tr.FS().Exists(StateName) || tr.FS().Exists("etc/hibernate/resume.json") || tr.FS().Exists("etc/default/grub.hibernate-backup") {
 		t.Fatal("dry run changed a file")
+	}
+}
+
+func TestSetupRefusalRecordsNothing(t *testing.T) {
+	tr := machine(t, []byte("not a swap area, not empty"))
+	ext4 := make([]byte, 2048)
+	binary.LittleEndian.PutUint16(ext4[1024+56:], 0xEF53)
+	os.WriteFile(tr.FS().Path("dev/vda2"), ext4, 0o644)
+	if _, err := Setup(tr.FS(), &recSwapper{}, Options{Device: "/dev/vda2", Priority: -1}); err == nil {
+		t.Fatal("overwrote ext4")
+	}
+	if tr.FS().Exists(StateName) {
+		t.Fatal("a refused setup left a state file")
 	}
 }
 
