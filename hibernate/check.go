@@ -57,6 +57,7 @@ func Check(fs sysfs.FS) Report {
 	resumeCheck, devt, set := checkResume(fs, swaps)
 	add(resumeCheck)
 	r.ResumeDevT, r.SetResume = devt, set
+	add(checkRecord(fs, devt, swaps))
 	r.Ready = len(r.Failed()) == 0
 	return r
 }

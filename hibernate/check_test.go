@@ -1,6 +1,7 @@
 package hibernate
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -24,7 +25,22 @@ func ready(t *testing.T) *faketree.Tree {
 	tr.Disk("vda", 254, faketree.Part{Size: 256 << 20}, faketree.Part{Size: 512 << 20, Content: swapPage(t)})
 	tr.Swap("/dev/vda2                               partition\t524284\t\t0\t\t-2")
 	tr.Write("sys/power/resume", "254:2\n")
+	tr.Write("proc/sys/kernel/random/boot_id", "0c9f1d3e-aaaa-4bbb-8ccc-111122223333\n")
+	stamp(t, tr, "0c9f1d3e-aaaa-4bbb-8ccc-111122223333")
 	return tr
+}
+
+// stamp writes an image record of boot bootID on the fake vda2.
+func stamp(t *testing.T, tr *faketree.Tree, bootID string) {
+	t.Helper()
+	f, err := os.OpenFile(tr.FS().Path("dev/vda2"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := swsusp.StampRecord(f, 0, swsusp.Record{KernelRelease: "6.1.0-57-amd64", BootID: bootID}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func check(t *testing.T, tr *faketree.Tree, name string) CheckResult {
@@ -68,6 +84,10 @@ func TestCheckFailures(t *testing.T) {
 			tr.Swap("/swapfile file 524284 0 -2")
 		}, "resume-device", "unset and no active swap partition"},
 		{"container", func(tr *faketree.Tree) { tr.Write("run/systemd/container", "lxc\n") }, "container", "lxc container"},
+		{"record of another boot, swap too full to restamp", func(tr *faketree.Tree) {
+			stamp(t, tr, "another-boot")
+			tr.Swap("/dev/vda2 partition 524284 200000 -2")
+		}, "image-record", "of another boot"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := ready(t)

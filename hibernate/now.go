@@ -11,15 +11,18 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
+	"github.com/hibernate-linux/hibernate/swapsetup"
 )
 
 // Options for Now.
 type Options struct {
-	Mode         string   // shutdown, platform, reboot, suspend; "" = platform where offered, else shutdown
-	ImageSize    string   // bytes, "auto" (leave the kernel's) or "min" (0)
-	DryRun       bool     // print the plan, change nothing
-	Test         string   // a pm_test level: freezer devices platform processors core
-	IgnoreChecks []string // check names to override
+	Mode         string            // shutdown, platform, reboot, suspend; "" = platform where offered, else shutdown
+	ImageSize    string            // bytes, "auto" (leave the kernel's) or "min" (0)
+	DryRun       bool              // print the plan, change nothing
+	Test         string            // a pm_test level: freezer devices platform processors core
+	IgnoreChecks []string          // check names to override
+	NoRecord     bool              // go on without an image record of this boot (no kexec fallback at boot)
+	Swapper      swapsetup.Swapper // swapoff/swapon, to restamp the record; nil: the system's
 	Out          io.Writer
 
 	// write replaces the sysfs writes of the steps, for tests of the failure paths.
@@ -52,6 +55,9 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 		ignored[n] = true
 	}
 	var failed []string
+	if o.NoRecord {
+		ignored["image-record"] = true
+	}
 	for _, c := range rep.Failed() {
 		if ignored[c.Name] {
 			k.logf("check %s FAILED but ignored on request: %s", c.Name, c.Detail)
@@ -78,6 +84,23 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 		return res, err
 	}
 	defer unlock()
+
+	if !o.NoRecord && rep.ResumeDevT != "" {
+		swaps, _ := swapsetup.ReadProcSwaps(fs)
+		if st, err := inspectRecord(fs, rep.ResumeDevT, swaps); err == nil && !st.current && st.canStamp {
+			sw := o.Swapper
+			if sw == nil {
+				sw = swapsetup.SystemSwapper{}
+				if fs.Root() != "/" {
+					// Never swapoff/swapon the machine that runs us for a fake tree.
+					sw = swapsetup.RootSwapper{Root: fs.Root()}
+				}
+			}
+			if err := stampRecord(fs, st, sw, k); err != nil {
+				return res, fmt.Errorf("image record: %w", err)
+			}
+		}
+	}
 
 	// Save every value before the first write, so that any failure can put all of them back.
 	saved := map[string]string{}

@@ -119,3 +119,43 @@ func TestNowBadOptions(t *testing.T) {
 		}
 	}
 }
+
+type fakeSwapper struct{ calls []string }
+
+func (f *fakeSwapper) Swapon(p string, prio int) error {
+	f.calls = append(f.calls, "swapon "+p)
+	return nil
+}
+func (f *fakeSwapper) Swapoff(p string) error {
+	f.calls = append(f.calls, "swapoff "+p)
+	return nil
+}
+
+// A record of another boot, with little swap in use: now restamps it (swapoff, stamp, swapon).
+func TestNowRestampsRecord(t *testing.T) {
+	tr := ready(t)
+	stamp(t, tr, "another-boot")
+	if c := check(t, tr, "image-record"); !c.OK || !strings.Contains(c.Detail, "will stamp it") {
+		t.Fatalf("check = %+v, want ok with a restamp", c)
+	}
+	sw := &fakeSwapper{}
+	if _, err := Now(tr.FS(), Options{Mode: "shutdown", Swapper: sw}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(sw.calls, ", ") != "swapoff /dev/vda2, swapon /dev/vda2" {
+		t.Fatalf("calls %v", sw.calls)
+	}
+	if c := check(t, tr, "image-record"); !c.OK || !strings.Contains(c.Detail, "names this boot") {
+		t.Fatalf("after now: %+v, want the record of this boot", c)
+	}
+}
+
+// Below a fake root, the system's swapoff is never used, even when no swapper is given.
+func TestNowNeverSwapsOffTheHost(t *testing.T) {
+	tr := ready(t)
+	stamp(t, tr, "another-boot")
+	_, err := Now(tr.FS(), Options{Mode: "shutdown"})
+	if err == nil || !strings.Contains(err.Error(), "never done below --root") {
+		t.Fatalf("Now = %v, want the root swapper's refusal", err)
+	}
+}

@@ -50,14 +50,13 @@ func Init() error {
 	d := Decide(in)
 	b.Logf("%s", d.Reason)
 	switch d.Action {
-	case Resume, Kexec:
-		if d.Action == Kexec {
-			// The kexec path (find the kernel of the record, kexec_file_load into it) is not built
-			// yet: resuming in place is the kernel's own behaviour and may still work.
-			b.Logf("kexec into %s is not available in this initramfs yet: trying to resume in place", d.KexecRelease)
+	case Kexec:
+		if err := b.kexecToRecord(in, string(raw)); err != nil {
+			b.Logf("%v: trying to resume in place", err)
 		}
-		err := b.StartResume(in.dev, in.offset)
-		b.Logf("resume failed: %v; the kernel has discarded the image: booting", err)
+		b.resumeInPlace(in, string(raw))
+	case Resume:
+		b.resumeInPlace(in, string(raw))
 	case Discard:
 		if err := b.DiscardImage(in.dev, in.offset); err != nil {
 			b.Logf("%v", err)
@@ -71,6 +70,68 @@ func Init() error {
 		}
 	}
 	return b.switchToRoot(p, in)
+}
+
+// kexecToRecord boots the kernel that made the image, as its record says.
+func (b *Machine) kexecToRecord(in Input, cmdline string) error {
+	rec := in.Area.Record
+	kf, err := b.FetchKernel(rec, "/run/hibernate/kexec")
+	if err != nil {
+		return err
+	}
+	b.Logf("found kernel %s: %s", rec.KernelRelease, kf.From)
+	return b.KexecInto(kf, kexecCmdline(cmdline))
+}
+
+// resumeInPlace hands the image to this kernel. The header page is saved first: when the kernel
+// refuses the image it has already written the swap signature back, and if the record names
+// another kernel that can be found, the header is put back and that kernel is kexec'ed to resume
+// it (unless this boot is that kexec already). Otherwise the image is gone, and it says so.
+func (b *Machine) resumeInPlace(in Input, cmdline string) {
+	saved, serr := b.readHeaderPage(in)
+	err := b.StartResume(in.dev, in.offset)
+	b.Logf("resume failed: %v", err)
+	rec := in.Area.Record
+	if rec == nil || rec.KernelRelease == "" || rec.KernelRelease == b.Release || in.Params.Kexeced || serr != nil {
+		b.Logf("the kernel has discarded the image of %s; booting", in.Device)
+		return
+	}
+	if err := b.writeHeaderPage(in, saved); err != nil {
+		b.Logf("cannot put the image header back on %s (%v): the image is lost; booting", in.Device, err)
+		return
+	}
+	b.Logf("image header put back on %s: trying the kernel that made it, %s", in.Device, rec.KernelRelease)
+	if err := b.kexecToRecord(in, cmdline); err != nil {
+		b.Logf("%v", err)
+	}
+	// The image cannot be resumed: invalidate it again before the boot goes on.
+	if err := b.DiscardImage(in.dev, in.offset); err != nil {
+		b.Logf("%v", err)
+	}
+	b.Logf("the image on %s could not be resumed and is discarded; booting", in.Device)
+}
+
+func (b *Machine) readHeaderPage(in Input) ([]byte, error) {
+	f, err := os.Open(b.FS.Path(strings.TrimPrefix(in.dev.Path, "/")))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	page := make([]byte, swsusp.PageSize)
+	_, err = f.ReadAt(page, int64(in.offset)*swsusp.PageSize)
+	return page, err
+}
+
+func (b *Machine) writeHeaderPage(in Input, page []byte) error {
+	f, err := os.OpenFile(b.FS.Path(strings.TrimPrefix(in.dev.Path, "/")), os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(page, int64(in.offset)*swsusp.PageSize); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 func mountEarly() error {

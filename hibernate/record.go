@@ -1,0 +1,150 @@
+package hibernate
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/imagerecord"
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+	"github.com/hibernate-linux/hibernate/swapsetup"
+)
+
+// restampLimit is how much used swap we move back into memory to restamp the record: swapoff
+// of more takes long and needs the memory.
+const restampLimit = 64 << 20
+
+// recordState is what the resume device's image record says about this boot.
+type recordState struct {
+	dev      blockdev.Device
+	swap     swapsetup.ActiveSwap
+	record   *swsusp.Record
+	current  bool // the record names this boot
+	canStamp bool // not current, but swapoff-stamp-swapon is safe now
+	why      string
+}
+
+// inspectRecord reads the record on the swap partition that hibernation will use (devt).
+func inspectRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (recordState, error) {
+	var st recordState
+	devs, err := blockdev.List(fs)
+	if err != nil {
+		return st, err
+	}
+	dev, err := blockdev.Resolve(devs, devt)
+	if err != nil {
+		return st, fmt.Errorf("resume device %s: %w", devt, err)
+	}
+	st.dev = dev
+	for _, s := range swaps {
+		if s.Filename == dev.Path {
+			st.swap = s
+		}
+	}
+	f, err := os.Open(fs.Path(strings.TrimPrefix(dev.Path, "/")))
+	if err != nil {
+		return st, fmt.Errorf("read the swap header of %s: %w", dev.Path, err)
+	}
+	defer f.Close()
+	a, err := swsusp.ReadArea(f, dev.Size, 0)
+	if err != nil {
+		return st, fmt.Errorf("read the swap header of %s: %w", dev.Path, err)
+	}
+	st.record = a.Record
+	bootID, _ := fs.ReadString("proc/sys/kernel/random/boot_id")
+	switch {
+	case a.Record != nil && a.Record.BootID == bootID && bootID != "":
+		st.current = true
+		st.why = fmt.Sprintf("the image record on %s names this boot (%s, stamped %s)", dev.Path, a.Record.KernelRelease, a.Record.Stamped.Format(time.RFC3339))
+		return st, nil
+	case a.Record == nil:
+		st.why = fmt.Sprintf("no image record on %s", dev.Path)
+	default:
+		st.why = fmt.Sprintf("the image record on %s is of another boot (%s, boot %s)", dev.Path, a.Record.KernelRelease, a.Record.BootID)
+	}
+	st.canStamp = st.swap.Filename != "" && st.swap.Used <= restampLimit
+	return st, nil
+}
+
+func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) CheckResult {
+	c := CheckResult{Name: "image-record"}
+	if devt == "" {
+		c.Detail = "no resume device to read the image record from"
+		c.Fix = "see the resume-device check"
+		return c
+	}
+	st, err := inspectRecord(fs, devt, swaps)
+	if err != nil {
+		c.Detail = err.Error()
+		return c
+	}
+	switch {
+	case st.current:
+		c.OK, c.Detail = true, st.why
+	case st.canStamp:
+		c.OK = true
+		c.Detail = st.why + fmt.Sprintf("; hibernate now will stamp it (swapoff, stamp, swapon: %d MiB of swap in use)", st.swap.Used>>20)
+	default:
+		c.Detail = st.why + fmt.Sprintf("; %d MiB of swap in use is too much to swapoff and restamp", st.swap.Used>>20)
+		c.Fix = "reboot (the initramfs stamps the record at boot), or hibernate now --no-record to go on without the kexec fallback"
+	}
+	return c
+}
+
+// stampRecord writes the record of this boot on the resume partition, which is active: swapoff,
+// stamp, swapon with the same priority.
+func stampRecord(fs sysfs.FS, st recordState, sw swapsetup.Swapper, k kmsg) error {
+	rec := imagerecord.ThisBoot(fs, imagerecord.Running(), fs.Root(), bootFSUUID(fs), time.Now())
+	k.logf("stamping the image record for %s on %s (swapoff, stamp, swapon)", rec.KernelRelease, st.dev.Path)
+	if err := sw.Swapoff(st.dev.Path); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(fs.Path(strings.TrimPrefix(st.dev.Path, "/")), os.O_RDWR, 0)
+	if err == nil {
+		err = swsusp.StampRecord(f, 0, rec)
+		if serr := f.Sync(); err == nil {
+			err = serr
+		}
+		f.Close()
+	}
+	if onErr := sw.Swapon(st.dev.Path, st.swap.Priority); onErr != nil {
+		return fmt.Errorf("swapon %s again after stamping: %w (stamp: %v)", st.dev.Path, onErr, err)
+	}
+	if err != nil {
+		return fmt.Errorf("stamp the image record on %s: %w", st.dev.Path, err)
+	}
+	return nil
+}
+
+// bootFSUUID is the UUID of the file system that holds /boot (the root's when /boot is no mount).
+func bootFSUUID(fs sysfs.FS) string {
+	mounts, err := fs.ReadString("proc/mounts")
+	if err != nil {
+		return ""
+	}
+	best, bestDev := "", ""
+	for _, l := range strings.Split(mounts, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || !strings.HasPrefix(f[0], "/dev/") {
+			continue
+		}
+		if (f[1] == "/" || f[1] == "/boot") && len(f[1]) > len(best) {
+			best, bestDev = f[1], f[0]
+		}
+	}
+	if bestDev == "" {
+		return ""
+	}
+	devs, err := blockdev.List(fs)
+	if err != nil {
+		return ""
+	}
+	d, err := blockdev.Resolve(devs, bestDev)
+	if err != nil {
+		return ""
+	}
+	return d.Probe.UUID
+}
