@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -36,10 +37,8 @@ type nutServer struct {
 
 func startNUT(t *testing.T, upsName string, dev string) *nutServer {
 	t.Helper()
-	for _, p := range []string{nutUpsd, nutDummy} {
-		if _, err := os.Stat(p); err != nil {
-			t.Skip("nut-server not installed: run qemu-tests/scripts/deps.sh")
-		}
+	if reason := nutMissing(nutUpsd, nutDummy); reason != "" {
+		t.Skip(reason)
 	}
 	dir := t.TempDir()
 	// The daemons run as the user the test runs as (as root, -u root: they would drop to nut,
@@ -127,6 +126,29 @@ func (n *nutServer) startUpsd() {
 func (n *nutServer) stopUpsd() {
 	n.upsd.Process.Kill()
 	n.upsd.Wait()
+}
+
+// nutMissing says why the NUT tests cannot run ("" when they can): a daemon is not executable.
+func nutMissing(daemons ...string) string {
+	for _, p := range daemons {
+		if st, err := os.Stat(p); err != nil || st.Mode()&0o111 == 0 {
+			return "nut-server not installed: run qemu-tests/scripts/deps.sh"
+		}
+	}
+	return ""
+}
+
+func TestNUTMissing(t *testing.T) {
+	if r := nutMissing(nutUpsd, filepath.Join(t.TempDir(), "dummy-ups")); r != "nut-server not installed: run qemu-tests/scripts/deps.sh" {
+		t.Errorf("a missing daemon: %q", r)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := nutMissing(self); r != "" {
+		t.Errorf("an executable: %q", r)
+	}
 }
 
 func (n *nutServer) write(name, content string) {
@@ -300,5 +322,40 @@ func TestNUTRealServerGoesAwayAndComesBack(t *testing.T) {
 	s := h.until("the decision after upsd is back", nutPause, func(s Step) bool { return s.Hibernate })
 	if !s.Readings[0].LowBattery || h.actionCount() != 1 || h.log.count("connected again") != 1 {
 		t.Fatalf("after upsd came back: %+v, %d actions\n%s", s, h.actionCount(), h.log)
+	}
+}
+
+// The protocol as the real upsd speaks it: LIST UPS, USERNAME/PASSWORD, GET VAR, its ERR codes.
+func TestNUTRealServerProtocol(t *testing.T) {
+	t.Parallel()
+	n := startNUT(t, "proto", dev("OB LB", 7, 120))
+	c, err := DialNUT(context.Background(), n.addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("watch", "test-pass"); err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	names, err := c.ListUPS()
+	if err != nil || len(names) != 1 || names[0] != "proto" {
+		t.Fatalf("ListUPS: %q, %v", names, err)
+	}
+	if v, err := c.GetVar("proto", "ups.status"); err != nil || v != "OB LB" {
+		t.Fatalf("ups.status: %q, %v", v, err)
+	}
+	var ne *NUTError
+	if _, err := c.GetVar("proto", "input.frequency.nominal"); !errors.As(err, &ne) || ne.Code != "VAR-NOT-SUPPORTED" {
+		t.Fatalf("a variable the dummy lacks: %v", err)
+	}
+	if _, err := c.GetVar("nosuch", "ups.status"); !errors.As(err, &ne) || ne.Code != "UNKNOWN-UPS" {
+		t.Fatalf("a UPS upsd lacks: %v", err)
+	}
+	// All of the server's UPSes, through the source.
+	s := &NUTSource{Addr: n.addr, UPS: []string{"*"}, Timeout: 2 * time.Second}
+	defer s.Close()
+	rs := s.Poll(context.Background())
+	if len(rs) != 1 || !rs[0].Known || !rs[0].LowBattery || rs[0].Charge != 7 || rs[0].Runtime != 2*time.Minute {
+		t.Fatalf("*@%s: %v", n.addr, rs)
 	}
 }
