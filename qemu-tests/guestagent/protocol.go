@@ -96,6 +96,15 @@ func DecodeResponse(line []byte) (Response, error) {
 	if resp.ID == 0 {
 		return resp, fmt.Errorf("decode response %.80q: no id", js)
 	}
+	// Until the agent has put its tty in raw mode, the guest's line discipline echoes what the
+	// host sent: a request read back must not pass for the answer to itself (seen here: an
+	// echoed ping taken for the reply, with no boot_id).
+	var echo struct {
+		Op *string `json:"op"`
+	}
+	if json.Unmarshal(js, &echo) == nil && echo.Op != nil {
+		return resp, fmt.Errorf("decode response %.80q: an echoed request, not a response", js)
+	}
 	return resp, nil
 }
 

@@ -76,3 +76,12 @@ func TestEncodeResponse(t *testing.T) {
 		}
 	}
 }
+
+// The guest's tty echoes requests back until the agent makes it raw: an echo is no response.
+func TestDecodeResponseRejectsEcho(t *testing.T) {
+	for _, line := range []string{`{"id":7,"op":"ping"}`, `junk{"id":8,"op":"exec","argv":["true"]}`} {
+		if r, err := DecodeResponse([]byte(line)); err == nil {
+			t.Errorf("DecodeResponse(%q) = %+v, want an error", line, r)
+		}
+	}
+}
