@@ -97,7 +97,7 @@ func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) CheckRe
 // stampRecord writes the record of this boot on the resume partition, which is active: swapoff,
 // stamp, swapon with the same priority.
 func stampRecord(fs sysfs.FS, st recordState, sw swapsetup.Swapper, k kmsg) error {
-	rec := imagerecord.ThisBoot(fs, imagerecord.Running(), fs.Root(), bootFSUUID(fs), time.Now())
+	rec := imagerecord.ThisBoot(fs, imagerecord.Running(), fs.Root(), imagerecord.BootFSUUID(fs), time.Now())
 	k.logf("stamping the image record for %s on %s (swapoff, stamp, swapon)", rec.KernelRelease, st.dev.Path)
 	if err := sw.Swapoff(st.dev.Path); err != nil {
 		return err
@@ -117,34 +117,4 @@ func stampRecord(fs sysfs.FS, st recordState, sw swapsetup.Swapper, k kmsg) erro
 		return fmt.Errorf("stamp the image record on %s: %w", st.dev.Path, err)
 	}
 	return nil
-}
-
-// bootFSUUID is the UUID of the file system that holds /boot (the root's when /boot is no mount).
-func bootFSUUID(fs sysfs.FS) string {
-	mounts, err := fs.ReadString("proc/mounts")
-	if err != nil {
-		return ""
-	}
-	best, bestDev := "", ""
-	for _, l := range strings.Split(mounts, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 || !strings.HasPrefix(f[0], "/dev/") {
-			continue
-		}
-		if (f[1] == "/" || f[1] == "/boot") && len(f[1]) > len(best) {
-			best, bestDev = f[1], f[0]
-		}
-	}
-	if bestDev == "" {
-		return ""
-	}
-	devs, err := blockdev.List(fs)
-	if err != nil {
-		return ""
-	}
-	d, err := blockdev.Resolve(devs, bestDev)
-	if err != nil {
-		return ""
-	}
-	return d.Probe.UUID
 }

@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"time"
+
 	"fmt"
+	"github.com/hibernate-linux/hibernate/internal/imagerecord"
 	"strconv"
 	"strings"
 
@@ -117,7 +120,12 @@ func runSetup(env Env, args []string) error {
 	if a.undo {
 		res, err = swapsetup.Undo(sysfs.New(a.root), sw, a.o.DryRun)
 	} else {
-		res, err = swapsetup.Setup(sysfs.New(a.root), sw, a.o)
+		// Our image record names this boot, so that a boot under another kernel can find and
+		// kexec this one; setup stamps it while the area is not active yet.
+		fs := sysfs.New(a.root)
+		rec := imagerecord.ThisBoot(fs, imagerecord.Running(), a.root, imagerecord.BootFSUUID(fs), time.Now())
+		a.o.Record = &rec
+		res, err = swapsetup.Setup(fs, sw, a.o)
 	}
 	if a.asJSON {
 		if jerr := printJSON(env.Stdout, res); jerr != nil {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
@@ -62,4 +63,34 @@ func firstExisting(root string, names []string) string {
 		}
 	}
 	return ""
+}
+
+// BootFSUUID is the UUID of the file system that holds /boot (the root's when /boot is no mount).
+func BootFSUUID(fs sysfs.FS) string {
+	mounts, err := fs.ReadString("proc/mounts")
+	if err != nil {
+		return ""
+	}
+	best, bestDev := "", ""
+	for _, l := range strings.Split(mounts, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || !strings.HasPrefix(f[0], "/dev/") {
+			continue
+		}
+		if (f[1] == "/" || f[1] == "/boot") && len(f[1]) > len(best) {
+			best, bestDev = f[1], f[0]
+		}
+	}
+	if bestDev == "" {
+		return ""
+	}
+	devs, err := blockdev.List(fs)
+	if err != nil {
+		return ""
+	}
+	d, err := blockdev.Resolve(devs, bestDev)
+	if err != nil {
+		return ""
+	}
+	return d.Probe.UUID
 }
