@@ -29,6 +29,7 @@ deps:
 
 kernels: deps
 	qemu-tests/scripts/fetch-kernel.sh amd64 >/dev/null
+	qemu-tests/scripts/fetch-kernel.sh cloud-amd64 >/dev/null
 
 demo: deps kernels build
 	$(GO) run ./qemu-tests/cmd/demo

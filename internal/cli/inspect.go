@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"io"
+
 	"fmt"
+	diskfs "github.com/diskfs/go-diskfs"
+	"github.com/diskfs/go-diskfs/partition/gpt"
 	"os"
 
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
@@ -29,30 +33,90 @@ type inspectReport struct {
 	Problems      []string       `json:"problems"`
 }
 
-func openArea(path string, offset uint64, write bool) (*os.File, int64, error) {
+// area is a swap area's device: a whole file or device, or one partition of a disk image.
+type area struct {
+	f     *os.File
+	base  int64 // byte offset of the partition in f (0 for a whole device)
+	size  int64
+	where string
+}
+
+func (a *area) ReadAt(p []byte, off int64) (int, error) {
+	if off >= a.size {
+		return 0, io.EOF
+	}
+	if max := a.size - off; int64(len(p)) > max {
+		n, err := a.f.ReadAt(p[:max], a.base+off)
+		if err == nil {
+			err = io.EOF
+		}
+		return n, err
+	}
+	return a.f.ReadAt(p, a.base+off)
+}
+
+func (a *area) WriteAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > a.size {
+		return 0, fmt.Errorf("write at %d past the end of %s", off, a.where)
+	}
+	return a.f.WriteAt(p, a.base+off)
+}
+
+// openArea opens path, or its GPT partition number part (part > 0), for reading or writing.
+func openArea(path string, part int, write bool) (*area, error) {
 	flag := os.O_RDONLY
 	if write {
 		flag = os.O_RDWR
 	}
 	f, err := os.OpenFile(path, flag, 0)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	size, err := fileOrDeviceSize(f)
 	if err != nil {
 		f.Close()
-		return nil, 0, fmt.Errorf("size of %s: %w", path, err)
+		return nil, fmt.Errorf("size of %s: %w", path, err)
 	}
-	return f, size, nil
+	a := &area{f: f, size: size, where: path}
+	if part > 0 {
+		start, psize, err := partitionExtent(path, part)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		a.base, a.size, a.where = start, psize, fmt.Sprintf("%s partition %d", path, part)
+	}
+	return a, nil
+}
+
+// partitionExtent reads the GPT of a disk image with go-diskfs: where partition part starts
+// and how long it is, in bytes.
+func partitionExtent(path string, part int) (int64, int64, error) {
+	d, err := diskfs.Open(path, diskfs.WithOpenMode(diskfs.ReadOnly))
+	if err != nil {
+		return 0, 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer d.Close()
+	t, err := d.GetPartitionTable()
+	if err != nil {
+		return 0, 0, fmt.Errorf("read the partition table of %s: %w", path, err)
+	}
+	for _, p := range t.GetPartitions() {
+		if g, ok := p.(*gpt.Partition); ok && g.Index == part && g.Start > 0 {
+			return p.GetStart(), p.GetSize(), nil
+		}
+	}
+	return 0, 0, fmt.Errorf("%s has no partition %d", path, part)
 }
 
 func runInspect(env Env, args []string) error {
-	fs := newFlags(env, "inspect", "DEV|FILE [--offset PAGES] [--json]", `
+	fs := newFlags(env, "inspect", "DEV|FILE [--offset PAGES] [--partition N] [--json]", `
 Shows what a swap device, a disk image's partition or a swap file holds: a plain swap area,
 a hibernation image (the kernel's S1SUSPEND, or uswsusp, TuxOnIce and the others blkid
 knows), its size, compression, and our image record (which kernel made it). Reads only.
 Exit status: 0 a valid image is there; 1 no image; 2 an image that is not valid; 3 unreadable.`)
 	offset := fs.Uint64("offset", 0, "where the swap area starts, in pages (a swap file's resume_offset)")
+	part := fs.Int("partition", 0, "read partition N of a GPT disk image instead of the whole file")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -61,15 +125,16 @@ Exit status: 0 a valid image is there; 1 no image; 2 an image that is not valid;
 		return fmt.Errorf("want one device or file: %w", errUsage)
 	}
 	path := fs.Arg(0)
-	f, size, err := openArea(path, *offset, false)
+	ar, err := openArea(path, *part, false)
 	if err != nil {
 		return &ExitError{Code: 3, Err: err}
 	}
-	defer f.Close()
-	a, err := swsusp.ReadArea(f, size, *offset)
+	defer ar.f.Close()
+	a, err := swsusp.ReadArea(ar, ar.size, *offset)
 	if err != nil {
-		return &ExitError{Code: 3, Err: fmt.Errorf("read %s: %w", path, err)}
+		return &ExitError{Code: 3, Err: fmt.Errorf("read %s: %w", ar.where, err)}
 	}
+	path = ar.where
 	rep := inspectReport{Path: path, OffsetPages: *offset, Signature: string(a.Sig), Kind: a.Kind(),
 		SwapUUID: a.Swap.UUIDString(), SwapLabel: a.Swap.Label, Valid: a.Valid(), Problems: a.Problems, Record: a.Record}
 	if rep.Problems == nil {
@@ -125,11 +190,12 @@ func printInspect(env Env, r inspectReport) {
 }
 
 func runDiscard(env Env, args []string) error {
-	fs := newFlags(env, "discard", "DEV|FILE [--offset PAGES] [--dry-run]", `
+	fs := newFlags(env, "discard", "DEV|FILE [--offset PAGES] [--partition N] [--dry-run]", `
 Invalidates the hibernation image on DEV the way the kernel does (the swap signature it
 replaced is written back), so the area is a plain swap area again and the image is never
 resumed. Refuses what is not an image.`)
 	offset := fs.Uint64("offset", 0, "where the swap area starts, in pages")
+	part := fs.Int("partition", 0, "the area is partition N of a GPT disk image")
 	dry := fs.Bool("dry-run", false, "say what would be written, write nothing")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -138,12 +204,14 @@ resumed. Refuses what is not an image.`)
 		return fmt.Errorf("want one device or file: %w", errUsage)
 	}
 	path := fs.Arg(0)
-	f, _, err := openArea(path, *offset, !*dry)
+	ar, err := openArea(path, *part, !*dry)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	plan, err := swsusp.Discard(f, *offset, *dry)
+	defer ar.f.Close()
+	f := ar.f
+	path = ar.where
+	plan, err := swsusp.Discard(ar, *offset, *dry)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -23,6 +23,8 @@ type RoundTripOptions struct {
 	Ticks     int           // job lines to see before hibernating, default 3
 	Mode      string        // hibernate now --mode, default shutdown
 	Cmdline   string        // more kernel parameters for every boot (e.g. hibernate=nocompress)
+	DiskBPS   int64         // throttle the guest disk (bytes/s), to widen the window of the image write
+	CutPower  string        // pull the plug (kill QEMU) when this console line appears after hibernate now
 	Timeout   time.Duration // for the whole scenario, default 4 min
 	Out       io.Writer     // progress lines
 }
@@ -98,7 +100,7 @@ func (h *Hibernated) BaseCmdline() string {
 // Spec is the guest's description for one boot with the given kernel command line.
 func (h *Hibernated) Spec(cmdline string) harness.Spec {
 	return harness.Spec{Name: h.Options.Name, Kernel: h.Guest.Kernel, Initrd: h.Guest.Initrd, Cmdline: cmdline,
-		MemoryMiB: h.Options.MemoryMiB, Disks: []harness.Disk{{Path: h.Guest.Disk}}, LogDir: h.Artifacts.LogDir, Agent: true}
+		MemoryMiB: h.Options.MemoryMiB, Disks: []harness.Disk{{Path: h.Guest.Disk, BPS: h.Options.DiskBPS}}, LogDir: h.Artifacts.LogDir, Agent: true}
 }
 
 // run is vm.Run that fails on a non-zero exit, with the output in the error.
@@ -166,6 +168,14 @@ func Hibernate(ctx context.Context, a Artifacts, o RoundTripOptions) (*Hibernate
 	start := time.Now()
 	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/hibernate-now.out", "/usr/sbin/hibernate", "now", "--mode", o.Mode); err != nil {
 		return h, err
+	}
+	if o.CutPower != "" {
+		if _, err := vm.WaitConsole(ctx, o.CutPower); err != nil {
+			return h, err
+		}
+		vm.Kill()
+		h.say("power cut at %q", o.CutPower)
+		return h, nil
 	}
 	exit, err := vm.WaitExit(ctx)
 	if err != nil {

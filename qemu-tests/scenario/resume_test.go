@@ -1,0 +1,317 @@
+package scenario
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
+)
+
+// shared is one hibernated guest that the scenarios below each boot a sparse copy of.
+var shared *Hibernated
+
+func hibernated(t *testing.T) *Hibernated {
+	t.Helper()
+	a := artifacts(t)
+	if shared == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		h, err := Hibernate(ctx, a, RoundTripOptions{Name: "shared-image", Out: testWriter{t}})
+		if err != nil {
+			t.Fatalf("hibernate the shared guest: %v", err)
+		}
+		shared = h
+	}
+	c, err := shared.Clone(t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Options.Out = testWriter{t}
+	return c
+}
+
+func timeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func killAtEnd(t *testing.T, vm *harness.VM) {
+	if vm != nil {
+		t.Cleanup(vm.Kill)
+	}
+}
+
+// wantFreshBoot checks that a boot did not resume: another boot ID, the given /init line said.
+func wantFreshBoot(t *testing.T, ctx context.Context, h *Hibernated, vm *harness.VM, info harness.AgentInfo, line string) {
+	t.Helper()
+	if info.BootID == h.BootID {
+		t.Fatalf("boot ID %s is the hibernated boot's: the image was resumed", info.BootID)
+	}
+	if _, err := vm.WaitConsole(ctx, line); err != nil {
+		t.Fatalf("no %q from /init: %v", line, err)
+	}
+	for _, l := range vm.ConsoleLines() {
+		if strings.Contains(l, "Kernel panic") || strings.Contains(l, "panic:") {
+			t.Fatalf("a panic on the console: %s\nlog: %s", l, vm.ConsoleLogPath())
+		}
+	}
+}
+
+// swapWorks checks in the guest that the swap partition can be activated again.
+func swapWorks(t *testing.T, ctx context.Context, h *Hibernated, vm *harness.VM) {
+	t.Helper()
+	if _, err := run(ctx, vm, "/usr/sbin/hibernate", "setup", "--device", "PARTUUID="+h.Guest.Layout.SwapPartUUID); err != nil {
+		t.Fatal(err)
+	}
+	swaps, err := vm.ReadFile(ctx, "/proc/swaps")
+	if err != nil || !strings.Contains(string(swaps), "/dev/vda2") {
+		t.Fatalf("/proc/swaps after setup: %q, %v", swaps, err)
+	}
+}
+
+// Issue 3: inspect from the host names the kernel that made the image; discard invalidates it;
+// the next boot is fresh and the area is plain swap again.
+func TestInspectAndDiscard(t *testing.T) {
+	h := hibernated(t)
+	ctx := timeout(t, 2*time.Minute)
+	off := "2" // the swap partition of the guest disk: inspect reads it through the GPT
+	out, code, err := h.HostHibernate("inspect", "--json", "--partition", off, h.Guest.Disk)
+	if err != nil || code != 0 {
+		t.Fatalf("inspect: exit %d, %v\n%s", code, err, out)
+	}
+	var rep struct {
+		Kind          string  `json:"kind"`
+		Valid         bool    `json:"valid"`
+		KernelRelease *string `json:"kernel_release"`
+		ImagePages    uint64  `json:"image_pages"`
+		Compressed    bool    `json:"compressed"`
+		SwapUUID      string  `json:"swap_uuid"`
+		Record        *struct {
+			BootID string `json:"BootID"`
+		} `json:"record"`
+	}
+	if err := json.Unmarshal([]byte(out[:strings.LastIndex(out, "}")+1]), &rep); err != nil {
+		t.Fatalf("inspect --json: %v\n%s", err, out)
+	}
+	if rep.Kind != "swsusp" || !rep.Valid || rep.ImagePages == 0 || !rep.Compressed || rep.SwapUUID != h.Setup.UUID {
+		t.Fatalf("inspect: %+v", rep)
+	}
+	if rep.KernelRelease == nil || *rep.KernelRelease != h.Release {
+		t.Fatalf("kernel_release %v, want the guest's uname -r %q", rep.KernelRelease, h.Release)
+	}
+	if rep.Record == nil || rep.Record.BootID != h.BootID {
+		t.Fatalf("record %+v, want the hibernated boot %s", rep.Record, h.BootID)
+	}
+	if out, code, _ := h.HostHibernate("discard", "--dry-run", "--partition", off, h.Guest.Disk); code != 0 || !strings.Contains(out, "would write") {
+		t.Fatalf("discard --dry-run: exit %d\n%s", code, out)
+	}
+	if _, code, _ := h.HostHibernate("inspect", "--partition", off, h.Guest.Disk); code != 0 {
+		t.Fatalf("discard --dry-run changed the image: inspect exit %d", code)
+	}
+	if out, code, _ := h.HostHibernate("discard", "--partition", off, h.Guest.Disk); code != 0 {
+		t.Fatalf("discard: exit %d\n%s", code, out)
+	}
+	if out, code, _ := h.HostHibernate("inspect", "--partition", off, h.Guest.Disk); code != 1 || !strings.Contains(out, ": swap") {
+		t.Fatalf("inspect after discard: exit %d, want 1 (plain swap)\n%s", code, out)
+	}
+	if out, code, _ := h.HostHibernate("discard", "--partition", off, h.Guest.Disk); code == 0 {
+		t.Fatalf("a second discard succeeded:\n%s", out)
+	}
+	vm, info, err := h.Boot(ctx, h.Setup.KernelParams)
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFreshBoot(t, ctx, h, vm, info, "no hibernation image on /dev/vda2 (swap)")
+	swapWorks(t, ctx, h, vm)
+}
+
+// Issue 6: resume= as UUID=, PARTUUID=, a /dev path, and absent (the initramfs scans): each resumes.
+func TestResumeDeviceSpecs(t *testing.T) {
+	for _, c := range []struct{ name, param string }{
+		{"PARTUUID", "resume=PARTUUID=%s"},
+		{"devpath", "resume=/dev/vda2"},
+		{"none", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := hibernated(t)
+			ctx := timeout(t, 2*time.Minute)
+			param := c.param
+			if strings.Contains(param, "%s") {
+				param = fmt.Sprintf(param, h.Guest.Layout.SwapPartUUID)
+			}
+			vm, err := h.Resume(ctx, param)
+			killAtEnd(t, vm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := vm.WaitConsole(ctx, "hibernate:"); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("resumed with %q in %s", param, h.Summary.ResumeTime)
+		})
+	}
+}
+
+// Issue 6: the image was made by the amd64 kernel; the machine boots the cloud kernel with its own
+// initramfs (ours): /init reads the record, finds the amd64 kernel on the disk and kexecs into it,
+// whose /init resumes the job.
+func TestKernelMismatchKexecs(t *testing.T) {
+	h := hibernated(t)
+	ctx := timeout(t, 3*time.Minute)
+	cloud, err := FindKernel(filepath.Join(h.Artifacts.Root, ".cache/kernels"), "cloud-amd64")
+	if err != nil {
+		t.Fatalf("%v (make kernels fetches it)", err)
+	}
+	initrd := filepath.Join(h.Artifacts.WorkDir, t.Name(), "initrd.img-"+cloud.Release)
+	if out, err := exec.Command(h.Artifacts.Hibernate, "initramfs", "build", "--kernel-release", cloud.Release,
+		"--modules", cloud.ModulesDir, "--base", h.Artifacts.Base, "--out", initrd).CombinedOutput(); err != nil {
+		t.Fatalf("initramfs for %s: %v\n%s", cloud.Release, err, out)
+	}
+	k, err := BootableKernel(cloud.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Guest.Kernel, h.Guest.Initrd = k, initrd
+	vm, err := h.Resume(ctx, h.Setup.KernelParams)
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"init of hibernate starting on " + cloud.Release, "kexec into " + h.Release, "hibernate.kexec=1", "init of hibernate starting on " + h.Release} {
+		if _, err := vm.WaitConsole(ctx, want); err != nil {
+			t.Fatalf("no %q on the console: %v", want, err)
+		}
+	}
+	t.Logf("resumed through kexec in %s", h.Summary.ResumeTime)
+}
+
+// Issue 6: noresume boots fresh and invalidates the image; a later boot without it does not resume it.
+func TestNoresumeDiscards(t *testing.T) {
+	h := hibernated(t)
+	ctx := timeout(t, 2*time.Minute)
+	vm, info, err := h.Boot(ctx, h.Setup.KernelParams+" noresume")
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFreshBoot(t, ctx, h, vm, info, "noresume on the command line: discarding it")
+	if _, err := vm.WaitConsole(ctx, "discarded: the area is a plain swap area again"); err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.PowerOff(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vm.WaitExit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vm2, info2, err := h.Boot(ctx, h.Setup.KernelParams)
+	killAtEnd(t, vm2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFreshBoot(t, ctx, h, vm2, info2, "no hibernation image on /dev/vda2 (swap)")
+	swapWorks(t, ctx, h, vm2)
+}
+
+// Issue 6: a corrupted image (bytes flipped on the host) boots fresh with the reason, no panic.
+func TestCorruptedImageBootsFresh(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		page func(h *Hibernated) (uint64, int64, int)
+		why  string
+	}{
+		{"info page", func(h *Hibernated) (uint64, int64, int) { return infoPage(t, h), 400, 32 }, "not valid"},
+		{"map page", func(h *Hibernated) (uint64, int64, int) { return firstMapPage(t, h), 0, 64 }, "not valid"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := hibernated(t)
+			ctx := timeout(t, 2*time.Minute)
+			page, off, n := c.page(h)
+			if err := h.FlipBytes(page, off, n); err != nil {
+				t.Fatal(err)
+			}
+			vm, info, err := h.Boot(ctx, h.Setup.KernelParams)
+			killAtEnd(t, vm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantFreshBoot(t, ctx, h, vm, info, c.why)
+			swapWorks(t, ctx, h, vm)
+		})
+	}
+}
+
+func firstMapPage(t *testing.T, h *Hibernated) uint64 {
+	a, err := h.SwapArea()
+	if err != nil || a.Header == nil {
+		t.Fatalf("read the image: %v", err)
+	}
+	return a.Header.Image
+}
+
+func infoPage(t *testing.T, h *Hibernated) uint64 {
+	f, err := os.Open(h.Guest.Disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 8)
+	if _, err := f.ReadAt(b, h.Guest.Layout.SwapStart+int64(firstMapPage(t, h))*4096); err != nil {
+		t.Fatal(err)
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+// Issue 6: the resume device never appears: /init says what it waits for, gives up after the
+// bounded wait, and the boot goes on.
+func TestResumeDeviceAbsent(t *testing.T) {
+	h := hibernated(t)
+	ctx := timeout(t, 2*time.Minute)
+	const missing = "UUID=00000000-0000-4000-8000-00000000dead"
+	vm, info, err := h.Boot(ctx, "resume="+missing+" hibernate.wait=3")
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vm.WaitConsole(ctx, "waiting for resume device "+missing+", up to 3s"); err != nil {
+		t.Fatal(err)
+	}
+	wantFreshBoot(t, ctx, h, vm, info, "resume device "+missing+" not found: booting")
+}
+
+// Issue 6: the power fails while the kernel writes the image: the header is written last, so the
+// next boot finds no image, boots fresh, and the swap is usable.
+func TestPowerCutWhileWritingImage(t *testing.T) {
+	a := artifacts(t)
+	ctx := timeout(t, 3*time.Minute)
+	h, err := Hibernate(ctx, a, RoundTripOptions{Name: t.Name(), Out: testWriter{t}, DiskBPS: 8 << 20,
+		CutPower: "Image saving progress:  10%"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Options.DiskBPS = 0
+	area, err := h.SwapArea()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if area.HasImage() {
+		t.Fatalf("the header says S1SUSPEND after a cut at 10%%: %+v", area.Header)
+	}
+	vm, info, err := h.Boot(ctx, h.Setup.KernelParams)
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFreshBoot(t, ctx, h, vm, info, "no hibernation image on /dev/vda2 (swap)")
+	swapWorks(t, ctx, h, vm)
+}
