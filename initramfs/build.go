@@ -41,6 +41,7 @@ type Options struct {
 type Result struct {
 	Modules      []modules.Module
 	Builtin      []string // asked for but built into the kernel
+	Missing      []string // of the default set, not in this kernel at all
 	Uncompressed int64
 	Compressed   int64
 }
@@ -56,19 +57,34 @@ func Build(o Options, w io.Writer) (Result, error) {
 		return res, err
 	}
 	names := o.Modules
-	if names == nil {
+	defaults := names == nil
+	if defaults {
 		names = DefaultModules
 	}
-	names = append(append([]string(nil), names...), o.AddModules...)
+	names = append([]string(nil), names...)
 	var recs []cpio.Record
 	cfg := o.Config
 	cfg.KernelRelease = o.KernelRelease
 	cfg.Modules = nil
-	if len(names) > 0 {
+	if len(names) > 0 || len(o.AddModules) > 0 {
 		ix, err := modules.Scan(o.ModulesDir)
 		if err != nil {
 			return res, fmt.Errorf("scan modules of %s: %w", o.KernelRelease, err)
 		}
+		if defaults {
+			// The default set is for every machine: a kernel without one of them (the cloud
+			// flavour has no SATA or NVMe drivers at all) just goes without it.
+			kept := names[:0]
+			for _, n := range names {
+				if _, _, err := ix.Closure(n); err != nil {
+					res.Missing = append(res.Missing, n)
+					continue
+				}
+				kept = append(kept, n)
+			}
+			names = kept
+		}
+		names = append(names, o.AddModules...)
 		mods, builtin, err := ix.Closure(names...)
 		if err != nil {
 			return res, fmt.Errorf("modules for %s: %w", o.KernelRelease, err)

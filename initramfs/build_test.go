@@ -142,3 +142,22 @@ func TestBuildWithRealModules(t *testing.T) {
 		}
 	}
 }
+
+// The cloud flavour has no SATA driver: the default set goes without it, an explicit one fails.
+func TestBuildDefaultSetOnCloudKernel(t *testing.T) {
+	matches, _ := filepath.Glob("../.cache/kernels/*-cloud-amd64/lib/modules/*")
+	if len(matches) == 0 {
+		t.Skip("no unpacked cloud kernel in .cache/kernels: run qemu-tests/scripts/fetch-kernel.sh cloud-amd64")
+	}
+	dir, rel := matches[0], filepath.Base(matches[0])
+	res, err := Build(Options{Base: writeBase(t), KernelRelease: rel, ModulesDir: dir}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(res.Missing, " ") != "ahci" || !strings.Contains(strings.Join(res.Builtin, " "), "ext4") {
+		t.Fatalf("missing %v builtin %v, want ahci missing and ext4 built in", res.Missing, res.Builtin)
+	}
+	if _, err := Build(Options{Base: writeBase(t), KernelRelease: rel, ModulesDir: dir, AddModules: []string{"ahci"}}, io.Discard); err == nil {
+		t.Fatal("an explicit --add-module ahci was accepted on a kernel without it")
+	}
+}

@@ -133,7 +133,9 @@ func Setup(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 	if st.SwapUUID == "" && res.File == "" {
 		st.SwapUUID = res.UUID
 	}
-	if res.File == "" {
+	if res.File == "" && st.Device == "" {
+		// Keep the resolved path (/dev/vda2), not the spec as given (PARTUUID=…): a second run
+		// with another spec of the same partition compares against it.
 		st.Device = res.Device
 	}
 	st.Activated = res.Activated && !containsPrefix(res.Notes, "already active") && !o.DryRun

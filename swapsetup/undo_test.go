@@ -298,3 +298,15 @@ func TestFreeSpan(t *testing.T) {
 		t.Fatalf("100 MiB on a 64 MiB disk: %v", err)
 	}
 }
+
+// Setup twice, the second time naming the partition another way: the same partition, no refusal.
+func TestSetupTwiceWithAnotherSpec(t *testing.T) {
+	tr := faketree.New(t)
+	tr.Disk("vda", 254, faketree.Part{Size: 8 << 20}, faketree.Part{Size: 64 << 20, Label: "swap"})
+	if _, err := Setup(tr.FS(), &fakeSwapper{}, Options{Device: "PARTLABEL=swap", Priority: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Setup(tr.FS(), &fakeSwapper{}, Options{Device: "/dev/vda2", Priority: -1}); err != nil {
+		t.Fatalf("second setup of the same partition: %v", err)
+	}
+}

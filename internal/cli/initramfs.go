@@ -94,6 +94,9 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 	fmt.Fprintf(env.Stdout, "%s: initramfs for %s, %d modules (%s), %.1f MiB (%.1f MiB uncompressed, %s)\n",
 		*out, o.KernelRelease, len(res.Modules), strings.Join(names, " "),
 		float64(res.Compressed)/(1<<20), float64(res.Uncompressed)/(1<<20), o.Compress)
+	if len(res.Missing) > 0 {
+		fmt.Fprintf(env.Stdout, "not in this kernel, left out: %s\n", strings.Join(res.Missing, " "))
+	}
 	if len(res.Builtin) > 0 {
 		fmt.Fprintf(env.Stdout, "built into the kernel, not needed: %s\n", strings.Join(res.Builtin, " "))
 	}
