@@ -1,0 +1,69 @@
+package debroot
+
+// Paths in a SystemdGuest root of the programs its units start; the binaries themselves are put
+// in per run (they change with every build, the cached root does not).
+const (
+	AgentPath   = "/usr/local/sbin/hibernate-guest-agent"
+	DemoJobPath = "/usr/local/bin/hibernate-demo-job"
+	DemoJobLog  = "/var/lib/hibernate-demo/job.log"
+	AgentUnit   = "hibernate-guest-agent.service"
+	DemoJobUnit = "hibernate-demo-job.service"
+	RootLabel   = "root" // the file system label fstab mounts / by (guestdisk's default)
+)
+
+// SystemdPackages are what SystemdGuest installs beyond minbase: systemd as PID 1, udev and
+// kmod to load the kernel's modules, the Debian kernel, e2fsprogs for the ext4 root, dbus for
+// systemd-logind (without it the system would be "degraded" from the start).
+var SystemdPackages = []string{"systemd", "systemd-sysv", "udev", "kmod", "e2fsprogs", "util-linux", "dbus", "linux-image-amd64"}
+
+const agentUnit = `[Unit]
+Description=hibernate test guest agent on /dev/ttyS1
+# Early and on its own: it needs nothing but the serial port, which is there from the start.
+DefaultDependencies=no
+Conflicts=shutdown.target
+Before=shutdown.target
+
+[Service]
+ExecStart=` + AgentPath + ` --device /dev/ttyS1
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=sysinit.target
+`
+
+const demoJobUnit = `[Unit]
+Description=hibernate demo job: 64 MiB of state, a line a second
+
+[Service]
+ExecStart=` + DemoJobPath + ` --state-mib 64 --log ` + DemoJobLog + `
+Restart=no
+
+[Install]
+WantedBy=multi-user.target
+`
+
+// SystemdGuest is the Debian 12 guest with systemd as PID 1: minbase plus SystemdPackages,
+// the guest agent and the demo job as enabled units, no serial getty (the console is the
+// test's log), root without a password, / by label.
+func SystemdGuest() Spec {
+	return Spec{
+		Name:    "systemd",
+		Suite:   "bookworm",
+		Variant: "minbase",
+		Include: SystemdPackages,
+		Files: []File{
+			{Path: "etc/fstab", Data: "# <file system> <mount point> <type> <options> <dump> <pass>\nLABEL=" + RootLabel + " / ext4 defaults 0 0\n"},
+			{Path: "etc/hostname", Data: "hibernate-debian\n"},
+			{Path: "etc/hosts", Data: "127.0.0.1\tlocalhost\n127.0.1.1\thibernate-debian\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+			{Path: "etc/systemd/system/" + AgentUnit, Data: agentUnit},
+			{Path: "etc/systemd/system/sysinit.target.wants/" + AgentUnit, Link: "/etc/systemd/system/" + AgentUnit},
+			{Path: "etc/systemd/system/" + DemoJobUnit, Data: demoJobUnit},
+			{Path: "etc/systemd/system/multi-user.target.wants/" + DemoJobUnit, Link: "/etc/systemd/system/" + DemoJobUnit},
+			{Path: "etc/systemd/system/serial-getty@ttyS0.service", Link: "/dev/null"},
+		},
+		// The host's resolver configuration, copied in by debootstrap: the guest has no network.
+		Remove:   []string{"etc/resolv.conf"},
+		NoRootPW: true,
+	}
+}
