@@ -60,8 +60,9 @@ type DebianSummary struct {
 	DebootstrapTime time.Duration // 0 when the debootstrap output was cached
 	PrepareTime     time.Duration // run tree, make install, host initramfs, disk
 	BootToRunning   time.Duration // QEMU started to `systemctl is-system-running --wait` answering
-	SystemState     string        // its answer: running or degraded
+	BootState       string        // its answer: running or degraded
 	Failed          string        // systemctl --failed, when degraded
+	SystemState     string        // systemctl is-system-running just before hibernate now, and after the resume
 	BootID          string
 	DemoPID         int
 	GuestInitrd     string // built in the guest, copied out of its disk
@@ -140,12 +141,12 @@ func DebianSystemd(ctx context.Context, a Artifacts, o DebianOptions) (DebianSum
 	}
 	s.BootID = info.BootID
 	say("agent up %s after power on (agent PID %d)", time.Since(vm.Started()).Round(100*time.Millisecond), info.PID)
-	if s.SystemState, err = systemState(ctx, vm, true); err != nil {
+	if s.BootState, err = systemState(ctx, vm, true); err != nil {
 		return s, err
 	}
 	s.BootToRunning = time.Since(vm.Started())
-	say("systemctl is-system-running: %s, %s after power on", s.SystemState, s.BootToRunning.Round(100*time.Millisecond))
-	if s.SystemState == "degraded" {
+	say("systemctl is-system-running --wait: %s, %s after power on", s.BootState, s.BootToRunning.Round(100*time.Millisecond))
+	if s.BootState == "degraded" {
 		if r, err := vm.Run(ctx, "systemctl", "--failed", "--no-legend", "--plain"); err == nil {
 			s.Failed = strings.TrimSpace(r.Stdout)
 			say("failed units:\n%s", indent(s.Failed))
@@ -193,6 +194,13 @@ func DebianSystemd(ctx context.Context, a Artifacts, o DebianOptions) (DebianSum
 		return s, err
 	}
 	say("hibernate check:\n%s", indent(r.Stdout))
+	// The state to find again after the resume is the one of the moment of hibernation: at
+	// boot systemd-gpt-auto-generator's unit for the swap partition fails (the partition is
+	// zeroed until hibernate setup), and the swapon of setup makes that unit active.
+	if s.SystemState, err = systemState(ctx, vm, false); err != nil {
+		return s, err
+	}
+	say("systemctl is-system-running before hibernate now: %s", s.SystemState)
 	t0 = time.Now()
 	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/hibernate-now.out", hib, "now", "--mode", "shutdown"); err != nil {
 		return s, err
