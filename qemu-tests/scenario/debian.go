@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +27,7 @@ type DebianOptions struct {
 	Name        string
 	MemoryMiB   int           // default 512
 	Ticks       int           // job lines to see before hibernating, default 3
-	Timeout     time.Duration // the scenario once the root is cached, default 4 min
+	Timeout     time.Duration // the scenario once the root is cached, default 6 min
 	RootTimeout time.Duration // building the root (a cold debootstrap), default 30 min
 	Out         io.Writer     // progress lines
 }
@@ -42,7 +43,7 @@ func (o *DebianOptions) defaults() {
 		o.Ticks = 3
 	}
 	if o.Timeout == 0 {
-		o.Timeout = 4 * time.Minute
+		o.Timeout = 6 * time.Minute // about 100 s alone on two host cores, far more beside other guests
 	}
 	if o.RootTimeout == 0 {
 		o.RootTimeout = 30 * time.Minute
@@ -152,6 +153,9 @@ func DebianSystemd(ctx context.Context, a Artifacts, o DebianOptions) (DebianSum
 			say("failed units:\n%s", indent(s.Failed))
 		}
 	}
+	if r, err := vm.Run(ctx, "systemd-analyze"); err == nil && r.Exit == 0 {
+		say("systemd-analyze: %s", strings.TrimSpace(strings.SplitN(r.Stdout, "\n", 2)[0]))
+	}
 	if s.DemoPID, err = mainPID(ctx, vm); err != nil {
 		return s, err
 	}
@@ -201,6 +205,9 @@ func DebianSystemd(ctx context.Context, a Artifacts, o DebianOptions) (DebianSum
 		return s, err
 	}
 	say("systemctl is-system-running before hibernate now: %s", s.SystemState)
+	if mi, err := vm.ReadFile(ctx, "/proc/meminfo"); err == nil {
+		say("before hibernate now: %s", meminfo(string(mi), memFields...))
+	}
 	t0 = time.Now()
 	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/hibernate-now.out", hib, "now", "--mode", "shutdown"); err != nil {
 		return s, err
@@ -275,6 +282,9 @@ func DebianSystemd(ctx context.Context, a Artifacts, o DebianOptions) (DebianSum
 	if err != nil {
 		return s, vm2.Fail("the job's log: %v", err)
 	}
+	if mi, err := vm2.ReadFile(ctx, "/proc/meminfo"); err == nil {
+		say("after resume: %s", meminfo(string(mi), memFields...))
+	}
 	say("after resume: MainPID %d, boot ID %s, is-system-running %s, the job's log at count=%d", pid2, info2.BootID, state2, last.Count)
 	switch {
 	case info2.BootID != s.BootID:
@@ -289,6 +299,13 @@ func DebianSystemd(ctx context.Context, a Artifacts, o DebianOptions) (DebianSum
 		return s, vm2.Fail("sum %s after resume differs from %s before: memory was not restored", after.Sum, s.Before.Sum)
 	case last.Count < after.Count:
 		return s, vm2.Fail("the job's log ends at count=%d, before the console's count=%d", last.Count, after.Count)
+	}
+	// The journal's warnings of the whole boot, before and after the resume, for the reader.
+	if r, err := vm2.Run(ctx, "journalctl", "-b", "-p", "warning", "--no-pager", "-o", "short-monotonic"); err == nil {
+		p := filepath.Join(vm2.Dir(), "journal-warnings.txt")
+		if os.WriteFile(p, []byte(r.Stdout), 0o644) == nil {
+			s.Logs = append(s.Logs, p)
+		}
 	}
 	if out, err := vm2.ReadFile(ctx, "/var/lib/hibernate-demo/hibernate-now.out"); err == nil {
 		say("hibernate now said:\n%s", indent(string(out)))
@@ -367,10 +384,16 @@ func systemState(ctx context.Context, vm *harness.VM, wait bool) (string, error)
 	if wait {
 		argv = append(argv, "--wait")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	r, err := vm.Run(ctx, argv...)
+	r, err := vm.Run(wctx, argv...)
 	if err != nil {
+		// What the boot still waits for, when the guest can still say.
+		jctx, jcancel := context.WithTimeout(ctx, 20*time.Second)
+		defer jcancel()
+		if j, jerr := vm.Run(jctx, "systemctl", "list-jobs", "--no-pager"); jerr == nil {
+			return "", fmt.Errorf("%w\nsystemctl list-jobs:\n%s", err, j.Stdout)
+		}
 		return "", err
 	}
 	state := strings.TrimSpace(r.Stdout)
@@ -440,4 +463,23 @@ func command(ctx context.Context, dir, name string, args ...string) error {
 		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return nil
+}
+
+var memFields = []string{"MemTotal", "MemFree", "Cached", "AnonPages", "SwapTotal", "SwapFree"}
+
+// meminfo picks fields of /proc/meminfo, as "Name N MiB" pairs.
+func meminfo(data string, names ...string) string {
+	var out []string
+	for _, l := range strings.Split(data, "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || !slices.Contains(names, k) {
+			continue
+		}
+		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s %d MiB", k, kb>>10))
+	}
+	return strings.Join(out, ", ")
 }

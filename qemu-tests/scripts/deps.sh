@@ -11,6 +11,7 @@ command -v dpkg-deb >/dev/null || need+=(dpkg)
 command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v xz >/dev/null || need+=(xz-utils)
+command -v lz4 >/dev/null || need+=(lz4)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
