@@ -7,7 +7,7 @@ import (
 
 func TestArgs(t *testing.T) {
 	paths := RunPaths{Dir: "/logs/x-1", QMPSocket: "/logs/x-1/qmp.sock", AgentSocket: "/logs/x-1/agent.sock"}
-	base := "-nodefaults -no-user-config -display none -machine q35 -accel tcg -cpu max"
+	base := "-nodefaults -no-user-config -display none -machine q35 -accel tcg -cpu max,la57=off"
 	console := "-chardev stdio,id=console,signal=off -device isa-serial,chardev=console,index=0"
 	qmp := "-chardev socket,id=qmp,path=/logs/x-1/qmp.sock,server=on,wait=off -mon chardev=qmp,mode=control"
 	agent := "-chardev socket,id=agent,path=/logs/x-1/agent.sock,server=on,wait=off -device isa-serial,chardev=agent,index=1"
