@@ -377,14 +377,14 @@ func pingWithin(ctx context.Context, vm *harness.VM, d time.Duration) (harness.A
 }
 
 // systemState asks systemctl is-system-running (with --wait: until the boot is over, at most
-// 2 min) and wants running or degraded; it exits non-zero for degraded, so the answer is what
+// 3 min) and wants running or degraded; it exits non-zero for degraded, so the answer is what
 // counts.
 func systemState(ctx context.Context, vm *harness.VM, wait bool) (string, error) {
 	argv := []string{"systemctl", "is-system-running"}
 	if wait {
 		argv = append(argv, "--wait")
 	}
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	r, err := vm.Run(wctx, argv...)
 	if err != nil {
