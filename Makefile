@@ -10,7 +10,7 @@ BASE     := $(BUILD)/lib/hibernate/initramfs-base.cpio
 # What goes into the initramfs base: /init and everything it imports.
 BASE_SRC := $(shell find cmd/hibernate-init resume initramfs internal -name '*.go' -not -name '*_test.go') initramfs/mkbase/main.go go.mod go.sum
 
-.PHONY: all build deps kernels demo test vet unit e2e fuzz-short fuzz fixtures install clean FORCE
+.PHONY: all build deps kernels demo test vet unit e2e fuzz-short fuzz fixtures install install-check clean FORCE
 
 all: build
 
@@ -63,11 +63,30 @@ fuzz:
 fixtures: deps kernels build
 	$(GO) run ./qemu-tests/cmd/capture-fixtures -out internal/swsusp/testdata
 
-test: vet unit fuzz-short e2e
+test: vet unit install-check fuzz-short e2e
 
+# Installs the binary, its initramfs base, the Debian kernel hooks that build an initramfs for
+# every kernel installed (and remove it with the kernel), the systemd unit of hibernate watch and
+# the docs. DESTDIR and PREFIX are honoured; the hooks go to $(DESTDIR)/etc/kernel.
 install: build
 	install -D -m 0755 $(BUILD)/bin/hibernate $(DESTDIR)$(PREFIX)/sbin/hibernate
 	install -D -m 0644 $(BASE) $(DESTDIR)$(PREFIX)/lib/hibernate/initramfs-base.cpio
+	sed 's|@PREFIX@|$(PREFIX)|g' dist/kernel/zz-hibernate.in > $(BUILD)/zz-hibernate
+	install -D -m 0755 $(BUILD)/zz-hibernate $(DESTDIR)/etc/kernel/postinst.d/zz-hibernate
+	install -D -m 0755 $(BUILD)/zz-hibernate $(DESTDIR)/etc/kernel/postrm.d/zz-hibernate
+	install -D -m 0644 dist/systemd/hibernate-watch.service $(DESTDIR)$(PREFIX)/lib/systemd/system/hibernate-watch.service
+	sed -i 's|/usr/sbin/hibernate|$(PREFIX)/sbin/hibernate|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/hibernate-watch.service
+	install -d $(DESTDIR)$(PREFIX)/share/doc/hibernate
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hibernate/
+
+# make install into a temporary folder: every file in place, the hooks' shell syntax sound.
+install-check: build
+	@d=$$(mktemp -d) && $(MAKE) -s install DESTDIR=$$d PREFIX=/usr >/dev/null && \
+	for f in usr/sbin/hibernate usr/lib/hibernate/initramfs-base.cpio etc/kernel/postinst.d/zz-hibernate \
+		etc/kernel/postrm.d/zz-hibernate usr/lib/systemd/system/hibernate-watch.service usr/share/doc/hibernate/guide.md; do \
+		test -e $$d/$$f || { echo "install-check: $$f missing"; rm -rf $$d; exit 1; }; done && \
+	sh -n $$d/etc/kernel/postinst.d/zz-hibernate && grep -q '/usr/sbin/hibernate initramfs build' $$d/etc/kernel/postinst.d/zz-hibernate && \
+	echo "install-check: ok" && rm -rf $$d
 
 clean:
 	rm -rf $(BUILD)

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"encoding/json"
+
 	"bytes"
 	"fmt"
+	"github.com/hibernate-linux/hibernate/initramfs/config"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,11 +62,17 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 	only := fs.StringSlice("modules-only", nil, "replace the default module set ("+strings.Join(initramfs.DefaultModules, ",")+")")
 	fs.StringVar(&o.Config.Resume, "resume", "", "resume device for /init when the kernel command line has no resume= (UUID=..., /dev/...)")
 	fs.Uint64Var(&o.Config.ResumeOffset, "resume-offset", 0, "resume offset in pages, with --resume (swap files)")
+	cfgFile := fs.String("config", "/etc/hibernate/resume.json", "resume device and offset that hibernate setup --write-boot-config wrote; --resume wins over it")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if o.KernelRelease == "" {
 		return fmt.Errorf("--kernel-release: %w", errUsage)
+	}
+	if !fs.Changed("resume") {
+		if err := readResumeConfig(*cfgFile, &o.Config, fs.Changed("config")); err != nil {
+			return err
+		}
 	}
 	if *modDir == "" {
 		*modDir = filepath.Join("/lib/modules", o.KernelRelease)
@@ -100,5 +109,26 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 	if len(res.Builtin) > 0 {
 		fmt.Fprintf(env.Stdout, "built into the kernel, not needed: %s\n", strings.Join(res.Builtin, " "))
 	}
+	return nil
+}
+
+// readResumeConfig takes resume and resume_offset from setup's JSON file. A missing file is fine
+// unless it was named on the command line.
+func readResumeConfig(path string, c *config.Config, named bool) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if os.IsNotExist(err) && !named {
+			return nil
+		}
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	var v struct {
+		Resume       string `json:"resume"`
+		ResumeOffset uint64 `json:"resume_offset"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
+	}
+	c.Resume, c.ResumeOffset = v.Resume, v.ResumeOffset
 	return nil
 }
