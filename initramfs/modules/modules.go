@@ -49,7 +49,23 @@ var searchDirs = []string{"updates", "extra", "kernel"}
 // Scan reads the modules of dir (lib/modules/RELEASE): every module file
 // under kernel/, updates/ and extra/, and the names (and aliases, when
 // modules.builtin.modinfo is there) of the built-in ones.
+//
+// Where depmod's modules.dep is there (an installed kernel), it is read instead of the modules'
+// .modinfo sections; ScanModinfo always reads the modules themselves (an unpacked kernel
+// package has no modules.dep).
 func Scan(dir string) (*Index, error) {
+	ix, err := scanDepmod(dir)
+	if err != nil {
+		return nil, err
+	}
+	if ix == nil {
+		return ScanModinfo(dir)
+	}
+	return ix.finish()
+}
+
+// ScanModinfo is Scan that reads every module's .modinfo, whether or not depmod ran.
+func ScanModinfo(dir string) (*Index, error) {
 	var files []string // relative paths, in search order
 	for _, sub := range searchDirs {
 		root := filepath.Join(dir, sub)
@@ -98,7 +114,12 @@ func Scan(dir string) (*Index, error) {
 		}
 	}
 
-	builtin, err := readBuiltin(dir)
+	return ix.finish()
+}
+
+// finish adds the built-in modules and the alias tables.
+func (ix *Index) finish() (*Index, error) {
+	builtin, err := readBuiltin(ix.dir)
 	if err != nil {
 		return nil, err
 	}
