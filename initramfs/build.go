@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -23,8 +24,36 @@ import (
 )
 
 // DefaultModules is the storage set every initramfs gets: virtio (QEMU, clouds), SATA/AHCI,
-// SCSI disks, NVMe, and ext4 for the root file system. Names the kernel has built in are skipped.
-var DefaultModules = []string{"virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod", "ahci", "nvme", "ext4"}
+// SCSI disks, NVMe, dm-crypt (an encrypted swap or root), and ext4. Names the kernel has built
+// in are skipped; names it lacks altogether are left out (the cloud flavour has no SATA).
+var DefaultModules = []string{"virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod", "ahci", "nvme", "dm_crypt", "ext4"}
+
+// fsModules are the modules that mount a file system type, for the file systems of / and /boot.
+var fsModules = map[string][]string{
+	"ext4": {"ext4"}, "ext3": {"ext4"}, "ext2": {"ext4"},
+	"btrfs": {"btrfs"}, "xfs": {"xfs"}, "f2fs": {"f2fs"},
+	"vfat": {"vfat", "nls_cp437", "nls_iso8859_1"},
+}
+
+// MountedFSModules reads /proc/mounts text and returns the modules for the file systems mounted
+// on / and /boot, so that an initramfs built on the machine can mount them.
+func MountedFSModules(mounts string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range strings.Split(mounts, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 || (f[1] != "/" && f[1] != "/boot") {
+			continue
+		}
+		for _, m := range fsModules[f[2]] {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
 
 // Options say what to build.
 type Options struct {

@@ -161,3 +161,10 @@ func TestBuildDefaultSetOnCloudKernel(t *testing.T) {
 		t.Fatal("an explicit --add-module ahci was accepted on a kernel without it")
 	}
 }
+
+func TestMountedFSModules(t *testing.T) {
+	mounts := "sysfs /sys sysfs rw 0 0\n/dev/vda1 / btrfs rw,relatime 0 0\n/dev/vda3 /boot vfat rw 0 0\n/dev/vdb1 /srv xfs rw 0 0\n"
+	if got := strings.Join(MountedFSModules(mounts), " "); got != "btrfs vfat nls_cp437 nls_iso8859_1" {
+		t.Fatalf("MountedFSModules = %q", got)
+	}
+}

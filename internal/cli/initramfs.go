@@ -78,6 +78,12 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 		*modDir = filepath.Join("/lib/modules", o.KernelRelease)
 	}
 	o.ModulesDir = *modDir
+	if o.KernelRelease == runningRelease() && *modDir == filepath.Join("/lib/modules", o.KernelRelease) {
+		// Built for this machine: add what mounts its / and /boot.
+		if mounts, err := os.ReadFile("/proc/mounts"); err == nil {
+			o.AddModules = append(initramfs.MountedFSModules(string(mounts)), o.AddModules...)
+		}
+	}
 	if fs.Changed("modules-only") {
 		o.Modules = *only
 	}
