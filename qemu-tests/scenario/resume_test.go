@@ -315,3 +315,47 @@ func TestPowerCutWhileWritingImage(t *testing.T) {
 	wantFreshBoot(t, ctx, h, vm, info, "no hibernation image on /dev/vda2 (swap)")
 	swapWorks(t, ctx, h, vm)
 }
+
+// Issue 6: a kernel whose modules are .ko.xz (Debian's 6.12 are): the initramfs carries them
+// compressed and /init decompresses and loads them; here the 6.1 modules, xz-compressed as the
+// kernel's own build compresses them (crc32 check), resume the image.
+func TestXZModulesLoad(t *testing.T) {
+	h := hibernated(t)
+	ctx := timeout(t, 2*time.Minute)
+	src := h.Artifacts.Kernel.ModulesDir
+	tree := filepath.Join(h.Artifacts.WorkDir, t.Name(), "modules", h.Release)
+	if err := os.MkdirAll(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo", "modules.order"} {
+		if err := copyFile(filepath.Join(src, f), filepath.Join(tree, f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dir := range []string{"kernel/drivers/virtio", "kernel/drivers/block", "kernel/drivers/scsi", "kernel/drivers/ata",
+		"kernel/drivers/nvme", "kernel/drivers/md", "kernel/fs/ext4", "kernel/fs/jbd2", "kernel/fs/mbcache.ko", "kernel/lib", "kernel/crypto", "kernel/arch/x86/crypto", "kernel/block"} {
+		if _, err := os.Stat(filepath.Join(src, dir)); err != nil {
+			continue
+		}
+		cmd := exec.Command("sh", "-c", `cd "$0" && find "$2" -name '*.ko' | while read -r m; do mkdir -p "$1/$(dirname "$m")" && xz --check=crc32 -c "$m" > "$1/$m.xz" || exit 1; done`, src, tree, dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("compress %s: %v\n%s", dir, err, out)
+		}
+	}
+	initrd := filepath.Join(h.Artifacts.WorkDir, t.Name(), "initrd-xz.img")
+	out, err := exec.Command(h.Artifacts.Hibernate, "initramfs", "build", "--kernel-release", h.Release,
+		"--modules", tree, "--base", h.Artifacts.Base, "--out", initrd).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "virtio_blk") {
+		t.Fatalf("initramfs from .ko.xz modules: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	h.Guest.Initrd = initrd
+	vm, err := h.Resume(ctx, h.Setup.KernelParams)
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vm.WaitConsole(ctx, "(0 failed)"); err != nil {
+		t.Fatalf("/init did not load every .ko.xz module: %v", err)
+	}
+}
