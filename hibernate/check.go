@@ -58,6 +58,7 @@ func Check(fs sysfs.FS) Report {
 	add(resumeCheck)
 	r.ResumeDevT, r.SetResume = devt, set
 	add(checkRecord(fs, devt, swaps))
+	add(checkInitramfs(fs))
 	r.Ready = len(r.Failed()) == 0
 	return r
 }

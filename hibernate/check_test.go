@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/u-root/u-root/pkg/cpio"
+
 	"github.com/hibernate-linux/hibernate/internal/faketree"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 )
@@ -27,6 +29,7 @@ func ready(t *testing.T) *faketree.Tree {
 	tr.Write("sys/power/resume", "254:2\n")
 	tr.Write("proc/sys/kernel/random/boot_id", "0c9f1d3e-aaaa-4bbb-8ccc-111122223333\n")
 	stamp(t, tr, "0c9f1d3e-aaaa-4bbb-8ccc-111122223333")
+	writeInitramfs(tr, "boot/initrd.img-"+testRelease, ourInitramfs(t))
 	return tr
 }
 
@@ -88,6 +91,16 @@ func TestCheckFailures(t *testing.T) {
 			stamp(t, tr, "another-boot")
 			tr.Swap("/dev/vda2 partition 524284 200000 -2")
 		}, "image-record", "of another boot"},
+		{"no initramfs", func(tr *faketree.Tree) {
+			tr.Write("proc/sys/kernel/osrelease", "6.1.0-99-amd64\n")
+		}, "initramfs", "no initramfs for the running kernel 6.1.0-99-amd64 (looked for /boot/initrd.img-6.1.0-99-amd64"},
+		{"initramfs without resume support", func(tr *faketree.Tree) {
+			writeInitramfs(tr, "boot/initrd.img-"+testRelease, compress(t, "gzip", cpioArchive(t,
+				cpio.StaticFile("init", "#!/bin/sh\nexec switch_root /root /sbin/init\n", 0o755), cpio.StaticFile("scripts/local-top/lvm2", "", 0o755))))
+		}, "initramfs", "(gzip, 1 cpio archive(s), 4 entries) has nothing that resumes"},
+		{"initramfs unreadable", func(tr *faketree.Tree) {
+			writeInitramfs(tr, "boot/initrd.img-"+testRelease, []byte("MZ not an initramfs"))
+		}, "initramfs", "neither a cpio archive nor a compression"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := ready(t)

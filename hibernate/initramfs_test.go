@@ -1,0 +1,150 @@
+package hibernate
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+	"github.com/u-root/u-root/pkg/cpio"
+	"github.com/ulikunitz/xz"
+
+	"github.com/hibernate-linux/hibernate/internal/faketree"
+)
+
+const testRelease = "6.1.0-57-amd64"
+
+// cpioArchive is one newc archive of recs, with its trailer.
+func cpioArchive(t *testing.T, recs ...cpio.Record) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := cpio.Newc.Writer(&b)
+	if err := cpio.WriteRecordsAndDirs(w, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func compress(t *testing.T, how string, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	var w io.WriteCloser
+	var err error
+	switch how {
+	case "none":
+		return data
+	case "gzip":
+		w = gzip.NewWriter(&b)
+	case "zstd":
+		w, err = zstd.NewWriter(&b)
+	case "xz":
+		w, err = xz.WriterConfig{CheckSum: xz.CRC32}.NewWriter(&b)
+	case "lz4":
+		lw := lz4.NewWriter(&b)
+		err = lw.Apply(lz4.LegacyOption(true))
+		w = lw
+	default:
+		t.Fatalf("compression %s", how)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// microcode is an early, uncompressed archive as initramfs-tools and dracut put first.
+func microcode(t *testing.T) []byte {
+	return cpioArchive(t, cpio.StaticFile("kernel/x86/microcode/GenuineIntel.bin", strings.Repeat("\x01", 1000), 0o644))
+}
+
+// ourConfig is the config our builder writes.
+func ourConfig(release string) cpio.Record {
+	return cpio.StaticFile("etc/hibernate/initramfs.json", `{"format": 1, "kernel_release": "`+release+`", "modules": []}`+"\n", 0o644)
+}
+
+// ourInitramfs is what hibernate initramfs build makes: /init a link into u-root's busybox, the config.
+func ourInitramfs(t *testing.T) []byte {
+	return compress(t, "zstd", cpioArchive(t, cpio.Symlink("init", "bbin/hibernate-init"),
+		cpio.StaticFile("bbin/bb", "busybox", 0o755), ourConfig(testRelease)))
+}
+
+func writeInitramfs(tr *faketree.Tree, name string, data []byte) {
+	tr.Write("proc/sys/kernel/osrelease", testRelease+"\n")
+	tr.Write(name, string(data))
+}
+
+func TestCheckInitramfsFinds(t *testing.T) {
+	sh := func(name string) cpio.Record { return cpio.StaticFile(name, "#!/bin/sh\n", 0o755) }
+	for _, tc := range []struct {
+		name, file, how string
+		early           bool
+		recs            []cpio.Record
+		want            string
+	}{
+		{"ours, zstd after microcode", "boot/initrd.img-" + testRelease, "zstd", true,
+			[]cpio.Record{cpio.Symlink("init", "bbin/hibernate-init"), ourConfig(testRelease)}, "hibernate's /init (etc/hibernate/initramfs.json for " + testRelease + ")"},
+		{"ours for another kernel", "boot/initrd.img-" + testRelease, "zstd", false,
+			[]cpio.Record{ourConfig("6.1.0-9-amd64")}, "not the running " + testRelease},
+		{"ours without config, gzip", "boot/initramfs-" + testRelease + ".img", "gzip", false,
+			[]cpio.Record{cpio.Symlink("init", "bbin/hibernate-init")}, "hibernate's /init (-> bbin/hibernate-init"},
+		{"ours as a plain /init", "initrd.img-" + testRelease, "none", false,
+			[]cpio.Record{cpio.StaticFile("init", "\x7fELF... init of hibernate starting on %s ...", 0o755)}, "hibernate's /init (no config"},
+		{"initramfs-tools, xz", "boot/initrd.img-" + testRelease, "xz", true,
+			[]cpio.Record{sh("init"), sh("scripts/local-premount/resume")}, "initramfs-tools' resume (/scripts/local-premount/resume)"},
+		{"initramfs-tools conf.d, lz4", "boot/initrd.img-" + testRelease, "lz4", false,
+			[]cpio.Record{sh("init"), cpio.StaticFile("conf/conf.d/resume", "RESUME=UUID=x\n", 0o644)}, "initramfs-tools' resume (/conf/conf.d/resume)"},
+		{"dracut", "boot/initramfs-" + testRelease + ".img", "zstd", true,
+			[]cpio.Record{cpio.Symlink("init", "usr/lib/systemd/systemd"), sh("usr/lib/dracut/hooks/cmdline/95-parse-resume.sh")}, "dracut's resume module (/usr/lib/dracut/hooks/cmdline/95-parse-resume.sh)"},
+		{"dracut, old layout", "boot/initramfs-" + testRelease + ".img", "gzip", false,
+			[]cpio.Record{sh("init"), sh("lib/dracut/hooks/pre-udev/30-resume-genrules.sh")}, "dracut's resume module (/lib/dracut/hooks/pre-udev/30-resume-genrules.sh)"},
+		{"systemd", "boot/initrd.img-" + testRelease, "none", false,
+			[]cpio.Record{cpio.Symlink("init", "usr/lib/systemd/systemd"), cpio.StaticFile("usr/lib/systemd/systemd-hibernate-resume", "elf", 0o755)}, "systemd-hibernate-resume (/usr/lib/systemd/systemd-hibernate-resume)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := ready(t)
+			if err := os.Remove(tr.FS().Path("boot/initrd.img-" + testRelease)); err != nil {
+				t.Fatal(err)
+			}
+			var data []byte
+			if tc.early {
+				data = microcode(t)
+			}
+			data = append(data, compress(t, tc.how, cpioArchive(t, tc.recs...))...)
+			writeInitramfs(tr, tc.file, data)
+			c := check(t, tr, "initramfs")
+			if !c.OK || !strings.Contains(c.Detail, tc.want) || !strings.Contains(c.Detail, "/"+tc.file+" ("+tc.how) {
+				t.Fatalf("check = %+v, want ok naming /%s (%s) and %q", c, tc.file, tc.how, tc.want)
+			}
+			if tc.early && !strings.Contains(c.Detail, "2 cpio archive(s)") {
+				t.Fatalf("check = %+v, want the microcode archive counted", c)
+			}
+		})
+	}
+}
+
+func TestReadInitramfsRejects(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"garbage":         []byte("not an initramfs at all"),
+		"empty":           nil,
+		"truncated cpio":  cpioArchive(t, cpio.StaticFile("init", strings.Repeat("x", 5000), 0o755))[:3000],
+		"truncated zstd":  compress(t, "zstd", cpioArchive(t, cpio.StaticFile("init", strings.Repeat("x", 5000), 0o755)))[:20],
+		"bad name length": []byte("070701" + strings.Repeat("0", 8*11) + "FFFFFFFF" + "00000000"),
+	} {
+		if _, err := readInitramfs(bytes.NewReader(data)); err == nil {
+			t.Errorf("%s: read without an error", name)
+		}
+	}
+}
