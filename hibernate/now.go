@@ -23,6 +23,8 @@ type Options struct {
 	IgnoreChecks []string          // check names to override
 	NoRecord     bool              // go on without an image record of this boot (no kexec fallback at boot)
 	Swapper      swapsetup.Swapper // swapoff/swapon, to restamp the record; nil: the system's
+	NoHooks      bool              // run no hooks
+	HookTimeout  time.Duration     // for each hook run; 0: DefaultHookTimeout
 	Out          io.Writer
 
 	// write replaces the sysfs writes of the steps, for tests of the failure paths.
@@ -34,10 +36,18 @@ type Result struct {
 	Plan     []string      `json:"plan"`
 	Asleep   time.Duration `json:"asleep_ns"` // wall time the machine was off (0 for a dry run or a test)
 	Restored []string      `json:"restored"`
+	Hooks    []HookRun     `json:"hooks"` // every run, pre then post, in order
+	// Restore is how long the kernel took to read the image back, from the kernel log where it
+	// says so (RestoreLog is its line); 0 when the log does not.
+	Restore    time.Duration `json:"restore_ns,omitempty"`
+	RestoreLog string        `json:"restore_log,omitempty"`
 }
 
 // ErrNotReady is returned when a check fails: nothing was changed.
 var ErrNotReady = errors.New("hibernation would not come back")
+
+// ErrHookFailed is returned when a pre hook fails: nothing was written to /sys/power/state.
+var ErrHookFailed = errors.New("a pre hook failed")
 
 type write struct{ file, value string }
 
@@ -72,8 +82,21 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
+	var hooks []string
+	if !o.NoHooks {
+		if hooks, err = findHooks(fs); err != nil {
+			return res, err
+		}
+	}
+	action := sleepAction(o.Mode)
+	for _, h := range hooks {
+		res.Plan = append(res.Plan, fmt.Sprintf("run %s pre %s", h, action))
+	}
 	for _, w := range writes {
 		res.Plan = append(res.Plan, fmt.Sprintf("write %s to /%s", w.value, w.file))
+	}
+	for _, h := range hooks {
+		res.Plan = append(res.Plan, fmt.Sprintf("run %s post %s", h, action))
 	}
 	if o.DryRun {
 		return res, nil
@@ -84,6 +107,26 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 		return res, err
 	}
 	defer unlock()
+
+	// The post hooks of every hook whose pre hook ran, after the sysfs values are back (this
+	// defer runs after the one that restores them), on every way out from here.
+	var ran []string
+	defer func() {
+		for _, h := range ran {
+			r := runHook(fs, h, "post", action, o.HookTimeout)
+			res.Hooks = append(res.Hooks, r)
+			k.logf("hook %s", r)
+		}
+	}()
+	for _, h := range hooks {
+		r := runHook(fs, h, "pre", action, o.HookTimeout)
+		ran = append(ran, h)
+		res.Hooks = append(res.Hooks, r)
+		k.logf("hook %s", r)
+		if !r.OK() {
+			return res, fmt.Errorf("%w: %s (post hooks of the %d that ran were run)", ErrHookFailed, r, len(ran))
+		}
+	}
 
 	if !o.NoRecord && rep.ResumeDevT != "" {
 		swaps, _ := swapsetup.ReadProcSwaps(fs)
@@ -154,7 +197,14 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 	if res.Asleep < 0 {
 		res.Asleep = 0
 	}
-	k.logf("resumed after %s off", res.Asleep.Round(time.Second))
+	if log, err := kernelLog(fs); err == nil {
+		res.Restore, res.RestoreLog, _ = restoreFromLog(log)
+	}
+	if res.RestoreLog != "" {
+		k.logf("resumed after %s off; the kernel read the image back in %s (%s)", res.Asleep.Round(time.Second), res.Restore.Round(10*time.Millisecond), res.RestoreLog)
+	} else {
+		k.logf("resumed after %s off; the kernel log after the resume does not say how long the restore took", res.Asleep.Round(time.Second))
+	}
 	return res, nil
 }
 
@@ -231,7 +281,7 @@ type kmsg struct {
 func (k kmsg) logf(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	fmt.Fprintf(k.out, "hibernate: %s\n", line)
-	if f, err := os.OpenFile(k.fs.Path("dev/kmsg"), os.O_WRONLY, 0); err == nil {
+	if f, err := os.OpenFile(k.fs.Path("dev/kmsg"), os.O_WRONLY|os.O_APPEND, 0); err == nil {
 		fmt.Fprintf(f, "hibernate: %s\n", line)
 		f.Close()
 	}

@@ -1,0 +1,212 @@
+package hibernate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+// HookDirs are where hooks live, first the one that wins when two hold the same name (as
+// systemd's /etc/systemd/system-sleep overrides /usr/lib/systemd/system-sleep).
+var HookDirs = []string{"/etc/hibernate/hooks.d", "/etc/systemd/system-sleep", "/usr/lib/systemd/system-sleep"}
+
+// DefaultHookTimeout bounds each hook's run.
+const DefaultHookTimeout = 30 * time.Second
+
+// hookOutputLimit is how much of a hook's output is kept.
+const hookOutputLimit = 4096
+
+// HookRun is one run of one hook.
+type HookRun struct {
+	Path     string        `json:"path"` // as on the machine (without the root prefix)
+	Args     []string      `json:"args"` // pre hibernate, post hibernate
+	Exit     int           `json:"exit"` // -1 when it did not exit by itself (timeout, signal, not started)
+	Output   string        `json:"output,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+	Err      string        `json:"error,omitempty"`
+}
+
+// OK says the hook ran and exited 0.
+func (h HookRun) OK() bool { return h.Err == "" && h.Exit == 0 }
+
+func (h HookRun) String() string {
+	s := fmt.Sprintf("%s %s", h.Path, strings.Join(h.Args, " "))
+	switch {
+	case h.Err != "":
+		s += ": " + h.Err
+	case h.Exit != 0:
+		s += fmt.Sprintf(": exit %d", h.Exit)
+	default:
+		s += ": ok"
+	}
+	if out := strings.TrimSpace(h.Output); out != "" && !h.OK() {
+		s += "; output: " + out
+	}
+	return s
+}
+
+// findHooks lists the executable hooks below the root, ordered by file name across all folders
+// (as systemd orders them); of two with one name, the first folder's wins.
+func findHooks(fs sysfs.FS) ([]string, error) {
+	byName := map[string]string{}
+	for _, dir := range HookDirs {
+		ents, err := os.ReadDir(fs.Path(strings.TrimPrefix(dir, "/")))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("hooks: %w", err)
+		}
+		for _, e := range ents {
+			if _, seen := byName[e.Name()]; seen || strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			p := path.Join(dir, e.Name())
+			st, err := os.Stat(fs.Path(strings.TrimPrefix(p, "/"))) // follows links, as exec does
+			if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+				// systemd skips what it cannot run, and so do we; a name taken by a
+				// non-executable (a link to /dev/null) masks the hooks of later folders.
+				byName[e.Name()] = ""
+				continue
+			}
+			byName[e.Name()] = p
+		}
+	}
+	var names []string
+	for n, p := range byName {
+		if p != "" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = byName[n]
+	}
+	return out, nil
+}
+
+// sleepAction is the verb systemd passes hooks for a hibernation in this mode.
+func sleepAction(mode string) string {
+	if mode == "suspend" {
+		return "hybrid-sleep"
+	}
+	return "hibernate"
+}
+
+// runHook runs one hook as systemd-sleep does: argv phase action, SYSTEMD_SLEEP_ACTION=action,
+// stdin /dev/null, in its own process group, killed with the group at the timeout.
+func runHook(fs sysfs.FS, p, phase, action string, timeout time.Duration) HookRun {
+	r := HookRun{Path: p, Args: []string{phase, action}, Exit: -1}
+	if timeout <= 0 {
+		timeout = DefaultHookTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, fs.Path(strings.TrimPrefix(p, "/")), phase, action)
+	cmd.Env = append(os.Environ(), "SYSTEMD_SLEEP_ACTION="+action)
+	var out bytes.Buffer
+	lw := &limitWriter{b: &out, n: hookOutputLimit} // one writer: exec then writes from one goroutine
+	cmd.Stdout, cmd.Stderr = lw, lw
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	start := time.Now()
+	err := cmd.Run()
+	r.Duration = time.Since(start)
+	r.Output = out.String()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		r.Err = fmt.Sprintf("killed after the %s timeout", timeout)
+	case errors.As(err, &ee) && ee.Exited():
+		r.Exit = ee.ExitCode()
+	case err != nil:
+		r.Err = err.Error()
+	default:
+		r.Exit = 0
+	}
+	return r
+}
+
+// limitWriter keeps the first n bytes and drops the rest without failing the writer.
+type limitWriter struct {
+	b *bytes.Buffer
+	n int
+}
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	if room := w.n - w.b.Len(); room > 0 {
+		w.b.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// kernelLog reads the kernel's log records through the root prefix (/dev/kmsg, one record a read,
+// without blocking at its end; a plain file in tests), message text only.
+func kernelLog(fs sysfs.FS) ([]string, error) {
+	f, err := os.OpenFile(fs.Path("dev/kmsg"), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var lines []string
+	buf := make([]byte, 16<<10)
+	for i := 0; i < 1<<20; i++ {
+		n, err := f.Read(buf)
+		for _, l := range strings.Split(string(buf[:n]), "\n") {
+			if l == "" || strings.HasPrefix(l, " ") { // a record's continuation (SUBSYSTEM=...)
+				continue
+			}
+			if hdr, msg, ok := strings.Cut(l, ";"); ok && strings.Count(hdr, ",") >= 3 {
+				l = msg // prio,seq,usec,flags;message
+			}
+			lines = append(lines, l)
+		}
+		switch {
+		case errors.Is(err, syscall.EPIPE): // records overwritten while reading: go on
+		case err != nil || n == 0:
+			return lines, nil
+		}
+	}
+	return lines, nil
+}
+
+// restoreFromLog finds, in the kernel log after our last line before the write of disk, how long
+// the kernel took to read the image back: "PM: hibernation: Read N kbytes in X seconds".
+// The booting kernel prints it, and its log is gone once the image runs, so most kernels' logs
+// after the resume lack it (6.1 in the guests does); then ok is false.
+func restoreFromLog(lines []string) (d time.Duration, line string, ok bool) {
+	start := 0
+	for i, l := range lines {
+		if strings.Contains(l, "hibernate: writing disk to /sys/power/state") {
+			start = i + 1
+		}
+	}
+	for _, l := range lines[start:] {
+		i := strings.Index(l, "PM: hibernation: Read ")
+		if i < 0 {
+			i = strings.Index(l, "PM: Read ")
+		}
+		if i < 0 {
+			continue
+		}
+		var kb int64
+		var secs float64
+		rest := l[i:]
+		if _, err := fmt.Sscanf(rest[strings.Index(rest, "Read "):], "Read %d kbytes in %g seconds", &kb, &secs); err == nil {
+			return time.Duration(secs * float64(time.Second)), strings.TrimSpace(rest), true
+		}
+	}
+	return 0, "", false
+}
