@@ -10,7 +10,7 @@ BASE     := $(BUILD)/lib/hibernate/initramfs-base.cpio
 # What goes into the initramfs base: /init and everything it imports.
 BASE_SRC := $(shell find cmd/hibernate-init resume initramfs internal -name '*.go' -not -name '*_test.go') initramfs/mkbase/main.go go.mod go.sum
 
-.PHONY: all build deps kernels demo test vet unit e2e fuzz-short fuzz fixtures install install-check clean FORCE
+.PHONY: all build deps kernels demo test vet unit e2e fuzz-short fuzz fixtures install install-check clean bench FORCE
 
 all: build
 
@@ -64,6 +64,14 @@ fixtures: deps kernels build
 	$(GO) run ./qemu-tests/cmd/capture-fixtures -out internal/swsusp/testdata
 
 test: vet unit install-check fuzz-short e2e
+
+# Ours against initramfs-tools and dracut on the same kernel, disk and image (not part of test):
+# writes docs/benchmarks.md and docs/benchmarks-resume.png; the peers' chroots are made once
+# (debootstrap) under .cache/debroot. About 25 minutes.
+bench: deps kernels build
+	@command -v gnuplot >/dev/null || apt-get install -y -q gnuplot-nox
+	@command -v debootstrap >/dev/null || apt-get install -y -q debootstrap
+	$(GO) run ./qemu-tests/bench/cmd/bench
 
 # Installs the binary, its initramfs base, the Debian kernel hooks that build an initramfs for
 # every kernel installed (and remove it with the kernel), the systemd unit of hibernate watch and

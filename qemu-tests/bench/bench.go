@@ -1,0 +1,303 @@
+// Package bench is `make bench`: our initramfs against the ones Debian 12 users already have
+// (initramfs-tools with MODULES=most and MODULES=dep, dracut), on the same kernel build, the same
+// disk and the same hibernation image, in one run. It writes docs/benchmarks.md and a plot of the
+// resume latency (gnuplot).
+//
+// One guest hibernates once; every resume trial boots a sparse copy of its disk, ours and each
+// peer alternating (A B A B …), so that a noisy host (other QEMU guests) weighs on both sides
+// alike; the report compares medians.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibernate-linux/hibernate/qemu-tests/scenario"
+)
+
+// Options shape a run.
+type Options struct {
+	Pairs          int    // resume pairs per peer (ours, peer), default 5
+	HibernatePairs int    // pairs of (hibernate now, a direct write) and of image sizes, default 2
+	Report         string // the Markdown report, default docs/benchmarks.md
+	Plot           string // the PNG, default docs/benchmarks-resume.png
+	Out            io.Writer
+}
+
+// Trial is one resume boot.
+type Trial struct {
+	Initrd   string // Initrd.Name
+	Seq      int    // order in the run
+	Resume   time.Duration
+	Share    time.Duration // "Run /init" to the kernel's "resume from hibernation", kernel clock
+	OurInit  time.Duration // ours only: /init's own "starting" to its "writing … /sys/power/resume", its clock
+	AfterDev time.Duration // ours only: the resume device's modules loaded to the resume write
+	Log      string
+	Err      error
+}
+
+// HibernateRun is one hibernation of a fresh guest.
+type HibernateRun struct {
+	Method    string // "hibernate now", "echo disk > /sys/power/state", "hibernate now --image-size min"
+	Took      time.Duration
+	ImageMem  uint64        // bytes of memory in the image
+	ImageDisk uint64        // bytes on the swap partition
+	WriteTime time.Duration // the kernel's "Image saving" to power off, from its console
+	Err       error
+}
+
+// Result is everything the report shows.
+type Result struct {
+	Start     time.Time
+	Took      time.Duration
+	Pairs     int
+	Kernel    scenario.Kernel
+	Versions  [][2]string
+	Machine   [][2]string
+	Initrds   []Initrd
+	Trials    []Trial
+	Hibernate []HibernateRun
+	Notes     []string
+}
+
+func (o *Options) defaults(root string) {
+	if o.Pairs == 0 {
+		o.Pairs = 5
+	}
+	if o.HibernatePairs == 0 {
+		o.HibernatePairs = 2
+	}
+	if o.Report == "" {
+		o.Report = filepath.Join(root, "docs/benchmarks.md")
+	}
+	if o.Plot == "" {
+		o.Plot = filepath.Join(root, "docs/benchmarks-resume.png")
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+}
+
+// Run is the whole benchmark.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	root, err := scenario.FindModuleRoot()
+	if err != nil {
+		return nil, err
+	}
+	o.defaults(root)
+	say := func(format string, args ...any) { fmt.Fprintf(o.Out, "bench: "+format+"\n", args...) }
+	a, err := scenario.Discover(root, "amd64")
+	if err != nil {
+		return nil, err
+	}
+	a.WorkDir = filepath.Join(root, "build/bench")
+	res := &Result{Start: time.Now(), Pairs: o.Pairs, Kernel: a.Kernel}
+	outDir := filepath.Join(a.WorkDir, "initrds")
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(a.WorkDir, "chroot.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+
+	say("peer roots (debootstrap once, then cached; the kernel .deb of .cache/kernels installed by dpkg; log %s)", logf.Name())
+	t0 := time.Now()
+	peers, err := ensurePeerRoots(ctx, a, logf)
+	if err != nil {
+		return nil, err
+	}
+	say("peer roots ready in %s: %s, %s", time.Since(t0).Round(time.Second), peers.tools.Dir, peers.dracut.Dir)
+
+	say("hibernating the guest every trial resumes")
+	h, err := scenario.Hibernate(ctx, a, scenario.RoundTripOptions{Name: "bench", Out: o.Out})
+	if err != nil {
+		return nil, err
+	}
+	resume := "UUID=" + h.Setup.UUID
+	res.Hibernate = append(res.Hibernate, HibernateRun{Method: "hibernate now", Took: h.Summary.HibernateTime,
+		ImageMem: h.Summary.ImageBytes, ImageDisk: h.Summary.ImageDiskBytes, WriteTime: saveTime(h.Summary.Logs[len(h.Summary.Logs)-1])})
+
+	ours := buildOurs(ctx, a, h.Guest.Initrd, outDir)
+	say("ours: cold %s, warm %s", ours.Cold.Round(time.Millisecond), ours.Warm.Round(time.Millisecond))
+	say("building the peers' initrds for %s, resume=%s", a.Kernel.Release, resume)
+	res.Initrds = append([]Initrd{ours}, buildPeers(ctx, a, peers, resume, outDir, logf)...)
+	for i := range res.Initrds {
+		in := &res.Initrds[i]
+		if in.Path == "" {
+			say("%s: not built: %v", in.Name, in.Err)
+			continue
+		}
+		if in.Packed, in.Unpacked, err = Sizes(in.Path); err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("size of %s: %v", in.Name, err))
+		}
+		say("%s: %.1f MiB (%.1f MiB unpacked), build cold %s warm %s", in.Name, mibI(in.Packed), mibI(in.Unpacked), in.Cold.Round(time.Millisecond), in.Warm.Round(time.Millisecond))
+	}
+
+	// The trials: for each pair, ours then the peer, for every peer in turn.
+	seq := 0
+	for p := 0; p < o.Pairs; p++ {
+		for _, peer := range res.Initrds[1:] {
+			if peer.Path == "" {
+				continue
+			}
+			for _, in := range []Initrd{ours, peer} {
+				seq++
+				t := trial(ctx, h, in, seq, h.Setup.KernelParams)
+				res.Trials = append(res.Trials, t)
+				if t.Err != nil {
+					say("trial %d %s: FAIL %v", seq, in.Name, t.Err)
+				} else {
+					say("trial %d %s: resumed in %s (initramfs share %s)", seq, in.Name, t.Resume.Round(10*time.Millisecond), t.Share.Round(time.Millisecond))
+				}
+			}
+		}
+	}
+
+	for p := 0; p < o.HibernatePairs; p++ {
+		for _, m := range []string{methodNow, methodDirect} {
+			r := hibernateOnce(ctx, a, m, fmt.Sprintf("bench-hib-%d", len(res.Hibernate)))
+			say("%s: %s (%v)", m, r.Took.Round(10*time.Millisecond), r.Err)
+			res.Hibernate = append(res.Hibernate, r)
+		}
+		r := hibernateOnce(ctx, a, methodMin, fmt.Sprintf("bench-hib-%d", len(res.Hibernate)))
+		say("%s: %s, image %.1f MiB (%v)", methodMin, r.Took.Round(10*time.Millisecond), mib(r.ImageDisk), r.Err)
+		res.Hibernate = append(res.Hibernate, r)
+	}
+
+	res.Versions = versions(a, peers)
+	res.Machine = machine()
+	res.Took = time.Since(res.Start)
+	if err := writePlot(res, filepath.Join(a.WorkDir, "resume.dat"), o.Plot); err != nil {
+		res.Notes = append(res.Notes, "plot: "+err.Error())
+		say("plot: %v", err)
+	}
+	if err := os.WriteFile(o.Report, []byte(Markdown(res, filepath.Base(o.Plot))), 0o644); err != nil {
+		return res, err
+	}
+	say("wrote %s and %s in %s", o.Report, o.Plot, res.Took.Round(time.Second))
+	return res, nil
+}
+
+// trial boots a sparse copy of h's disk with the initrd in, and measures QEMU start to the job's
+// first line (Resume checks that the job goes on with the same memory and boot).
+func trial(ctx context.Context, h *scenario.Hibernated, in Initrd, seq int, resumeArgs string) Trial {
+	t := Trial{Initrd: in.Name, Seq: seq}
+	c, err := h.Clone(fmt.Sprintf("bench-trial-%02d", seq))
+	if err != nil {
+		t.Err = err
+		return t
+	}
+	defer os.RemoveAll(filepath.Dir(c.Guest.Disk))
+	c.Guest.Initrd = in.Path
+	c.Options.Out = io.Discard
+	tctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	vm, err := c.Resume(tctx, resumeArgs)
+	if vm != nil {
+		t.Log = vm.ConsoleLogPath()
+		vm.Kill()
+		vm.WaitExit(tctx)
+	}
+	if err != nil {
+		t.Err = err
+		return t
+	}
+	t.Resume = c.Summary.ResumeTime
+	t.Share, t.OurInit, t.AfterDev, err = shares(vm.ConsoleLines())
+	if err != nil {
+		t.Err = err
+	}
+	return t
+}
+
+var (
+	kernelTS = regexp.MustCompile(`^\[\s*(\d+\.\d+)\]`)
+	ourTS    = regexp.MustCompile(`^hibernate: \[\s*(\d+\.\d+)\]`)
+)
+
+// shares reads the console: the kernel's "Run /init as init process" to its "PM: hibernation:
+// resume from hibernation" (printed when /sys/power/resume is written), both on the kernel's clock;
+// for ours also /init's own timestamps.
+func shares(lines []string) (share, ourInit, afterDev time.Duration, err error) {
+	var runInit, resumeAt, ourStart, ourMods, ourWrite float64 = -1, -1, -1, -1, -1
+	for _, l := range lines {
+		if m := kernelTS.FindStringSubmatch(l); m != nil {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			switch {
+			case strings.Contains(l, "Run /init as init process") && runInit < 0:
+				runInit = v
+			case strings.Contains(l, "PM: hibernation: resume from hibernation") && resumeAt < 0:
+				resumeAt = v
+			}
+		}
+		if m := ourTS.FindStringSubmatch(l); m != nil {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			switch {
+			case strings.Contains(l, "init of hibernate starting") && ourStart < 0:
+				ourStart = v
+			case strings.Contains(l, "loaded ") && strings.Contains(l, " modules in ") && ourMods < 0:
+				ourMods = v
+			case strings.Contains(l, "to /sys/power/resume") && ourWrite < 0:
+				ourWrite = v
+			}
+		}
+	}
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	if runInit < 0 || resumeAt < 0 {
+		return 0, 0, 0, fmt.Errorf("console has no \"Run /init\" (%v) or no \"resume from hibernation\" (%v) line", runInit >= 0, resumeAt >= 0)
+	}
+	share = sec(resumeAt - runInit)
+	if ourStart >= 0 && ourWrite >= 0 {
+		ourInit = sec(ourWrite - ourStart)
+		if ourMods >= 0 {
+			afterDev = sec(ourWrite - ourMods)
+		}
+	}
+	return share, ourInit, afterDev, nil
+}
+
+var saveRE = regexp.MustCompile(`PM: (Compressing and saving image data|Saving image data pages)`)
+
+// saveTime is the kernel's "saving image data" line to the last kernel line (power off) of a
+// console log, on the kernel's clock.
+func saveTime(log string) time.Duration {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return 0
+	}
+	start, last := -1.0, -1.0
+	for _, l := range strings.Split(string(b), "\n") {
+		m := kernelTS.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		if saveRE.MatchString(l) && start < 0 {
+			start = v
+		}
+		if start >= 0 {
+			last = v
+		}
+	}
+	if start < 0 {
+		return 0
+	}
+	return time.Duration((last - start) * float64(time.Second))
+}
+
+func mib(n uint64) float64 { return float64(n) / (1 << 20) }
+func mibI(n int64) float64 { return float64(n) / (1 << 20) }
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}

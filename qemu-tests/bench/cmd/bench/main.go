@@ -1,0 +1,29 @@
+// Command bench is `make bench`: our initramfs against initramfs-tools and dracut on the same
+// kernel, disk and image, written to docs/benchmarks.md with a plot. See package bench.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/hibernate-linux/hibernate/qemu-tests/bench"
+)
+
+func main() {
+	var o bench.Options
+	flag.IntVar(&o.Pairs, "pairs", 5, "resume pairs (ours, peer) per peer")
+	flag.IntVar(&o.HibernatePairs, "hibernate-pairs", 2, "rounds of hibernate now, the direct write and --image-size min")
+	flag.StringVar(&o.Report, "report", "", "the Markdown report (default docs/benchmarks.md)")
+	flag.StringVar(&o.Plot, "plot", "", "the PNG plot (default docs/benchmarks-resume.png)")
+	flag.Parse()
+	o.Out = os.Stdout
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if _, err := bench.Run(ctx, o); err != nil {
+		fmt.Printf("bench: FAIL %v\n", err)
+		os.Exit(1)
+	}
+}
