@@ -33,7 +33,7 @@ func InitramfsToolsPeer() Spec {
 // not the guest) with its resume module.
 func DracutPeer() Spec {
 	return Spec{Name: "peer-dracut", Suite: "bookworm", Variant: "minbase",
-		Include: []string{"dracut", "kmod", "linux-base", "udev", "systemd", "zstd", "e2fsprogs"},
+		Include: []string{"dracut", "kmod", "linux-base", "udev", "systemd", "systemd-sysv", "zstd", "e2fsprogs"},
 		Files: []File{modulesKeep, {Path: "etc/dracut.conf.d/10-hibernate-bench.conf",
 			Data: "# hibernate's benchmark: a generic initrd (built in a chroot), with the resume module\nhostonly=\"no\"\nadd_dracutmodules+=\" resume \"\n"}},
 		Remove: []string{"etc/resolv.conf"}}
