@@ -155,15 +155,18 @@ func (w *limitWriter) Write(p []byte) (int, error) {
 // kernelLog reads the kernel's log records through the root prefix (/dev/kmsg, one record a read,
 // without blocking at its end; a plain file in tests), message text only.
 func kernelLog(fs sysfs.FS) ([]string, error) {
-	f, err := os.OpenFile(fs.Path("dev/kmsg"), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	// Raw syscalls: an *os.File of a non-blocking descriptor waits in Go's poller at EAGAIN,
+	// which at the end of /dev/kmsg is forever (seen in a guest: hibernate now hung there).
+	fd, err := syscall.Open(fs.Path("dev/kmsg"), syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer syscall.Close(fd)
 	var lines []string
 	buf := make([]byte, 16<<10)
 	for i := 0; i < 1<<20; i++ {
-		n, err := f.Read(buf)
+		n, err := syscall.Read(fd, buf)
+		n = max(n, 0)
 		for _, l := range strings.Split(string(buf[:n]), "\n") {
 			if l == "" || strings.HasPrefix(l, " ") { // a record's continuation (SUBSYSTEM=...)
 				continue
