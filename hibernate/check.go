@@ -245,7 +245,19 @@ func checkResume(fs sysfs.FS, disk []swapsetup.ActiveSwap) (CheckResult, string,
 				return c, cur, false
 			}
 		}
-		c.Detail = fmt.Sprintf("/sys/power/resume is %s, which is not an active disk swap area", cur)
+		// A swap file: resume names the device holding it, resume_offset its header page.
+		off, _ := fs.ReadString("sys/power/resume_offset")
+		for _, s := range disk {
+			if s.Type != "file" {
+				continue
+			}
+			if fd, foff, err := swapsetup.SwapFileLocation(fs, s.Filename); err == nil && fd.DevT() == cur && fmt.Sprint(foff) == off {
+				c.OK = true
+				c.Detail = fmt.Sprintf("/sys/power/resume is %s (%s) with resume_offset %s: the active swap file %s", cur, fd.Path, off, s.Filename)
+				return c, cur, false
+			}
+		}
+		c.Detail = fmt.Sprintf("/sys/power/resume is %s (resume_offset %s), which is not an active disk swap area or swap file", cur, off)
 		c.Fix = "run hibernate setup, or swapon that device"
 		return c, cur, false
 	}

@@ -81,7 +81,7 @@ func TestCheckFailures(t *testing.T) {
 			tr.Write("sys/kernel/security/lockdown", "none [integrity] confidentiality\n")
 		}, "lockdown", "lockdown is integrity"},
 		{"nohibernate", func(tr *faketree.Tree) { tr.Write("proc/cmdline", "root=/dev/vda1 nohibernate\n") }, "cmdline", "nohibernate"},
-		{"resume elsewhere", func(tr *faketree.Tree) { tr.Write("sys/power/resume", "8:3\n") }, "resume-device", "8:3, which is not an active disk swap area"},
+		{"resume elsewhere", func(tr *faketree.Tree) { tr.Write("sys/power/resume", "8:3\n") }, "resume-device", "8:3 (resume_offset 0), which is not an active disk swap area"},
 		{"resume unset, swap file only", func(tr *faketree.Tree) {
 			tr.Write("sys/power/resume", "0:0\n")
 			tr.Swap("/swapfile file 524284 0 -2")

@@ -21,13 +21,15 @@ const restampLimit = 64 << 20
 type recordState struct {
 	dev      blockdev.Device
 	swap     swapsetup.ActiveSwap
+	file     string // the swap file holding the area, "" for a partition
 	record   *swsusp.Record
 	current  bool // the record names this boot
 	canStamp bool // not current, but swapoff-stamp-swapon is safe now
 	why      string
 }
 
-// inspectRecord reads the record on the swap partition that hibernation will use (devt).
+// inspectRecord reads the record of the swap area hibernation will use: the partition devt, or
+// the active swap file on devt at /sys/power/resume_offset.
 func inspectRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (recordState, error) {
 	var st recordState
 	devs, err := blockdev.List(fs)
@@ -44,28 +46,49 @@ func inspectRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (reco
 			st.swap = s
 		}
 	}
-	f, err := os.Open(fs.Path(strings.TrimPrefix(dev.Path, "/")))
+	area, where := strings.TrimPrefix(dev.Path, "/"), dev.Path
+	if st.swap.Filename == "" {
+		off, _ := fs.ReadString("sys/power/resume_offset")
+		for _, s := range swaps {
+			if s.Type != "file" {
+				continue
+			}
+			if fd, foff, err := swapsetup.SwapFileLocation(fs, s.Filename); err == nil && fd.DevT() == devt && fmt.Sprint(foff) == off {
+				// The header page is the file's first page: read (and stamp) it through the file.
+				st.swap, st.file = s, s.Filename
+				area, where = strings.TrimPrefix(s.Filename, "/"), s.Filename
+			}
+		}
+	}
+	f, err := os.Open(fs.Path(area))
 	if err != nil {
-		return st, fmt.Errorf("read the swap header of %s: %w", dev.Path, err)
+		return st, fmt.Errorf("read the swap header of %s: %w", where, err)
 	}
 	defer f.Close()
-	a, err := swsusp.ReadArea(f, dev.Size, 0)
+	size := dev.Size
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	a, err := swsusp.ReadArea(f, size, 0)
 	if err != nil {
-		return st, fmt.Errorf("read the swap header of %s: %w", dev.Path, err)
+		return st, fmt.Errorf("read the swap header of %s: %w", where, err)
 	}
 	st.record = a.Record
 	bootID, _ := fs.ReadString("proc/sys/kernel/random/boot_id")
 	switch {
 	case a.Record != nil && a.Record.BootID == bootID && bootID != "":
 		st.current = true
-		st.why = fmt.Sprintf("the image record on %s names this boot (%s, stamped %s)", dev.Path, a.Record.KernelRelease, a.Record.Stamped.Format(time.RFC3339))
+		st.why = fmt.Sprintf("the image record on %s names this boot (%s, stamped %s)", where, a.Record.KernelRelease, a.Record.Stamped.Format(time.RFC3339))
 		return st, nil
 	case a.Record == nil:
-		st.why = fmt.Sprintf("no image record on %s", dev.Path)
+		st.why = fmt.Sprintf("no image record on %s", where)
 	default:
-		st.why = fmt.Sprintf("the image record on %s is of another boot (%s, boot %s)", dev.Path, a.Record.KernelRelease, a.Record.BootID)
+		st.why = fmt.Sprintf("the image record on %s is of another boot (%s, boot %s)", where, a.Record.KernelRelease, a.Record.BootID)
 	}
 	st.canStamp = st.swap.Filename != "" && st.swap.Used <= restampLimit
+	if st.swap.Filename == "" {
+		st.why += "; it is not an active swap area"
+	}
 	return st, nil
 }
 
@@ -88,7 +111,10 @@ func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) CheckRe
 		c.OK = true
 		c.Detail = st.why + fmt.Sprintf("; hibernate now will stamp it (swapoff, stamp, swapon: %d MiB of swap in use)", st.swap.Used>>20)
 	default:
-		c.Detail = st.why + fmt.Sprintf("; %d MiB of swap in use is too much to swapoff and restamp", st.swap.Used>>20)
+		c.Detail = st.why
+		if st.swap.Filename != "" {
+			c.Detail += fmt.Sprintf("; %d MiB of swap in use is too much to swapoff and restamp", st.swap.Used>>20)
+		}
 		c.Fix = "reboot (the initramfs stamps the record at boot), or hibernate now --no-record to go on without the kexec fallback"
 	}
 	return c
@@ -98,11 +124,15 @@ func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) CheckRe
 // stamp, swapon with the same priority.
 func stampRecord(fs sysfs.FS, st recordState, sw swapsetup.Swapper, k kmsg) error {
 	rec := imagerecord.ThisBoot(fs, imagerecord.Running(), fs.Root(), imagerecord.BootFSUUID(fs), time.Now())
-	k.logf("stamping the image record for %s on %s (swapoff, stamp, swapon)", rec.KernelRelease, st.dev.Path)
-	if err := sw.Swapoff(st.dev.Path); err != nil {
+	target := st.dev.Path
+	if st.file != "" {
+		target = st.file
+	}
+	k.logf("stamping the image record for %s on %s (swapoff, stamp, swapon)", rec.KernelRelease, target)
+	if err := sw.Swapoff(target); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(fs.Path(strings.TrimPrefix(st.dev.Path, "/")), os.O_RDWR, 0)
+	f, err := os.OpenFile(fs.Path(strings.TrimPrefix(target, "/")), os.O_RDWR, 0)
 	if err == nil {
 		err = swsusp.StampRecord(f, 0, rec)
 		if serr := f.Sync(); err == nil {
@@ -110,11 +140,11 @@ func stampRecord(fs sysfs.FS, st recordState, sw swapsetup.Swapper, k kmsg) erro
 		}
 		f.Close()
 	}
-	if onErr := sw.Swapon(st.dev.Path, st.swap.Priority); onErr != nil {
-		return fmt.Errorf("swapon %s again after stamping: %w (stamp: %v)", st.dev.Path, onErr, err)
+	if onErr := sw.Swapon(target, st.swap.Priority); onErr != nil {
+		return fmt.Errorf("swapon %s again after stamping: %w (stamp: %v)", target, onErr, err)
 	}
 	if err != nil {
-		return fmt.Errorf("stamp the image record on %s: %w", st.dev.Path, err)
+		return fmt.Errorf("stamp the image record on %s: %w", target, err)
 	}
 	return nil
 }

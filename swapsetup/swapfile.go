@@ -391,3 +391,24 @@ func btrfsDeviceOf(fs sysfs.FS, f *os.File) (blockdev.Device, *btrfsDevice, erro
 	}
 	return dev, bd, nil
 }
+
+// SwapFileLocation is where an existing swap file's header page is: the block device holding
+// it and the page on that device (what resume= and resume_offset= name). path is as on the
+// machine; it is read below fs.
+func SwapFileLocation(fs sysfs.FS, path string) (blockdev.Device, uint64, error) {
+	p := fs.Path(strings.TrimPrefix(filepath.Clean(path), "/"))
+	fstype, err := fileSystemOf(filepath.Dir(p))
+	if err != nil {
+		return blockdev.Device{}, 0, fmt.Errorf("swap file %s: %w", path, err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return blockdev.Device{}, 0, err
+	}
+	defer f.Close()
+	dev, off, err := resumeOffset(fs, f, fstype)
+	if err != nil {
+		return dev, 0, fmt.Errorf("swap file %s: %w", path, err)
+	}
+	return dev, off, nil
+}

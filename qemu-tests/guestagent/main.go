@@ -53,6 +53,13 @@ func Version() string {
 // orphans, ignores SIGTERM/SIGINT/SIGHUP and never returns: failures are reported on
 // /dev/console and retried.
 func Main(args []string) int {
+	if len(args) > 0 && args[0] == "chattr" {
+		if err := Chattr(args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "%s chattr: %v\n", Name, err)
+			return 1
+		}
+		return 0
+	}
 	pid1 := os.Getpid() == 1
 	var logw io.Writer = os.Stderr
 	logf := func(format string, a ...any) { fmt.Fprintf(logw, Name+": "+format+"\n", a...) }

@@ -25,6 +25,9 @@ type RoundTripOptions struct {
 	Cmdline   string        // more kernel parameters for every boot (e.g. hibernate=nocompress)
 	DiskBPS   int64         // throttle the guest disk (bytes/s), to widen the window of the image write
 	CutPower  string        // pull the plug (kill QEMU) when this console line appears after hibernate now
+	SwapFile  string        // swap in this file of the root file system (setup --file) instead of a partition
+	SwapSize  string        // setup --size for the swap file (default 320M)
+	RootFS    string        // root file system type: ext4 (default) or btrfs
 	Timeout   time.Duration // for the whole scenario, default 4 min
 	Out       io.Writer     // progress lines
 }
@@ -45,6 +48,7 @@ type Summary struct {
 
 type setupJSON struct {
 	Resume       string `json:"resume"`
+	ResumeOffset uint64 `json:"resume_offset"`
 	KernelParams string `json:"kernel_params"`
 	UUID         string `json:"uuid"`
 }
@@ -121,7 +125,14 @@ func Hibernate(ctx context.Context, a Artifacts, o RoundTripOptions) (*Hibernate
 	o.defaults()
 	h := &Hibernated{Artifacts: a, Options: o, Summary: Summary{Kernel: a.Kernel.Release}}
 	s := &h.Summary
-	g, err := BuildGuest(a, GuestOptions{Name: o.Name})
+	gopts := GuestOptions{Name: o.Name, RootFSType: o.RootFS}
+	if o.RootFS == "btrfs" {
+		gopts.InitrdFlags = []string{"--add-module", "btrfs"}
+	}
+	if o.SwapFile != "" {
+		gopts.SwapMiB = -1
+	}
+	g, err := BuildGuest(a, gopts)
 	if err != nil {
 		return h, err
 	}
@@ -140,11 +151,19 @@ func Hibernate(ctx context.Context, a Artifacts, o RoundTripOptions) (*Hibernate
 		return h, err
 	}
 	h.BootID = info.BootID
-	r, err := run(ctx, vm, "/usr/sbin/hibernate", "setup", "--device", "PARTUUID="+g.Layout.SwapPartUUID, "--json")
+	setupArgs := []string{"/usr/sbin/hibernate", "setup", "--device", "PARTUUID=" + g.Layout.SwapPartUUID, "--json"}
+	if o.SwapFile != "" {
+		size := o.SwapSize
+		if size == "" {
+			size = "320M"
+		}
+		setupArgs = []string{"/usr/sbin/hibernate", "setup", "--file", o.SwapFile, "--size", size, "--json"}
+	}
+	r, err := run(ctx, vm, setupArgs...)
 	if err != nil {
 		return h, err
 	}
-	if err := json.Unmarshal([]byte(r.Stdout), &h.Setup); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &h.Setup); err != nil || h.Setup.KernelParams == "" {
 		return h, vm.Fail("hibernate setup --json: %v: %q", err, r.Stdout)
 	}
 	s.SetupResumeArgs = h.Setup.KernelParams
@@ -196,6 +215,9 @@ func Hibernate(ctx context.Context, a Artifacts, o RoundTripOptions) (*Hibernate
 	area, err := h.SwapArea()
 	if err != nil {
 		return h, err
+	}
+	if o.SwapFile != "" {
+		h.say("the swap is %s on the root file system, resume_offset %d", o.SwapFile, h.Setup.ResumeOffset)
 	}
 	if !area.HasImage() || !area.Valid() {
 		return h, fmt.Errorf("after hibernation the swap partition holds %s (problems: %v), not a valid image", area.Kind(), area.Problems)
@@ -296,15 +318,20 @@ func waitJobLine(ctx context.Context, vm *harness.VM, mark int, ok func(demojob.
 	}
 }
 
-// SwapArea reads the guest's swap partition from the host.
+// SwapArea reads the guest's swap area from the host: the swap partition, or the swap file at
+// its resume_offset in the root partition.
 func (h *Hibernated) SwapArea() (*swsusp.Area, error) {
 	f, err := os.Open(h.Guest.Disk)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	sec := io.NewSectionReader(f, h.Guest.Layout.SwapStart, h.Guest.Layout.SwapSize)
-	a, err := swsusp.ReadArea(sec, h.Guest.Layout.SwapSize, 0)
+	start, size, offset := h.Guest.Layout.SwapStart, h.Guest.Layout.SwapSize, uint64(0)
+	if h.Options.SwapFile != "" {
+		start, size, offset = h.Guest.Layout.RootStart, h.Guest.Layout.RootSize, h.Setup.ResumeOffset
+	}
+	sec := io.NewSectionReader(f, start, size)
+	a, err := swsusp.ReadArea(sec, size, offset)
 	if err != nil {
 		return nil, fmt.Errorf("read the swap partition of %s: %w", h.Guest.Disk, err)
 	}

@@ -1,0 +1,93 @@
+package scenario
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Issue 4: a swap file on the root file system, its resume_offset computed by hibernate setup;
+// hibernate, resume with the parameters setup printed: the job survives. Once on ext4, once on
+// btrfs (whose FIEMAP addresses are logical: setup maps them through the chunk tree).
+func TestSwapFileRoundTrip(t *testing.T) {
+	for _, fs := range []string{"ext4", "btrfs"} {
+		t.Run(fs, func(t *testing.T) {
+			a := artifacts(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			defer cancel()
+			h, err := Hibernate(ctx, a, RoundTripOptions{Name: t.Name(), Out: testWriter{t}, SwapFile: "/swapfile", RootFS: fs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(h.Setup.KernelParams, "resume_offset=") || h.Setup.ResumeOffset == 0 {
+				t.Fatalf("setup printed %q (offset %d): want resume= and resume_offset=", h.Setup.KernelParams, h.Setup.ResumeOffset)
+			}
+			vm, err := h.Resume(ctx, h.Setup.KernelParams)
+			killAtEnd(t, vm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %s, resumed in %s", fs, h.Setup.KernelParams, h.Summary.ResumeTime)
+		})
+	}
+}
+
+// Issue 4: setup refuses a swap file that others can read, and one on compressed btrfs, with the
+// reason, and changes nothing on disk.
+func TestSwapFileRefusals(t *testing.T) {
+	a := artifacts(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	g, err := BuildGuest(a, GuestOptions{Name: t.Name(), RootFSType: "btrfs", SwapMiB: -1, InitrdFlags: []string{"--add-module", "btrfs"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Hibernated{Artifacts: a, Options: RoundTripOptions{Name: t.Name(), Out: testWriter{t}}, Guest: g}
+	h.Options.defaults()
+	vm, _, err := h.Boot(ctx, "")
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		var b strings.Builder
+		for _, p := range []string{"/proc/swaps", "/sys/power/resume"} {
+			d, _ := vm.ReadFile(ctx, p)
+			b.Write(d)
+		}
+		return b.String()
+	}
+	before := state()
+	for _, c := range []struct{ name, file, prepare, want string }{
+		{"compressed btrfs file", "/swapcompressed", "+c", "compress"},
+		{"readable by others", "/swap0644", "0644", "mode 0644"},
+	} {
+		if err := vm.WriteFile(ctx, c.file, make([]byte, 1<<20), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if c.prepare == "+c" {
+			// An empty file takes the attribute: make it anew, mark it, then fill it.
+			if _, err := run(ctx, vm, "/sbin/init", "chattr", "+c", c.file); err != nil {
+				t.Fatal(err)
+			}
+			if err := vm.WriteFile(ctx, c.file, make([]byte, 1<<20), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, err := vm.Run(ctx, "/usr/sbin/hibernate", "setup", "--file", c.file, "--size", "64M")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Exit == 0 || !strings.Contains(r.Stdout+r.Stderr, c.want) {
+			t.Errorf("%s: setup exit %d, want a refusal naming %q:\n%s%s", c.name, r.Exit, c.want, r.Stdout, r.Stderr)
+		}
+		t.Logf("%s: %s", c.name, strings.TrimSpace(r.Stderr))
+		if data, err := vm.ReadFile(ctx, c.file); err != nil || len(data) != 1<<20 || strings.Trim(string(data), "\x00") != "" {
+			t.Errorf("%s: %s changed by the refused setup: %d bytes, %v", c.name, c.file, len(data), err)
+		}
+	}
+	if after := state(); after != before {
+		t.Errorf("swap or resume changed by refused setups:\nbefore %q\nafter  %q", before, after)
+	}
+}
