@@ -128,22 +128,6 @@ func SetupFile(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 	if f != nil {
 		defer f.Close()
 	}
-	if o.Record != nil {
-		if isActive {
-			res.Notes = append(res.Notes, fmt.Sprintf("not stamping the image record: %s is active (swapoff it to stamp one)", o.File))
-		} else {
-			res.Actions = append(res.Actions, fmt.Sprintf("stamp the image record for %s into the swap header of %s", o.Record.KernelRelease, o.File))
-			if !o.DryRun {
-				if err := swsusp.StampRecord(f, 0, *o.Record); err != nil {
-					return res, fmt.Errorf("stamp image record on %s: %w", o.File, err)
-				}
-				if err := f.Sync(); err != nil {
-					return res, fmt.Errorf("sync %s: %w", o.File, err)
-				}
-			}
-		}
-	}
-
 	// Where the file is: the device below, and its first page there.
 	var dev blockdev.Device
 	if f != nil {
@@ -170,6 +154,23 @@ func SetupFile(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 		res.Notes = append(res.Notes, "resume_offset is known once the file is allocated (not in a dry run)")
 	} else {
 		res.KernelParams = fmt.Sprintf("resume=%s resume_offset=%d", res.Resume, res.ResumeOffset)
+	}
+
+	// The record is stamped only once every check has passed: a refused setup changes nothing.
+	if o.Record != nil {
+		if isActive {
+			res.Notes = append(res.Notes, fmt.Sprintf("not stamping the image record: %s is active (swapoff it to stamp one)", o.File))
+		} else {
+			res.Actions = append(res.Actions, fmt.Sprintf("stamp the image record for %s into the swap header of %s", o.Record.KernelRelease, o.File))
+			if !o.DryRun {
+				if err := swsusp.StampRecord(f, 0, *o.Record); err != nil {
+					return res, fmt.Errorf("stamp image record on %s: %w", o.File, err)
+				}
+				if err := f.Sync(); err != nil {
+					return res, fmt.Errorf("sync %s: %w", o.File, err)
+				}
+			}
+		}
 	}
 
 	if isActive {

@@ -28,6 +28,14 @@ type GuestOptions struct {
 	SwapMiB     int // default 512; -1 for no swap partition
 	RootFSType  string
 	InitrdFlags []string // more flags for `hibernate initramfs build`
+	Files       []GuestFile
+}
+
+// GuestFile is one more file of the guest's root file system.
+type GuestFile struct {
+	Path string // absolute, in the guest
+	Data []byte
+	Mode os.FileMode
 }
 
 // BuildGuest makes the root tree (the agent as /sbin/init, hibernate with its initramfs base,
@@ -72,6 +80,18 @@ func BuildGuest(a Artifacts, o GuestOptions) (Guest, error) {
 	}
 	if err := os.WriteFile(filepath.Join(tree, "etc/hostname"), []byte("hibernate-guest\n"), 0o644); err != nil {
 		return g, err
+	}
+	for _, f := range o.Files {
+		p := filepath.Join(tree, f.Path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return g, err
+		}
+		if err := os.WriteFile(p, f.Data, f.Mode); err != nil {
+			return g, err
+		}
+		if err := os.Chmod(p, f.Mode); err != nil { // WriteFile's mode passes the umask
+			return g, err
+		}
 	}
 	initrd := filepath.Join(tree, "boot", "initrd.img-"+rel)
 	args := append([]string{"initramfs", "build", "--kernel-release", rel, "--modules", a.Kernel.ModulesDir,
