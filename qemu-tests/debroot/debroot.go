@@ -31,6 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
 // recipe changes when the way a root is made changes, so that old cached roots are not reused.
@@ -86,7 +88,7 @@ func (s *Spec) defaults() error {
 		s.Variant = "minbase"
 	}
 	if s.CacheDir == "" {
-		root, err := moduleRoot()
+		root, err := harness.ModuleRoot()
 		if err != nil {
 			return fmt.Errorf("debroot: no CacheDir and %w", err)
 		}
@@ -420,21 +422,6 @@ func findTool(name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("debroot: no %s: run qemu-tests/scripts/deps.sh (apt-get install %s)", name, name)
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod in %s or any folder above it", dir)
-		}
-	}
 }
 
 // tailBuffer keeps the last 4 KiB written to it, for error messages.

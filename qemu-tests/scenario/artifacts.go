@@ -4,12 +4,13 @@
 package scenario
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
 // Artifacts are the files a guest is made of.
@@ -32,23 +33,8 @@ type Kernel struct {
 	ModulesDir string // lib/modules/R
 }
 
-// FindModuleRoot walks up from the working folder to the folder holding go.mod.
-func FindModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the hibernate module (no go.mod above the working folder)")
-		}
-		dir = parent
-	}
-}
+// FindModuleRoot is the folder holding go.mod, above the working folder (harness.ModuleRoot).
+func FindModuleRoot() (string, error) { return harness.ModuleRoot() }
 
 // Discover finds the artifacts that `make build` and qemu-tests/scripts/fetch-kernel.sh left
 // under root. flavour picks the kernel (amd64, cloud-amd64). What is missing is named, with the

@@ -212,18 +212,8 @@ func DebianSystemd(ctx context.Context, a Artifacts, o DebianOptions) (DebianSum
 	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/hibernate-now.out", hib, "now", "--mode", "shutdown"); err != nil {
 		return s, err
 	}
-	exit, err := vm.WaitExit(ctx)
-	if err != nil {
+	if _, err := waitPoweredOff(ctx, vm, t0, &s.HibernateTime, &s.Before); err != nil {
 		return s, err
-	}
-	s.HibernateTime = time.Since(t0)
-	if !exit.GuestShutdown {
-		return s, vm.Fail("QEMU exited without the guest powering off (%s)", exit.Reason)
-	}
-	for _, l := range vm.ConsoleLines() {
-		if jl, ok := demojob.ParseLine(l); ok && strings.Contains(l, "demo-job: ") {
-			s.Before = jl
-		}
 	}
 	say("before-hibernate count=%d sum=%s; power off %s after hibernate now", s.Before.Count, s.Before.Sum, s.HibernateTime.Round(100*time.Millisecond))
 	h := &Hibernated{Guest: g.Guest}

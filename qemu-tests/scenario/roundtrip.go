@@ -196,21 +196,12 @@ func Hibernate(ctx context.Context, a Artifacts, o RoundTripOptions) (*Hibernate
 		h.say("power cut at %q", o.CutPower)
 		return h, nil
 	}
-	exit, err := vm.WaitExit(ctx)
+	reason, err := waitPoweredOff(ctx, vm, start, &s.HibernateTime, &s.Before)
 	if err != nil {
 		return h, err
 	}
-	s.HibernateTime = time.Since(start)
-	if !exit.GuestShutdown {
-		return h, vm.Fail("QEMU exited without the guest powering off (%s)", exit.Reason)
-	}
-	for _, l := range vm.ConsoleLines() {
-		if jl, ok := demojob.ParseLine(l); ok && strings.Contains(l, "demo-job: ") {
-			s.Before = jl
-		}
-	}
 	h.say("before-hibernate count=%d sum=%s", s.Before.Count, s.Before.Sum)
-	h.say("power is off (QEMU exited %s after hibernate now, %s); the state is in swap", s.HibernateTime.Round(100*time.Millisecond), exit.Reason)
+	h.say("power is off (QEMU exited %s after hibernate now, %s); the state is in swap", s.HibernateTime.Round(100*time.Millisecond), reason)
 
 	area, err := h.SwapArea()
 	if err != nil {
@@ -291,6 +282,25 @@ func RoundTrip(ctx context.Context, a Artifacts, o RoundTripOptions) (Summary, e
 		vm.Kill()
 	}
 	return h.Summary, err
+}
+
+// waitPoweredOff waits for the guest to power itself off after `hibernate now` (started at
+// start), and notes the time it took and the job's last line on the console before.
+func waitPoweredOff(ctx context.Context, vm *harness.VM, start time.Time, took *time.Duration, last *demojob.Line) (string, error) {
+	exit, err := vm.WaitExit(ctx)
+	if err != nil {
+		return "", err
+	}
+	*took = time.Since(start)
+	if !exit.GuestShutdown {
+		return exit.Reason, vm.Fail("QEMU exited without the guest powering off (%s)", exit.Reason)
+	}
+	for _, l := range vm.ConsoleLines() {
+		if jl, ok := demojob.ParseLine(l); ok && strings.Contains(l, "demo-job: ") {
+			*last = jl
+		}
+	}
+	return exit.Reason, nil
 }
 
 // waitJobLine waits for the job's first whole `count=N sum=S` console line after line mark that
