@@ -92,7 +92,7 @@ func lastJobLine(vm *harness.VM) demojob.Line {
 }
 
 // hookBinary compiles a hook for the guest (it has no shell): it appends its name, arguments
-// and SYSTEMD_SLEEP_ACTION to /var/lib/hibernate-demo/hooks.log. "hook mkdir DIR..." makes folders.
+// and SYSTEMD_SLEEP_ACTION to /var/lib/hibernate-demo/hooks.log. "hook install PATH..." copies itself there.
 func hookBinary(t *testing.T) []byte {
 	t.Helper()
 	dir := t.TempDir()
@@ -106,9 +106,13 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "mkdir" { // the agent makes no folders
-		for _, d := range os.Args[2:] {
-			if os.MkdirAll(d, 0o755) != nil {
+	if len(os.Args) > 1 && os.Args[1] == "install" { // the agent makes no folders, and a copy saves a transfer
+		self, err := os.ReadFile("/proc/self/exe")
+		if err != nil {
+			os.Exit(1)
+		}
+		for _, p := range os.Args[2:] {
+			if os.MkdirAll(filepath.Dir(p), 0o755) != nil || os.WriteFile(p, self, 0o755) != nil {
 				os.Exit(1)
 			}
 		}
@@ -126,7 +130,7 @@ func main() {
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "build", "-trimpath", "-o", "hook", "main.go")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", "hook", "main.go")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GO111MODULE=off", "GOFLAGS=")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -168,16 +172,13 @@ func TestNowHooksAroundResume(t *testing.T) {
 	ctx := timeout(t, 3*time.Minute)
 	hook := hookBinary(t)
 	h, vm := firstBoot(t, ctx, 0, 32)
+	sent := time.Now()
 	if err := vm.WriteFile(ctx, "/tmp/hook", hook, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := run(ctx, vm, "/tmp/hook", "mkdir", "/etc/hibernate/hooks.d", "/usr/lib/systemd/system-sleep"); err != nil {
+	t.Logf("hook (%d KiB) sent in %s", len(hook)>>10, time.Since(sent).Round(time.Second))
+	if _, err := run(ctx, vm, "/tmp/hook", "install", "/etc/hibernate/hooks.d/10-ours", "/usr/lib/systemd/system-sleep/20-systemd"); err != nil {
 		t.Fatal(err)
-	}
-	for _, p := range []string{"/etc/hibernate/hooks.d/10-ours", "/usr/lib/systemd/system-sleep/20-systemd"} {
-		if err := vm.WriteFile(ctx, p, hook, 0o755); err != nil {
-			t.Fatalf("write %s: %v (does the agent make folders?)", p, err)
-		}
 	}
 	before := readPower(t, ctx, vm)
 	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/hibernate-now.out", "/usr/sbin/hibernate", "now", "--mode", "shutdown", "--image-size", "min"); err != nil {
