@@ -10,8 +10,12 @@ import (
 func runCheck(env Env, args []string) error {
 	fs := newFlags(env, "check", "[--json] [--root DIR]", `
 Says whether hibernation, now, on this machine, will come back: kernel support, lockdown,
-the kernel command line, swap (disk swap free against the image's estimate), the resume
-device. Each check prints its reason and, where it fails, the fix. Changes nothing.
+the kernel command line, not in a container, swap (disk swap free against the image's
+estimate: AnonPages + Shmem), the resume device (a partition, or a swap file at
+resume_offset), our image record in the swap header (so a boot under another kernel can
+kexec into this one), and the initramfs of the running kernel (ours, or another with resume
+support: it says which). Each check prints its reason and, where it fails, the fix.
+Changes nothing.
 Exit status: 0 ready, 1 not ready, 2 cannot tell.`)
 	asJSON := fs.Bool("json", false, `print {"ready": bool, "checks": [{"name","ok","detail","fix"}]}`)
 	root := fs.String("root", "/", "the machine's root (a fake tree in tests)")
