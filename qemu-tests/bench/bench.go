@@ -40,7 +40,8 @@ type Trial struct {
 	OurInit  time.Duration // ours only: /init's own "starting" to its "writing … /sys/power/resume", its clock
 	AfterDev time.Duration // ours only: the resume device's modules loaded to the resume write
 	Log      string
-	Err      error
+	Err      error // the resume failed
+	ShareErr error // the console did not show the share's start or end
 }
 
 // HibernateRun is one hibernation of a fresh guest.
@@ -212,15 +213,14 @@ func trial(ctx context.Context, h *scenario.Hibernated, in Initrd, seq int, resu
 		return t
 	}
 	t.Resume = c.Summary.ResumeTime
-	t.Share, t.OurInit, t.AfterDev, err = shares(vm.ConsoleLines())
-	if err != nil {
-		t.Err = err
-	}
+	t.Share, t.OurInit, t.AfterDev, t.ShareErr = shares(vm.ConsoleLines())
 	return t
 }
 
 var (
-	kernelTS = regexp.MustCompile(`^\[\s*(\d+\.\d+)\]`)
+	// A kernel line's timestamp, at the start or after what a script printed without a newline
+	// ("Begin: Running /scripts/local-premount ... [   12.486393] PM: …").
+	kernelTS = regexp.MustCompile(`\[\s*(\d+\.\d+)\] `)
 	ourTS    = regexp.MustCompile(`^hibernate: \[\s*(\d+\.\d+)\]`)
 )
 

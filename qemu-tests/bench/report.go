@@ -44,9 +44,18 @@ func statsOf(ds []time.Duration) Stats {
 
 // byInitrd gathers a field of the successful trials per initrd.
 func (r *Result) byInitrd(name string, f func(Trial) time.Duration) []time.Duration {
+	return r.trials(name, f, false)
+}
+
+// shareOf is byInitrd for the trials whose console showed the share.
+func (r *Result) shareOf(name string, f func(Trial) time.Duration) []time.Duration {
+	return r.trials(name, f, true)
+}
+
+func (r *Result) trials(name string, f func(Trial) time.Duration, share bool) []time.Duration {
 	var out []time.Duration
 	for _, t := range r.Trials {
-		if t.Initrd == name && t.Err == nil {
+		if t.Initrd == name && t.Err == nil && (!share || t.ShareErr == nil) {
 			out = append(out, f(t))
 		}
 	}
@@ -98,7 +107,7 @@ func Markdown(r *Result, plot string) string {
 	w("| --- | --- | --- | --- | --- | --- |")
 	for _, in := range r.Initrds {
 		s := statsOf(r.byInitrd(in.Name, func(t Trial) time.Duration { return t.Resume }))
-		sh := statsOf(r.byInitrd(in.Name, func(t Trial) time.Duration { return t.Share }))
+		sh := statsOf(r.shareOf(in.Name, func(t Trial) time.Duration { return t.Share }))
 		if s.N == 0 {
 			w("| %s | 0 | — | — | — | — |", in.Name)
 			continue
@@ -114,8 +123,8 @@ func Markdown(r *Result, plot string) string {
 	w("init process` to `PM: hibernation: resume from hibernation`, which the kernel prints when")
 	w("/sys/power/resume is written. The resume device (virtio-blk) is present from power-on; what the")
 	w("share holds is each initramfs's own work before the write (loading modules, udev, waiting).")
-	ourInit := statsOf(r.byInitrd("ours", func(t Trial) time.Duration { return t.OurInit }))
-	afterDev := statsOf(r.byInitrd("ours", func(t Trial) time.Duration { return t.AfterDev }))
+	ourInit := statsOf(r.shareOf("ours", func(t Trial) time.Duration { return t.OurInit }))
+	afterDev := statsOf(r.shareOf("ours", func(t Trial) time.Duration { return t.AfterDev }))
 	if ourInit.N > 0 {
 		w("Ours by its own clock (`hibernate: [T]` lines): /init starting to the write, median %s (%s–%s);", ms(ourInit.Median), ms(ourInit.Min), ms(ourInit.Max))
 		w("of it, from its storage modules loaded (the device there) to the write, median %s (%s–%s).", ms(afterDev.Median), ms(afterDev.Min), ms(afterDev.Max))
@@ -124,6 +133,8 @@ func Markdown(r *Result, plot string) string {
 	for _, t := range r.Trials {
 		if t.Err != nil {
 			failed = append(failed, fmt.Sprintf("- trial %d (%s): %s", t.Seq, t.Initrd, firstLine(t.Err.Error())))
+		} else if t.ShareErr != nil {
+			failed = append(failed, fmt.Sprintf("- trial %d (%s), share only: %s", t.Seq, t.Initrd, firstLine(t.ShareErr.Error())))
 		}
 	}
 	if len(failed) > 0 {
@@ -197,7 +208,7 @@ func Markdown(r *Result, plot string) string {
 	w("| target | measured | met |")
 	w("| --- | --- | --- |")
 	ours := statsOf(r.byInitrd("ours", func(t Trial) time.Duration { return t.Resume }))
-	ourShare := statsOf(r.byInitrd("ours", func(t Trial) time.Duration { return t.Share }))
+	ourShare := statsOf(r.shareOf("ours", func(t Trial) time.Duration { return t.Share }))
 	var ourPacked int64
 	if len(r.Initrds) > 0 {
 		ourPacked = r.Initrds[0].Packed
