@@ -48,7 +48,8 @@ e2e: deps kernels build
 FUZZTIME ?= 5s
 FUZZ_TARGETS := \
 	./internal/swsusp:FuzzParsePage0 ./internal/swsusp:FuzzReadArea ./internal/swsusp:FuzzDecodeRecord \
-	./initramfs/modules:FuzzModinfo ./resume:FuzzParseCmdline
+	./initramfs/modules:FuzzModinfo ./resume:FuzzParseCmdline ./internal/blockdev:FuzzProbe \
+	./hibernate:FuzzReadInitramfs
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -215,6 +215,9 @@ func skipZeros(br *bufio.Reader) error {
 func keepFile(name string) bool { return name == "init" || name == config.Path }
 
 // readCpio reads one newc (or crc) cpio archive up to its TRAILER!!!.
+// readCpio reads one newc archive from a stream. u-root's pkg/cpio was passed over here: its
+// reader wants an io.ReaderAt over the whole uncompressed archive, where this reads the
+// decompressor's stream once and keeps only /init, our config and the symlinks.
 func readCpio(br *bufio.Reader, ic *initramfsContents) error {
 	var hdr [110]byte
 	for {
