@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
@@ -358,4 +359,57 @@ func TestXZModulesLoad(t *testing.T) {
 	if _, err := vm.WaitConsole(ctx, "(0 failed)"); err != nil {
 		t.Fatalf("/init did not load every .ko.xz module: %v", err)
 	}
+}
+
+// Issue 6: the resume device is a disk that is not attached at the next boot: /init says what it
+// waits for, gives up after the bounded wait, and the boot goes on (fresh: another boot ID).
+func TestResumeDiskDetached(t *testing.T) {
+	a := artifacts(t)
+	ctx := timeout(t, 3*time.Minute)
+	g, err := BuildGuest(a, GuestOptions{Name: t.Name(), SwapMiB: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	swapDisk := filepath.Join(a.WorkDir, t.Name(), "swapdisk.img")
+	sl, err := guestdisk.Build(guestdisk.Spec{Path: swapDisk, SizeMiB: 600, RootSizeMiB: 16, SwapSizeMiB: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Hibernated{Artifacts: a, Options: RoundTripOptions{Name: t.Name(), Out: testWriter{t}}, Guest: g}
+	h.Options.defaults()
+	spec := h.Spec(h.BaseCmdline())
+	spec.Disks = append(spec.Disks, harness.Disk{Path: swapDisk})
+	vm, err := harness.Start(ctx, spec)
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := vm.Ping(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.BootID = info.BootID
+	r, err := run(ctx, vm, "/usr/sbin/hibernate", "setup", "--device", "PARTUUID="+sl.SwapPartUUID, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var setup setupJSON
+	if err := json.Unmarshal([]byte(r.Stdout), &setup); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/hibernate-now.out", "/usr/sbin/hibernate", "now", "--mode", "shutdown"); err != nil {
+		t.Fatal(err)
+	}
+	if exit, err := vm.WaitExit(ctx); err != nil || !exit.GuestShutdown {
+		t.Fatalf("the guest did not power off: %+v %v", exit, err)
+	}
+	vm2, info2, err := h.Boot(ctx, setup.KernelParams+" hibernate.wait=3")
+	killAtEnd(t, vm2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vm2.WaitConsole(ctx, "waiting for resume device "+setup.Resume+", up to 3s"); err != nil {
+		t.Fatal(err)
+	}
+	wantFreshBoot(t, ctx, h, vm2, info2, "resume device "+setup.Resume+" not found: booting")
 }
