@@ -64,6 +64,9 @@ func Run(env Env, args []string) int {
 		}
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-V" {
+		return Run(env, []string{"version"})
+	}
 	for _, c := range commands() {
 		if c.name == args[0] {
 			err := c.run(env, args[1:])
