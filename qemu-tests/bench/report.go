@@ -355,7 +355,7 @@ func writePlot(r *Result, dat, png string) error {
 	}
 	var tics []string
 	for i, n := range names {
-		tics = append(tics, fmt.Sprintf("%q %d", strings.ReplaceAll(n, " (", "\\n("), i))
+		tics = append(tics, fmt.Sprintf("%q %d", strings.ReplaceAll(n, " (", "\n("), i))
 	}
 	script := fmt.Sprintf(`set terminal pngcairo size 900,520 font ",10"
 set output %q
