@@ -67,6 +67,19 @@ func wantFreshBoot(t *testing.T, ctx context.Context, h *Hibernated, vm *harness
 	}
 }
 
+// bootFreshSwapWorks boots the guest with the base command line plus extra and checks that it
+// booted fresh (saying line) and that its swap partition can be activated again.
+func bootFreshSwapWorks(t *testing.T, ctx context.Context, h *Hibernated, extra, line string) {
+	t.Helper()
+	vm, info, err := h.Boot(ctx, extra)
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFreshBoot(t, ctx, h, vm, info, line)
+	swapWorks(t, ctx, h, vm)
+}
+
 // swapWorks checks in the guest that the swap partition can be activated again.
 func swapWorks(t *testing.T, ctx context.Context, h *Hibernated, vm *harness.VM) {
 	t.Helper()
@@ -127,13 +140,7 @@ func TestInspectAndDiscard(t *testing.T) {
 	if out, code, _ := h.HostHibernate("discard", "--partition", off, h.Guest.Disk); code == 0 {
 		t.Fatalf("a second discard succeeded:\n%s", out)
 	}
-	vm, info, err := h.Boot(ctx, h.Setup.KernelParams)
-	killAtEnd(t, vm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantFreshBoot(t, ctx, h, vm, info, "no hibernation image on /dev/vda2 (swap)")
-	swapWorks(t, ctx, h, vm)
+	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, "no hibernation image on /dev/vda2 (swap)")
 }
 
 // Issue 6: resume= as UUID=, PARTUUID=, a /dev path, and absent (the initramfs scans): each resumes.
@@ -215,13 +222,7 @@ func TestNoresumeDiscards(t *testing.T) {
 	if _, err := vm.WaitExit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	vm2, info2, err := h.Boot(ctx, h.Setup.KernelParams)
-	killAtEnd(t, vm2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantFreshBoot(t, ctx, h, vm2, info2, "no hibernation image on /dev/vda2 (swap)")
-	swapWorks(t, ctx, h, vm2)
+	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, "no hibernation image on /dev/vda2 (swap)")
 }
 
 // Issue 6: a corrupted image (bytes flipped on the host) boots fresh with the reason, no panic.
@@ -241,13 +242,7 @@ func TestCorruptedImageBootsFresh(t *testing.T) {
 			if err := h.FlipBytes(page, off, n); err != nil {
 				t.Fatal(err)
 			}
-			vm, info, err := h.Boot(ctx, h.Setup.KernelParams)
-			killAtEnd(t, vm)
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantFreshBoot(t, ctx, h, vm, info, c.why)
-			swapWorks(t, ctx, h, vm)
+			bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, c.why)
 		})
 	}
 }
@@ -308,13 +303,7 @@ func TestPowerCutWhileWritingImage(t *testing.T) {
 	if area.HasImage() {
 		t.Fatalf("the header says S1SUSPEND after a cut at 10%%: %+v", area.Header)
 	}
-	vm, info, err := h.Boot(ctx, h.Setup.KernelParams)
-	killAtEnd(t, vm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantFreshBoot(t, ctx, h, vm, info, "no hibernation image on /dev/vda2 (swap)")
-	swapWorks(t, ctx, h, vm)
+	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, "no hibernation image on /dev/vda2 (swap)")
 }
 
 // Issue 6: a kernel whose modules are .ko.xz (Debian's 6.12 are): the initramfs carries them
