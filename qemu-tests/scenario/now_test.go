@@ -181,7 +181,17 @@ func TestNowHooksAroundResume(t *testing.T) {
 	if _, err := vm2.WaitConsole(ctx, "hibernate: resumed after"); err != nil {
 		t.Fatal(err)
 	}
-	out, _ := vm2.ReadFile(ctx, "/var/lib/hibernate-demo/hibernate-now.out")
+	// The post hooks run after that line: wait for hibernate now's last one, "resumed: off for",
+	// which it prints once they have all run.
+	var out []byte
+	for !strings.Contains(string(out), "resumed: off for") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("hibernate now did not finish after the resume:\n%s", out)
+		case <-time.After(200 * time.Millisecond):
+		}
+		out, _ = vm2.ReadFile(ctx, "/var/lib/hibernate-demo/hibernate-now.out")
+	}
 	t.Logf("hibernate now said:\n%s", indent(string(out)))
 	log, err := vm2.ReadFile(ctx, "/var/lib/hibernate-demo/hooks.log")
 	if err != nil {
