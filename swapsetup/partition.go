@@ -3,7 +3,6 @@ package swapsetup
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -102,7 +101,7 @@ func SetupPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 		return res, fmt.Errorf("open %s: %w", dev.Path, err)
 	}
 	defer f.Close()
-	size, err := deviceSize(f)
+	size, err := blockdev.Size(f)
 	if err != nil {
 		return res, fmt.Errorf("size of %s: %w", dev.Path, err)
 	}
@@ -177,24 +176,4 @@ func keepActivePartition(fs sysfs.FS, res Result, dev blockdev.Device, o Options
 	res.Resume = "UUID=" + res.UUID
 	res.KernelParams = "resume=" + res.Resume
 	return res, setRuntimeResume(fs, &res, o.DryRun)
-}
-
-// deviceSize is a block device's size (BLKGETSIZE64) or a regular file's length.
-func deviceSize(f *os.File) (int64, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	if st.Mode().IsRegular() {
-		return st.Size(), nil
-	}
-	n, err := unix.IoctlGetUint64(int(f.Fd()), unix.BLKGETSIZE64)
-	if err == nil {
-		return int64(n), nil
-	}
-	end, err2 := f.Seek(0, io.SeekEnd)
-	if err2 != nil {
-		return 0, err
-	}
-	return end, nil
 }

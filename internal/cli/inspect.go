@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"io"
-
 	"fmt"
-	diskfs "github.com/diskfs/go-diskfs"
-	"github.com/diskfs/go-diskfs/partition/gpt"
+	"io"
 	"os"
 
+	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 )
 
@@ -72,7 +70,7 @@ func openArea(path string, part int, write bool) (*area, error) {
 	if err != nil {
 		return nil, err
 	}
-	size, err := fileOrDeviceSize(f)
+	size, err := blockdev.Size(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("size of %s: %w", path, err)
@@ -89,21 +87,15 @@ func openArea(path string, part int, write bool) (*area, error) {
 	return a, nil
 }
 
-// partitionExtent reads the GPT of a disk image with go-diskfs: where partition part starts
-// and how long it is, in bytes.
+// partitionExtent is where GPT partition part of the disk image at path starts, and its length.
 func partitionExtent(path string, part int) (int64, int64, error) {
-	d, err := diskfs.Open(path, diskfs.WithOpenMode(diskfs.ReadOnly))
+	parts, err := blockdev.GPTPartitions(path)
 	if err != nil {
-		return 0, 0, fmt.Errorf("open %s: %w", path, err)
+		return 0, 0, err
 	}
-	defer d.Close()
-	t, err := d.GetPartitionTable()
-	if err != nil {
-		return 0, 0, fmt.Errorf("read the partition table of %s: %w", path, err)
-	}
-	for _, p := range t.GetPartitions() {
-		if g, ok := p.(*gpt.Partition); ok && g.Index == part && g.Start > 0 {
-			return p.GetStart(), p.GetSize(), nil
+	for _, p := range parts {
+		if p.Number == part {
+			return p.Start, p.Size, nil
 		}
 	}
 	return 0, 0, fmt.Errorf("%s has no partition %d", path, part)
@@ -222,16 +214,4 @@ resumed. Refuses what is not an image.`)
 	}
 	fmt.Fprintf(env.Stdout, "%s: %s\n", path, plan)
 	return nil
-}
-
-// fileOrDeviceSize is a regular file's length or a block device's size.
-func fileOrDeviceSize(f *os.File) (int64, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	if st.Mode().IsRegular() {
-		return st.Size(), nil
-	}
-	return f.Seek(0, 2)
 }
