@@ -119,15 +119,26 @@ func Build(o Options, w io.Writer) (Result, error) {
 			return res, fmt.Errorf("modules for %s: %w", o.KernelRelease, err)
 		}
 		res.Modules, res.Builtin = mods, builtin
+		inArchive := map[string]string{} // module name -> its path inside the archive
 		for _, m := range mods {
-			data, err := os.ReadFile(filepath.Join(o.ModulesDir, m.Path))
+			// A compressed module (.ko.xz, .ko.zst, .ko.gz) goes in decompressed: the archive is
+			// compressed as a whole anyway, and /init then hands the kernel the file as it is
+			// (finit_module) instead of decompressing it at boot, where Go's xz took 12 s for
+			// the default set in a loaded guest.
+			data, err := modules.Decompress(filepath.Join(o.ModulesDir, m.Path))
 			if err != nil {
 				return res, fmt.Errorf("read module %s: %w", m.Name, err)
 			}
-			name := path.Join("lib/modules", o.KernelRelease, filepath.ToSlash(m.Path))
+			rel := filepath.ToSlash(m.Path)
+			if i := strings.LastIndex(rel, ".ko"); i >= 0 {
+				rel = rel[:i+len(".ko")]
+			}
+			name := path.Join("lib/modules", o.KernelRelease, rel)
 			recs = append(recs, cpio.StaticFile(name, string(data), 0o644))
 			cfg.Modules = append(cfg.Modules, "/"+name)
+			inArchive[m.Name] = "/" + name
 		}
+		cfg.Needs, cfg.Devices = loadingTables(ix, mods, inArchive)
 	}
 	cfgBytes, err := cfg.Marshal()
 	if err != nil {
@@ -143,6 +154,24 @@ func Build(o Options, w io.Writer) (Result, error) {
 	n, err := compress(w, raw.Bytes(), o.Compress)
 	res.Compressed = n
 	return res, err
+}
+
+// loadingTables gives, for each module of the archive, the archive paths of the modules it
+// needs first and the device patterns it drives (see config.Config).
+func loadingTables(ix *modules.Index, mods []modules.Module, inArchive map[string]string) (needs, devices map[string][]string) {
+	needs, devices = map[string][]string{}, map[string][]string{}
+	for _, m := range mods {
+		p := inArchive[m.Name]
+		for _, n := range ix.Needs(m) {
+			if dp, ok := inArchive[n]; ok {
+				needs[p] = append(needs[p], dp)
+			}
+		}
+		if d := modules.DeviceAliases(m); len(d) > 0 {
+			devices[p] = d
+		}
+	}
+	return needs, devices
 }
 
 func readBase(p string) ([]cpio.Record, error) {

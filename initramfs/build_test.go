@@ -168,3 +168,73 @@ func TestMountedFSModules(t *testing.T) {
 		t.Fatalf("MountedFSModules = %q", got)
 	}
 }
+
+// The config tells /init which modules drive which devices and what each needs first; a
+// compressed module goes into the archive decompressed, under its .ko name.
+func TestBuildLoadTablesAndDecompressedModules(t *testing.T) {
+	dir, rel := realModules(t)
+	tree := filepath.Join(t.TempDir(), rel)
+	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo", "modules.order"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(tree, f), b)
+	}
+	for _, m := range []string{"kernel/drivers/virtio/virtio.ko", "kernel/drivers/virtio/virtio_ring.ko", "kernel/drivers/block/virtio_blk.ko"} {
+		b, err := os.ReadFile(filepath.Join(dir, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(b)
+		zw.Close()
+		writeFile(t, filepath.Join(tree, m+".gz"), gz.Bytes())
+	}
+	var out bytes.Buffer
+	if _, err := Build(Options{Base: writeBase(t), KernelRelease: rel, ModulesDir: tree, Modules: []string{"virtio_blk"}, Compress: "gzip"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	recs := readArchive(t, out.Bytes())
+	blk := "/lib/modules/" + rel + "/kernel/drivers/block/virtio_blk.ko"
+	r, ok := recs[strings.TrimPrefix(blk, "/")]
+	if !ok {
+		t.Fatalf("no %s in the archive", blk)
+	}
+	head := make([]byte, 4)
+	if _, err := r.ReadAt(head, 0); err != nil || string(head) != "\x7fELF" {
+		t.Fatalf("%s starts %q (%v), want the ELF magic", blk, head, err)
+	}
+	c := recs[config.Path]
+	data := make([]byte, c.FileSize)
+	if _, err := c.ReadAt(data, 0); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Devices[blk], " ") != "virtio:d00000002v*" {
+		t.Errorf("devices of virtio_blk: %q", cfg.Devices[blk])
+	}
+	needs := strings.Join(cfg.Needs[blk], " ")
+	if !strings.Contains(needs, "/virtio.ko") || !strings.Contains(needs, "/virtio_ring.ko") {
+		t.Errorf("virtio_blk needs %q, want virtio and virtio_ring", needs)
+	}
+	for _, m := range cfg.Modules {
+		if !strings.HasSuffix(m, ".ko") {
+			t.Errorf("config lists %s: want the decompressed .ko", m)
+		}
+	}
+}
+
+func writeFile(t *testing.T, p string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -27,6 +27,9 @@ type Machine struct {
 	Release string
 	// Sleep waits between two looks for a device.
 	Sleep func(time.Duration)
+	// LoadModule loads the module file at a path of the initramfs (nil: finit_module or
+	// init_module).
+	LoadModule func(path string) error
 }
 
 // Logf prints one console line, prefixed as every /init line is, with the time since boot.
@@ -48,39 +51,47 @@ func release() string { return imagerecord.Running().Release }
 func version() string { return imagerecord.Running().Version }
 
 // FindResumeDevice waits for the device that spec names, or, with spec "", scans every block
-// device for a hibernation signature. It looks again every 50 ms until wait has passed
-// (wait < 0: as long as it takes). It returns the spec it settled on ("" if none) and the device.
-func (b *Machine) FindResumeDevice(spec string, wait time.Duration) (string, *blockdev.Device, error) {
+// device for a hibernation signature. It looks at the block devices whenever their list
+// changes, until wait has passed (wait < 0: as long as it takes). more (when not nil) is
+// called between two looks: it starts module loads and says whether modules are still coming,
+// so devices may still appear. A scan ends when no module is coming and the list of block
+// devices stayed the same over one look. It returns the spec it settled on ("" if none) and
+// the device.
+func (b *Machine) FindResumeDevice(spec string, wait time.Duration, more func() bool) (string, *blockdev.Device, error) {
 	start := b.Now()
 	said := false
-	lastSeen := ""
+	lastSeen := "-"
+	var lastLook time.Duration
 	for {
-		devs, err := blockdev.List(b.FS)
-		if err == nil {
-			if spec == "" {
-				for _, d := range devs {
-					if d.Probe.Type == "swsusp" {
-						return d.Path, &d, nil
+		names, err := blockNames(b.FS)
+		changed := err == nil && names != lastSeen
+		// Look again now and then even with the same names: the device's node in /dev
+		// (devtmpfs makes it on its own thread) may have been missing at the last look.
+		if changed || (spec != "" && err == nil && b.Now()-lastLook >= 200*time.Millisecond) {
+			lastSeen, lastLook = names, b.Now()
+			devs, err := blockdev.ListFor(b.FS, spec)
+			if err == nil {
+				if spec == "" {
+					for _, d := range devs {
+						if d.Probe.Type == "swsusp" {
+							return d.Path, &d, nil
+						}
 					}
+				} else if d, err := blockdev.Resolve(devs, spec); err == nil {
+					return spec, &d, nil
+				} else if !errors.Is(err, blockdev.ErrNotFound) {
+					return spec, nil, err
 				}
-				// Scanning: once the same disks were seen twice in a row, the storage modules
-				// have probed what there is, and no image is on it.
-				names := deviceNames(devs)
-				if names != "" && names == lastSeen {
-					return "", nil, nil
-				}
-				lastSeen = names
-			} else if d, err := blockdev.Resolve(devs, spec); err == nil {
-				return spec, &d, nil
-			} else if !errors.Is(err, blockdev.ErrNotFound) {
-				return spec, nil, err
 			}
 		}
-		waited := b.Now() - start
-		if wait >= 0 && waited >= wait {
+		coming := more != nil && more()
+		if spec == "" && !changed && !coming {
+			return "", nil, nil // every disk there is was looked at: no image on any
+		}
+		if wait >= 0 && b.Now()-start >= wait {
 			return spec, nil, nil
 		}
-		if !said && spec != "" {
+		if !said && spec != "" && !coming {
 			limit := "as long as it takes (resumewait)"
 			if wait >= 0 {
 				limit = fmt.Sprintf("up to %s", wait)
@@ -88,8 +99,26 @@ func (b *Machine) FindResumeDevice(spec string, wait time.Duration) (string, *bl
 			b.Logf("waiting for resume device %s, %s", spec, limit)
 			said = true
 		}
-		b.Sleep(50 * time.Millisecond)
+		if coming {
+			b.Sleep(10 * time.Millisecond) // a driver is probing: its disk is due any moment
+		} else {
+			b.Sleep(50 * time.Millisecond)
+		}
 	}
+}
+
+// blockNames lists /sys/class/block, a cheap test of whether any block device came or went.
+func blockNames(fs sysfs.FS) (string, error) {
+	entries, err := os.ReadDir(fs.Path("sys/class/block"))
+	if err != nil {
+		return "", err
+	}
+	var sb strings.Builder
+	for _, e := range entries {
+		sb.WriteString(e.Name())
+		sb.WriteByte(' ')
+	}
+	return sb.String(), nil
 }
 
 // ReadArea reads what the swap area at offset (pages) of dev holds.
@@ -103,7 +132,7 @@ func (b *Machine) ReadArea(dev *blockdev.Device, offset uint64) (*swsusp.Area, e
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 		size = st.Size()
 	}
-	a, err := swsusp.ReadArea(f, size, offset)
+	a, err := swsusp.ReadAreaHead(f, size, offset)
 	if err != nil {
 		return nil, fmt.Errorf("read swap area on %s: %w", dev.Path, err)
 	}
@@ -142,8 +171,10 @@ func (b *Machine) DiscardImage(dev *blockdev.Device, offset uint64) error {
 	return f.Close()
 }
 
-// Settle gathers the decision's inputs: which device, what it holds.
-func (b *Machine) Settle(p Params, cfg config.Config) Input {
+// Settle gathers the decision's inputs: which device, what it holds. When the device is not
+// there after the drivers of the devices present (ld's coldplug), it coldplugs again and then
+// loads the rest of the modules, while it waits.
+func (b *Machine) Settle(p Params, cfg config.Config, ld *Loader) Input {
 	in := Input{Params: p, RunningRelease: b.Release}
 	spec := p.Resume
 	offset := p.ResumeOffset
@@ -164,7 +195,40 @@ func (b *Machine) Settle(p Params, cfg config.Config) Input {
 		b.Logf("resumedelay: waiting %s", p.ResumeDelay)
 		b.Sleep(p.ResumeDelay)
 	}
-	found, dev, err := b.FindResumeDevice(spec, wait)
+	var more func() bool
+	if ld != nil {
+		// The drivers of the devices present are loading (Init started them). While they do,
+		// and while they bring more devices, look again; once they are all in and the device
+		// has not come for half a second, load the rest of the modules: the device may be
+		// behind a driver no device asked for.
+		var idleSince time.Duration = -1
+		more = func() bool {
+			t := b.Now()
+			if m := ld.Coldplug(); len(m) > 0 {
+				b.Logf("loading %d modules for the devices that appeared: %s", len(m), moduleNames(m))
+				idleSince = -1
+				return true
+			}
+			if ld.Busy() {
+				idleSince = -1
+				return true
+			}
+			if ld.rest {
+				return false
+			}
+			if idleSince < 0 {
+				idleSince = t
+			}
+			if t-idleSince < 500*time.Millisecond {
+				return true
+			}
+			ld.LoadRest()
+			b.logLoadedSince(ld, "the rest of the modules, the resume device not being there yet,", t)
+			return true
+		}
+	}
+	start := b.Now()
+	found, dev, err := b.FindResumeDevice(spec, wait, more)
 	in.DeviceSpec = found
 	if err != nil {
 		in.ReadErr = err
@@ -174,16 +238,10 @@ func (b *Machine) Settle(p Params, cfg config.Config) Input {
 		return in
 	}
 	in.Device = dev.Path
+	found0 := b.Now()
 	in.Area, in.ReadErr = b.ReadArea(dev, offset)
 	in.dev, in.offset = dev, offset
+	b.Logf("resume device %s is %s (found in %d ms, its swap area read in %d ms)", spec, dev.Path,
+		(found0 - start).Milliseconds(), (b.Now() - found0).Milliseconds())
 	return in
-}
-
-func deviceNames(devs []blockdev.Device) string {
-	var b strings.Builder
-	for _, d := range devs {
-		b.WriteString(d.Name)
-		b.WriteByte(' ')
-	}
-	return b.String()
 }

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hibernate-linux/hibernate/initramfs/config"
-	"github.com/hibernate-linux/hibernate/initramfs/modules"
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/imagerecord"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
@@ -44,19 +43,29 @@ func Init() error {
 	} else {
 		b.Logf("no /%s: no modules to load, resume device from the command line only", config.Path)
 	}
-	loadModules(b, cfg.Modules)
+	ld := NewLoader(b, cfg)
+	ld.Debug = p.Debug
+	if p.Debug {
+		b.Logf("command line and config (%d modules) read", len(cfg.Modules))
+	}
+	if m := ld.Coldplug(); len(m) > 0 {
+		b.Logf("loading %d modules for the devices present: %s", len(m), moduleNames(m))
+	} else {
+		b.Logf("no module for the devices present (their drivers are built in, or not in this initramfs)")
+	}
 
-	in := b.Settle(p, cfg)
+	in := b.Settle(p, cfg, ld)
 	d := Decide(in)
 	b.Logf("%s", d.Reason)
 	switch d.Action {
 	case Kexec:
+		b.loadRest(ld)
 		if err := b.kexecToRecord(in, string(raw)); err != nil {
 			b.Logf("%v: trying to resume in place", err)
 		}
-		b.resumeInPlace(in, string(raw))
+		b.resumeInPlace(in, string(raw), ld)
 	case Resume:
-		b.resumeInPlace(in, string(raw))
+		b.resumeInPlace(in, string(raw), ld)
 	case Discard:
 		if err := b.DiscardImage(in.dev, in.offset); err != nil {
 			b.Logf("%v", err)
@@ -69,6 +78,7 @@ func Init() error {
 			return fmt.Errorf("power off: %w", err)
 		}
 	}
+	b.loadRest(ld)
 	return b.switchToRoot(p, in)
 }
 
@@ -87,7 +97,10 @@ func (b *Machine) kexecToRecord(in Input, cmdline string) error {
 // refuses the image it has already written the swap signature back, and if the record names
 // another kernel that can be found, the header is put back and that kernel is kexec'ed to resume
 // it (unless this boot is that kexec already). Otherwise the image is gone, and it says so.
-func (b *Machine) resumeInPlace(in Input, cmdline string) {
+func (b *Machine) resumeInPlace(in Input, cmdline string, ld *Loader) {
+	if ld != nil {
+		ld.Hold()
+	}
 	saved, serr := b.readHeaderPage(in)
 	err := b.StartResume(in.dev, in.offset)
 	b.Logf("resume failed: %v", err)
@@ -101,6 +114,7 @@ func (b *Machine) resumeInPlace(in Input, cmdline string) {
 		return
 	}
 	b.Logf("image header put back on %s: trying the kernel that made it, %s", in.Device, rec.KernelRelease)
+	b.loadRest(ld)
 	if err := b.kexecToRecord(in, cmdline); err != nil {
 		b.Logf("%v", err)
 	}
@@ -151,37 +165,22 @@ func mountEarly() error {
 	return nil
 }
 
-// loadModules loads each module file in order. A module already loaded (or built in) is fine;
-// any other failure is said and the boot goes on: the device may still appear.
-func loadModules(b *Machine, paths []string) {
-	if len(paths) == 0 {
-		return
-	}
+// loadRest loads the modules the devices did not ask for (file systems, dm-crypt), which
+// mounting root or the boot file system may need.
+func (b *Machine) loadRest(ld *Loader) {
 	start := b.Now()
-	failed := 0
-	for _, p := range paths {
-		if err := loadModule(p); err != nil && !errors.Is(err, unix.EEXIST) {
-			b.Logf("load module %s: %v", p, err)
-			failed++
-		}
+	if ld.LoadRest() {
+		b.logLoadedSince(ld, "the rest of the modules:", start)
 	}
-	b.Logf("loaded %d modules in %d ms (%d failed)", len(paths)-failed, (b.Now() - start).Milliseconds(), failed)
 }
 
-func loadModule(path string) error {
-	if strings.HasSuffix(path, ".ko") {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return unix.FinitModule(int(f.Fd()), "", 0)
+// logLoadedSince says how long the last LoadRest took.
+func (b *Machine) logLoadedSince(ld *Loader, what string, start time.Duration) {
+	failed, loaded := ld.Failures()
+	for _, f := range failed {
+		b.Logf("load module %s", f)
 	}
-	data, err := modules.Decompress(path)
-	if err != nil {
-		return err
-	}
-	return unix.InitModule(data, "")
+	b.Logf("loaded %s in %d ms (%d failed; %d modules in all)", what, (b.Now() - start).Milliseconds(), len(failed), loaded)
 }
 
 // switchToRoot mounts the root file system that root= names and executes its init.
@@ -229,7 +228,7 @@ func (b *Machine) switchToRoot(p Params, in Input) error {
 }
 
 func (b *Machine) findRoot(spec string) (string, *blockdev.Device, error) {
-	_, dev, err := b.FindResumeDevice(spec, 30*time.Second)
+	_, dev, err := b.FindResumeDevice(spec, 30*time.Second, nil)
 	if err != nil {
 		return "", nil, fmt.Errorf("root %s: %w", spec, err)
 	}

@@ -19,6 +19,13 @@ type Config struct {
 	KernelRelease string `json:"kernel_release"`
 	// Modules are paths inside the archive, in load order (dependencies first).
 	Modules []string `json:"modules"`
+	// Needs maps a module's path to the paths of the modules it needs loaded first (its
+	// depends= and softdep pre:), so that /init can load independent modules side by side.
+	Needs map[string][]string `json:"needs,omitempty"`
+	// Devices maps a module's path to the device patterns (modalias globs, as modules.alias
+	// has them) of the hardware it drives. Before deciding, /init loads only the modules of
+	// the devices present, the rest after; a module with none waits for the rest.
+	Devices map[string][]string `json:"devices,omitempty"`
 	// Resume is the resume= spec used when the kernel command line has none ("" = scan for an image).
 	Resume       string `json:"resume,omitempty"`
 	ResumeOffset uint64 `json:"resume_offset,omitempty"`

@@ -347,3 +347,35 @@ func (w *walker) visit(m *Module) error {
 	w.order = append(w.order, m.clone())
 	return nil
 }
+
+// Needs returns the names of the loadable modules that must be loaded before m: its depends=
+// and the modules its softdep "pre:" names resolve to, built-in ones left out.
+func (ix *Index) Needs(m Module) []string {
+	var out []string
+	for _, s := range m.SoftPre {
+		if d := ix.resolve(s); d != nil && !d.Builtin && d.Name != m.Name {
+			out = appendUnique(out, d.Name)
+		}
+	}
+	for _, dep := range m.Depends {
+		if d, ok := ix.mods[dep]; ok && !d.Builtin {
+			out = appendUnique(out, d.Name)
+		}
+	}
+	return out
+}
+
+// DeviceAliases returns the aliases of m that name devices a bus announces in sysfs
+// (modalias, "bus:..."), leaving out names that are no device: fs-, crypto-, char-major-,
+// devname: and the like.
+func DeviceAliases(m Module) []string {
+	var out []string
+	for _, a := range m.Aliases {
+		bus, _, ok := strings.Cut(a, ":")
+		if !ok || bus == "" || bus == "devname" || strings.ContainsAny(bus, "*?[") {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}

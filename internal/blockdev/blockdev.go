@@ -31,25 +31,39 @@ func (d Device) DevT() string { return fmt.Sprintf("%d:%d", d.Major, d.Minor) }
 
 // List returns every block device below fs, probed, sorted by name. A device that cannot be
 // read (no medium, no permission) is listed with an empty Probe.
-func List(fs sysfs.FS) ([]Device, error) {
+func List(fs sysfs.FS) ([]Device, error) { return list(fs, true, true) }
+
+// ListFor is List with only what Resolve needs to find spec: the contents of the devices are
+// read for UUID=, LABEL= and a scan (spec ""), the GPTs for PARTUUID=, neither for the other
+// forms. At boot, where every read is a wait, that is what it costs to look again.
+func ListFor(fs sysfs.FS, spec string) ([]Device, error) {
+	key, _, hasEq := strings.Cut(spec, "=")
+	key = strings.ToUpper(key)
+	probe := spec == "" || (hasEq && (key == "UUID" || key == "LABEL"))
+	return list(fs, probe, hasEq && key == "PARTUUID")
+}
+
+func list(fs sysfs.FS, probe, partUUIDs bool) ([]Device, error) {
 	entries, err := os.ReadDir(fs.Path("sys/class/block"))
 	if err != nil {
 		return nil, fmt.Errorf("list block devices: %w", err)
 	}
 	var devs []Device
 	for _, e := range entries {
-		d, err := readDevice(fs, e.Name())
+		d, err := readDevice(fs, e.Name(), probe)
 		if err != nil {
 			continue
 		}
 		devs = append(devs, d)
 	}
 	sort.Slice(devs, func(i, j int) bool { return devs[i].Name < devs[j].Name })
-	fillPartUUIDs(fs, devs)
+	if partUUIDs {
+		fillPartUUIDs(fs, devs)
+	}
 	return devs, nil
 }
 
-func readDevice(fs sysfs.FS, name string) (Device, error) {
+func readDevice(fs sysfs.FS, name string, probe bool) (Device, error) {
 	base := "sys/class/block/" + name
 	d := Device{Name: name, Path: "/dev/" + name}
 	devt, err := fs.ReadString(base + "/dev")
@@ -86,6 +100,9 @@ func readDevice(fs sysfs.FS, name string) (Device, error) {
 				d.Parent = parts[len(parts)-2]
 			}
 		}
+	}
+	if !probe {
+		return d, nil
 	}
 	if f, err := os.Open(fs.Path(strings.TrimPrefix(d.Path, "/"))); err == nil {
 		d.Probe, _ = ProbeReader(f)

@@ -49,7 +49,14 @@ var hibernationSigs = []string{"S1SUSPEND", "S2SUSPEND", "ULSUSPEND", "LINHIB000
 // ProbeReader reads the first 68 KiB of r (what it has of them) and names what it holds.
 // A device shorter than a signature's place simply does not have that signature.
 func ProbeReader(r io.ReaderAt) (Probe, error) {
+	// The first page holds the swap and hibernation signatures, ext4's and FAT's: most devices
+	// are named by it, and only the others cost the read up to btrfs's superblock.
 	buf := make([]byte, 0x10000+4096)
+	if n, err := r.ReadAt(buf[:4096], 0); n == 4096 || err == nil {
+		if p := probeBytes(buf[:n]); p.Type != "" {
+			return p, nil
+		}
+	}
 	n, err := r.ReadAt(buf, 0)
 	if err != nil && err != io.EOF {
 		if n == 0 {

@@ -204,3 +204,40 @@ func TestRealImagesBroken(t *testing.T) {
 		}
 	}
 }
+
+type countingReader struct {
+	r     io.ReaderAt
+	reads int
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	c.reads++
+	return c.r.ReadAt(p, off)
+}
+
+// ReadAreaHead, what /init decides on, reads three pages of a real image and finds what the
+// whole walk finds of the header and the info page.
+func TestRealImagesHead(t *testing.T) {
+	for name, dev := range realImages(t) {
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			full, err := ReadArea(dev, dev.size, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cr := &countingReader{r: dev}
+			a, err := ReadAreaHead(cr, dev.size, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cr.reads != 3 {
+				t.Errorf("%d reads, want 3 (header, first map page, info page)", cr.reads)
+			}
+			if !a.Valid() || len(a.Problems) != 0 || a.Info == nil || *a.Info != *full.Info || a.MapPages != 1 {
+				t.Errorf("head: valid %v problems %q info %+v map pages %d; full walk: info %+v", a.Valid(), a.Problems, a.Info, a.MapPages, full.Info)
+			}
+			if a.Partial != (full.MapPages > 1) {
+				t.Errorf("partial %v with %d map pages in all", a.Partial, full.MapPages)
+			}
+		})
+	}
+}

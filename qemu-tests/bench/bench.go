@@ -38,7 +38,7 @@ type Trial struct {
 	Resume   time.Duration
 	Share    time.Duration // "Run /init" to the kernel's "resume from hibernation", kernel clock
 	OurInit  time.Duration // ours only: /init's own "starting" to its "writing … /sys/power/resume", its clock
-	AfterDev time.Duration // ours only: the resume device's modules loaded to the resume write
+	AfterDev time.Duration // the kernel's line for the disk ("virtio_blk virtio0: [vda] …") to the resume write, kernel clock
 	Log      string
 	Err      error // the resume failed
 	ShareErr error // the console did not show the share's start or end
@@ -224,11 +224,15 @@ var (
 	ourTS    = regexp.MustCompile(`^hibernate: \[\s*(\d+\.\d+)\]`)
 )
 
+// diskTS matches the kernel's line for the virtio disk coming up, once its driver probed it.
+var diskLine = regexp.MustCompile(`virtio_blk virtio\d+: \[vd[a-z]+\] `)
+
 // shares reads the console: the kernel's "Run /init as init process" to its "PM: hibernation:
-// resume from hibernation" (printed when /sys/power/resume is written), both on the kernel's clock;
-// for ours also /init's own timestamps.
+// resume from hibernation" (printed when /sys/power/resume is written), and the kernel's line of
+// the disk appearing to that write, all on the kernel's clock; for ours also /init's own
+// timestamps.
 func shares(lines []string) (share, ourInit, afterDev time.Duration, err error) {
-	var runInit, resumeAt, ourStart, ourMods, ourWrite float64 = -1, -1, -1, -1, -1
+	var runInit, resumeAt, diskAt, ourStart, ourWrite float64 = -1, -1, -1, -1, -1
 	for _, l := range lines {
 		if m := kernelTS.FindStringSubmatch(l); m != nil {
 			v, _ := strconv.ParseFloat(m[1], 64)
@@ -237,6 +241,8 @@ func shares(lines []string) (share, ourInit, afterDev time.Duration, err error) 
 				runInit = v
 			case strings.Contains(l, "PM: hibernation: resume from hibernation") && resumeAt < 0:
 				resumeAt = v
+			case diskLine.MatchString(l) && diskAt < 0 && runInit >= 0:
+				diskAt = v
 			}
 		}
 		if m := ourTS.FindStringSubmatch(l); m != nil {
@@ -244,8 +250,6 @@ func shares(lines []string) (share, ourInit, afterDev time.Duration, err error) 
 			switch {
 			case strings.Contains(l, "init of hibernate starting") && ourStart < 0:
 				ourStart = v
-			case strings.Contains(l, "loaded ") && strings.Contains(l, " modules in ") && ourMods < 0:
-				ourMods = v
 			case strings.Contains(l, "to /sys/power/resume") && ourWrite < 0:
 				ourWrite = v
 			}
@@ -256,11 +260,11 @@ func shares(lines []string) (share, ourInit, afterDev time.Duration, err error) 
 		return 0, 0, 0, fmt.Errorf("console has no \"Run /init\" (%v) or no \"resume from hibernation\" (%v) line", runInit >= 0, resumeAt >= 0)
 	}
 	share = sec(resumeAt - runInit)
+	if diskAt >= 0 && diskAt <= resumeAt {
+		afterDev = sec(resumeAt - diskAt)
+	}
 	if ourStart >= 0 && ourWrite >= 0 {
 		ourInit = sec(ourWrite - ourStart)
-		if ourMods >= 0 {
-			afterDev = sec(ourWrite - ourMods)
-		}
 	}
 	return share, ourInit, afterDev, nil
 }

@@ -306,9 +306,10 @@ func TestPowerCutWhileWritingImage(t *testing.T) {
 	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, "no hibernation image on /dev/vda2 (swap)")
 }
 
-// Issue 6: a kernel whose modules are .ko.xz (Debian's 6.12 are): the initramfs carries them
-// compressed and /init decompresses and loads them; here the 6.1 modules, xz-compressed as the
-// kernel's own build compresses them (crc32 check), resume the image.
+// Issue 6: a kernel whose modules are .ko.xz (Debian's 6.12 are): hibernate initramfs build
+// puts them in decompressed (no xz at boot, which took /init 12 s in Go), and /init loads them;
+// here the 6.1 modules, xz-compressed as the kernel's own build compresses them (crc32 check),
+// resume the image.
 func TestXZModulesLoad(t *testing.T) {
 	h := hibernated(t)
 	ctx := timeout(t, 2*time.Minute)
@@ -345,8 +346,10 @@ func TestXZModulesLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vm.WaitConsole(ctx, "(0 failed)"); err != nil {
-		t.Fatalf("/init did not load every .ko.xz module: %v", err)
+	for _, l := range vm.ConsoleLines() {
+		if strings.Contains(l, "hibernate: ") && strings.Contains(l, "load module ") {
+			t.Errorf("a module of the .ko.xz tree failed to load: %s", l)
+		}
 	}
 }
 
