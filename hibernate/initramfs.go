@@ -35,7 +35,13 @@ type initramfsContents struct {
 	Names       map[string]bool   // paths without a leading "/"
 	Links       map[string]string // symlink name to target
 	Files       map[string][]byte // the contents of init and our config
+	// OursAtStart says the read stopped at our config, which hibernate initramfs build writes
+	// first: the rest of the archive (the busybox, the modules) is ours and was not read.
+	OursAtStart bool
 }
+
+// errOurConfig stops the read at our config.
+var errOurConfig = errors.New("hibernate's config read")
 
 // checkInitramfs answers: will the initramfs the running kernel boots with try to resume?
 // It looks where distributions put it (the names the image record knows), reads it (concatenated
@@ -77,6 +83,9 @@ func checkInitramfs(fs sysfs.FS) CheckResult {
 	}
 	what, ok := resumeSupport(ic, release)
 	desc := fmt.Sprintf("%s (%s, %d cpio archive(s), %d entries)", p, ic.Compression, ic.Archives, len(ic.Names))
+	if ic.OursAtStart {
+		desc = fmt.Sprintf("%s (%s, read up to hibernate's config, the first entry of its archive)", p, ic.Compression)
+	}
 	if !ok {
 		c.Detail = desc + " has nothing that resumes: no /init of hibernate, no initramfs-tools resume script, no dracut resume hook, no systemd-hibernate-resume"
 		c.Fix = "hibernate initramfs build, or your distribution's initramfs with resume support (update-initramfs -u with RESUME set, or dracut with the resume module)"
@@ -132,8 +141,20 @@ func resumeSupport(ic initramfsContents, release string) (string, bool) {
 
 // readInitramfs reads an initramfs as the kernel unpacks it: uncompressed cpio archives one after
 // another (an early microcode archive first), zero padding between them, then at most one
-// compressed stream holding more archives. Data after a compressed stream is not read.
+// compressed stream holding more archives. Data after a compressed stream is not read. An
+// archive that starts with our config is ours: the read stops there (the check need not
+// decompress the 12 MiB after it, a second under emulation and pages the image would carry).
 func readInitramfs(r io.Reader) (initramfsContents, error) {
+	ic, err := readInitramfsAll(r)
+	if errors.Is(err, errOurConfig) {
+		ic.OursAtStart = true
+		ic.Archives++
+		return ic, nil
+	}
+	return ic, err
+}
+
+func readInitramfsAll(r io.Reader) (initramfsContents, error) {
 	ic := initramfsContents{Compression: "none", Names: map[string]bool{}, Links: map[string]string{}, Files: map[string][]byte{}}
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
@@ -220,6 +241,7 @@ func keepFile(name string) bool { return name == "init" || name == config.Path }
 // decompressor's stream once and keeps only /init, our config and the symlinks.
 func readCpio(br *bufio.Reader, ic *initramfsContents) error {
 	var hdr [110]byte
+	onlyDirs := true // every entry so far a folder
 	for {
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			return fmt.Errorf("cpio header: %w", err)
@@ -268,6 +290,12 @@ func readCpio(br *bufio.Reader, ic *initramfsContents) error {
 		}
 		if name != "" {
 			ic.Names[name] = true
+		}
+		if onlyDirs && name == config.Path && ic.Files[name] != nil {
+			return errOurConfig
+		}
+		if mode&0o170000 != 0o040000 {
+			onlyDirs = false
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/u-root/u-root/pkg/cpio"
 	"github.com/ulikunitz/xz"
 
+	"github.com/hibernate-linux/hibernate/initramfs"
 	"github.com/hibernate-linux/hibernate/internal/faketree"
 )
 
@@ -146,5 +147,71 @@ func TestReadInitramfsRejects(t *testing.T) {
 		if _, err := readInitramfs(bytes.NewReader(data)); err == nil {
 			t.Errorf("%s: read without an error", name)
 		}
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// An initramfs hibernate initramfs build wrote holds our config first: the check knows it for
+// ours after reading the start of it, not the megabytes of busybox and modules after.
+func TestInitramfsOfOursIsReadOnlyToItsConfig(t *testing.T) {
+	big := make([]byte, 8<<20)
+	for i := range big {
+		big[i] = byte(i*7919 + i>>9) // compresses, but not to nothing
+	}
+	basePath := t.TempDir() + "/base.cpio"
+	if err := os.WriteFile(basePath, cpioArchive(t, cpio.StaticFile("bbin/bb", string(big), 0o755), cpio.Symlink("init", "bbin/bb"), cpio.Directory("etc", 0o755)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var img bytes.Buffer
+	if _, err := initramfs.Build(initramfs.Options{Base: basePath, KernelRelease: testRelease, Modules: []string{}}, &img); err != nil {
+		t.Fatal(err)
+	}
+	cr := &countingReader{r: bytes.NewReader(img.Bytes())}
+	ic, err := readInitramfs(cr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	what, ok := resumeSupport(ic, testRelease)
+	if !ok || !ic.OursAtStart || !strings.Contains(what, "hibernate's /init") {
+		t.Errorf("ours %v at start %v: %s", ok, ic.OursAtStart, what)
+	}
+	if cr.n > 256<<10 {
+		t.Errorf("read %d of the %d bytes to find our config: want it at the start", cr.n, img.Len())
+	}
+	// The archive as the kernel unpacks it: the folders first, our config, then the base, each
+	// name once.
+	zr, err := zstd.NewReader(bytes.NewReader(img.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if seen[r.Name] {
+			t.Errorf("%s twice in the archive", r.Name)
+		}
+		seen[r.Name] = true
+		names = append(names, r.Name)
+	}
+	if len(names) < 4 || strings.Join(names[:3], " ") != "etc etc/hibernate etc/hibernate/initramfs.json" || !seen["bbin/bb"] {
+		t.Errorf("archive order %q: want etc, etc/hibernate, our config, then the base", names)
 	}
 }

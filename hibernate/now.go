@@ -60,7 +60,10 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 		out = io.Discard
 	}
 	k := kmsg{fs: fs, out: out}
+	start := time.Now()
+	k.logf("hibernate now: checking that this machine will come back")
 	rep := Check(fs)
+	k.logf("checks done in %d ms", time.Since(start).Milliseconds())
 	ignored := map[string]bool{}
 	for _, n := range o.IgnoreChecks {
 		ignored[n] = true

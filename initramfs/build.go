@@ -203,12 +203,35 @@ func readBase(p string) ([]cpio.Record, error) {
 
 // writeArchive writes base then extra records, every record made reproducible (no times, no
 // owners), the parent folders of extras created, and the trailer.
+//
+// Our config goes first, after only its folders: hibernate check then knows the initramfs for
+// ours from its first file, without decompressing the rest.
 func writeArchive(w io.Writer, base, extra []cpio.Record) error {
 	sort.SliceStable(extra, func(i, j int) bool { return extra[i].Name < extra[j].Name })
 	dw := cpio.NewDedupWriter(cpio.Newc.Writer(w))
 	have := map[string]bool{}
+	for i, r := range extra {
+		if r.Name != config.Path {
+			continue
+		}
+		for _, d := range []string{path.Dir(path.Dir(r.Name)), path.Dir(r.Name)} {
+			if err := dw.WriteRecord(cpio.MakeReproducible(cpio.Directory(d, 0o755))); err != nil {
+				return err
+			}
+			have[d] = true
+		}
+		if err := dw.WriteRecord(cpio.MakeReproducible(r)); err != nil {
+			return fmt.Errorf("write %s: %w", r.Name, err)
+		}
+		have[r.Name] = true
+		extra = append(extra[:i:i], extra[i+1:]...)
+		break
+	}
 	for _, r := range base {
 		r = cpio.MakeReproducible(r)
+		if have[r.Name] && r.Mode&cpio.S_IFMT == cpio.S_IFDIR {
+			continue // a folder our config's made already
+		}
 		have[r.Name] = true
 		if err := dw.WriteRecord(r); err != nil {
 			return fmt.Errorf("write %s: %w", r.Name, err)

@@ -25,7 +25,7 @@ import (
 // Options shape a run.
 type Options struct {
 	Pairs          int    // resume pairs per peer (ours, peer), default 5
-	HibernatePairs int    // pairs of (hibernate now, a direct write) and of image sizes, default 2
+	HibernatePairs int    // pairs of (hibernate now, a direct write) and of image sizes, default 3
 	Report         string // the Markdown report, default docs/benchmarks.md
 	Plot           string // the PNG, default docs/benchmarks-resume.png
 	Out            io.Writer
@@ -51,7 +51,10 @@ type HibernateRun struct {
 	ImageMem  uint64        // bytes of memory in the image
 	ImageDisk uint64        // bytes on the swap partition
 	WriteTime time.Duration // the kernel's "Image saving" to power off, from its console
-	Err       error
+	// BeforeEntry is hibernate now's first kernel-log line to the kernel's "hibernation entry"
+	// (kernel clock); 0 for the direct write.
+	BeforeEntry time.Duration
+	Err         error
 }
 
 // Result is everything the report shows.
@@ -73,7 +76,7 @@ func (o *Options) defaults(root string) {
 		o.Pairs = 5
 	}
 	if o.HibernatePairs == 0 {
-		o.HibernatePairs = 2
+		o.HibernatePairs = 3
 	}
 	if o.Report == "" {
 		o.Report = filepath.Join(root, "docs/benchmarks.md")
@@ -125,7 +128,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	resume := "UUID=" + h.Setup.UUID
 	res.Hibernate = append(res.Hibernate, HibernateRun{Method: "hibernate now", Took: h.Summary.HibernateTime,
-		ImageMem: h.Summary.ImageBytes, ImageDisk: h.Summary.ImageDiskBytes, WriteTime: saveTime(h.Summary.Logs[len(h.Summary.Logs)-1])})
+		ImageMem: h.Summary.ImageBytes, ImageDisk: h.Summary.ImageDiskBytes, WriteTime: saveTime(h.Summary.Logs[len(h.Summary.Logs)-1]),
+		BeforeEntry: beforeEntry(h.Summary.Logs[len(h.Summary.Logs)-1])})
 
 	ours := buildOurs(ctx, a, h.Guest.Initrd, outDir)
 	say("ours: cold %s, warm %s", ours.Cold.Round(time.Millisecond), ours.Warm.Round(time.Millisecond))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
@@ -82,6 +84,7 @@ func hibernateOnce(ctx context.Context, a scenario.Artifacts, method, name strin
 		return fail(vm.Fail("QEMU exited without the guest powering off (%s)", exit.Reason))
 	}
 	r.WriteTime = saveTime(vm.ConsoleLogPath())
+	r.BeforeEntry = beforeEntry(vm.ConsoleLogPath())
 	area, err := (&scenario.Hibernated{Guest: g}).SwapArea()
 	if err != nil {
 		return fail(err)
@@ -94,4 +97,30 @@ func hibernateOnce(ctx context.Context, a scenario.Artifacts, method, name strin
 	}
 	r.ImageDisk = (area.DataPages + uint64(area.MapPages)) * swsusp.PageSize
 	return r
+}
+
+// beforeEntry is, on the kernel's clock of a console log, from hibernate now's first line (it
+// writes each step to /dev/kmsg) to the kernel's "hibernation entry", printed when disk is
+// written to /sys/power/state: what hibernate now does before the kernel starts. 0 when the
+// log has not both.
+func beforeEntry(log string) time.Duration {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return 0
+	}
+	start := -1.0
+	for _, l := range strings.Split(string(b), "\n") {
+		m := kernelTS.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		switch {
+		case strings.Contains(l, "hibernate: hibernate now: checking") && start < 0:
+			start = v
+		case strings.Contains(l, "PM: hibernation: hibernation entry") && start >= 0:
+			return time.Duration((v - start) * float64(time.Second))
+		}
+	}
+	return 0
 }

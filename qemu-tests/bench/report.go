@@ -175,29 +175,46 @@ func Markdown(r *Result, plot string) string {
 	w("spawning `hibernate now --mode shutdown`, or writing `disk` to /sys/power/state after `shutdown` to")
 	w("/sys/power/disk) to QEMU gone after the guest powered off.")
 	w("")
-	w("| method | runs | median | min–max | image in memory | image on disk | kernel: saving to power off |")
-	w("| --- | --- | --- | --- | --- | --- | --- |")
+	w("| method | runs | median | min–max | image in memory | image on disk | kernel: saving to power off | in the guest: first line to the kernel's hibernation entry |")
+	w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+	var before []time.Duration
 	for _, m := range []string{methodNow, methodDirect, methodMin} {
 		hs := r.hib(m)
 		if len(hs) == 0 {
-			w("| `%s` | 0 | — | — | — | — | — |", m)
+			w("| `%s` | 0 | — | — | — | — | — | — |", m)
 			continue
 		}
-		var took, write []time.Duration
+		var took, write, be []time.Duration
 		var mem, disk uint64
 		for _, h := range hs {
 			took, write = append(took, h.Took), append(write, h.WriteTime)
 			mem, disk = mem+h.ImageMem, disk+h.ImageDisk
+			if h.BeforeEntry > 0 {
+				be = append(be, h.BeforeEntry)
+			}
 		}
-		s, ws := statsOf(took), statsOf(write)
+		s, ws, bs := statsOf(took), statsOf(write), statsOf(be)
 		n := uint64(len(hs))
-		w("| `%s` | %d | %s | %s–%s | %.1f MiB | %.1f MiB | %s |", m, len(hs), sec(s.Median), sec(s.Min), sec(s.Max), mib(mem/n), mib(disk/n), sec(ws.Median))
+		bcol := "—"
+		if bs.N > 0 {
+			bcol = fmt.Sprintf("%s (%s–%s)", ms(bs.Median), ms(bs.Min), ms(bs.Max))
+		}
+		if m == methodNow {
+			before = be
+		}
+		w("| `%s` | %d | %s | %s–%s | %.1f MiB | %.1f MiB | %s | %s |", m, len(hs), sec(s.Median), sec(s.Min), sec(s.Max), mib(mem/n), mib(disk/n), sec(ws.Median), bcol)
 	}
 	now, direct := statsOf(durations(r.hib(methodNow))), statsOf(durations(r.hib(methodDirect)))
 	overhead := now.Median - direct.Median
+	inGuest := statsOf(before)
 	w("")
-	w("`hibernate now` against the direct write: %s (difference of medians). The default image_size is", ms(overhead))
-	w("the kernel's (2/5 of RAM); `--image-size min` writes 0, the smallest image the kernel can make.")
+	w("`hibernate now` against the direct write, QEMU clock: %s (difference of medians; it holds the", ms(overhead))
+	w("start of the hibernate binary and the guest's noise, and the image size differs run to run).")
+	w("In the guest, on the kernel's clock, from `hibernate now`'s first line in the kernel log (it")
+	w("logs each step to /dev/kmsg) to the kernel's `hibernation entry` (the write of `disk`): median %s:", ms(inGuest.Median))
+	w("the checks, the lock, the hooks, the record and the sysfs writes, all that it adds before the")
+	w("kernel's own work. The default image_size is the kernel's (2/5 of RAM); `--image-size min`")
+	w("writes 0, the smallest image the kernel can make.")
 	for _, h := range r.Hibernate {
 		if h.Err != nil {
 			w("")
@@ -227,7 +244,7 @@ func Markdown(r *Result, plot string) string {
 	}
 	w("| ours ≤ 4 MiB compressed, with the storage modules | %.2f MiB | %s |", mibI(ourPacked), yes(ourPacked > 0 && ourPacked <= targetPacked))
 	w("| ≤ 50 ms from /init start to the resume write once the device is there | %s from the disk's kernel line to the write (the whole share from /init's start: %s) | %s |", ms(afterDev.Median), ms(ourShare.Median), yes(afterDev.N > 0 && afterDev.Median <= targetShare))
-	w("| `hibernate now` adds ≤ 150 ms | %s | %s |", ms(overhead), yes(now.N > 0 && direct.N > 0 && overhead <= targetOverhead))
+	w("| `hibernate now` adds ≤ 150 ms | %s in the guest before the kernel's entry (%s by the QEMU clock, difference of medians) | %s |", ms(inGuest.Median), ms(overhead), yes(inGuest.N > 0 && inGuest.Median <= targetOverhead))
 	if afterDev.N > 0 && afterDev.Median > targetShare {
 		w("")
 		w("Why the 50 ms is missed here: from the disk's kernel line to the write, %s: /init notices the", ms(afterDev.Median))
