@@ -170,7 +170,7 @@ func mountEarly() error {
 func (b *Machine) loadRest(ld *Loader) {
 	start := b.Now()
 	if ld.LoadRest() {
-		b.logLoadedSince(ld, "the rest of the modules:", start)
+		b.logLoadedSince(ld, "the rest of the modules", start)
 	}
 }
 
@@ -180,7 +180,7 @@ func (b *Machine) logLoadedSince(ld *Loader, what string, start time.Duration) {
 	for _, f := range failed {
 		b.Logf("load module %s", f)
 	}
-	b.Logf("loaded %s in %d ms (%d failed; %d modules in all)", what, (b.Now() - start).Milliseconds(), len(failed), loaded)
+	b.Logf("loaded %s in %d ms (%d failed; %d modules in the kernel from this initramfs)", what, (b.Now() - start).Milliseconds(), len(failed), loaded)
 }
 
 // switchToRoot mounts the root file system that root= names and executes its init.
@@ -191,6 +191,14 @@ func (b *Machine) switchToRoot(p Params, in Input) error {
 	_, dev, err := b.findRoot(p.Root)
 	if err != nil {
 		return err
+	}
+	if dev.Probe.Type == "" {
+		// Found by a spec that needs no look inside (PARTUUID=, /dev/…): look now, for the
+		// file system type and the UUID the image record names root by.
+		if f, err := os.Open(b.FS.Path(strings.TrimPrefix(dev.Path, "/"))); err == nil {
+			dev.Probe, _ = blockdev.ProbeReader(f)
+			f.Close()
+		}
 	}
 	fstype := p.RootFSType
 	if fstype == "" {
