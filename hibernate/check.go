@@ -31,6 +31,8 @@ type Report struct {
 	ResumeDevT string `json:"resume_devt,omitempty"`
 	// SetResume says that /sys/power/resume is unset and Now will set it to ResumeDevT.
 	SetResume bool `json:"set_resume,omitempty"`
+	// record is what the image-record check read, for Now's restamp decision.
+	record *recordState
 }
 
 // Failed returns the checks that did not pass.
@@ -57,7 +59,9 @@ func Check(fs sysfs.FS) Report {
 	resumeCheck, devt, set := checkResume(fs, swaps)
 	add(resumeCheck)
 	r.ResumeDevT, r.SetResume = devt, set
-	add(checkRecord(fs, devt, swaps))
+	recordCheck, st := checkRecord(fs, devt, swaps)
+	add(recordCheck)
+	r.record = st
 	add(checkInitramfs(fs))
 	r.Ready = len(r.Failed()) == 0
 	return r
@@ -229,7 +233,7 @@ func checkResume(fs sysfs.FS, disk []swapsetup.ActiveSwap) (CheckResult, string,
 		c.Detail = fmt.Sprintf("cannot read /sys/power/resume: %v", err)
 		return c, "", false
 	}
-	devs, _ := blockdev.List(fs)
+	devs, _ := blockdev.ListSysfs(fs) // paths and numbers: nothing to read on the devices
 	byPath := map[string]blockdev.Device{}
 	byDevT := map[string]blockdev.Device{}
 	for _, d := range devs {

@@ -132,9 +132,18 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 		}
 	}
 
-	if !o.NoRecord && rep.ResumeDevT != "" {
-		swaps, _ := swapsetup.ReadProcSwaps(fs)
-		if st, err := inspectRecord(fs, rep.ResumeDevT, swaps); err == nil && !st.current && st.canStamp {
+	// The record as the check read it (the lock is held: no other hibernate stamps it in
+	// between); the swap in use read again, as the hooks may have changed it.
+	if st := rep.record; !o.NoRecord && rep.ResumeDevT != "" && st != nil {
+		if swaps, err := swapsetup.ReadProcSwaps(fs); err == nil && st.swap.Filename != "" {
+			for _, s := range swaps {
+				if s.Filename == st.swap.Filename {
+					st.swap.Used = s.Used
+					st.canStamp = st.canStamp && s.Used <= restampLimit
+				}
+			}
+		}
+		if !st.current && st.canStamp {
 			sw := o.Swapper
 			if sw == nil {
 				sw = swapsetup.SystemSwapper{}
@@ -143,7 +152,7 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 					sw = swapsetup.RootSwapper{Root: fs.Root()}
 				}
 			}
-			if err := stampRecord(fs, st, sw, k); err != nil {
+			if err := stampRecord(fs, *st, sw, k); err != nil {
 				return res, fmt.Errorf("image record: %w", err)
 			}
 		}

@@ -32,7 +32,7 @@ type recordState struct {
 // the active swap file on devt at /sys/power/resume_offset.
 func inspectRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (recordState, error) {
 	var st recordState
-	devs, err := blockdev.List(fs)
+	devs, err := blockdev.ListSysfs(fs) // devt is MAJ:MIN: found without reading the devices
 	if err != nil {
 		return st, err
 	}
@@ -92,17 +92,17 @@ func inspectRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (reco
 	return st, nil
 }
 
-func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) CheckResult {
+func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (CheckResult, *recordState) {
 	c := CheckResult{Name: "image-record"}
 	if devt == "" {
 		c.Detail = "no resume device to read the image record from"
 		c.Fix = "see the resume-device check"
-		return c
+		return c, nil
 	}
 	st, err := inspectRecord(fs, devt, swaps)
 	if err != nil {
 		c.Detail = err.Error()
-		return c
+		return c, nil
 	}
 	switch {
 	case st.current:
@@ -117,7 +117,7 @@ func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) CheckRe
 		}
 		c.Fix = "reboot (the initramfs stamps the record at boot), or hibernate now --no-record to go on without the kexec fallback"
 	}
-	return c
+	return c, &st
 }
 
 // stampRecord writes the record of this boot on the resume partition, which is active: swapoff,

@@ -43,6 +43,10 @@ func ListFor(fs sysfs.FS, spec string) ([]Device, error) {
 	return list(fs, probe, hasEq && key == "PARTUUID")
 }
 
+// ListSysfs is List from sysfs alone: names, numbers, sizes, partitions, no device read
+// (Probe and PartUUID empty).
+func ListSysfs(fs sysfs.FS) ([]Device, error) { return list(fs, false, false) }
+
 func list(fs sysfs.FS, probe, partUUIDs bool) ([]Device, error) {
 	entries, err := os.ReadDir(fs.Path("sys/class/block"))
 	if err != nil {

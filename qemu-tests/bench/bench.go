@@ -69,6 +69,8 @@ type Result struct {
 	Trials    []Trial
 	Hibernate []HibernateRun
 	Notes     []string
+	// DepBuildInGuest is mkinitramfs MODULES=dep's time in the guest that built it (TCG).
+	DepBuildInGuest time.Duration
 }
 
 func (o *Options) defaults(root string) {
@@ -134,7 +136,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	ours := buildOurs(ctx, a, h.Guest.Initrd, outDir)
 	say("ours: cold %s, warm %s", ours.Cold.Round(time.Millisecond), ours.Warm.Round(time.Millisecond))
 	say("building the peers' initrds for %s, resume=%s", a.Kernel.Release, resume)
-	res.Initrds = append([]Initrd{ours}, buildPeers(ctx, a, peers, resume, outDir, logf)...)
+	peerInitrds, depTook := buildPeers(ctx, a, peers, resume, ours.Path, outDir, logf)
+	res.Initrds = append([]Initrd{ours}, peerInitrds...)
+	res.DepBuildInGuest = depTook
 	for i := range res.Initrds {
 		in := &res.Initrds[i]
 		if in.Path == "" {
