@@ -333,12 +333,11 @@ func moduleNames(paths []string) string {
 	return strings.Join(names, " ")
 }
 
-// moduleParams are given to every module. async_probe (the kernel's own, for every module)
-// makes its drivers probe their devices in the background, so that the load returns at once:
-// a slow controller (AHCI resetting its links) does not hold up the disk the image is on, and
-// the kernel's freezer, at the start of a resume, does not wait for a load still in progress.
-// The restore itself waits for the probes (dpm_prepare).
-const moduleParams = "async_probe"
+// moduleParams are given to every module: none. async_probe (the kernel's own parameter, for
+// every module) would let a load return before its driver probed, but it was tried and dropped:
+// two virtio disks then came up as vda and vdb in either order (seen in make bench), where
+// root=/dev/vda must name the same disk every boot.
+const moduleParams = ""
 
 func loadModule(path string) error {
 	if strings.HasSuffix(path, ".ko") {
