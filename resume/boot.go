@@ -52,22 +52,28 @@ func version() string { return imagerecord.Running().Version }
 
 // FindResumeDevice waits for the device that spec names, or, with spec "", scans every block
 // device for a hibernation signature. It looks at the block devices whenever their list
-// changes, until wait has passed (wait < 0: as long as it takes). more (when not nil) is
-// called between two looks: it starts module loads and says whether modules are still coming,
-// so devices may still appear. A scan ends when no module is coming and the list of block
-// devices stayed the same over one look. It returns the spec it settled on ("" if none) and
-// the device.
-func (b *Machine) FindResumeDevice(spec string, wait time.Duration, more func() bool) (string, *blockdev.Device, error) {
+// changes (and a few times after, as their nodes in /dev come on devtmpfs's own thread), until
+// wait has passed (wait < 0: as long as it takes). more (when not nil) is called between two
+// looks: it loads modules and says whether modules are still coming (devices may still
+// appear), and whether it loaded one just now (look again at once). A scan ends when no module
+// is coming and the list of block devices stayed the same over one look. It returns the spec it
+// settled on ("" if none) and the device.
+func (b *Machine) FindResumeDevice(spec string, wait time.Duration, more func() (coming, loaded bool)) (string, *blockdev.Device, error) {
 	start := b.Now()
 	said := false
 	lastSeen := "-"
 	var lastLook time.Duration
+	again := 0 // full looks still to make after the list changed
 	for {
 		names, err := blockNames(b.FS)
 		changed := err == nil && names != lastSeen
+		if changed {
+			again = 3
+		}
 		// Look again now and then even with the same names: the device's node in /dev
 		// (devtmpfs makes it on its own thread) may have been missing at the last look.
-		if changed || (spec != "" && err == nil && b.Now()-lastLook >= 200*time.Millisecond) {
+		if err == nil && (again > 0 || (spec != "" && b.Now()-lastLook >= 200*time.Millisecond)) {
+			again--
 			lastSeen, lastLook = names, b.Now()
 			devs, err := blockdev.ListFor(b.FS, spec)
 			if err == nil {
@@ -84,8 +90,11 @@ func (b *Machine) FindResumeDevice(spec string, wait time.Duration, more func() 
 				}
 			}
 		}
-		coming := more != nil && more()
-		if spec == "" && !changed && !coming {
+		coming, loaded := false, false
+		if more != nil {
+			coming, loaded = more()
+		}
+		if spec == "" && !changed && again <= 0 && !coming {
 			return "", nil, nil // every disk there is was looked at: no image on any
 		}
 		if wait >= 0 && b.Now()-start >= wait {
@@ -99,9 +108,11 @@ func (b *Machine) FindResumeDevice(spec string, wait time.Duration, more func() 
 			b.Logf("waiting for resume device %s, %s", spec, limit)
 			said = true
 		}
-		if coming {
+		switch {
+		case loaded: // look at once
+		case coming || again > 0:
 			b.Sleep(10 * time.Millisecond) // a driver is probing: its disk is due any moment
-		} else {
+		default:
 			b.Sleep(50 * time.Millisecond)
 		}
 	}
@@ -195,36 +206,38 @@ func (b *Machine) Settle(p Params, cfg config.Config, ld *Loader) Input {
 		b.Logf("resumedelay: waiting %s", p.ResumeDelay)
 		b.Sleep(p.ResumeDelay)
 	}
-	var more func() bool
+	var more func() (bool, bool)
 	if ld != nil {
-		// The drivers of the devices present are loading (Init started them). While they do,
-		// and while they bring more devices, look again; once they are all in and the device
-		// has not come for half a second, load the rest of the modules: the device may be
-		// behind a driver no device asked for.
+		// The drivers of the devices present are queued (Init's coldplug): load them one at a
+		// time, looking for the device after each, and queue the drivers of the devices they
+		// bring. Once none is left and the device has not come for half a second, load the rest
+		// of the modules: the device may be behind a driver no device asked for.
 		var idleSince time.Duration = -1
-		more = func() bool {
+		more = func() (coming, loaded bool) {
 			t := b.Now()
 			if m := ld.Coldplug(); len(m) > 0 {
 				b.Logf("loading %d modules for the devices that appeared: %s", len(m), moduleNames(m))
+			}
+			if ld.LoadNext() {
 				idleSince = -1
-				return true
+				return true, true
 			}
 			if ld.Busy() {
 				idleSince = -1
-				return true
+				return true, false
 			}
 			if ld.rest {
-				return false
+				return false, false
 			}
 			if idleSince < 0 {
 				idleSince = t
 			}
 			if t-idleSince < 500*time.Millisecond {
-				return true
+				return true, false
 			}
 			ld.LoadRest()
 			b.logLoadedSince(ld, "the rest of the modules, the resume device not being there yet,", t)
-			return true
+			return true, true
 		}
 	}
 	start := b.Now()

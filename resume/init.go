@@ -24,9 +24,11 @@ import (
 func Init() error {
 	b := &Machine{FS: "/", Out: os.Stdout, Now: uptime, Release: release(), Sleep: time.Sleep}
 	b.Logf("init of hibernate starting on %s", b.Release)
+	tStart := b.Now()
 	if err := mountEarly(); err != nil {
 		return err
 	}
+	tMounted := b.Now()
 	raw, err := os.ReadFile("/proc/cmdline")
 	if err != nil {
 		return fmt.Errorf("read /proc/cmdline: %w", err)
@@ -35,6 +37,7 @@ func Init() error {
 	if err != nil {
 		b.Logf("%v: going on with what could be read", err)
 	}
+	tCmdline := b.Now()
 	cfg := config.Config{Format: config.Format}
 	if data, err := os.ReadFile("/" + config.Path); err == nil {
 		if cfg, err = config.Parse(data); err != nil {
@@ -46,7 +49,8 @@ func Init() error {
 	ld := NewLoader(b, cfg)
 	ld.Debug = p.Debug
 	if p.Debug {
-		b.Logf("command line and config (%d modules) read", len(cfg.Modules))
+		b.Logf("mounts %d ms, command line %d ms, config (%d modules) %d ms", (tMounted - tStart).Milliseconds(),
+			(tCmdline - tMounted).Milliseconds(), len(cfg.Modules), (b.Now() - tCmdline).Milliseconds())
 	}
 	if m := ld.Coldplug(); len(m) > 0 {
 		b.Logf("loading %d modules for the devices present: %s", len(m), moduleNames(m))

@@ -21,10 +21,11 @@ import (
 // devices, such as the disks behind virtio_pci); everything else (file systems, dm-crypt, the
 // drivers of hardware that is not there) after, when the boot goes on.
 //
-// Loads run as many at once as there are CPUs, each as soon as the modules it needs are in,
-// the earliest in the config's order first. The order is the priority: on one CPU a load
-// (relocating a module is all CPU) slows every other, so the disk drivers the default set
-// lists first are not held up by the AHCI or NVMe chain of a controller with no disk.
+// Before the decision the loads go one at a time between two looks for the disk (LoadNext),
+// the earliest in the config's order first: the order is the priority, so the disk drivers the
+// default set lists first are not held up by the AHCI or NVMe chain of a controller with no
+// disk. After it (LoadRest) they run as many at once as there are CPUs, each as soon as the
+// modules it needs are in.
 type Loader struct {
 	b        *Machine
 	modules  []string                // every module, in the config's load order
@@ -116,8 +117,57 @@ func NewLoader(b *Machine, cfg config.Config) *Loader {
 // (the disks behind virtio_pci). It returns the modules it started.
 func (l *Loader) Coldplug() []string {
 	want := l.forDevices()
-	l.Start(want)
+	l.mu.Lock()
+	l.queue(want)
+	l.mu.Unlock()
 	return want
+}
+
+// LoadNext loads the earliest queued module whose needs are in, here and now, and says whether
+// there was one. Before the decision /init loads this way, one module between two looks for the
+// disk: a load runs in the kernel until it is done (Debian's kernels preempt only voluntarily),
+// so a load in the background would hold up the look that finds the disk its driver just
+// brought, whatever its priority.
+func (l *Loader) LoadNext() bool {
+	l.mu.Lock()
+	m := l.next()
+	if m == "" {
+		l.mu.Unlock()
+		return false
+	}
+	l.state[m] = loading
+	l.queued--
+	l.running++
+	l.mu.Unlock()
+	l.finish(m, l.loadNow(m))
+	return true
+}
+
+func (l *Loader) loadNow(m string) error {
+	load := l.b.LoadModule
+	if load == nil {
+		load = loadModule
+	}
+	t := l.b.Now()
+	err := load(m)
+	if l.Debug {
+		l.b.Logf("module %s: %d ms (%v)", path.Base(m), (l.b.Now() - t).Milliseconds(), err)
+	}
+	return err
+}
+
+// finish records the end of m's load.
+func (l *Loader) finish(m string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.state[m] = done
+	l.running--
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		l.failed = append(l.failed, path.Base(m)+": "+err.Error())
+	} else {
+		l.loaded++
+	}
+	l.changed.Broadcast()
 }
 
 // Busy says whether a module's load has not returned yet.
@@ -200,23 +250,29 @@ func (l *Loader) stateOf(m string) modState {
 func (l *Loader) Start(mods []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var queue func(m string)
-	queue = func(m string) {
+	l.queue(mods)
+	for l.active < l.workers && l.active < l.queued {
+		l.active++
+		go l.work()
+	}
+	l.changed.Broadcast()
+}
+
+// queue marks the modules and what they need as queued. l.mu is held.
+func (l *Loader) queue(mods []string) {
+	var q func(m string)
+	q = func(m string) {
 		if _, ok := l.index[m]; !ok || l.state[m] != notAsked {
 			return
 		}
 		l.state[m] = queued
 		l.queued++
 		for _, n := range l.needs[m] {
-			queue(n)
+			q(n)
 		}
 	}
 	for _, m := range mods {
-		queue(m)
-	}
-	for l.active < l.workers && l.active < l.queued {
-		l.active++
-		go l.work()
+		q(m)
 	}
 	l.changed.Broadcast()
 }
@@ -252,18 +308,14 @@ func (l *Loader) Hold() {
 // work loads queued modules, the earliest in the order whose needs are in, until none is
 // queued.
 func (l *Loader) work() {
-	load := l.b.LoadModule
-	if load == nil {
-		load = loadModule
-		// The loads run on a thread of their own at the lowest priority: relocating a module
-		// is all CPU, and on a machine of one CPU it would hold up the looking for the disk
-		// and the decision, which have the CPU whenever they want it. The thread ends with
-		// the goroutine (it stays locked), so the priority goes nowhere else.
+	if l.b.LoadModule == nil {
+		// The loads of LoadRest run on threads of their own at the lowest priority, so that
+		// what goes on beside them (mounting root) gets the CPU between two loads. The thread
+		// ends with the goroutine (it stays locked), so the priority goes nowhere else.
 		runtime.LockOSThread()
 		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), 19)
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	for l.queued > 0 {
 		m := l.next()
 		if m == "" {
@@ -274,22 +326,11 @@ func (l *Loader) work() {
 		l.queued--
 		l.running++
 		l.mu.Unlock()
-		t := l.b.Now()
-		err := load(m)
-		if l.Debug {
-			l.b.Logf("module %s: %d ms (%v)", path.Base(m), (l.b.Now() - t).Milliseconds(), err)
-		}
+		l.finish(m, l.loadNow(m))
 		l.mu.Lock()
-		l.state[m] = done
-		l.running--
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			l.failed = append(l.failed, path.Base(m)+": "+err.Error())
-		} else {
-			l.loaded++
-		}
-		l.changed.Broadcast()
 	}
 	l.active--
+	l.mu.Unlock()
 }
 
 // next returns the earliest queued module whose needs are all loaded, or "". l.mu is held.

@@ -76,6 +76,15 @@ func SetupPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 	if dev.Probe.Type == "swsusp" {
 		return res, fmt.Errorf("%s holds a hibernation image: resume it, or discard it with `hibernate discard %s`, before setting it up", dev.Path, dev.Path)
 	}
+	var parts []string
+	for _, d := range devs {
+		if d.Parent == dev.Name {
+			parts = append(parts, d.Path)
+		}
+	}
+	if len(parts) > 0 && !o.Force {
+		return res, fmt.Errorf("%s is a disk with partitions (%s): making it a swap area would destroy its partition table; name one partition, or use --new-partition %s", dev.Path, strings.Join(parts, ", "), dev.Path)
+	}
 	active, err := ReadProcSwaps(fs)
 	if err != nil {
 		return res, err

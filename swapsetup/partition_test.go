@@ -111,6 +111,12 @@ func TestSetupRefuses(t *testing.T) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
 		}
 	}
+	// The whole disk of those partitions: its table is not to be overwritten.
+	tr := machine(t, nil)
+	_, err := SetupPartition(tr.FS(), &fakeSwapper{}, Options{Device: "/dev/vda", Priority: -1})
+	if err == nil || !strings.Contains(err.Error(), "a disk with partitions (/dev/vda1, /dev/vda2)") {
+		t.Errorf("whole disk: err = %v, want a refusal naming its partitions", err)
+	}
 }
 
 func TestRootSwapperRefuses(t *testing.T) {

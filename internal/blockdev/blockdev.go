@@ -54,20 +54,35 @@ func list(fs sysfs.FS, probe, partUUIDs bool) ([]Device, error) {
 	}
 	var devs []Device
 	for _, e := range entries {
-		d, err := readDevice(fs, e.Name(), probe)
+		d, err := readDevice(fs, e.Name())
 		if err != nil {
 			continue
 		}
 		devs = append(devs, d)
 	}
 	sort.Slice(devs, func(i, j int) bool { return devs[i].Name < devs[j].Name })
+	if probe {
+		// A disk with partitions starts with their table, not a file system or swap area:
+		// not read (blkid says the same of it, PTTYPE only).
+		parents := map[string]bool{}
+		for _, d := range devs {
+			if d.Parent != "" {
+				parents[d.Parent] = true
+			}
+		}
+		for i := range devs {
+			if !parents[devs[i].Name] {
+				probeDevice(fs, &devs[i])
+			}
+		}
+	}
 	if partUUIDs {
 		fillPartUUIDs(fs, devs)
 	}
 	return devs, nil
 }
 
-func readDevice(fs sysfs.FS, name string, probe bool) (Device, error) {
+func readDevice(fs sysfs.FS, name string) (Device, error) {
 	base := "sys/class/block/" + name
 	d := Device{Name: name, Path: "/dev/" + name}
 	devt, err := fs.ReadString(base + "/dev")
@@ -105,14 +120,15 @@ func readDevice(fs sysfs.FS, name string, probe bool) (Device, error) {
 			}
 		}
 	}
-	if !probe {
-		return d, nil
-	}
+	return d, nil
+}
+
+// probeDevice reads what d holds.
+func probeDevice(fs sysfs.FS, d *Device) {
 	if f, err := os.Open(fs.Path(strings.TrimPrefix(d.Path, "/"))); err == nil {
 		d.Probe, _ = ProbeReader(f)
 		f.Close()
 	}
-	return d, nil
 }
 
 // ErrNotFound says that no device matches a spec (yet: the caller may wait and list again).
