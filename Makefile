@@ -48,7 +48,7 @@ e2e: deps kernels build
 FUZZTIME ?= 5s
 FUZZ_TARGETS := \
 	./internal/swsusp:FuzzParsePage0 ./internal/swsusp:FuzzReadArea ./internal/swsusp:FuzzDecodeRecord \
-	./initramfs/modules:FuzzModinfo ./initramfs/modules:FuzzMatchAlias ./resume:FuzzParseCmdline ./internal/blockdev:FuzzProbe \
+	./initramfs/modules:FuzzModinfo ./initramfs/modalias:FuzzMatch ./resume:FuzzParseCmdline ./internal/blockdev:FuzzProbe \
 	./hibernate:FuzzReadInitramfs
 
 fuzz-short:

@@ -2,6 +2,7 @@ package resume
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path"
 	"runtime"
@@ -12,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hibernate-linux/hibernate/initramfs/config"
-	"github.com/hibernate-linux/hibernate/initramfs/modules"
+	"github.com/hibernate-linux/hibernate/initramfs/modalias"
 )
 
 // Loader loads the initramfs's modules in two steps. Before the resume decision, only the
@@ -202,11 +203,11 @@ func (l *Loader) forDevices() []string {
 			if alias == "" {
 				continue
 			}
-			alias = modules.NormalizeAlias(alias)
+			alias = modalias.Normalize(alias)
 			prefix, _, _ := strings.Cut(alias, ":")
 			for _, p := range l.patterns[prefix] {
 				if l.stateOf(p.module) == notAsked && !want[p.module] &&
-					strings.HasPrefix(alias, p.literal) && modules.MatchAlias(p.glob, alias) {
+					strings.HasPrefix(alias, p.literal) && modalias.Match(p.glob, alias) {
 					want[p.module] = true
 				}
 			}
@@ -389,9 +390,7 @@ func loadModule(path string) error {
 		defer f.Close()
 		return unix.FinitModule(int(f.Fd()), moduleParams, 0)
 	}
-	data, err := modules.Decompress(path)
-	if err != nil {
-		return err
-	}
-	return unix.InitModule(data, moduleParams)
+	// hibernate initramfs build puts modules in decompressed, so that /init carries no
+	// decompressor (every package of /init costs at each boot under emulation).
+	return fmt.Errorf("%s: a compressed module; rebuild the initramfs with this hibernate (it decompresses them)", path)
 }

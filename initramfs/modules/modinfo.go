@@ -1,6 +1,8 @@
 package modules
 
 import (
+	"github.com/hibernate-linux/hibernate/initramfs/modalias"
+
 	"bytes"
 	"debug/elf"
 	"errors"
@@ -106,26 +108,8 @@ func Normalize(name string) string {
 	return strings.ReplaceAll(name, "-", "_")
 }
 
-// normalizeAlias normalises an alias like kmod's alias_normalize: '-'
-// becomes '_' except inside a [...] character class.
-func normalizeAlias(a string) string {
-	if !strings.ContainsRune(a, '-') {
-		return a
-	}
-	b := []byte(a)
-	inClass := false
-	for i, c := range b {
-		switch {
-		case c == '[':
-			inClass = true
-		case c == ']':
-			inClass = false
-		case c == '-' && !inClass:
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
+// normalizeAlias normalises an alias like kmod's alias_normalize (modalias.Normalize).
+func normalizeAlias(a string) string { return modalias.Normalize(a) }
 
 // readModinfo reads the .modinfo section of the module file at path. dec is
 // reused between calls on one goroutine.

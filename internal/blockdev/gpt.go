@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 
-	diskfs "github.com/diskfs/go-diskfs"
 	"github.com/diskfs/go-diskfs/partition/gpt"
 	"golang.org/x/sys/unix"
 )
@@ -20,23 +19,30 @@ type GPTPartition struct {
 	Name   string // partition name (PARTLABEL)
 }
 
-// GPTPartitions reads the GPT of the disk or disk image at path, read-only, with go-diskfs.
+// GPTPartitions reads the GPT of the disk or disk image at path, read-only, with go-diskfs's GPT
+// reader. Its diskfs.Open was passed over here: it brings every file system go-diskfs knows, and
+// their decompressors, into /init, which reads a GPT for PARTUUID= at every boot.
 func GPTPartitions(path string) ([]GPTPartition, error) {
-	d, err := diskfs.Open(path, diskfs.WithOpenMode(diskfs.ReadOnly))
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	defer d.Close()
-	t, err := d.GetPartitionTable()
+	defer f.Close()
+	logical, physical := 512, 512 // a disk image; a block device says its own
+	if st, err := f.Stat(); err == nil && st.Mode()&os.ModeDevice != 0 {
+		if n, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKSSZGET); err == nil && n > 0 {
+			logical = n
+		}
+		if n, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKPBSZGET); err == nil && n > 0 {
+			physical = n
+		}
+	}
+	t, err := gpt.Read(f, logical, physical)
 	if err != nil {
 		return nil, fmt.Errorf("read the partition table of %s: %w", path, err)
 	}
-	g, ok := t.(*gpt.Table)
-	if !ok {
-		return nil, fmt.Errorf("%s: not a GPT disk", path)
-	}
 	var out []GPTPartition
-	for i, p := range g.Partitions {
+	for i, p := range t.Partitions {
 		if p == nil || p.Start == 0 {
 			continue
 		}

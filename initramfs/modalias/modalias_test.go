@@ -1,4 +1,4 @@
-package modules
+package modalias
 
 import (
 	"path"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestMatchAlias(t *testing.T) {
+func TestMatch(t *testing.T) {
 	for _, c := range []struct {
 		pattern, s string
 		want       bool
@@ -39,21 +39,21 @@ func TestMatchAlias(t *testing.T) {
 		{"*a*b*c*", "xxaxxbxxcxx", true},
 		{"*a*b*c*", "xxaxxcxxbxx", false},
 	} {
-		if got := MatchAlias(c.pattern, c.s); got != c.want {
-			t.Errorf("MatchAlias(%q, %q) = %v, want %v", c.pattern, c.s, got, c.want)
+		if got := Match(c.pattern, c.s); got != c.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", c.pattern, c.s, got, c.want)
 		}
 	}
 }
 
-// FuzzMatchAlias checks MatchAlias against path.Match where both define the answer (ASCII, as
+// FuzzMatch checks MatchAlias against path.Match where both define the answer (ASCII, as
 // modaliases are: MatchAlias goes by bytes, as fnmatch in the C locale; no '/', no '\', no '!'
 // or '^' classes, a well-formed pattern), and that it never panics.
-func FuzzMatchAlias(f *testing.F) {
+func FuzzMatch(f *testing.F) {
 	f.Add("pci:v*d*sv*sd*bc01sc06i01*", "pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01")
 	f.Add("usb:v05ACp*d01[0-9]*", "usb:v05ACp1234d0150dc00")
 	f.Add("a[b", "a[b")
 	f.Fuzz(func(t *testing.T, pattern, s string) {
-		got := MatchAlias(pattern, s)
+		got := Match(pattern, s)
 		if strings.ContainsAny(pattern+s, `/\!^`) || !ascii(pattern+s) {
 			return
 		}
@@ -62,7 +62,7 @@ func FuzzMatchAlias(f *testing.F) {
 			return
 		}
 		if got != want {
-			t.Errorf("MatchAlias(%q, %q) = %v, path.Match says %v", pattern, s, got, want)
+			t.Errorf("Match(%q, %q) = %v, path.Match says %v", pattern, s, got, want)
 		}
 	})
 }

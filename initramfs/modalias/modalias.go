@@ -1,15 +1,43 @@
-package modules
+// Package modalias compares devices' modaliases with modules' alias patterns, as kmod does.
+// It has no dependencies: /init uses it at every boot.
+package modalias
 
-// NormalizeAlias normalises an alias or a device's modalias as kmod does before comparing
-// them: '-' becomes '_' except inside a [...] character class.
-func NormalizeAlias(a string) string { return normalizeAlias(a) }
+// Normalize normalises an alias or a device's modalias as kmod's alias_normalize does before
+// comparing them: '-' becomes '_' except inside a [...] character class.
+func Normalize(a string) string {
+	if !containsDash(a) {
+		return a
+	}
+	b := []byte(a)
+	inClass := false
+	for i, c := range b {
+		switch {
+		case c == '[':
+			inClass = true
+		case c == ']':
+			inClass = false
+		case c == '-' && !inClass:
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
 
-// MatchAlias reports whether a device's modalias matches a module's alias pattern, as kmod
+func containsDash(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '-' {
+			return true
+		}
+	}
+	return false
+}
+
+// Match reports whether a device's modalias matches a module's alias pattern, as kmod
 // compares them: fnmatch(3) with no flags, where '*' and '?' match '/' too, '[...]' takes
 // '!' or '^' for negation and ranges, and '\' quotes the next character. path.Match was
 // passed over: '/' is special to it, it knows no '[!...]', and it fails a malformed pattern
 // where fnmatch takes a lone '[' literally.
-func MatchAlias(pattern, s string) bool {
+func Match(pattern, s string) bool {
 	p, i := 0, 0
 	starP, starI := -1, 0 // after the last '*': where the pattern resumes, and the text it was tried at
 	for i < len(s) {
