@@ -53,13 +53,13 @@ func version() string { return imagerecord.Running().Version }
 // FindResumeDevice waits for the device that spec names, or, with spec "", scans every block
 // device for a hibernation signature. It looks at the block devices whenever their list
 // changes (and a few times after, as their nodes in /dev come on devtmpfs's own thread), until
-// wait has passed (wait < 0: as long as it takes). more (when not nil) is called between two
+// wait has passed since no module was coming any more (wait < 0: as long as it takes). more (when not nil) is called between two
 // looks: it loads modules and says whether modules are still coming (devices may still
 // appear), and whether it loaded one just now (look again at once). A scan ends when no module
 // is coming and the list of block devices stayed the same over one look. It returns the spec it
 // settled on ("" if none) and the device.
 func (b *Machine) FindResumeDevice(spec string, wait time.Duration, more func() (coming, loaded bool)) (string, *blockdev.Device, error) {
-	start := b.Now()
+	waitStart := time.Duration(-1)
 	said := false
 	lastSeen := "-"
 	var lastLook time.Duration
@@ -97,7 +97,12 @@ func (b *Machine) FindResumeDevice(spec string, wait time.Duration, more func() 
 		if spec == "" && !changed && again <= 0 && !coming {
 			return "", nil, nil // every disk there is was looked at: no image on any
 		}
-		if wait >= 0 && b.Now()-start >= wait {
+		// The wait is for the device once every module is in (as long as modules are coming,
+		// the device may come with the next): it starts when none is.
+		if !coming && waitStart < 0 {
+			waitStart = b.Now()
+		}
+		if wait >= 0 && waitStart >= 0 && b.Now()-waitStart >= wait {
 			return spec, nil, nil
 		}
 		if !said && spec != "" && !coming {

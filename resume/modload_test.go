@@ -241,3 +241,26 @@ func TestLoaderWithoutTables(t *testing.T) {
 		t.Errorf("loaded %q, want the config's order %q", got, want)
 	}
 }
+
+// The bounded wait (hibernate.wait=) is for the device once the modules are in: slow loads do
+// not eat it, and the wait is said before it starts.
+func TestWaitStartsOnceTheModulesAreIn(t *testing.T) {
+	b, _, k := newMachine(t)
+	slow := func() { b.Sleep(2 * time.Second) } // each load takes 2 s on the machine's clock
+	for _, m := range testConfig().Modules {
+		if k.onLoad[m] == nil {
+			k.onLoad[m] = slow
+		}
+	}
+	k.onLoad[modBlk] = slow // no disk at all this time
+	l := NewLoader(b, testConfig())
+	l.Coldplug()
+	in := b.Settle(Params{Resume: "UUID=" + swapUUID, Wait: time.Second}, config.Config{}, l)
+	out := b.Out.(*strings.Builder).String()
+	if in.Device != "" || !strings.Contains(out, "waiting for resume device UUID="+swapUUID+", up to 1s") {
+		t.Errorf("device %q; want none, after saying it waits 1s:\n%s", in.Device, out)
+	}
+	if !strings.Contains(k.names(), "ext4") {
+		t.Errorf("the wait ended before the rest of the modules was loaded: %q", k.names())
+	}
+}
