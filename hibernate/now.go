@@ -132,16 +132,19 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 		}
 	}
 
-	// The record as the check read it (the lock is held: no other hibernate stamps it in
-	// between); the swap in use read again, as the hooks may have changed it.
+	// The record as the check read it; the swap read again, as the hooks may have changed it:
+	// no restamp of an area no longer active, or with more in use than the limit.
 	if st := rep.record; !o.NoRecord && rep.ResumeDevT != "" && st != nil {
-		if swaps, err := swapsetup.ReadProcSwaps(fs); err == nil && st.swap.Filename != "" {
+		if st.swap.Filename != "" {
+			swaps, err := swapsetup.ReadProcSwaps(fs)
+			active := false
 			for _, s := range swaps {
-				if s.Filename == st.swap.Filename {
+				if err == nil && s.Filename == st.swap.Filename {
+					active = true
 					st.swap.Used = s.Used
-					st.canStamp = st.canStamp && s.Used <= restampLimit
 				}
 			}
+			st.canStamp = st.canStamp && active && st.swap.Used <= restampLimit
 		}
 		if !st.current && st.canStamp {
 			sw := o.Swapper

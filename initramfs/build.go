@@ -36,13 +36,14 @@ var fsModules = map[string][]string{
 }
 
 // MountedFSModules reads /proc/mounts text and returns the modules for the file systems mounted
-// on / and /boot, so that an initramfs built on the machine can mount them.
+// on /, /boot and the EFI system partition (/boot/efi, /efi), so that an initramfs built on the
+// machine can mount root, and read a kernel from any of them for kexec.
 func MountedFSModules(mounts string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, l := range strings.Split(mounts, "\n") {
 		f := strings.Fields(l)
-		if len(f) < 3 || (f[1] != "/" && f[1] != "/boot") {
+		if len(f) < 3 || (f[1] != "/" && f[1] != "/boot" && f[1] != "/boot/efi" && f[1] != "/efi") {
 			continue
 		}
 		for _, m := range fsModules[f[2]] {

@@ -167,6 +167,11 @@ func TestMountedFSModules(t *testing.T) {
 	if got := strings.Join(MountedFSModules(mounts), " "); got != "btrfs vfat nls_cp437 nls_iso8859_1" {
 		t.Fatalf("MountedFSModules = %q", got)
 	}
+	// An EFI system partition holds kernels for systemd-boot: its driver goes in too.
+	mounts = "/dev/vda2 / ext4 rw 0 0\n/dev/vda1 /boot/efi vfat rw 0 0\n"
+	if got := strings.Join(MountedFSModules(mounts), " "); got != "ext4 vfat nls_cp437 nls_iso8859_1" {
+		t.Fatalf("MountedFSModules = %q", got)
+	}
 }
 
 // The config tells /init which modules drive which devices and what each needs first; a

@@ -60,6 +60,7 @@ func version() string { return imagerecord.Running().Version }
 // settled on ("" if none) and the device.
 func (b *Machine) FindResumeDevice(spec string, wait time.Duration, more func() (coming, loaded bool)) (string, *blockdev.Device, error) {
 	waitStart := time.Duration(-1)
+	var lastChange time.Duration
 	said := false
 	lastSeen := "-"
 	var lastLook time.Duration
@@ -94,7 +95,12 @@ func (b *Machine) FindResumeDevice(spec string, wait time.Duration, more func() 
 		if more != nil {
 			coming, loaded = more()
 		}
-		if spec == "" && !changed && again <= 0 && !coming {
+		// A scan ends once there are disks, every module is in, and the disks have stayed the
+		// same for a while (a driver may find its disk after its load returns).
+		if changed {
+			lastChange = b.Now()
+		}
+		if spec == "" && names != "" && again <= 0 && !coming && b.Now()-lastChange >= scanQuiet {
 			return "", nil, nil // every disk there is was looked at: no image on any
 		}
 		// The wait is for the device once every module is in (as long as modules are coming,
@@ -123,6 +129,9 @@ func (b *Machine) FindResumeDevice(spec string, wait time.Duration, more func() 
 	}
 }
 
+// scanQuiet is how long the disks must stay the same before a scan without resume= ends.
+const scanQuiet = 200 * time.Millisecond
+
 // blockNames lists /sys/class/block, a cheap test of whether any block device came or went.
 func blockNames(fs sysfs.FS) (string, error) {
 	entries, err := os.ReadDir(fs.Path("sys/class/block"))
@@ -138,7 +147,13 @@ func blockNames(fs sysfs.FS) (string, error) {
 }
 
 // ReadArea reads what the swap area at offset (pages) of dev holds.
-func (b *Machine) ReadArea(dev *blockdev.Device, offset uint64) (*swsusp.Area, error) {
+//
+// It reads of an image its header, first map page and info page (swsusp.ReadAreaHead): a chain
+// broken further on, the kernel finds as it loads the image, after it has put the swap
+// signature back, and the boot goes on fresh. With whole, the whole chain is read first, so
+// that such an image is judged here: hibernate.keep=1 keeps an image that cannot be resumed,
+// which the kernel's failed load would not.
+func (b *Machine) ReadArea(dev *blockdev.Device, offset uint64, whole bool) (*swsusp.Area, error) {
 	f, err := os.Open(b.FS.Path(strings.TrimPrefix(dev.Path, "/")))
 	if err != nil {
 		return nil, fmt.Errorf("open resume device %s: %w", dev.Path, err)
@@ -148,7 +163,11 @@ func (b *Machine) ReadArea(dev *blockdev.Device, offset uint64) (*swsusp.Area, e
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 		size = st.Size()
 	}
-	a, err := swsusp.ReadAreaHead(f, size, offset)
+	read := swsusp.ReadAreaHead
+	if whole {
+		read = swsusp.ReadArea
+	}
+	a, err := read(f, size, offset)
 	if err != nil {
 		return nil, fmt.Errorf("read swap area on %s: %w", dev.Path, err)
 	}
@@ -219,6 +238,9 @@ func (b *Machine) Settle(p Params, cfg config.Config, ld *Loader) Input {
 		// of the modules: the device may be behind a driver no device asked for.
 		var idleSince time.Duration = -1
 		more = func() (coming, loaded bool) {
+			if ld.rest {
+				return ld.Busy(), false // every module asked for: nothing to match any more
+			}
 			t := b.Now()
 			if m := ld.Coldplug(); len(m) > 0 {
 				b.Logf("loading %d modules for the devices that appeared: %s", len(m), moduleNames(m))
@@ -230,9 +252,6 @@ func (b *Machine) Settle(p Params, cfg config.Config, ld *Loader) Input {
 			if ld.Busy() {
 				idleSince = -1
 				return true, false
-			}
-			if ld.rest {
-				return false, false
 			}
 			if idleSince < 0 {
 				idleSince = t
@@ -257,7 +276,7 @@ func (b *Machine) Settle(p Params, cfg config.Config, ld *Loader) Input {
 	}
 	in.Device = dev.Path
 	found0 := b.Now()
-	in.Area, in.ReadErr = b.ReadArea(dev, offset)
+	in.Area, in.ReadErr = b.ReadArea(dev, offset, p.Keep)
 	in.dev, in.offset = dev, offset
 	b.Logf("resume device %s is %s (found in %d ms, its swap area read in %d ms)", spec, dev.Path,
 		(found0 - start).Milliseconds(), (b.Now() - found0).Milliseconds())

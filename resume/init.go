@@ -175,6 +175,11 @@ func (b *Machine) loadRest(ld *Loader) {
 	start := b.Now()
 	if ld.LoadRest() {
 		b.logLoadedSince(ld, "the rest of the modules", start)
+		return
+	}
+	failed, _ := ld.Failures() // of the loads before the decision
+	for _, f := range failed {
+		b.Logf("load module %s", f)
 	}
 }
 

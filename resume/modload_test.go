@@ -121,6 +121,7 @@ func mustUUID(t *testing.T, s string) [16]byte {
 func TestColdplugLoadsTheDriversOfTheDevicesPresent(t *testing.T) {
 	b, _, k := newMachine(t)
 	l := NewLoader(b, testConfig())
+	l.workers = 1 // LoadRest in the config's order: the test reads it
 	if got := moduleNames(l.Coldplug()); got != "virtio_pci ahci" {
 		t.Errorf("first coldplug asked for %q, want the PCI devices' drivers: virtio_pci ahci", got)
 	}

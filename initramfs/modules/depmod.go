@@ -73,7 +73,7 @@ func scanDepmod(dir string) (*Index, error) {
 		// alias PATTERN NAME
 		if len(fields) == 3 && fields[0] == "alias" {
 			if m, ok := ix.mods[Normalize(fields[2])]; ok {
-				m.Aliases = append(m.Aliases, Normalize(fields[1]))
+				m.Aliases = append(m.Aliases, normalizeAlias(fields[1])) // '-' kept inside [...]
 			}
 		}
 	}); err != nil {

@@ -110,3 +110,20 @@ func TestDepmodErrors(t *testing.T) {
 		t.Fatalf("closure %q, want b a", got)
 	}
 }
+
+// An alias of modules.alias is normalised as kmod does: '-' stays inside a [...] class, so a
+// device pattern keeps its range (usb quirk tables have them).
+func TestDepmodAliasKeepsRanges(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "modules.builtin"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "modules.dep"), []byte("kernel/b.ko:\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "modules.alias"), []byte("alias usb:v05ACp*d01[0-9]*dc*-x b\n"), 0o644)
+	ix, err := Scan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := ix.Lookup("b")
+	if got := strings.Join(DeviceAliases(m), " "); got != "usb:v05ACp*d01[0-9]*dc*_x" {
+		t.Errorf("device aliases %q, want the range kept and the '-' outside it made '_'", got)
+	}
+}

@@ -49,11 +49,13 @@ var hibernationSigs = []string{"S1SUSPEND", "S2SUSPEND", "ULSUSPEND", "LINHIB000
 // ProbeReader reads the first 68 KiB of r (what it has of them) and names what it holds.
 // A device shorter than a signature's place simply does not have that signature.
 func ProbeReader(r io.ReaderAt) (Probe, error) {
-	// The first page holds the swap and hibernation signatures, ext4's and FAT's: most devices
-	// are named by it, and only the others cost the read up to btrfs's superblock.
+	// The first page holds the swap and hibernation signatures and ext4's superblock: most
+	// devices are named by it, and only the others cost the read up to btrfs's superblock (a FAT
+	// boot sector is in the first page too, but btrfs goes before it, as in the whole probe: a
+	// btrfs made over an old FAT keeps that sector).
 	buf := make([]byte, 0x10000+4096)
 	if n, err := r.ReadAt(buf[:4096], 0); n == 4096 || err == nil {
-		if p := probeBytes(buf[:n]); p.Type != "" {
+		if p := probeBytes(buf[:n]); p.Type == "swap" || p.Type == "swsusp" || p.Type == "ext4" {
 			return p, nil
 		}
 	}
