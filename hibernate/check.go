@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
@@ -21,6 +22,8 @@ type CheckResult struct {
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
+	// Took is how long the check took (it reads the machine: a slow one is worth knowing).
+	Took time.Duration `json:"took_ns"`
 }
 
 // Report is every check's answer; Ready only when all are OK (or ignored).
@@ -49,7 +52,12 @@ func (r Report) Failed() []CheckResult {
 // Check answers whether hibernation, now, on the machine below fs, will come back.
 func Check(fs sysfs.FS) Report {
 	var r Report
-	add := func(c CheckResult) { r.Checks = append(r.Checks, c) }
+	last := time.Now()
+	add := func(c CheckResult) {
+		now := time.Now()
+		c.Took, last = now.Sub(last), now
+		r.Checks = append(r.Checks, c)
+	}
 	add(checkKernel(fs))
 	add(checkLockdown(fs))
 	add(checkCmdline(fs))
@@ -278,4 +286,15 @@ func checkResume(fs sysfs.FS, disk []swapsetup.ActiveSwap) (CheckResult, string,
 	c.Detail = "/sys/power/resume is unset and no active swap partition can be named"
 	c.Fix = "run hibernate setup (it sets resume= and resume_offset=)"
 	return c, "", false
+}
+
+// Slowest returns the check that took longest.
+func (r Report) Slowest() CheckResult {
+	var s CheckResult
+	for _, c := range r.Checks {
+		if c.Took > s.Took {
+			s = c
+		}
+	}
+	return s
 }

@@ -63,7 +63,8 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 	start := time.Now()
 	k.logf("hibernate now: checking that this machine will come back")
 	rep := Check(fs)
-	k.logf("checks done in %d ms", time.Since(start).Milliseconds())
+	slow := rep.Slowest()
+	k.logf("checks done in %d ms (the longest: %s, %d ms)", time.Since(start).Milliseconds(), slow.Name, slow.Took.Milliseconds())
 	ignored := map[string]bool{}
 	for _, n := range o.IgnoreChecks {
 		ignored[n] = true

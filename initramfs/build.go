@@ -145,16 +145,37 @@ func Build(o Options, w io.Writer) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	recs = append(recs, cpio.StaticFile(config.Path, string(cfgBytes), 0o644))
-
-	var raw bytes.Buffer
+	// The config goes in an archive of its own, first and uncompressed, as early microcode
+	// does (the kernel unpacks one archive after another): hibernate check knows the
+	// initramfs for ours from its first bytes, without a decompressor.
+	var head, raw bytes.Buffer
+	if err := writeConfigArchive(&head, cpio.StaticFile(config.Path, string(cfgBytes), 0o644)); err != nil {
+		return res, err
+	}
 	if err := writeArchive(&raw, base, recs); err != nil {
 		return res, err
 	}
-	res.Uncompressed = int64(raw.Len())
+	res.Uncompressed = int64(head.Len() + raw.Len())
+	if _, err := w.Write(head.Bytes()); err != nil {
+		return res, err
+	}
 	n, err := compress(w, raw.Bytes(), o.Compress)
-	res.Compressed = n
+	res.Compressed = int64(head.Len()) + n
 	return res, err
+}
+
+// writeConfigArchive writes the archive of our config: its folders, the config, the trailer.
+func writeConfigArchive(w io.Writer, cfg cpio.Record) error {
+	cw := cpio.Newc.Writer(w)
+	for _, d := range []string{path.Dir(path.Dir(cfg.Name)), path.Dir(cfg.Name)} {
+		if err := cw.WriteRecord(cpio.MakeReproducible(cpio.Directory(d, 0o755))); err != nil {
+			return err
+		}
+	}
+	if err := cw.WriteRecord(cpio.MakeReproducible(cfg)); err != nil {
+		return fmt.Errorf("write %s: %w", cfg.Name, err)
+	}
+	return cpio.WriteTrailer(cw)
 }
 
 // loadingTables gives, for each module of the archive, the archive paths of the modules it
@@ -204,35 +225,12 @@ func readBase(p string) ([]cpio.Record, error) {
 
 // writeArchive writes base then extra records, every record made reproducible (no times, no
 // owners), the parent folders of extras created, and the trailer.
-//
-// Our config goes first, after only its folders: hibernate check then knows the initramfs for
-// ours from its first file, without decompressing the rest.
 func writeArchive(w io.Writer, base, extra []cpio.Record) error {
 	sort.SliceStable(extra, func(i, j int) bool { return extra[i].Name < extra[j].Name })
 	dw := cpio.NewDedupWriter(cpio.Newc.Writer(w))
 	have := map[string]bool{}
-	for i, r := range extra {
-		if r.Name != config.Path {
-			continue
-		}
-		for _, d := range []string{path.Dir(path.Dir(r.Name)), path.Dir(r.Name)} {
-			if err := dw.WriteRecord(cpio.MakeReproducible(cpio.Directory(d, 0o755))); err != nil {
-				return err
-			}
-			have[d] = true
-		}
-		if err := dw.WriteRecord(cpio.MakeReproducible(r)); err != nil {
-			return fmt.Errorf("write %s: %w", r.Name, err)
-		}
-		have[r.Name] = true
-		extra = append(extra[:i:i], extra[i+1:]...)
-		break
-	}
 	for _, r := range base {
 		r = cpio.MakeReproducible(r)
-		if have[r.Name] && r.Mode&cpio.S_IFMT == cpio.S_IFDIR {
-			continue // a folder our config's made already
-		}
 		have[r.Name] = true
 		if err := dw.WriteRecord(r); err != nil {
 			return fmt.Errorf("write %s: %w", r.Name, err)

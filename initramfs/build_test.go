@@ -33,8 +33,25 @@ func writeBase(t *testing.T) string {
 	return p
 }
 
-func readArchive(t *testing.T, gz []byte) map[string]cpio.Record {
+// splitHead splits an initramfs into its first archive (uncompressed: our config) and the
+// compressed stream after it.
+func splitHead(t *testing.T, b []byte) (head, rest []byte) {
 	t.Helper()
+	i := bytes.Index(b, []byte("TRAILER!!!"))
+	if !bytes.HasPrefix(b, []byte("070701")) || i < 0 {
+		t.Fatalf("the initramfs does not start with an uncompressed archive: %q", b[:min(len(b), 16)])
+	}
+	j := i + len("TRAILER!!!")
+	for j < len(b) && b[j] == 0 {
+		j++
+	}
+	return b[:j], b[j:]
+}
+
+// readArchive reads both archives of a gzip initramfs (the config's, then the rest).
+func readArchive(t *testing.T, img []byte) map[string]cpio.Record {
+	t.Helper()
+	head, gz := splitHead(t, img)
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
 		t.Fatal(err)
@@ -43,13 +60,15 @@ func readArchive(t *testing.T, gz []byte) map[string]cpio.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]cpio.Record{}
-	for _, r := range recs {
-		out[r.Name] = r
+	for _, a := range [][]byte{head, raw} {
+		recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(a)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			out[r.Name] = r
+		}
 	}
 	return out
 }
@@ -90,8 +109,9 @@ func TestBuildCompressions(t *testing.T) {
 			t.Fatalf("%q: %v", comp, err)
 		}
 		magic := map[string]string{"": "\x28\xb5\x2f\xfd", "zstd": "\x28\xb5\x2f\xfd", "gzip": "\x1f\x8b", "xz": "\xfd7zXZ", "none": "070701"}[comp]
-		if !bytes.HasPrefix(out.Bytes(), []byte(magic)) {
-			t.Errorf("%q: output starts %q, want %q", comp, out.Bytes()[:6], magic)
+		head, rest := splitHead(t, out.Bytes())
+		if !bytes.Contains(head, []byte(config.Path)) || !bytes.HasPrefix(rest, []byte(magic)) {
+			t.Errorf("%q: the config's archive, then %q; want the config first, then %q", comp, rest[:6], magic)
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 func main() {
 	var o bench.Options
 	flag.IntVar(&o.Pairs, "pairs", 5, "resume pairs (ours, peer) per peer")
-	flag.IntVar(&o.HibernatePairs, "hibernate-pairs", 2, "rounds of hibernate now, the direct write and --image-size min")
+	flag.IntVar(&o.HibernatePairs, "hibernate-pairs", 3, "rounds of hibernate now, the direct write and --image-size min")
 	flag.StringVar(&o.Report, "report", "", "the Markdown report (default docs/benchmarks.md)")
 	flag.StringVar(&o.Plot, "plot", "", "the PNG plot (default docs/benchmarks-resume.png)")
 	flag.Parse()
