@@ -23,10 +23,13 @@ import (
 	"github.com/hibernate-linux/hibernate/initramfs/modules"
 )
 
-// DefaultModules is the storage set every initramfs gets: virtio (QEMU, clouds), SATA/AHCI,
-// SCSI disks, NVMe, dm-crypt (an encrypted swap or root), and ext4. Names the kernel has built
-// in are skipped; names it lacks altogether are left out (the cloud flavour has no SATA).
-var DefaultModules = []string{"virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod", "ahci", "nvme", "dm_crypt", "ext4"}
+// DefaultModules is the storage set every initramfs gets: virtio (QEMU, clouds), NVMe, SCSI
+// disks, SATA/AHCI, dm-crypt (an encrypted swap or root), and ext4. Names the kernel has built
+// in are skipped; names it lacks altogether are left out (the cloud flavour has no SATA). The
+// order is /init's priority before the resume decision, where it loads the drivers of the
+// devices present one at a time: NVMe before AHCI, as a laptop's disk is NVMe more often than its
+// (often empty) SATA controller holds one.
+var DefaultModules = []string{"virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "sd_mod", "ahci", "dm_crypt", "ext4"}
 
 // fsModules are the modules that mount a file system type, for the file systems of / and /boot.
 var fsModules = map[string][]string{
