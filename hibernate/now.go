@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -193,11 +192,10 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 	var before time.Time
 	for _, w := range writes {
 		if w.file == "sys/power/state" {
-			// Give back to the kernel what the checks allocated (the initramfs read and
-			// decompressed, the block devices probed): heap the Go runtime keeps would go into
-			// the image, and the kernel's preallocation has to free around it (measured with
-			// make bench: a 14 MiB larger image and 1.8 s more of "Preallocating image memory").
-			debug.FreeOSMemory()
+			// The heap is not given back first (debug.FreeOSMemory) any more: it did when the
+			// checks read and decompressed the whole initramfs (14 MiB more image, measured with
+			// make bench), but now that they read a few pages it cost 100-150 ms in the bench
+			// guests for about 2 MiB of image.
 			k.logf("syncing file systems")
 			unix.Sync()
 			k.logf("writing disk to /sys/power/state: the machine hibernates now")
