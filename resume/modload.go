@@ -136,12 +136,17 @@ func (l *Loader) LoadNext() bool {
 		l.mu.Unlock()
 		return false
 	}
-	l.state[m] = loading
-	l.queued--
-	l.running++
+	l.begin(m)
 	l.mu.Unlock()
 	l.finish(m, l.loadNow(m))
 	return true
+}
+
+// begin marks the queued module m as loading. l.mu is held.
+func (l *Loader) begin(m string) {
+	l.state[m] = loading
+	l.queued--
+	l.running++
 }
 
 func (l *Loader) loadNow(m string) error {
@@ -323,9 +328,7 @@ func (l *Loader) work() {
 			l.changed.Wait() // what is queued waits for a load in progress
 			continue
 		}
-		l.state[m] = loading
-		l.queued--
-		l.running++
+		l.begin(m)
 		l.mu.Unlock()
 		l.finish(m, l.loadNow(m))
 		l.mu.Lock()

@@ -282,28 +282,41 @@ var saveRE = regexp.MustCompile(`PM: (Compressing and saving image data|Saving i
 // saveTime is the kernel's "saving image data" line to the last kernel line (power off) of a
 // console log, on the kernel's clock.
 func saveTime(log string) time.Duration {
-	b, err := os.ReadFile(log)
-	if err != nil {
-		return 0
-	}
 	start, last := -1.0, -1.0
-	for _, l := range strings.Split(string(b), "\n") {
-		m := kernelTS.FindStringSubmatch(l)
-		if m == nil {
-			continue
-		}
-		v, _ := strconv.ParseFloat(m[1], 64)
-		if saveRE.MatchString(l) && start < 0 {
-			start = v
+	for _, l := range kernelLines(log) {
+		if saveRE.MatchString(l.text) && start < 0 {
+			start = l.at
 		}
 		if start >= 0 {
-			last = v
+			last = l.at
 		}
 	}
 	if start < 0 {
 		return 0
 	}
 	return time.Duration((last - start) * float64(time.Second))
+}
+
+// kernelLine is a console line the kernel printed, with its timestamp (seconds since boot).
+type kernelLine struct {
+	at   float64
+	text string
+}
+
+// kernelLines reads the timestamped kernel lines of a console log (none if it cannot be read).
+func kernelLines(log string) []kernelLine {
+	b, err := os.ReadFile(log)
+	if err != nil {
+		return nil
+	}
+	var out []kernelLine
+	for _, l := range strings.Split(string(b), "\n") {
+		if m := kernelTS.FindStringSubmatch(l); m != nil {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			out = append(out, kernelLine{v, l})
+		}
+	}
+	return out
 }
 
 func mib(n uint64) float64 { return float64(n) / (1 << 20) }

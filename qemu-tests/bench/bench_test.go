@@ -1,6 +1,9 @@
 package bench
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,5 +32,25 @@ func TestShares(t *testing.T) {
 	}
 	if _, _, _, err := shares(peer[:1]); err == nil {
 		t.Error("no resume line: want an error")
+	}
+}
+
+func TestHibernateConsoleTimes(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "console.log")
+	os.WriteFile(log, []byte(strings.Join([]string{
+		"[   10.000000] hibernate: hibernate now: checking that this machine will come back",
+		"hibernate: a line without a kernel timestamp",
+		"[   10.250000] PM: hibernation: hibernation entry",
+		"[   11.000000] PM: Compressing and saving image data (43000 pages)...",
+		"[   13.500000] reboot: Power down",
+	}, "\n")), 0o644)
+	if got := beforeEntry(log); got != 250*time.Millisecond {
+		t.Errorf("beforeEntry = %v, want 250ms", got)
+	}
+	if got := saveTime(log); got != 2500*time.Millisecond {
+		t.Errorf("saveTime = %v, want 2.5s", got)
+	}
+	if beforeEntry(log+".missing") != 0 || saveTime(log+".missing") != 0 {
+		t.Error("a missing log gave a time")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -104,22 +103,13 @@ func hibernateOnce(ctx context.Context, a scenario.Artifacts, method, name strin
 // written to /sys/power/state: what hibernate now does before the kernel starts. 0 when the
 // log has not both.
 func beforeEntry(log string) time.Duration {
-	b, err := os.ReadFile(log)
-	if err != nil {
-		return 0
-	}
 	start := -1.0
-	for _, l := range strings.Split(string(b), "\n") {
-		m := kernelTS.FindStringSubmatch(l)
-		if m == nil {
-			continue
-		}
-		v, _ := strconv.ParseFloat(m[1], 64)
+	for _, l := range kernelLines(log) {
 		switch {
-		case strings.Contains(l, "hibernate: hibernate now: checking") && start < 0:
-			start = v
-		case strings.Contains(l, "PM: hibernation: hibernation entry") && start >= 0:
-			return time.Duration((v - start) * float64(time.Second))
+		case strings.Contains(l.text, "hibernate: hibernate now: checking") && start < 0:
+			start = l.at
+		case strings.Contains(l.text, "PM: hibernation: hibernation entry") && start >= 0:
+			return time.Duration((l.at - start) * float64(time.Second))
 		}
 	}
 	return 0
