@@ -4,11 +4,15 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 BUILD    := build
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X github.com/hibernate-linux/hibernate/internal/cli.Version=$(VERSION)
+LDFLAGS  := -s -w -X github.com/hibernate-linux/hibernate/cmd/hibernate/cli.Version=$(VERSION)
 GOBUILD  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 BASE     := $(BUILD)/lib/hibernate/initramfs-base.cpio
 # What goes into the initramfs base: /init and everything it imports.
-BASE_SRC := $(shell find cmd/hibernate-init resume initramfs internal -name '*.go' -not -name '*_test.go') initramfs/mkbase/main.go go.mod go.sum
+BASE_SRC := $(shell find cmd/hibernate-init internal -name '*.go' -not -name '*_test.go') go.mod go.sum
+# Kernels, Debian roots and peers' builds live outside the clone, keyed by what they are built
+# from, so that every clone on a machine (CI's among them) reuses them. The Go code finds the same
+# folder (internal/testutil.CacheDir).
+export HIBERNATE_CACHE ?= $(or $(XDG_CACHE_HOME),$(or $(HOME),/var/tmp)/.cache)/hibernate
 
 .PHONY: all build deps kernels demo test vet unit e2e fuzz-short fuzz fixtures install install-check clean bench FORCE
 
@@ -16,20 +20,24 @@ all: build
 
 build: $(BUILD)/bin/hibernate $(BUILD)/bin/hibernate-guest-agent $(BUILD)/bin/hibernate-demo-job $(BASE)
 
-$(BUILD)/bin/%: FORCE
-	$(GOBUILD) -o $@ ./cmd/$*
+# What ships is under cmd/; the guest agent and the demo job are the tests' (qemu-tests/cmd/).
+$(BUILD)/bin/hibernate: FORCE
+	$(GOBUILD) -o $@ ./cmd/hibernate
+
+$(BUILD)/bin/hibernate-%: FORCE
+	$(GOBUILD) -o $@ ./qemu-tests/cmd/hibernate-$*
 
 # The u-root part of the initramfs, compiled once with hibernate (needs the Go toolchain);
 # `hibernate initramfs build` adds a kernel's modules to it on the user's machine.
 $(BASE): $(BASE_SRC)
-	$(GO) run ./initramfs/mkbase -o $@
+	$(GO) run ./internal/initramfs/mkbase -o $@
 
 deps:
 	qemu-tests/scripts/deps.sh
 
 kernels: deps
-	qemu-tests/scripts/fetch-kernel.sh amd64 >/dev/null
-	qemu-tests/scripts/fetch-kernel.sh cloud-amd64 >/dev/null
+	qemu-tests/scripts/fetch-kernel.sh amd64 $(HIBERNATE_CACHE)/kernels >/dev/null
+	qemu-tests/scripts/fetch-kernel.sh cloud-amd64 $(HIBERNATE_CACHE)/kernels >/dev/null
 
 demo: deps kernels build
 	$(GO) run ./qemu-tests/cmd/demo
@@ -48,8 +56,8 @@ e2e: deps kernels build
 FUZZTIME ?= 5s
 FUZZ_TARGETS := \
 	./internal/swsusp:FuzzParsePage0 ./internal/swsusp:FuzzReadArea ./internal/swsusp:FuzzDecodeRecord \
-	./initramfs/modules:FuzzModinfo ./initramfs/modalias:FuzzMatch ./resume:FuzzParseCmdline ./internal/blockdev:FuzzProbe \
-	./hibernate:FuzzReadInitramfs
+	./internal/initramfs/modules:FuzzModinfo ./internal/initramfs/modalias:FuzzMatch ./internal/resume:FuzzParseCmdline \
+	./internal/blockdev:FuzzProbe ./internal/hibernate:FuzzReadInitramfs
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
@@ -68,7 +76,7 @@ test: vet unit install-check fuzz-short e2e
 
 # Ours against initramfs-tools and dracut on the same kernel, disk and image (not part of test):
 # writes docs/benchmarks.md and docs/benchmarks-resume.png; the peers' chroots are made once
-# (debootstrap) under .cache/debroot. About 25 minutes.
+# (debootstrap) under $(HIBERNATE_CACHE)/debroot. About 25 minutes.
 bench: deps kernels build
 	@command -v gnuplot >/dev/null || apt-get install -y -q gnuplot-nox
 	@command -v debootstrap >/dev/null || apt-get install -y -q debootstrap

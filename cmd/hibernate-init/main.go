@@ -2,7 +2,7 @@
 // when there is one to resume, and otherwise boots the root file system. See package resume.
 package main
 
-import "github.com/hibernate-linux/hibernate/resume"
+import "github.com/hibernate-linux/hibernate/internal/resume"
 
 func main() {
 	resume.EmergencyShell(resume.Init())

@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"github.com/hibernate-linux/hibernate/internal/cli"
+	"github.com/hibernate-linux/hibernate/cmd/hibernate/cli"
 )
 
 func main() {

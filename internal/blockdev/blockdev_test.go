@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hibernate-linux/hibernate/internal/faketree"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
+	"github.com/hibernate-linux/hibernate/internal/testutil/faketree"
 )
 
 func swapPage(t *testing.T, uuid, label string) []byte {

@@ -115,7 +115,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer logf.Close()
 
-	say("peer roots (debootstrap once, then cached; the kernel .deb of .cache/kernels installed by dpkg; log %s)", logf.Name())
+	say("peer roots (debootstrap once, then cached; the kernel .deb of the kernel cache installed by dpkg; log %s)", logf.Name())
 	t0 := time.Now()
 	peers, err := ensurePeerRoots(ctx, a, logf)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 	"github.com/hibernate-linux/hibernate/qemu-tests/scenario"
 )
@@ -73,7 +74,7 @@ func buildToolsDepInGuest(ctx context.Context, a scenario.Artifacts, p peerRoots
 			return fail(fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out))
 		}
 	}
-	kernel, err := scenario.BootableKernel(filepath.Join(a.Root, ".cache/kernels", rel, "boot", "vmlinuz-"+rel))
+	kernel, err := scenario.BootableKernel(filepath.Join(testutil.KernelCache(), rel, "boot", "vmlinuz-"+rel))
 	if err != nil {
 		return fail(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
 	"github.com/hibernate-linux/hibernate/qemu-tests/scenario"
 )
@@ -35,9 +36,9 @@ type peerRoots struct {
 // boot installed by dpkg, and checks that their linux-image is that very version.
 func ensurePeerRoots(ctx context.Context, a scenario.Artifacts, log io.Writer) (peerRoots, error) {
 	var p peerRoots
-	debs, _ := filepath.Glob(filepath.Join(a.Root, ".cache/kernels/debs", "linux-image-"+a.Kernel.Release+"_"+a.Kernel.Version+"_*.deb"))
+	debs, _ := filepath.Glob(filepath.Join(testutil.KernelCache(), "debs", "linux-image-"+a.Kernel.Release+"_"+a.Kernel.Version+"_*.deb"))
 	if len(debs) != 1 {
-		return p, fmt.Errorf("want one linux-image-%s_%s deb in .cache/kernels/debs, found %v: run make kernels", a.Kernel.Release, a.Kernel.Version, debs)
+		return p, fmt.Errorf("want one linux-image-%s_%s deb in the kernel cache's debs/, found %v: run make kernels", a.Kernel.Release, a.Kernel.Version, debs)
 	}
 	p.versions = map[string]string{}
 	for _, r := range []struct {

@@ -88,7 +88,7 @@ func Markdown(r *Result, plot string) string {
 	w("the comparison is of medians.")
 	w("")
 	w("Same kernel build for everyone: the guests boot `%s` (Debian package %s) unpacked from", r.Kernel.Release, r.Kernel.Version)
-	w("`.cache/kernels`, and the peers are built inside two Debian 12 chroots (debootstrap, cached) into which")
+	w("the test cache's `kernels/` (`$HIBERNATE_CACHE`), and the peers are built inside two Debian 12 chroots (debootstrap, cached) into which")
 	w("that very `.deb` was installed with dpkg. Same disk and same image: one guest hibernated once (512 MiB")
 	w("RAM, a job holding 64 MiB); each trial boots a sparse copy of that disk with the same kernel command")
 	w("line (`root=PARTUUID=… rw resume=UUID=…`), and only the initrd differs. Each peer was told the same")

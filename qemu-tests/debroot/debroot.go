@@ -1,6 +1,6 @@
 // Package debroot makes Debian root file systems for test guests with debootstrap, and keeps
 // them: a root is built once for its inputs (suite, variant, packages, the files put in it) and
-// reused by every later run, under .cache/debroot/<name>-<hash of the inputs>/root, complete
+// reused by every later run, under $HIBERNATE_CACHE/debroot/<name>-<hash of the inputs>/root (testutil.CacheDir), complete
 // once .done is there.
 //
 // Two layers, so that changing a unit file does not download the packages again: the
@@ -32,7 +32,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
+	"github.com/hibernate-linux/hibernate/internal/testutil"
 )
 
 // recipe changes when the way a root is made changes, so that old cached roots are not reused.
@@ -57,7 +57,7 @@ type Spec struct {
 	NoRootPW bool     // root gets an empty password (login without one on a console)
 
 	// Not inputs of the hash: where and from where.
-	CacheDir string    // default <module root>/.cache/debroot
+	CacheDir string    // default testutil.CacheDir()/debroot
 	Mirror   string    // default: the Debian mirror apt uses (MirrorFromApt)
 	Log      io.Writer // debootstrap's output; the build log is kept in the cache folder too
 }
@@ -88,11 +88,7 @@ func (s *Spec) defaults() error {
 		s.Variant = "minbase"
 	}
 	if s.CacheDir == "" {
-		root, err := harness.ModuleRoot()
-		if err != nil {
-			return fmt.Errorf("debroot: no CacheDir and %w", err)
-		}
-		s.CacheDir = filepath.Join(root, ".cache", "debroot")
+		s.CacheDir = filepath.Join(testutil.CacheDir(), "debroot")
 	}
 	if s.Log == nil {
 		s.Log = io.Discard

@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"github.com/hibernate-linux/hibernate/internal/testutil"
+
 	"bytes"
 	"context"
 	"errors"
@@ -35,8 +37,8 @@ func ModuleRoot() (string, error) {
 // ErrNoKernel says that no test kernel was found, and how to get one.
 var ErrNoKernel = errors.New("no kernel: run qemu-tests/scripts/fetch-kernel.sh amd64")
 
-// FindKernel returns $HIBERNATE_TEST_KERNEL, or else a kernel under the module's
-// .cache/kernels/*-amd64/boot/vmlinuz-* (a generic one before a -cloud one), or ErrNoKernel.
+// FindKernel returns $HIBERNATE_TEST_KERNEL, or else a kernel under the test cache's
+// kernels/*-amd64/boot/vmlinuz-* (testutil.KernelCache; a generic one before a -cloud one), or ErrNoKernel.
 func FindKernel() (string, error) {
 	if k := os.Getenv("HIBERNATE_TEST_KERNEL"); k != "" {
 		if _, err := os.Stat(k); err != nil {
@@ -44,11 +46,7 @@ func FindKernel() (string, error) {
 		}
 		return k, nil
 	}
-	root, err := ModuleRoot()
-	if err != nil {
-		return "", fmt.Errorf("%w (%v)", ErrNoKernel, err)
-	}
-	found, _ := filepath.Glob(filepath.Join(root, ".cache", "kernels", "*-amd64", "boot", "vmlinuz-*"))
+	found, _ := filepath.Glob(filepath.Join(testutil.KernelCache(), "*-amd64", "boot", "vmlinuz-*"))
 	if len(found) == 0 {
 		return "", ErrNoKernel
 	}
@@ -75,19 +73,19 @@ func KernelT(t testing.TB) string {
 	return k
 }
 
-// BuildAgent builds cmd/hibernate-guest-agent as a static binary at out.
+// BuildAgent builds qemu-tests/cmd/hibernate-guest-agent as a static binary at out.
 func BuildAgent(ctx context.Context, out string) error {
 	root, err := ModuleRoot()
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/hibernate-guest-agent")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./qemu-tests/cmd/hibernate-guest-agent")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/hibernate-guest-agent: %w\n%s", err, stderr.Bytes())
+		return fmt.Errorf("go build ./qemu-tests/cmd/hibernate-guest-agent: %w\n%s", err, stderr.Bytes())
 	}
 	return nil
 }

@@ -10,12 +10,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
 // Artifacts are the files a guest is made of.
 type Artifacts struct {
-	Root      string // the module root (for build/ and .cache/)
+	Root      string // the module root (for build/)
 	Hibernate string // build/bin/hibernate
 	Base      string // build/lib/hibernate/initramfs-base.cpio
 	Agent     string // build/bin/hibernate-guest-agent
@@ -36,8 +37,8 @@ type Kernel struct {
 // FindModuleRoot is the folder holding go.mod, above the working folder (harness.ModuleRoot).
 func FindModuleRoot() (string, error) { return harness.ModuleRoot() }
 
-// Discover finds the artifacts that `make build` and qemu-tests/scripts/fetch-kernel.sh left
-// under root. flavour picks the kernel (amd64, cloud-amd64). What is missing is named, with the
+// Discover finds the artifacts that `make build` left under root and qemu-tests/scripts/fetch-kernel.sh
+// left in the test cache (testutil.KernelCache). flavour picks the kernel (amd64, cloud-amd64). What is missing is named, with the
 // command that makes it.
 func Discover(root, flavour string) (Artifacts, error) {
 	a := Artifacts{
@@ -61,7 +62,7 @@ func Discover(root, flavour string) (Artifacts, error) {
 	if len(missing) > 0 {
 		return a, fmt.Errorf("missing %s: run make build", strings.Join(missing, ", "))
 	}
-	k, err := FindKernel(filepath.Join(root, ".cache/kernels"), flavour)
+	k, err := FindKernel(testutil.KernelCache(), flavour)
 	if err != nil {
 		return a, err
 	}

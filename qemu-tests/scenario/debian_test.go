@@ -8,7 +8,7 @@ import (
 )
 
 // TestDebianSystemd is issue 5's real thing: a Debian 12 guest with systemd as PID 1 (a root
-// debootstrapped once and cached under .cache/debroot), hibernate installed with make install,
+// debootstrapped once and cached under $HIBERNATE_CACHE/debroot), hibernate installed with make install,
 // the swap and the initramfs made inside the guest; after the resume the demo service has the
 // same PID, the boot ID is the same and systemctl is-system-running says what it said before.
 func TestDebianSystemd(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
@@ -176,7 +177,7 @@ func TestResumeDeviceSpecs(t *testing.T) {
 func TestKernelMismatchKexecs(t *testing.T) {
 	h := hibernated(t)
 	ctx := timeout(t, 3*time.Minute)
-	cloud, err := FindKernel(filepath.Join(h.Artifacts.Root, ".cache/kernels"), "cloud-amd64")
+	cloud, err := FindKernel(testutil.KernelCache(), "cloud-amd64")
 	if err != nil {
 		t.Fatalf("%v (make kernels fetches it)", err)
 	}

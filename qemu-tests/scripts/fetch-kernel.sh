@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # fetch-kernel.sh FLAVOUR [CACHE]
 # Fetches the current Debian 12 kernel of a flavour (amd64, cloud-amd64) with `apt-get download`
-# and unpacks it into CACHE/<release>/ (default .cache/kernels), reusing what an earlier run left.
+# and unpacks it into CACHE/<release>/ (default $HIBERNATE_CACHE/kernels, else ~/.cache/hibernate/kernels:
+# outside the clone, as internal/testutil.CacheDir has it), reusing what an earlier run left.
 # Prints the unpacked folder: it holds boot/vmlinuz-<release> and lib/modules/<release>/.
 # Acts on nothing but the cache folder: dpkg-deb -x unpacks, it does not install.
 set -euo pipefail
 flavour=${1:-amd64}
-cache=${2:-.cache/kernels}
+cache=${2:-${HIBERNATE_CACHE:-${XDG_CACHE_HOME:-${HOME:-/var/tmp}/.cache}/hibernate}/kernels}
 meta=linux-image-$flavour
 
 depends_of() { apt-cache depends "$1" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }

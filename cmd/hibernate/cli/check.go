@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/hibernate-linux/hibernate/internal/hibernate"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+func runCheck(env Env, args []string) error {
+	fs := newFlags(env, "check", "[--json] [--root DIR]", `
+Says whether hibernation, now, on this machine, will come back: kernel support, lockdown,
+the kernel command line, not in a container, swap (disk swap free against the image's
+estimate: AnonPages + Shmem), the resume device (a partition, or a swap file at
+resume_offset), our image record in the swap header (so a boot under another kernel can
+kexec into this one), and the initramfs of the running kernel (ours, or another with resume
+support: it says which). Each check prints its reason and, where it fails, the fix.
+Changes nothing.
+Exit status: 0 ready, 1 not ready, 2 cannot tell.`)
+	asJSON := fs.Bool("json", false, `print {"ready": bool, "checks": [{"name","ok","detail","fix"}]}`)
+	root := fs.String("root", "/", "the machine's root (a fake tree in tests)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	rep := hibernate.Check(sysfs.New(*root))
+	if *asJSON {
+		if err := printJSON(env.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		printReport(env, rep)
+	}
+	if !rep.Ready {
+		return &ExitError{Code: 1, Err: fmt.Errorf("not ready: %d check(s) failed", len(rep.Failed()))}
+	}
+	return nil
+}
+
+func printReport(env Env, rep hibernate.Report) {
+	for _, c := range rep.Checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(env.Stdout, "%s %-14s %s\n", mark, c.Name, c.Detail)
+		if !c.OK && c.Fix != "" {
+			fmt.Fprintf(env.Stdout, "     %-14s fix: %s\n", "", c.Fix)
+		}
+	}
+	if rep.Ready {
+		fmt.Fprintln(env.Stdout, "ready: hibernation will come back")
+	} else {
+		fmt.Fprintln(env.Stdout, "not ready: hibernation would not come back")
+	}
+}

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"encoding/json"
+
+	"bytes"
+	"fmt"
+	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hibernate-linux/hibernate/internal/initramfs"
+	"golang.org/x/sys/unix"
+)
+
+// baseArchiveName is the compiled u-root part of the initramfs, installed beside hibernate as
+// PREFIX/lib/hibernate/initramfs-base.cpio.
+const baseArchiveName = "initramfs-base.cpio"
+
+func defaultBase() string {
+	for _, p := range []string{
+		filepath.Join(exeDir(), "..", "lib", "hibernate", baseArchiveName),
+		filepath.Join("/usr/lib/hibernate", baseArchiveName),
+		filepath.Join("/usr/local/lib/hibernate", baseArchiveName),
+	} {
+		if _, err := os.Stat(p); err == nil {
+			return filepath.Clean(p)
+		}
+	}
+	return filepath.Join("/usr/lib/hibernate", baseArchiveName)
+}
+
+func runningRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+func runInitramfs(env Env, args []string) error {
+	if len(args) == 0 || args[0] != "build" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(env.Stdout, "Usage: hibernate initramfs build [flags]   (see hibernate initramfs build --help)")
+			return nil
+		}
+		return fmt.Errorf("want 'hibernate initramfs build': %w", errUsage)
+	}
+	fs := newFlags(env, "initramfs build", "[--kernel-release R] [--modules DIR] [--out FILE] [flags]", `
+Builds the initramfs that resumes hibernation images at boot, for kernel R: the compiled
+base that ships with hibernate (our /init, u-root's shell tools), R's storage modules with
+their dependencies in load order (from each module's .modinfo; no depmod needed), and the
+config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`)
+	var o initramfs.Options
+	fs.StringVar(&o.KernelRelease, "kernel-release", runningRelease(), "kernel release (uname -r) to build for")
+	modDir := fs.String("modules", "", "that kernel's module folder (default /lib/modules/R); an unpacked kernel package's lib/modules/R works")
+	out := fs.String("out", "", "output file (default /boot/initrd.img-R)")
+	fs.StringVar(&o.Base, "base", defaultBase(), "the base archive built with hibernate")
+	fs.StringVar(&o.Compress, "compress", "zstd", "zstd, gzip, xz or none (the kernel must be built to decompress it: Debian's are, for all four)")
+	fs.StringSliceVar(&o.AddModules, "add-module", nil, "another module to include (with its dependencies); repeatable")
+	only := fs.StringSlice("modules-only", nil, "replace the default module set ("+strings.Join(initramfs.DefaultModules, ",")+")")
+	fs.StringVar(&o.Config.Resume, "resume", "", "resume device for /init when the kernel command line has no resume= (UUID=..., /dev/...)")
+	fs.Uint64Var(&o.Config.ResumeOffset, "resume-offset", 0, "resume offset in pages, with --resume (swap files)")
+	cfgFile := fs.String("config", "/etc/hibernate/resume.json", "resume device and offset that hibernate setup --write-boot-config wrote; --resume wins over it")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if o.KernelRelease == "" {
+		return fmt.Errorf("--kernel-release: %w", errUsage)
+	}
+	if !fs.Changed("resume") {
+		if err := readResumeConfig(*cfgFile, &o.Config, fs.Changed("config")); err != nil {
+			return err
+		}
+	}
+	if *modDir == "" {
+		*modDir = filepath.Join("/lib/modules", o.KernelRelease)
+	}
+	o.ModulesDir = *modDir
+	if o.KernelRelease == runningRelease() && *modDir == filepath.Join("/lib/modules", o.KernelRelease) {
+		// Built for this machine: add what mounts its / and /boot.
+		if mounts, err := os.ReadFile("/proc/mounts"); err == nil {
+			o.AddModules = append(initramfs.MountedFSModules(string(mounts)), o.AddModules...)
+		}
+	}
+	if fs.Changed("modules-only") {
+		o.Modules = *only
+	}
+	if *out == "" {
+		*out = filepath.Join("/boot", "initrd.img-"+o.KernelRelease)
+	}
+	var buf bytes.Buffer
+	res, err := initramfs.Build(o, &buf)
+	if err != nil {
+		return err
+	}
+	tmp := *out + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, *out); err != nil {
+		return fmt.Errorf("install %s: %w", *out, err)
+	}
+	var names []string
+	for _, m := range res.Modules {
+		names = append(names, m.Name)
+	}
+	fmt.Fprintf(env.Stdout, "%s: initramfs for %s, %d modules (%s), %.1f MiB (%.1f MiB uncompressed, %s)\n",
+		*out, o.KernelRelease, len(res.Modules), strings.Join(names, " "),
+		float64(res.Compressed)/(1<<20), float64(res.Uncompressed)/(1<<20), o.Compress)
+	if len(res.Missing) > 0 {
+		fmt.Fprintf(env.Stdout, "not in this kernel, left out: %s\n", strings.Join(res.Missing, " "))
+	}
+	if len(res.Builtin) > 0 {
+		fmt.Fprintf(env.Stdout, "built into the kernel, not needed: %s\n", strings.Join(res.Builtin, " "))
+	}
+	return nil
+}
+
+// readResumeConfig takes resume and resume_offset from setup's JSON file. A missing file is fine
+// unless it was named on the command line.
+func readResumeConfig(path string, c *config.Config, named bool) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if os.IsNotExist(err) && !named {
+			return nil
+		}
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	var v struct {
+		Resume       string `json:"resume"`
+		ResumeOffset uint64 `json:"resume_offset"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("parse %s: %w", path, err)
+	}
+	c.Resume, c.ResumeOffset = v.Resume, v.ResumeOffset
+	return nil
+}

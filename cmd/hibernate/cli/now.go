@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hibernate-linux/hibernate/internal/hibernate"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+func runNow(env Env, args []string) error {
+	fs := newFlags(env, "now", "[--mode MODE] [--image-size BYTES|auto|min] [--dry-run] [--test LEVEL] [--no-hooks] [--hook-timeout D]", `
+Hibernates this machine: runs every check of 'hibernate check' and refuses (exit 1, nothing
+changed) unless hibernation will come back; runs the pre hooks (executables in
+/etc/hibernate/hooks.d, /etc/systemd/system-sleep and /usr/lib/systemd/system-sleep, by name,
+with "pre hibernate" and SYSTEMD_SLEEP_ACTION=hibernate, as systemd-sleep does; one that fails
+aborts); then sets /sys/power/{disk,image_size,resume} where needed, syncs, and writes disk to
+/sys/power/state. THE MACHINE POWERS OFF. After the next boot resumes the image (or on any
+failure), this command puts every setting back, runs the post hooks ("post hibernate") and
+says how long the machine was off and, where the kernel log says it, how long the restore took.`)
+	o := hibernate.Options{Out: env.Stderr}
+	fs.StringVar(&o.Mode, "mode", "", "shutdown, platform (ACPI S4), reboot or suspend (hybrid); default platform where offered, else shutdown")
+	fs.StringVar(&o.ImageSize, "image-size", "auto", "target image size in bytes; auto keeps the kernel's (2/5 of RAM); min asks for the smallest")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print the plan and change nothing")
+	fs.StringVar(&o.Test, "test", "", "a pm_test level (freezer, devices, platform, processors, core): go through hibernation up to it and come back without powering off")
+	fs.StringSliceVar(&o.IgnoreChecks, "ignore-check", nil, "go on although this named check fails (loudly)")
+	fs.BoolVar(&o.NoRecord, "no-record", false, "go on without an image record of this boot: a boot under another kernel then cannot kexec into this one")
+	fs.BoolVar(&o.NoHooks, "no-hooks", false, "run no pre or post hooks")
+	fs.DurationVar(&o.HookTimeout, "hook-timeout", hibernate.DefaultHookTimeout, "kill a hook that runs longer (a pre hook killed aborts)")
+	root := fs.String("root", "/", "the machine's root (a fake tree in tests)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	res, err := hibernate.Now(sysfs.New(*root), o)
+	if o.DryRun {
+		for _, p := range res.Plan {
+			fmt.Fprintf(env.Stdout, "would %s\n", p)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !o.DryRun {
+		fmt.Fprintf(env.Stdout, "resumed: off for %s\n", res.Asleep.Round(time.Second))
+		if res.RestoreLog != "" {
+			fmt.Fprintf(env.Stdout, "restore: %s (kernel: %s)\n", res.Restore.Round(10*time.Millisecond), res.RestoreLog)
+		} else {
+			fmt.Fprintln(env.Stdout, "restore: the kernel log does not say how long it took")
+		}
+		for _, h := range res.Hooks {
+			fmt.Fprintf(env.Stdout, "hook: %s\n", h)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package hibernate
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
+	"github.com/hibernate-linux/hibernate/internal/testutil/faketree"
+)
+
+func swapPage(t *testing.T) []byte {
+	t.Helper()
+	id, _ := swsusp.ParseUUID("6f1c2a7e-0d4b-4b8e-9a53-2f6c1d0e9b11")
+	p, err := swsusp.MkswapPage(512<<20, swsusp.MkswapOptions{UUID: id, PageSize: swsusp.PageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ready is a machine with a 512 MiB swap partition, active, and /sys/power/resume pointing at it.
+func ready(t *testing.T) *faketree.Tree {
+	tr := faketree.New(t)
+	tr.Disk("vda", 254, faketree.Part{Size: 256 << 20}, faketree.Part{Size: 512 << 20, Content: swapPage(t)})
+	tr.Swap("/dev/vda2                               partition\t524284\t\t0\t\t-2")
+	tr.Write("sys/power/resume", "254:2\n")
+	tr.Write("proc/sys/kernel/random/boot_id", "0c9f1d3e-aaaa-4bbb-8ccc-111122223333\n")
+	stamp(t, tr, "0c9f1d3e-aaaa-4bbb-8ccc-111122223333")
+	writeInitramfs(tr, "boot/initrd.img-"+testRelease, ourInitramfs(t))
+	return tr
+}
+
+// stamp writes an image record of boot bootID on the fake vda2.
+func stamp(t *testing.T, tr *faketree.Tree, bootID string) {
+	t.Helper()
+	f, err := os.OpenFile(tr.FS().Path("dev/vda2"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := swsusp.StampRecord(f, 0, swsusp.Record{KernelRelease: "6.1.0-57-amd64", BootID: bootID}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func check(t *testing.T, tr *faketree.Tree, name string) CheckResult {
+	t.Helper()
+	for _, c := range Check(tr.FS()).Checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no check %s", name)
+	return CheckResult{}
+}
+
+func TestCheckReady(t *testing.T) {
+	rep := Check(ready(t).FS())
+	if !rep.Ready {
+		t.Fatalf("not ready: %+v", rep.Failed())
+	}
+}
+
+func TestCheckFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		break_ func(tr *faketree.Tree)
+		check  string
+		detail string
+	}{
+		{"no disk in state", func(tr *faketree.Tree) { tr.Write("sys/power/state", "freeze mem\n") }, "kernel", "not disk"},
+		{"no swap", func(tr *faketree.Tree) { tr.Swap() }, "swap", "no active disk swap"},
+		{"too little swap", func(tr *faketree.Tree) {
+			tr.Meminfo(map[string]int64{"MemTotal": 4 << 20, "AnonPages": 700 << 10, "Shmem": 200 << 10})
+		}, "swap", "the image needs up to 900 MiB"},
+		{"zram only", func(tr *faketree.Tree) { tr.Swap("/dev/zram0 partition 1000000 0 100") }, "swap", "only zram swap (/dev/zram0)"},
+		{"lockdown", func(tr *faketree.Tree) {
+			tr.Write("sys/kernel/security/lockdown", "none [integrity] confidentiality\n")
+		}, "lockdown", "lockdown is integrity"},
+		{"nohibernate", func(tr *faketree.Tree) { tr.Write("proc/cmdline", "root=/dev/vda1 nohibernate\n") }, "cmdline", "nohibernate"},
+		{"resume elsewhere", func(tr *faketree.Tree) { tr.Write("sys/power/resume", "8:3\n") }, "resume-device", "8:3 (resume_offset 0), which is not an active disk swap area"},
+		{"resume unset, swap file only", func(tr *faketree.Tree) {
+			tr.Write("sys/power/resume", "0:0\n")
+			tr.Swap("/swapfile file 524284 0 -2")
+		}, "resume-device", "unset and no active swap partition"},
+		{"container", func(tr *faketree.Tree) { tr.Write("run/systemd/container", "lxc\n") }, "container", "lxc container"},
+		{"record of another boot, swap too full to restamp", func(tr *faketree.Tree) {
+			stamp(t, tr, "another-boot")
+			tr.Swap("/dev/vda2 partition 524284 200000 -2")
+		}, "image-record", "of another boot"},
+		{"no initramfs", func(tr *faketree.Tree) {
+			tr.Write("proc/sys/kernel/osrelease", "6.1.0-99-amd64\n")
+		}, "initramfs", "no initramfs for the running kernel 6.1.0-99-amd64 (looked for /boot/initrd.img-6.1.0-99-amd64"},
+		{"initramfs without resume support", func(tr *faketree.Tree) {
+			writeInitramfs(tr, "boot/initrd.img-"+testRelease, compress(t, "gzip", cpioArchive(t,
+				cpio.StaticFile("init", "#!/bin/sh\nexec switch_root /root /sbin/init\n", 0o755), cpio.StaticFile("scripts/local-top/lvm2", "", 0o755))))
+		}, "initramfs", "(gzip, 1 cpio archive(s), 4 entries) has nothing that resumes"},
+		{"initramfs unreadable", func(tr *faketree.Tree) {
+			writeInitramfs(tr, "boot/initrd.img-"+testRelease, []byte("MZ not an initramfs"))
+		}, "initramfs", "neither a cpio archive nor a compression"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := ready(t)
+			tc.break_(tr)
+			rep := Check(tr.FS())
+			if rep.Ready {
+				t.Fatal("ready, want not ready")
+			}
+			c := check(t, tr, tc.check)
+			if c.OK || !strings.Contains(c.Detail, tc.detail) || c.Fix == "" {
+				t.Fatalf("check %s = %+v, want failed with %q and a fix", tc.check, c, tc.detail)
+			}
+		})
+	}
+}
+
+func TestCheckResumeUnsetButSettable(t *testing.T) {
+	tr := ready(t)
+	tr.Write("sys/power/resume", "0:0\n")
+	rep := Check(tr.FS())
+	if !rep.Ready || !rep.SetResume || rep.ResumeDevT != "254:2" {
+		t.Fatalf("report %+v: want ready, resume to be set to 254:2", rep)
+	}
+}

@@ -1,0 +1,150 @@
+package hibernate
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/imagerecord"
+	"github.com/hibernate-linux/hibernate/internal/swapsetup"
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+// restampLimit is how much used swap we move back into memory to restamp the record: swapoff
+// of more takes long and needs the memory.
+const restampLimit = 64 << 20
+
+// recordState is what the resume device's image record says about this boot.
+type recordState struct {
+	dev      blockdev.Device
+	swap     swapsetup.ActiveSwap
+	file     string // the swap file holding the area, "" for a partition
+	record   *swsusp.Record
+	current  bool // the record names this boot
+	canStamp bool // not current, but swapoff-stamp-swapon is safe now
+	why      string
+}
+
+// inspectRecord reads the record of the swap area hibernation will use: the partition devt, or
+// the active swap file on devt at /sys/power/resume_offset.
+func inspectRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (recordState, error) {
+	var st recordState
+	devs, err := blockdev.ListSysfs(fs) // devt is MAJ:MIN: found without reading the devices
+	if err != nil {
+		return st, err
+	}
+	dev, err := blockdev.Resolve(devs, devt)
+	if err != nil {
+		return st, fmt.Errorf("resume device %s: %w", devt, err)
+	}
+	st.dev = dev
+	for _, s := range swaps {
+		if s.Filename == dev.Path {
+			st.swap = s
+		}
+	}
+	area, where := strings.TrimPrefix(dev.Path, "/"), dev.Path
+	if st.swap.Filename == "" {
+		off, _ := fs.ReadString("sys/power/resume_offset")
+		for _, s := range swaps {
+			if s.Type != "file" {
+				continue
+			}
+			if fd, foff, err := swapsetup.SwapFileLocation(fs, s.Filename); err == nil && fd.DevT() == devt && fmt.Sprint(foff) == off {
+				// The header page is the file's first page: read (and stamp) it through the file.
+				st.swap, st.file = s, s.Filename
+				area, where = strings.TrimPrefix(s.Filename, "/"), s.Filename
+			}
+		}
+	}
+	f, err := os.Open(fs.Path(area))
+	if err != nil {
+		return st, fmt.Errorf("read the swap header of %s: %w", where, err)
+	}
+	defer f.Close()
+	size := dev.Size
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	a, err := swsusp.ReadArea(f, size, 0)
+	if err != nil {
+		return st, fmt.Errorf("read the swap header of %s: %w", where, err)
+	}
+	st.record = a.Record
+	bootID, _ := fs.ReadString("proc/sys/kernel/random/boot_id")
+	switch {
+	case a.Record != nil && a.Record.BootID == bootID && bootID != "":
+		st.current = true
+		st.why = fmt.Sprintf("the image record on %s names this boot (%s, stamped %s)", where, a.Record.KernelRelease, a.Record.Stamped.Format(time.RFC3339))
+		return st, nil
+	case a.Record == nil:
+		st.why = fmt.Sprintf("no image record on %s", where)
+	default:
+		st.why = fmt.Sprintf("the image record on %s is of another boot (%s, boot %s)", where, a.Record.KernelRelease, a.Record.BootID)
+	}
+	st.canStamp = st.swap.Filename != "" && st.swap.Used <= restampLimit
+	if st.swap.Filename == "" {
+		st.why += "; it is not an active swap area"
+	}
+	return st, nil
+}
+
+func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (CheckResult, *recordState) {
+	c := CheckResult{Name: "image-record"}
+	if devt == "" {
+		c.Detail = "no resume device to read the image record from"
+		c.Fix = "see the resume-device check"
+		return c, nil
+	}
+	st, err := inspectRecord(fs, devt, swaps)
+	if err != nil {
+		c.Detail = err.Error()
+		return c, nil
+	}
+	switch {
+	case st.current:
+		c.OK, c.Detail = true, st.why
+	case st.canStamp:
+		c.OK = true
+		c.Detail = st.why + fmt.Sprintf("; hibernate now will stamp it (swapoff, stamp, swapon: %d MiB of swap in use)", st.swap.Used>>20)
+	default:
+		c.Detail = st.why
+		if st.swap.Filename != "" {
+			c.Detail += fmt.Sprintf("; %d MiB of swap in use is too much to swapoff and restamp", st.swap.Used>>20)
+		}
+		c.Fix = "reboot (the initramfs stamps the record at boot), or hibernate now --no-record to go on without the kexec fallback"
+	}
+	return c, &st
+}
+
+// stampRecord writes the record of this boot on the resume partition, which is active: swapoff,
+// stamp, swapon with the same priority.
+func stampRecord(fs sysfs.FS, st recordState, sw swapsetup.Swapper, k kmsg) error {
+	rec := imagerecord.ThisBoot(fs, imagerecord.Running(), fs.Root(), imagerecord.BootFSUUID(fs), time.Now())
+	target := st.dev.Path
+	if st.file != "" {
+		target = st.file
+	}
+	k.logf("stamping the image record for %s on %s (swapoff, stamp, swapon)", rec.KernelRelease, target)
+	if err := sw.Swapoff(target); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(fs.Path(strings.TrimPrefix(target, "/")), os.O_RDWR, 0)
+	if err == nil {
+		err = swsusp.StampRecord(f, 0, rec)
+		if serr := f.Sync(); err == nil {
+			err = serr
+		}
+		f.Close()
+	}
+	if onErr := sw.Swapon(target, st.swap.Priority); onErr != nil {
+		return fmt.Errorf("swapon %s again after stamping: %w (stamp: %v)", target, onErr, err)
+	}
+	if err != nil {
+		return fmt.Errorf("stamp the image record on %s: %w", target, err)
+	}
+	return nil
+}

@@ -1,0 +1,306 @@
+// Package initramfs assembles the hibernate initramfs on the user's machine: the compiled base
+// archive that ships with hibernate (our /init and u-root's shell tools, see initramfs/mkbase),
+// a kernel's storage modules in load order, and the config that /init reads. No Go toolchain
+// is needed here, and the same inputs give the same bytes.
+package initramfs
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/u-root/u-root/pkg/cpio"
+	"github.com/ulikunitz/xz"
+
+	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
+	"github.com/hibernate-linux/hibernate/internal/initramfs/modules"
+)
+
+// DefaultModules is the storage set every initramfs gets: virtio (QEMU, clouds), NVMe, SCSI
+// disks, SATA/AHCI, dm-crypt (an encrypted swap or root), and ext4. Names the kernel has built
+// in are skipped; names it lacks altogether are left out (the cloud flavour has no SATA). The
+// order is /init's priority before the resume decision, where it loads the drivers of the
+// devices present one at a time: NVMe before AHCI, as a laptop's disk is NVMe more often than its
+// (often empty) SATA controller holds one.
+var DefaultModules = []string{"virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "sd_mod", "ahci", "dm_crypt", "ext4"}
+
+// fsModules are the modules that mount a file system type, for the file systems of / and /boot.
+var fsModules = map[string][]string{
+	"ext4": {"ext4"}, "ext3": {"ext4"}, "ext2": {"ext4"},
+	"btrfs": {"btrfs"}, "xfs": {"xfs"}, "f2fs": {"f2fs"},
+	"vfat": {"vfat", "nls_cp437", "nls_iso8859_1"},
+}
+
+// MountedFSModules reads /proc/mounts text and returns the modules for the file systems mounted
+// on /, /boot and the EFI system partition (/boot/efi, /efi), so that an initramfs built on the
+// machine can mount root, and read a kernel from any of them for kexec.
+func MountedFSModules(mounts string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range strings.Split(mounts, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 || (f[1] != "/" && f[1] != "/boot" && f[1] != "/boot/efi" && f[1] != "/efi") {
+			continue
+		}
+		for _, m := range fsModules[f[2]] {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// Options say what to build.
+type Options struct {
+	Base          string   // the base archive (initramfs-base.cpio)
+	KernelRelease string   // uname -r of the kernel this initramfs is for
+	ModulesDir    string   // that kernel's lib/modules/R
+	Modules       []string // module names; nil means DefaultModules
+	AddModules    []string // more names, on top of Modules
+	Compress      string   // "zstd" (default: Debian's kernels decompress it fastest), "gzip", "xz" or "none"
+	Config        config.Config
+}
+
+// Result says what went in.
+type Result struct {
+	Modules      []modules.Module
+	Builtin      []string // asked for but built into the kernel
+	Missing      []string // of the default set, not in this kernel at all
+	Uncompressed int64
+	Compressed   int64
+}
+
+// Build writes the initramfs to w.
+func Build(o Options, w io.Writer) (Result, error) {
+	var res Result
+	if o.KernelRelease == "" {
+		return res, fmt.Errorf("no kernel release given")
+	}
+	base, err := readBase(o.Base)
+	if err != nil {
+		return res, err
+	}
+	names := o.Modules
+	defaults := names == nil
+	if defaults {
+		names = DefaultModules
+	}
+	names = append([]string(nil), names...)
+	var recs []cpio.Record
+	cfg := o.Config
+	cfg.KernelRelease = o.KernelRelease
+	cfg.Modules = nil
+	if len(names) > 0 || len(o.AddModules) > 0 {
+		ix, err := modules.Scan(o.ModulesDir)
+		if err != nil {
+			return res, fmt.Errorf("scan modules of %s: %w", o.KernelRelease, err)
+		}
+		if defaults {
+			// The default set is for every machine: a kernel without one of them (the cloud
+			// flavour has no SATA or NVMe drivers at all) just goes without it.
+			kept := names[:0]
+			for _, n := range names {
+				if _, _, err := ix.Closure(n); err != nil {
+					res.Missing = append(res.Missing, n)
+					continue
+				}
+				kept = append(kept, n)
+			}
+			names = kept
+		}
+		names = append(names, o.AddModules...)
+		mods, builtin, err := ix.Closure(names...)
+		if err != nil {
+			return res, fmt.Errorf("modules for %s: %w", o.KernelRelease, err)
+		}
+		res.Modules, res.Builtin = mods, builtin
+		inArchive := map[string]string{} // module name -> its path inside the archive
+		for _, m := range mods {
+			// A compressed module (.ko.xz, .ko.zst, .ko.gz) goes in decompressed: the archive is
+			// compressed as a whole anyway, and /init then hands the kernel the file as it is
+			// (finit_module) instead of decompressing it at boot, where Go's xz took 12 s for
+			// the default set in a loaded guest.
+			data, err := modules.Decompress(filepath.Join(o.ModulesDir, m.Path))
+			if err != nil {
+				return res, fmt.Errorf("read module %s: %w", m.Name, err)
+			}
+			rel := filepath.ToSlash(m.Path)
+			if i := strings.LastIndex(rel, ".ko"); i >= 0 {
+				rel = rel[:i+len(".ko")]
+			}
+			name := path.Join("lib/modules", o.KernelRelease, rel)
+			recs = append(recs, cpio.StaticFile(name, string(data), 0o644))
+			cfg.Modules = append(cfg.Modules, "/"+name)
+			inArchive[m.Name] = "/" + name
+		}
+		cfg.Needs, cfg.Devices = loadingTables(ix, mods, inArchive)
+	}
+	cfgBytes, err := cfg.Marshal()
+	if err != nil {
+		return res, err
+	}
+	// The config goes in an archive of its own, first and uncompressed, as early microcode
+	// does (the kernel unpacks one archive after another): hibernate check knows the
+	// initramfs for ours from its first bytes, without a decompressor.
+	var head, raw bytes.Buffer
+	if err := writeConfigArchive(&head, cpio.StaticFile(config.Path, string(cfgBytes), 0o644)); err != nil {
+		return res, err
+	}
+	if err := writeArchive(&raw, base, recs); err != nil {
+		return res, err
+	}
+	res.Uncompressed = int64(head.Len() + raw.Len())
+	if _, err := w.Write(head.Bytes()); err != nil {
+		return res, err
+	}
+	n, err := compress(w, raw.Bytes(), o.Compress)
+	res.Compressed = int64(head.Len()) + n
+	return res, err
+}
+
+// writeConfigArchive writes the archive of our config: its folders, the config, the trailer.
+func writeConfigArchive(w io.Writer, cfg cpio.Record) error {
+	cw := cpio.Newc.Writer(w)
+	for _, d := range []string{path.Dir(path.Dir(cfg.Name)), path.Dir(cfg.Name)} {
+		if err := cw.WriteRecord(cpio.MakeReproducible(cpio.Directory(d, 0o755))); err != nil {
+			return err
+		}
+	}
+	if err := cw.WriteRecord(cpio.MakeReproducible(cfg)); err != nil {
+		return fmt.Errorf("write %s: %w", cfg.Name, err)
+	}
+	return cpio.WriteTrailer(cw)
+}
+
+// loadingTables gives, for each module of the archive, the archive paths of the modules it
+// needs first and the device patterns it drives (see config.Config).
+func loadingTables(ix *modules.Index, mods []modules.Module, inArchive map[string]string) (needs, devices map[string][]string) {
+	needs, devices = map[string][]string{}, map[string][]string{}
+	for _, m := range mods {
+		p := inArchive[m.Name]
+		for _, n := range ix.Needs(m) {
+			if dp, ok := inArchive[n]; ok {
+				needs[p] = append(needs[p], dp)
+			}
+		}
+		if d := modules.DeviceAliases(m); len(d) > 0 {
+			devices[p] = d
+		}
+	}
+	return needs, devices
+}
+
+func readBase(p string) ([]cpio.Record, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("open base archive: %w (it is built with hibernate: make build)", err)
+	}
+	defer f.Close()
+	rr, err := cpio.Newc.NewFileReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("read base archive %s: %w", p, err)
+	}
+	recs, err := cpio.ReadAllRecords(rr)
+	if err != nil {
+		return nil, fmt.Errorf("read base archive %s: %w", p, err)
+	}
+	// Records read from a file read their contents lazily from it: take them now.
+	for i, r := range recs {
+		if r.ReaderAt != nil && r.FileSize > 0 {
+			b := make([]byte, r.FileSize)
+			if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+				return nil, fmt.Errorf("read %s from base archive %s: %w", r.Name, p, err)
+			}
+			recs[i] = cpio.StaticRecord(b, r.Info)
+		}
+	}
+	return recs, nil
+}
+
+// writeArchive writes base then extra records, every record made reproducible (no times, no
+// owners), the parent folders of extras created, and the trailer.
+func writeArchive(w io.Writer, base, extra []cpio.Record) error {
+	sort.SliceStable(extra, func(i, j int) bool { return extra[i].Name < extra[j].Name })
+	dw := cpio.NewDedupWriter(cpio.Newc.Writer(w))
+	have := map[string]bool{}
+	for _, r := range base {
+		r = cpio.MakeReproducible(r)
+		have[r.Name] = true
+		if err := dw.WriteRecord(r); err != nil {
+			return fmt.Errorf("write %s: %w", r.Name, err)
+		}
+	}
+	for _, r := range extra {
+		r = cpio.MakeReproducible(r)
+		dir := path.Dir(r.Name)
+		var dirs []string
+		for d := dir; d != "." && d != "/" && !have[d]; d = path.Dir(d) {
+			dirs = append(dirs, d)
+		}
+		for i := len(dirs) - 1; i >= 0; i-- {
+			have[dirs[i]] = true
+			if err := dw.WriteRecord(cpio.MakeReproducible(cpio.Directory(dirs[i], 0o755))); err != nil {
+				return err
+			}
+		}
+		have[r.Name] = true
+		if err := dw.WriteRecord(r); err != nil {
+			return fmt.Errorf("write %s: %w", r.Name, err)
+		}
+	}
+	return cpio.WriteTrailer(dw)
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func compress(w io.Writer, raw []byte, how string) (int64, error) {
+	cw := &countWriter{w: w}
+	var zw io.WriteCloser
+	var err error
+	switch how {
+	case "gzip":
+		// No name or time in the gzip header: the same input gives the same bytes.
+		zw, err = gzip.NewWriterLevel(cw, gzip.DefaultCompression)
+	case "", "zstd":
+		// One encoder thread: its output does not depend on the machine's core count. The best
+		// level: 3.3 MiB where the default made 4.2 (measured on the default set of the Debian
+		// 6.1 kernel), for a second more of building; the kernel decompresses either as fast.
+		zw, err = zstd.NewWriter(cw, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
+	case "xz":
+		// The kernel's xz decoder wants CRC32 (or no) integrity checks, not xz's default CRC64.
+		zw, err = xz.WriterConfig{CheckSum: xz.CRC32}.NewWriter(cw)
+	case "none":
+		_, err = cw.Write(raw)
+		return cw.n, err
+	default:
+		return 0, fmt.Errorf("compression %q: want gzip, zstd, xz or none", how)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, err := zw.Write(raw); err != nil {
+		return cw.n, err
+	}
+	if err := zw.Close(); err != nil {
+		return cw.n, err
+	}
+	return cw.n, nil
+}

@@ -1,0 +1,266 @@
+package initramfs
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
+	"github.com/hibernate-linux/hibernate/internal/testutil"
+)
+
+func writeBase(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "base.cpio")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := cpio.Newc.Writer(f)
+	recs := []cpio.Record{cpio.Directory("bbin", 0o755), cpio.StaticFile("bbin/bb", "\x7fELF fake busybox", 0o755), cpio.Symlink("init", "bbin/bb")}
+	if err := cpio.WriteRecords(w, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return p
+}
+
+// splitHead splits an initramfs into its first archive (uncompressed: our config) and the
+// compressed stream after it.
+func splitHead(t *testing.T, b []byte) (head, rest []byte) {
+	t.Helper()
+	i := bytes.Index(b, []byte("TRAILER!!!"))
+	if !bytes.HasPrefix(b, []byte("070701")) || i < 0 {
+		t.Fatalf("the initramfs does not start with an uncompressed archive: %q", b[:min(len(b), 16)])
+	}
+	j := i + len("TRAILER!!!")
+	for j < len(b) && b[j] == 0 {
+		j++
+	}
+	return b[:j], b[j:]
+}
+
+// readArchive reads both archives of a gzip initramfs (the config's, then the rest).
+func readArchive(t *testing.T, img []byte) map[string]cpio.Record {
+	t.Helper()
+	head, gz := splitHead(t, img)
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]cpio.Record{}
+	for _, a := range [][]byte{head, raw} {
+		recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(a)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			out[r.Name] = r
+		}
+	}
+	return out
+}
+
+func TestBuildWithoutModulesIsReproducible(t *testing.T) {
+	base := writeBase(t)
+	o := Options{Base: base, KernelRelease: "6.1.0-test", Modules: []string{}, Compress: "gzip", Config: config.Config{Resume: "UUID=abc"}}
+	var a, b bytes.Buffer
+	if _, err := Build(o, &a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(o, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("the same inputs gave different bytes")
+	}
+	recs := readArchive(t, a.Bytes())
+	if _, ok := recs["bbin/bb"]; !ok {
+		t.Fatalf("base records missing: %v", recs)
+	}
+	r, ok := recs[config.Path]
+	if !ok {
+		t.Fatalf("no %s in the archive", config.Path)
+	}
+	data, _ := io.ReadAll(io.NewSectionReader(r, 0, int64(r.FileSize)))
+	cfg, err := config.Parse(data)
+	if err != nil || cfg.KernelRelease != "6.1.0-test" || cfg.Resume != "UUID=abc" {
+		t.Fatalf("config %+v, %v", cfg, err)
+	}
+}
+
+func TestBuildCompressions(t *testing.T) {
+	base := writeBase(t)
+	for _, comp := range []string{"", "zstd", "gzip", "xz", "none"} {
+		var out bytes.Buffer
+		if _, err := Build(Options{Base: base, KernelRelease: "x", Modules: []string{}, Compress: comp}, &out); err != nil {
+			t.Fatalf("%q: %v", comp, err)
+		}
+		magic := map[string]string{"": "\x28\xb5\x2f\xfd", "zstd": "\x28\xb5\x2f\xfd", "gzip": "\x1f\x8b", "xz": "\xfd7zXZ", "none": "070701"}[comp]
+		head, rest := splitHead(t, out.Bytes())
+		if !bytes.Contains(head, []byte(config.Path)) || !bytes.HasPrefix(rest, []byte(magic)) {
+			t.Errorf("%q: the config's archive, then %q; want the config first, then %q", comp, rest[:6], magic)
+		}
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	if _, err := Build(Options{Base: "/nonexistent/base.cpio", KernelRelease: "x", Modules: []string{}}, io.Discard); err == nil || !strings.Contains(err.Error(), "make build") {
+		t.Fatalf("missing base: %v", err)
+	}
+	if _, err := Build(Options{Base: writeBase(t), KernelRelease: "x", Compress: "lzma"}, io.Discard); err == nil {
+		t.Fatal("bad compression accepted")
+	}
+}
+
+// realModules is Debian 12's 6.1 kernel unpacked by qemu-tests/scripts/fetch-kernel.sh.
+func realModules(t *testing.T) (string, string) {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(testutil.KernelCache(), "*-amd64/lib/modules/*"))
+	for _, m := range matches {
+		if !strings.Contains(m, "cloud") {
+			return m, filepath.Base(m)
+		}
+	}
+	t.Skip("no unpacked Debian kernel in " + testutil.KernelCache() + ": run qemu-tests/scripts/fetch-kernel.sh amd64")
+	return "", ""
+}
+
+func TestBuildWithRealModules(t *testing.T) {
+	dir, rel := realModules(t)
+	for _, comp := range []string{"zstd", "none"} {
+		var out bytes.Buffer
+		res, err := Build(Options{Base: writeBase(t), KernelRelease: rel, ModulesDir: dir, Compress: comp}, &out)
+		if err != nil {
+			t.Fatalf("%s: %v", comp, err)
+		}
+		if int64(out.Len()) != res.Compressed || (comp != "none" && res.Compressed >= res.Uncompressed) {
+			t.Fatalf("%s: sizes %d/%d, wrote %d", comp, res.Compressed, res.Uncompressed, out.Len())
+		}
+		pos := map[string]int{}
+		for i, m := range res.Modules {
+			pos[m.Name] = i
+		}
+		for _, pair := range [][2]string{{"virtio", "virtio_pci"}, {"virtio_ring", "virtio_blk"}, {"jbd2", "ext4"}, {"crc32c_generic", "ext4"}} {
+			a, okA := pos[pair[0]]
+			b, okB := pos[pair[1]]
+			if !okA || !okB || a >= b {
+				t.Fatalf("%s: %s must load before %s: order %v", comp, pair[0], pair[1], res.Modules)
+			}
+		}
+	}
+}
+
+// The cloud flavour has no SATA driver: the default set goes without it, an explicit one fails.
+func TestBuildDefaultSetOnCloudKernel(t *testing.T) {
+	matches, _ := filepath.Glob(filepath.Join(testutil.KernelCache(), "*-cloud-amd64/lib/modules/*"))
+	if len(matches) == 0 {
+		t.Skip("no unpacked cloud kernel in " + testutil.KernelCache() + ": run qemu-tests/scripts/fetch-kernel.sh cloud-amd64")
+	}
+	dir, rel := matches[0], filepath.Base(matches[0])
+	res, err := Build(Options{Base: writeBase(t), KernelRelease: rel, ModulesDir: dir}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(res.Missing, " ") != "ahci" || !strings.Contains(strings.Join(res.Builtin, " "), "ext4") {
+		t.Fatalf("missing %v builtin %v, want ahci missing and ext4 built in", res.Missing, res.Builtin)
+	}
+	if _, err := Build(Options{Base: writeBase(t), KernelRelease: rel, ModulesDir: dir, AddModules: []string{"ahci"}}, io.Discard); err == nil {
+		t.Fatal("an explicit --add-module ahci was accepted on a kernel without it")
+	}
+}
+
+func TestMountedFSModules(t *testing.T) {
+	mounts := "sysfs /sys sysfs rw 0 0\n/dev/vda1 / btrfs rw,relatime 0 0\n/dev/vda3 /boot vfat rw 0 0\n/dev/vdb1 /srv xfs rw 0 0\n"
+	if got := strings.Join(MountedFSModules(mounts), " "); got != "btrfs vfat nls_cp437 nls_iso8859_1" {
+		t.Fatalf("MountedFSModules = %q", got)
+	}
+	// An EFI system partition holds kernels for systemd-boot: its driver goes in too.
+	mounts = "/dev/vda2 / ext4 rw 0 0\n/dev/vda1 /boot/efi vfat rw 0 0\n"
+	if got := strings.Join(MountedFSModules(mounts), " "); got != "ext4 vfat nls_cp437 nls_iso8859_1" {
+		t.Fatalf("MountedFSModules = %q", got)
+	}
+}
+
+// The config tells /init which modules drive which devices and what each needs first; a
+// compressed module goes into the archive decompressed, under its .ko name.
+func TestBuildLoadTablesAndDecompressedModules(t *testing.T) {
+	dir, rel := realModules(t)
+	tree := filepath.Join(t.TempDir(), rel)
+	for _, f := range []string{"modules.builtin", "modules.builtin.modinfo", "modules.order"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(tree, f), b)
+	}
+	for _, m := range []string{"kernel/drivers/virtio/virtio.ko", "kernel/drivers/virtio/virtio_ring.ko", "kernel/drivers/block/virtio_blk.ko"} {
+		b, err := os.ReadFile(filepath.Join(dir, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(b)
+		zw.Close()
+		writeFile(t, filepath.Join(tree, m+".gz"), gz.Bytes())
+	}
+	var out bytes.Buffer
+	if _, err := Build(Options{Base: writeBase(t), KernelRelease: rel, ModulesDir: tree, Modules: []string{"virtio_blk"}, Compress: "gzip"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	recs := readArchive(t, out.Bytes())
+	blk := "/lib/modules/" + rel + "/kernel/drivers/block/virtio_blk.ko"
+	r, ok := recs[strings.TrimPrefix(blk, "/")]
+	if !ok {
+		t.Fatalf("no %s in the archive", blk)
+	}
+	head := make([]byte, 4)
+	if _, err := r.ReadAt(head, 0); err != nil || string(head) != "\x7fELF" {
+		t.Fatalf("%s starts %q (%v), want the ELF magic", blk, head, err)
+	}
+	c := recs[config.Path]
+	data := make([]byte, c.FileSize)
+	if _, err := c.ReadAt(data, 0); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Devices[blk], " ") != "virtio:d00000002v*" {
+		t.Errorf("devices of virtio_blk: %q", cfg.Devices[blk])
+	}
+	needs := strings.Join(cfg.Needs[blk], " ")
+	if !strings.Contains(needs, "/virtio.ko") || !strings.Contains(needs, "/virtio_ring.ko") {
+		t.Errorf("virtio_blk needs %q, want virtio and virtio_ring", needs)
+	}
+	for _, m := range cfg.Modules {
+		if !strings.HasSuffix(m, ".ko") {
+			t.Errorf("config lists %s: want the decompressed .ko", m)
+		}
+	}
+}
+
+func writeFile(t *testing.T, p string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,122 @@
+package swapsetup
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
+	"github.com/hibernate-linux/hibernate/internal/testutil"
+	"github.com/hibernate-linux/hibernate/internal/testutil/faketree"
+)
+
+func machine(t *testing.T, swapContent []byte) *faketree.Tree {
+	tr := faketree.New(t)
+	tr.Disk("vda", 254, faketree.Part{Size: 8 << 20}, faketree.Part{Size: 64 << 20, Label: "swap", Content: swapContent})
+	return tr
+}
+
+func TestSetupPartition(t *testing.T) {
+	tr := machine(t, nil)
+	sw := &testutil.Swapper{}
+	res, err := SetupPartition(tr.FS(), sw, Options{Device: "PARTLABEL=swap", Label: "hib", Priority: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Made || !res.Activated || res.DevT != "254:2" || res.KernelParams != "resume=UUID="+res.UUID {
+		t.Fatalf("result %+v", res)
+	}
+	if len(sw.On) != 1 || sw.On[0] != "/dev/vda2" {
+		t.Fatalf("swapon calls %v, want /dev/vda2", sw.On)
+	}
+	if got := tr.Read("sys/power/resume"); got != "254:2" {
+		t.Fatalf("/sys/power/resume = %q", got)
+	}
+	f, err := os.Open(tr.FS().Path("dev/vda2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a, err := swsusp.ReadArea(f, 64<<20, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Kind() != "swap" || a.Swap.UUIDString() != res.UUID || a.Swap.Label != "hib" || a.Swap.LastPage != 64<<20/4096-1 {
+		t.Fatalf("area %+v, want a swap area with UUID %s", a, res.UUID)
+	}
+}
+
+func TestSetupKeepsExistingArea(t *testing.T) {
+	id, _ := swsusp.ParseUUID("11111111-2222-4333-8444-555555555555")
+	page, err := swsusp.MkswapPage(64<<20, swsusp.MkswapOptions{UUID: id, PageSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := machine(t, page)
+	res, err := SetupPartition(tr.FS(), &testutil.Swapper{}, Options{Device: "/dev/vda2", Priority: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Made || res.UUID != "11111111-2222-4333-8444-555555555555" {
+		t.Fatalf("result %+v, want the area kept", res)
+	}
+}
+
+func TestSetupDryRunChangesNothing(t *testing.T) {
+	tr := machine(t, nil)
+	sw := &testutil.Swapper{}
+	res, err := SetupPartition(tr.FS(), sw, Options{Device: "/dev/vda2", DryRun: true, Priority: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Actions) != 3 || len(sw.On) != 0 || res.Activated {
+		t.Fatalf("dry run: %+v, swapon %v", res, sw.On)
+	}
+	b, _ := os.ReadFile(tr.FS().Path("dev/vda2"))
+	if !bytes.Equal(b[:4096], make([]byte, 4096)) {
+		t.Fatal("dry run wrote the device")
+	}
+	if got := tr.Read("sys/power/resume"); got != "0:0" {
+		t.Fatalf("dry run set /sys/power/resume to %q", got)
+	}
+}
+
+func TestSetupRefuses(t *testing.T) {
+	ext4 := make([]byte, 2048)
+	binary.LittleEndian.PutUint16(ext4[1024+56:], 0xEF53)
+	image := make([]byte, 4096)
+	copy(image[4086:], "S1SUSPEND")
+	for _, tc := range []struct {
+		name    string
+		content []byte
+		active  bool
+		want    string
+	}{
+		{"file system", ext4, false, "holds a ext4 file system"},
+		{"image", image, false, "holds a hibernation image"},
+		{"active", nil, true, "already an active swap area"},
+	} {
+		tr := machine(t, tc.content)
+		if tc.active {
+			tr.Swap("/dev/vda2 partition 65532 0 -2")
+		}
+		_, err := SetupPartition(tr.FS(), &testutil.Swapper{}, Options{Device: "/dev/vda2", Priority: -1})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// The whole disk of those partitions: its table is not to be overwritten.
+	tr := machine(t, nil)
+	_, err := SetupPartition(tr.FS(), &testutil.Swapper{}, Options{Device: "/dev/vda", Priority: -1})
+	if err == nil || !strings.Contains(err.Error(), "a disk with partitions (/dev/vda1, /dev/vda2)") {
+		t.Errorf("whole disk: err = %v, want a refusal naming its partitions", err)
+	}
+}
+
+func TestRootSwapperRefuses(t *testing.T) {
+	if err := (RootSwapper{Root: "/tmp/x"}).Swapon("/dev/vda2", 0); err == nil {
+		t.Fatal("RootSwapper activated swap")
+	}
+}
