@@ -4,10 +4,7 @@
 package hibernate
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -114,9 +111,9 @@ func checkLockdown(fs sysfs.FS) CheckResult {
 
 func checkCmdline(fs sysfs.FS) CheckResult {
 	c := CheckResult{Name: "cmdline", OK: true}
-	raw, err := fs.ReadString("proc/cmdline")
+	raw, err := fs.Cmdline()
 	if err != nil {
-		c.Detail = fmt.Sprintf("cannot read /proc/cmdline: %v", err)
+		c.Detail = fmt.Sprintf("cannot read the command line: %v", err)
 		return c
 	}
 	for _, w := range strings.Fields(raw) {
@@ -148,36 +145,6 @@ func checkContainer(fs sysfs.FS) CheckResult {
 		c.Fix = "hibernate the host, not the container"
 	}
 	return c
-}
-
-// Meminfo reads /proc/meminfo in bytes.
-func Meminfo(fs sysfs.FS) (map[string]int64, error) {
-	f, err := os.Open(fs.Path("proc/meminfo"))
-	if err != nil {
-		return nil, fmt.Errorf("read /proc/meminfo: %w", err)
-	}
-	defer f.Close()
-	out := map[string]int64{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(v)
-		if len(fields) == 0 {
-			continue
-		}
-		n, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			continue
-		}
-		if len(fields) > 1 && fields[1] == "kB" {
-			n <<= 10
-		}
-		out[k] = n
-	}
-	return out, sc.Err()
 }
 
 // checkSwap compares the disk swap that is free with what the image needs. The kernel can drop
@@ -212,7 +179,7 @@ func checkSwap(fs sysfs.FS) (CheckResult, []swapsetup.ActiveSwap) {
 		c.Fix = "add disk swap: hibernate setup --device /dev/PARTITION (or a swap file)"
 		return c, disk
 	}
-	mem, err := Meminfo(fs)
+	mem, err := fs.Meminfo()
 	if err != nil {
 		c.Detail = err.Error()
 		return c, disk

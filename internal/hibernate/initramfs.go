@@ -50,12 +50,13 @@ var errOurConfig = errors.New("hibernate's config read")
 // what resumes: our /init, else initramfs-tools', dracut's or systemd's resume parts.
 func checkInitramfs(fs sysfs.FS) CheckResult {
 	c := CheckResult{Name: "initramfs"}
-	release, err := fs.ReadString("proc/sys/kernel/osrelease")
+	u, err := fs.Uname()
 	if err != nil {
-		c.Detail = fmt.Sprintf("cannot read the running kernel's release from /proc/sys/kernel/osrelease: %v", err)
+		c.Detail = fmt.Sprintf("cannot read the running kernel's release: %v", err)
 		c.Fix = "mount /proc"
 		return c
 	}
+	release := u.Release
 	_, candidates := imagerecord.KernelFiles(release)
 	p := ""
 	for _, n := range candidates {

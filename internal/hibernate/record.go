@@ -123,7 +123,7 @@ func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (CheckR
 // stampRecord writes the record of this boot on the resume partition, which is active: swapoff,
 // stamp, swapon with the same priority.
 func stampRecord(fs sysfs.FS, st recordState, sw swapsetup.Swapper, k kmsg) error {
-	rec := imagerecord.ThisBoot(fs, imagerecord.Running(), fs.Root(), imagerecord.BootFSUUID(fs), time.Now())
+	rec := imagerecord.ThisBoot(fs, fs.Root(), imagerecord.BootFSUUID(fs), time.Now())
 	target := st.dev.Path
 	if st.file != "" {
 		target = st.file

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
 	"github.com/hibernate-linux/hibernate/internal/initramfs/modules"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
 // DefaultModules is the storage set every initramfs gets: virtio (QEMU, clouds), NVMe, SCSI
@@ -38,18 +39,17 @@ var fsModules = map[string][]string{
 	"vfat": {"vfat", "nls_cp437", "nls_iso8859_1"},
 }
 
-// MountedFSModules reads /proc/mounts text and returns the modules for the file systems mounted
-// on /, /boot and the EFI system partition (/boot/efi, /efi), so that an initramfs built on the
+// MountedFSModules returns the modules for the file systems mounted (sysfs.FS.Mounts) on /,
+// /boot and the EFI system partition (/boot/efi, /efi), so that an initramfs built on the
 // machine can mount root, and read a kernel from any of them for kexec.
-func MountedFSModules(mounts string) []string {
+func MountedFSModules(mounts []sysfs.Mount) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, l := range strings.Split(mounts, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 3 || (f[1] != "/" && f[1] != "/boot" && f[1] != "/boot/efi" && f[1] != "/efi") {
+	for _, mt := range mounts {
+		if p := mt.Point; p != "/" && p != "/boot" && p != "/boot/efi" && p != "/efi" {
 			continue
 		}
-		for _, m := range fsModules[f[2]] {
+		for _, m := range fsModules[mt.Type] {
 			if !seen[m] {
 				seen[m] = true
 				out = append(out, m)

@@ -12,7 +12,9 @@ import (
 	"github.com/u-root/u-root/pkg/cpio"
 
 	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
+	"github.com/hibernate-linux/hibernate/internal/testutil/faketree"
 )
 
 func writeBase(t *testing.T) string {
@@ -184,13 +186,20 @@ func TestBuildDefaultSetOnCloudKernel(t *testing.T) {
 }
 
 func TestMountedFSModules(t *testing.T) {
-	mounts := "sysfs /sys sysfs rw 0 0\n/dev/vda1 / btrfs rw,relatime 0 0\n/dev/vda3 /boot vfat rw 0 0\n/dev/vdb1 /srv xfs rw 0 0\n"
-	if got := strings.Join(MountedFSModules(mounts), " "); got != "btrfs vfat nls_cp437 nls_iso8859_1" {
+	tr := faketree.New(t)
+	mounts := func(text string) []sysfs.Mount {
+		tr.Write("proc/mounts", text)
+		m, err := tr.FS().Mounts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if got := strings.Join(MountedFSModules(mounts("sysfs /sys sysfs rw 0 0\n/dev/vda1 / btrfs rw,relatime 0 0\n/dev/vda3 /boot vfat rw 0 0\n/dev/vdb1 /srv xfs rw 0 0\n")), " "); got != "btrfs vfat nls_cp437 nls_iso8859_1" {
 		t.Fatalf("MountedFSModules = %q", got)
 	}
 	// An EFI system partition holds kernels for systemd-boot: its driver goes in too.
-	mounts = "/dev/vda2 / ext4 rw 0 0\n/dev/vda1 /boot/efi vfat rw 0 0\n"
-	if got := strings.Join(MountedFSModules(mounts), " "); got != "ext4 vfat nls_cp437 nls_iso8859_1" {
+	if got := strings.Join(MountedFSModules(mounts("/dev/vda2 / ext4 rw 0 0\n/dev/vda1 /boot/efi vfat rw 0 0\n")), " "); got != "ext4 vfat nls_cp437 nls_iso8859_1" {
 		t.Fatalf("MountedFSModules = %q", got)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
-	"github.com/hibernate-linux/hibernate/internal/imagerecord"
 	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
@@ -46,9 +45,6 @@ func uptime() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-func release() string { return imagerecord.Running().Release }
-
-func version() string { return imagerecord.Running().Version }
 
 // FindResumeDevice waits for the device that spec names, or, with spec "", scans every block
 // device for a hibernation signature. It looks at the block devices whenever their list

@@ -22,18 +22,23 @@ import (
 // modules, find the resume device, decide, act; then mount root and hand over to its init.
 // It returns only when everything failed; main then starts the emergency shell.
 func Init() error {
-	b := &Machine{FS: "/", Out: os.Stdout, Now: uptime, Release: release(), Sleep: time.Sleep}
-	b.Logf("init of hibernate starting on %s", b.Release)
+	b := &Machine{FS: "/", Out: os.Stdout, Now: uptime, Sleep: time.Sleep}
 	tStart := b.Now()
 	if err := mountEarly(); err != nil {
 		return err
 	}
 	tMounted := b.Now()
-	raw, err := os.ReadFile("/proc/cmdline")
+	u, err := b.FS.Uname()
 	if err != nil {
-		return fmt.Errorf("read /proc/cmdline: %w", err)
+		return err
 	}
-	p, err := ParseCmdline(string(raw))
+	b.Release = u.Release
+	b.Logf("init of hibernate starting on %s", b.Release)
+	raw, err := b.FS.Cmdline()
+	if err != nil {
+		return err
+	}
+	p, err := ParseCmdline(raw)
 	if err != nil {
 		b.Logf("%v: going on with what could be read", err)
 	}
@@ -268,7 +273,7 @@ func (b *Machine) stampRecord(in Input, newRoot string, rootDev *blockdev.Device
 	default:
 		return
 	}
-	rec := imagerecord.ThisBoot(b.FS, imagerecord.Uname{Release: b.Release, Version: version()}, newRoot, rootDev.Probe.UUID, time.Now())
+	rec := imagerecord.ThisBoot(b.FS, newRoot, rootDev.Probe.UUID, time.Now())
 	f, err := os.OpenFile(b.FS.Path(strings.TrimPrefix(in.dev.Path, "/")), os.O_RDWR, 0)
 	if err != nil {
 		b.Logf("cannot stamp the image record on %s: %v", in.dev.Path, err)

@@ -1,11 +1,9 @@
 package swapsetup
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -113,31 +111,6 @@ func fsUUID(fs sysfs.FS, dev blockdev.Device, fstype string) (string, error) {
 	return "", fmt.Errorf("%s: no %s file system UUID found on the device (probe: %q)", dev.Path, fstype, dev.Probe.Type)
 }
 
-// MemTotal is the machine's RAM in bytes (MemTotal of /proc/meminfo below fs).
-func MemTotal(fs sysfs.FS) (int64, error) {
-	f, err := os.Open(fs.Path("proc/meminfo"))
-	if err != nil {
-		return 0, fmt.Errorf("read RAM size: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || k != "MemTotal" {
-			continue
-		}
-		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/meminfo: bad MemTotal %q", v)
-		}
-		return n << 10, nil
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("read /proc/meminfo: %w", err)
-	}
-	return 0, fmt.Errorf("/proc/meminfo has no MemTotal")
-}
-
 // AutoSize is the size of swap that `--size auto` makes: the machine's RAM (MemTotal) rounded up
 // to a whole GiB.
 //
@@ -148,7 +121,11 @@ func MemTotal(fs sysfs.FS) (int64, error) {
 // for the image, which is the guarantee setup is for; a smaller --size is the user's choice.
 // Rounding up to a GiB absorbs the memory the firmware and the kernel keep out of MemTotal.
 func AutoSize(fs sysfs.FS) (int64, error) {
-	m, err := MemTotal(fs)
+	mem, err := fs.Meminfo()
+	if err != nil {
+		return 0, fmt.Errorf("read RAM size: %w", err)
+	}
+	m, err := mem.MemTotal()
 	if err != nil {
 		return 0, err
 	}

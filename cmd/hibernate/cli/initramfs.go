@@ -1,17 +1,16 @@
 package cli
 
 import (
-	"encoding/json"
-
 	"bytes"
+	"encoding/json"
 	"fmt"
-	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/initramfs"
-	"golang.org/x/sys/unix"
+	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
 // baseArchiveName is the compiled u-root part of the initramfs, installed beside hibernate as
@@ -31,14 +30,6 @@ func defaultBase() string {
 	return filepath.Join("/usr/lib/hibernate", baseArchiveName)
 }
 
-func runningRelease() string {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return ""
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}
-
 func runInitramfs(env Env, args []string) error {
 	if len(args) == 0 || args[0] != "build" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -53,7 +44,8 @@ base that ships with hibernate (our /init, u-root's shell tools), R's storage mo
 their dependencies in load order (from each module's .modinfo; no depmod needed), and the
 config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`)
 	var o initramfs.Options
-	fs.StringVar(&o.KernelRelease, "kernel-release", runningRelease(), "kernel release (uname -r) to build for")
+	root := fs.String("root", "/", "the machine's root: its running kernel and mounts are read below it (a fake tree in tests)")
+	fs.StringVar(&o.KernelRelease, "kernel-release", "", "kernel release (uname -r) to build for (default: the running kernel's)")
 	modDir := fs.String("modules", "", "that kernel's module folder (default /lib/modules/R); an unpacked kernel package's lib/modules/R works")
 	out := fs.String("out", "", "output file (default /boot/initrd.img-R)")
 	fs.StringVar(&o.Base, "base", defaultBase(), "the base archive built with hibernate")
@@ -66,8 +58,13 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
+	machine := sysfs.New(*root)
+	running, err := machine.Uname()
 	if o.KernelRelease == "" {
-		return fmt.Errorf("--kernel-release: %w", errUsage)
+		if err != nil {
+			return fmt.Errorf("no --kernel-release, and the running kernel's is unknown: %w", err)
+		}
+		o.KernelRelease = running.Release
 	}
 	if !fs.Changed("resume") {
 		if err := readResumeConfig(*cfgFile, &o.Config, fs.Changed("config")); err != nil {
@@ -78,10 +75,10 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 		*modDir = filepath.Join("/lib/modules", o.KernelRelease)
 	}
 	o.ModulesDir = *modDir
-	if o.KernelRelease == runningRelease() && *modDir == filepath.Join("/lib/modules", o.KernelRelease) {
+	if o.KernelRelease == running.Release && *modDir == filepath.Join("/lib/modules", o.KernelRelease) {
 		// Built for this machine: add what mounts its / and /boot.
-		if mounts, err := os.ReadFile("/proc/mounts"); err == nil {
-			o.AddModules = append(initramfs.MountedFSModules(string(mounts)), o.AddModules...)
+		if mounts, err := machine.Mounts(); err == nil {
+			o.AddModules = append(initramfs.MountedFSModules(mounts), o.AddModules...)
 		}
 	}
 	if fs.Changed("modules-only") {

@@ -123,7 +123,7 @@ func runSetup(env Env, args []string) error {
 		// Our image record names this boot, so that a boot under another kernel can find and
 		// kexec this one; setup stamps it while the area is not active yet.
 		fs := sysfs.New(a.root)
-		rec := imagerecord.ThisBoot(fs, imagerecord.Running(), a.root, imagerecord.BootFSUUID(fs), time.Now())
+		rec := imagerecord.ThisBoot(fs, a.root, imagerecord.BootFSUUID(fs), time.Now())
 		a.o.Record = &rec
 		res, err = swapsetup.Setup(fs, sw, a.o)
 	}

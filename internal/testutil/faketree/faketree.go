@@ -19,7 +19,8 @@ type Tree struct {
 }
 
 // New makes a machine that can hibernate: /sys/power as Debian 12's kernel has it, 1 GiB of RAM
-// with 200 MiB of anonymous memory, no swap, an empty command line.
+// with 200 MiB of anonymous memory, no swap, a short command line, a kernel version but no
+// release (proc/sys/kernel/osrelease: each test names the kernel it needs).
 func New(t testing.TB) *Tree {
 	tr := &Tree{t: t, Root: t.TempDir()}
 	tr.Write("sys/power/state", "freeze mem disk\n")
@@ -30,6 +31,7 @@ func New(t testing.TB) *Tree {
 	tr.Write("sys/power/pm_test", "[none] core processors platform devices freezer\n")
 	tr.Write("sys/kernel/security/lockdown", "[none] integrity confidentiality\n")
 	tr.Write("proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro\n")
+	tr.Write("proc/sys/kernel/version", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-01)\n")
 	tr.Write("proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")
 	tr.Meminfo(map[string]int64{"MemTotal": 1 << 20, "MemFree": 600 << 10, "Active(anon)": 200 << 10, "AnonPages": 220 << 10})
 	tr.Mkdir("sys/class/block")
