@@ -45,7 +45,6 @@ func uptime() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-
 // FindResumeDevice waits for the device that spec names, or, with spec "", scans every block
 // device for a hibernation signature. It looks at the block devices whenever their list
 // changes (and a few times after, as their nodes in /dev come on devtmpfs's own thread), until
