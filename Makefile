@@ -57,7 +57,7 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS := \
 	./internal/swsusp:FuzzParsePage0 ./internal/swsusp:FuzzReadArea ./internal/swsusp:FuzzDecodeRecord \
 	./internal/initramfs/modules:FuzzModinfo ./internal/initramfs/modalias:FuzzMatch ./internal/resume:FuzzParseCmdline \
-	./internal/blockdev:FuzzProbe ./internal/hibernate:FuzzReadInitramfs
+	./internal/blockdev:FuzzProbe ./internal/initramfs:FuzzInspect ./internal/sysfs:FuzzParseMounts
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

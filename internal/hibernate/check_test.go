@@ -8,6 +8,7 @@ import (
 	"github.com/u-root/u-root/pkg/cpio"
 
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
+	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/internal/testutil/faketree"
 )
 
@@ -95,7 +96,7 @@ func TestCheckFailures(t *testing.T) {
 			tr.Write("proc/sys/kernel/osrelease", "6.1.0-99-amd64\n")
 		}, "initramfs", "no initramfs for the running kernel 6.1.0-99-amd64 (looked for /boot/initrd.img-6.1.0-99-amd64"},
 		{"initramfs without resume support", func(tr *faketree.Tree) {
-			writeInitramfs(tr, "boot/initrd.img-"+testRelease, compress(t, "gzip", cpioArchive(t,
+			writeInitramfs(tr, "boot/initrd.img-"+testRelease, testutil.Compress(t, "gzip", testutil.CPIO(t,
 				cpio.StaticFile("init", "#!/bin/sh\nexec switch_root /root /sbin/init\n", 0o755), cpio.StaticFile("scripts/local-top/lvm2", "", 0o755))))
 		}, "initramfs", "(gzip, 1 cpio archive(s), 4 entries) has nothing that resumes"},
 		{"initramfs unreadable", func(tr *faketree.Tree) {

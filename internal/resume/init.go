@@ -33,7 +33,7 @@ func Init() error {
 		return err
 	}
 	b.Release = u.Release
-	b.Logf("init of hibernate starting on %s", b.Release)
+	b.Logf("%s %s", config.InitMarker, b.Release)
 	raw, err := b.FS.Cmdline()
 	if err != nil {
 		return err

@@ -10,6 +10,11 @@ import (
 // Path is where the config sits inside the initramfs.
 const Path = "etc/hibernate/initramfs.json"
 
+// InitMarker begins the first line our /init prints ("init of hibernate starting on R"). It is
+// in the /init binary's bytes, so a reader of an initramfs knows a plain /init file for ours by
+// it (initramfs.Contents.ResumeSupport); the harness waits for the line.
+const InitMarker = "init of hibernate starting on"
+
 // Format is the version of this layout; /init refuses a config of a newer format.
 const Format = 1
 
