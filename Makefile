@@ -42,9 +42,17 @@ kernels: deps
 demo: deps kernels build
 	$(GO) run ./qemu-tests/cmd/demo
 
+# gofmt, imports in three groups (standard, others, this module's), go vet, every import
+# running down the layers (tools/layercheck, drawn in docs/architecture.md), go.mod tidy.
+GOFILES = $$(git ls-files -co --exclude-standard '*.go')
 vet:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@test -z "$$(gofmt -l $(GOFILES))" || { echo "gofmt needed:"; gofmt -l $(GOFILES); exit 1; }
+	@test -z "$$($(GO) tool goimports -local github.com/hibernate-linux/hibernate -l $(GOFILES))" || \
+		{ echo "imports to group (go tool goimports -local github.com/hibernate-linux/hibernate -w FILE):"; \
+		$(GO) tool goimports -local github.com/hibernate-linux/hibernate -l $(GOFILES); exit 1; }
 	$(GO) vet ./...
+	$(GO) run ./tools/layercheck
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod is not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 
 unit: kernels build
 	$(GO) test -timeout 10m $$($(GO) list ./... | grep -v /qemu-tests/scenario)

@@ -4,9 +4,10 @@ import (
 	"time"
 
 	"fmt"
-	"github.com/hibernate-linux/hibernate/internal/imagerecord"
 	"strconv"
 	"strings"
+
+	"github.com/hibernate-linux/hibernate/internal/imagerecord"
 
 	"github.com/hibernate-linux/hibernate/internal/swapsetup"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
