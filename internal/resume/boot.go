@@ -16,7 +16,8 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
-// Machine is the machine as /init sees it. Real boots use NewBoot(); tests fill the fields with fakes.
+// Machine is the machine as /init sees it. Init fills it for the real boot (root "/", the
+// console, CLOCK_BOOTTIME); tests fill the fields with a fake tree and fakes.
 type Machine struct {
 	FS  sysfs.FS
 	Out io.Writer

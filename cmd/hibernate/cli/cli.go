@@ -15,7 +15,8 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// Env is what a subcommand may touch: its output streams and the root of the machine.
+// Env is what a subcommand may touch: its input and output streams. The machine itself is
+// reached through each subcommand's --root (a sysfs.FS), so that tests run it on a fake tree.
 type Env struct {
 	Stdout, Stderr io.Writer
 	Stdin          io.Reader

@@ -2,10 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"io"
-	"os"
 
-	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 )
 
@@ -29,76 +26,6 @@ type inspectReport struct {
 	KernelRelease *string        `json:"kernel_release"`
 	Valid         bool           `json:"valid"`
 	Problems      []string       `json:"problems"`
-}
-
-// area is a swap area's device: a whole file or device, or one partition of a disk image.
-type area struct {
-	f     *os.File
-	base  int64 // byte offset of the partition in f (0 for a whole device)
-	size  int64
-	where string
-}
-
-func (a *area) ReadAt(p []byte, off int64) (int, error) {
-	if off >= a.size {
-		return 0, io.EOF
-	}
-	if max := a.size - off; int64(len(p)) > max {
-		n, err := a.f.ReadAt(p[:max], a.base+off)
-		if err == nil {
-			err = io.EOF
-		}
-		return n, err
-	}
-	return a.f.ReadAt(p, a.base+off)
-}
-
-func (a *area) WriteAt(p []byte, off int64) (int, error) {
-	if off+int64(len(p)) > a.size {
-		return 0, fmt.Errorf("write at %d past the end of %s", off, a.where)
-	}
-	return a.f.WriteAt(p, a.base+off)
-}
-
-// openArea opens path, or its GPT partition number part (part > 0), for reading or writing.
-func openArea(path string, part int, write bool) (*area, error) {
-	flag := os.O_RDONLY
-	if write {
-		flag = os.O_RDWR
-	}
-	f, err := os.OpenFile(path, flag, 0)
-	if err != nil {
-		return nil, err
-	}
-	size, err := blockdev.Size(f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("size of %s: %w", path, err)
-	}
-	a := &area{f: f, size: size, where: path}
-	if part > 0 {
-		start, psize, err := partitionExtent(path, part)
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		a.base, a.size, a.where = start, psize, fmt.Sprintf("%s partition %d", path, part)
-	}
-	return a, nil
-}
-
-// partitionExtent is where GPT partition part of the disk image at path starts, and its length.
-func partitionExtent(path string, part int) (int64, int64, error) {
-	parts, err := blockdev.GPTPartitions(path)
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, p := range parts {
-		if p.Number == part {
-			return p.Start, p.Size, nil
-		}
-	}
-	return 0, 0, fmt.Errorf("%s has no partition %d", path, part)
 }
 
 func runInspect(env Env, args []string) error {
@@ -179,39 +106,4 @@ func printInspect(env Env, r inspectReport) {
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  problem: %s\n", p)
 	}
-}
-
-func runDiscard(env Env, args []string) error {
-	fs := newFlags(env, "discard", "DEV|FILE [--offset PAGES] [--partition N] [--dry-run]", `
-Invalidates the hibernation image on DEV the way the kernel does (the swap signature it
-replaced is written back), so the area is a plain swap area again and the image is never
-resumed. Refuses what is not an image.`)
-	offset := fs.Uint64("offset", 0, "where the swap area starts, in pages")
-	part := fs.Int("partition", 0, "the area is partition N of a GPT disk image")
-	dry := fs.Bool("dry-run", false, "say what would be written, write nothing")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("want one device or file: %w", errUsage)
-	}
-	path := fs.Arg(0)
-	ar, err := openArea(path, *part, !*dry)
-	if err != nil {
-		return err
-	}
-	defer ar.f.Close()
-	f := ar.f
-	path = ar.where
-	plan, err := swsusp.Discard(ar, *offset, *dry)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if !*dry {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("sync %s: %w", path, err)
-		}
-	}
-	fmt.Fprintf(env.Stdout, "%s: %s\n", path, plan)
-	return nil
 }

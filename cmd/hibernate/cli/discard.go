@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
+)
+
+func runDiscard(env Env, args []string) error {
+	fs := newFlags(env, "discard", "DEV|FILE [--offset PAGES] [--partition N] [--dry-run]", `
+Invalidates the hibernation image on DEV the way the kernel does (the swap signature it
+replaced is written back), so the area is a plain swap area again and the image is never
+resumed. Refuses what is not an image.`)
+	offset := fs.Uint64("offset", 0, "where the swap area starts, in pages")
+	part := fs.Int("partition", 0, "the area is partition N of a GPT disk image")
+	dry := fs.Bool("dry-run", false, "say what would be written, write nothing")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("want one device or file: %w", errUsage)
+	}
+	path := fs.Arg(0)
+	ar, err := openArea(path, *part, !*dry)
+	if err != nil {
+		return err
+	}
+	defer ar.f.Close()
+	f := ar.f
+	path = ar.where
+	plan, err := swsusp.Discard(ar, *offset, *dry)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if !*dry {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", path, err)
+		}
+	}
+	fmt.Fprintf(env.Stdout, "%s: %s\n", path, plan)
+	return nil
+}
