@@ -206,7 +206,7 @@ func (b *Machine) DiscardImage(dev *blockdev.Device, offset uint64) error {
 // there after the drivers of the devices present (ld's coldplug), it coldplugs again and then
 // loads the rest of the modules, while it waits.
 func (b *Machine) Settle(p Params, cfg config.Config, ld *Loader) Input {
-	in := Input{Params: p, RunningRelease: b.Release}
+	in := Input{Params: p, RunningRelease: b.Release, HibernationOff: hibernationOff(b.FS, p)}
 	spec := p.Resume
 	offset := p.ResumeOffset
 	if spec == "" {
@@ -262,7 +262,7 @@ func (b *Machine) Settle(p Params, cfg config.Config, ld *Loader) Input {
 	}
 	start := b.Now()
 	found, dev, err := b.FindResumeDevice(spec, wait, more)
-	in.DeviceSpec = found
+	in.DeviceSpec, in.Scanned = found, spec == ""
 	if err != nil {
 		in.ReadErr = err
 		return in

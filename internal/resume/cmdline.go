@@ -4,6 +4,7 @@
 package resume
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,7 +16,8 @@ type Params struct {
 	Resume       string // resume= spec ("" when absent)
 	ResumeOffset uint64 // resume_offset=, in pages
 	HasOffset    bool
-	NoResume     bool          // noresume, or hibernate=noresume
+	NoResume     bool          // noresume, or hibernate=noresume: do not resume, invalidate
+	NoHibernate  string        // nohibernate or hibernate=no, as written: the kernel takes no image
 	ResumeWait   bool          // resumewait: wait for the device as long as it takes
 	ResumeDelay  time.Duration // resumedelay=SECONDS
 	Root         string
@@ -32,59 +34,79 @@ type Params struct {
 // DefaultWait bounds the wait for the resume device when neither resumewait nor hibernate.wait= says otherwise.
 const DefaultWait = 10 * time.Second
 
-// ParseCmdline reads /proc/cmdline's text. Unknown words are ignored, as the kernel does; a
-// malformed value of ours is an error naming the word.
+// ParseCmdline reads /proc/cmdline's text. Every word is read: unknown words are ignored, as the
+// kernel does, and a malformed value of ours is left at its default and named in the error,
+// which joins one error per bad word; the Params returned hold every other word, always.
+// Numbers are read as the kernel reads them: resume_offset= and resumedelay= in decimal.
 func ParseCmdline(s string) (Params, error) {
 	p := Params{ReadOnly: true, Wait: DefaultWait}
+	var errs []error
 	for _, w := range splitCmdline(s) {
-		key, val, hasVal := strings.Cut(w, "=")
-		var err error
-		switch key {
-		case "resume":
-			p.Resume = val
-		case "resume_offset":
-			p.ResumeOffset, err = strconv.ParseUint(val, 0, 64)
-			p.HasOffset = err == nil
-		case "noresume":
-			p.NoResume = true
-		case "hibernate":
-			if val == "noresume" || val == "no" {
-				p.NoResume = true
-			}
-		case "resumewait":
-			p.ResumeWait = true
-		case "resumedelay":
-			var n int
-			n, err = strconv.Atoi(val)
-			p.ResumeDelay = time.Duration(n) * time.Second
-		case "root":
-			p.Root = val
-		case "rootfstype":
-			p.RootFSType = val
-		case "rootflags":
-			p.RootFlags = val
-		case "ro":
-			p.ReadOnly = true
-		case "rw":
-			p.ReadOnly = false
-		case "init":
-			p.Init = val
-		case "hibernate.kexec":
-			p.Kexeced = !hasVal || val == "1"
-		case "hibernate.keep":
-			p.Keep = !hasVal || val == "1"
-		case "hibernate.debug":
-			p.Debug = !hasVal || val == "1"
-		case "hibernate.wait":
-			var secs float64
-			secs, err = strconv.ParseFloat(val, 64)
-			p.Wait = time.Duration(secs * float64(time.Second))
-		}
-		if err != nil {
-			return p, fmt.Errorf("kernel command line: bad %s: %w", w, err)
+		if err := p.set(w); err != nil {
+			errs = append(errs, fmt.Errorf("kernel command line: bad %s (ignored): %w", w, err))
 		}
 	}
-	return p, nil
+	return p, errors.Join(errs...)
+}
+
+// set takes one word of the command line into p.
+func (p *Params) set(w string) error {
+	key, val, hasVal := strings.Cut(w, "=")
+	flag := !hasVal || val == "1"
+	switch key {
+	case "resume":
+		p.Resume = val
+	case "resume_offset":
+		n, err := strconv.ParseUint(val, 10, 64)
+		if err != nil {
+			return err
+		}
+		p.ResumeOffset, p.HasOffset = n, true
+	case "noresume":
+		p.NoResume = true
+	case "nohibernate":
+		p.NoHibernate = w
+	case "hibernate":
+		switch val {
+		case "noresume":
+			p.NoResume = true
+		case "no":
+			p.NoHibernate = w
+		}
+	case "resumewait":
+		p.ResumeWait = true
+	case "resumedelay":
+		n, err := strconv.ParseUint(val, 10, 31)
+		if err != nil {
+			return err
+		}
+		p.ResumeDelay = time.Duration(n) * time.Second
+	case "root":
+		p.Root = val
+	case "rootfstype":
+		p.RootFSType = val
+	case "rootflags":
+		p.RootFlags = val
+	case "ro":
+		p.ReadOnly = true
+	case "rw":
+		p.ReadOnly = false
+	case "init":
+		p.Init = val
+	case "hibernate.kexec":
+		p.Kexeced = flag
+	case "hibernate.keep":
+		p.Keep = flag
+	case "hibernate.debug":
+		p.Debug = flag
+	case "hibernate.wait":
+		secs, err := strconv.ParseFloat(val, 64)
+		if err != nil || secs < 0 || secs > 1e6 {
+			return fmt.Errorf("want seconds, from 0 to 1e6")
+		}
+		p.Wait = time.Duration(secs * float64(time.Second))
+	}
+	return nil
 }
 
 // splitCmdline splits on spaces, keeping double-quoted values whole (root="LABEL=my root"),

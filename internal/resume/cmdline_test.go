@@ -1,6 +1,7 @@
 package resume
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -20,6 +21,8 @@ func TestParseCmdline(t *testing.T) {
 		{"hibernate.kexec=1 hibernate.keep hibernate.wait=2.5 resume=254:2",
 			Params{Kexeced: true, Keep: true, Wait: 2500 * time.Millisecond, Resume: "254:2", ReadOnly: true}},
 		{"hibernate.kexec=0", Params{ReadOnly: true, Wait: DefaultWait}},
+		{"hibernate=no", Params{NoHibernate: "hibernate=no", ReadOnly: true, Wait: DefaultWait}},
+		{"nohibernate noresume", Params{NoHibernate: "nohibernate", NoResume: true, ReadOnly: true, Wait: DefaultWait}},
 	} {
 		got, err := ParseCmdline(tc.in)
 		if err != nil {
@@ -32,10 +35,34 @@ func TestParseCmdline(t *testing.T) {
 	}
 }
 
+// A bad word is named and ignored; every other word still counts, before and after it.
 func TestParseCmdlineErrors(t *testing.T) {
-	for _, in := range []string{"resume_offset=x", "resumedelay=soon", "hibernate.wait=forever"} {
-		if _, err := ParseCmdline(in); err == nil {
-			t.Errorf("ParseCmdline(%q): no error", in)
+	for _, tc := range []struct {
+		in   string
+		bad  []string // words the error names
+		want Params
+	}{
+		{"resume_offset= noresume root=/dev/vda1", []string{"resume_offset="},
+			Params{NoResume: true, Root: "/dev/vda1", ReadOnly: true, Wait: DefaultWait}},
+		{"resume_offset=0x100 resume=UUID=x", []string{"resume_offset=0x100"}, // the kernel reads it in decimal
+			Params{Resume: "UUID=x", ReadOnly: true, Wait: DefaultWait}},
+		{"resumedelay=soon hibernate.wait=forever rw resume_offset=34816", []string{"resumedelay=soon", "hibernate.wait=forever"},
+			Params{ResumeOffset: 34816, HasOffset: true, Wait: DefaultWait}},
+		{"hibernate.wait=-1 resumedelay=-3 nohibernate", []string{"hibernate.wait=-1", "resumedelay=-3"},
+			Params{NoHibernate: "nohibernate", ReadOnly: true, Wait: DefaultWait}},
+	} {
+		got, err := ParseCmdline(tc.in)
+		if got != tc.want {
+			t.Errorf("ParseCmdline(%q)\n got %+v\nwant %+v", tc.in, got, tc.want)
+		}
+		if err == nil {
+			t.Errorf("ParseCmdline(%q): no error", tc.in)
+			continue
+		}
+		for _, b := range tc.bad {
+			if !strings.Contains(err.Error(), "bad "+b+" (ignored)") {
+				t.Errorf("ParseCmdline(%q) = %v, want it to name %s", tc.in, err, b)
+			}
 		}
 	}
 }

@@ -48,6 +48,8 @@ type Input struct {
 	Area           *swsusp.Area // what the device holds; nil when it could not be read
 	ReadErr        error        // why it could not be read
 	RunningRelease string       // uname -r of the booted kernel
+	HibernationOff string       // why this kernel takes no image ("" when it does): hibernationOff
+	Scanned        bool         // the device was found by a scan: neither the command line nor our config named it
 
 	dev    *blockdev.Device // the device behind Device, for the actions
 	offset uint64           // the swap area's page offset on it
@@ -59,6 +61,9 @@ type Decision struct {
 	Reason       string
 	KexecRelease string // for Kexec: the kernel to boot
 	ImageMiB     uint64 // size of the image, when there is one
+	// LeaveImage: the image is not this machine's or not the kernel's; /init neither resumes
+	// nor invalidates it, and it is no reason not to boot.
+	LeaveImage bool
 }
 
 // Decide is the whole boot-time policy, without any I/O, so every branch is unit-tested.
@@ -81,7 +86,7 @@ func Decide(in Input) Decision {
 	case swsusp.SigSwsusp:
 	case swsusp.SigUswsusp, swsusp.SigSuspend2, swsusp.SigLinHib, swsusp.SigTuxOnIce:
 		// Not ours to resume, and not ours to destroy.
-		return Decision{Action: Boot, Reason: fmt.Sprintf("%s holds a %s image, which this initramfs cannot resume: booting, image left as it is", in.Device, a.Kind())}
+		return Decision{Action: Boot, LeaveImage: true, Reason: fmt.Sprintf("%s holds a %s image, which this initramfs cannot resume: booting, image left as it is", in.Device, a.Kind())}
 	default:
 		return Decision{Action: Boot, Reason: fmt.Sprintf("no hibernation image on %s (%s): booting", in.Device, a.Kind())}
 	}
@@ -94,6 +99,10 @@ func Decide(in Input) Decision {
 		made = a.Record.KernelRelease
 	}
 	what := fmt.Sprintf("image of %s on %s (%d MiB)", made, in.Device, size)
+	if in.Scanned && !madeHere(a.Record, in.Params) {
+		return Decision{Action: Boot, LeaveImage: true, ImageMiB: size, Reason: fmt.Sprintf(
+			"%s found by a scan, not made by a boot of this root (root=%s): booting, image left as it is; name its device with resume= to resume it", what, in.Params.Root)}
+	}
 	notResuming := func(why string) Decision {
 		if in.Params.Keep {
 			return Decision{Action: PowerOff, ImageMiB: size, Reason: fmt.Sprintf("%s: %s; hibernate.keep=1: powering off, image kept", what, why)}
@@ -102,6 +111,9 @@ func Decide(in Input) Decision {
 	}
 	if in.Params.NoResume {
 		return notResuming("noresume on the command line")
+	}
+	if in.HibernationOff != "" {
+		return notResuming(in.HibernationOff)
 	}
 	if !a.Valid() {
 		return notResuming("not valid (" + strings.Join(a.Problems, "; ") + ")")
@@ -114,4 +126,14 @@ func Decide(in Input) Decision {
 			Reason: fmt.Sprintf("%s, running %s: kexec into %s", what, in.RunningRelease, a.Record.KernelRelease)}
 	}
 	return Decision{Action: Resume, ImageMiB: size, Reason: what + ": resuming"}
+}
+
+// madeHere says whether an image's record was stamped by a boot of the root this boot mounts
+// (the same root= on both command lines). Without a record nothing says so.
+func madeHere(rec *swsusp.Record, p Params) bool {
+	if rec == nil || p.Root == "" {
+		return false
+	}
+	then, _ := ParseCmdline(rec.Cmdline) // a bad word there changes nothing about root=
+	return then.Root == p.Root
 }

@@ -75,20 +75,25 @@ func Init() error {
 		b.resumeInPlace(in, string(raw), ld)
 	case Resume:
 		b.resumeInPlace(in, string(raw), ld)
-	case Discard:
-		if err := b.DiscardImage(in.dev, in.offset); err != nil {
-			b.Logf("%v", err)
-		} else {
-			b.Logf("image on %s discarded: the area is a plain swap area again", in.Device)
-		}
 	case PowerOff:
-		unix.Sync()
-		if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
-			return fmt.Errorf("power off: %w", err)
-		}
+		return powerOff()
+	}
+	// Discard, or what a resume or a kexec that failed left: root is mounted only once no image
+	// of this machine is left on the device (read back), or the machine powers off.
+	if err := b.ensureNoImage(in, d); err != nil {
+		b.Logf("%v: powering off rather than mounting root with an image that a later boot would resume", err)
+		return powerOff()
 	}
 	b.loadRest(ld)
 	return b.switchToRoot(p, in)
+}
+
+func powerOff() error {
+	unix.Sync()
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+		return fmt.Errorf("power off: %w", err)
+	}
+	return nil
 }
 
 // kexecToRecord boots the kernel that made the image, as its record says.
@@ -113,9 +118,17 @@ func (b *Machine) resumeInPlace(in Input, cmdline string, ld *Loader) {
 	saved, serr := b.readHeaderPage(in)
 	err := b.StartResume(in.dev, in.offset)
 	b.Logf("resume failed: %v", err)
+	switch sig, rerr := b.headerSig(in); {
+	case rerr != nil:
+		b.Logf("%v", rerr)
+		return
+	case sig == swsusp.SigSwsusp:
+		b.Logf("the kernel did not take the image on %s (its signature is still there)", in.Device)
+		return
+	}
 	rec := in.Area.Record
 	if rec == nil || rec.KernelRelease == "" || rec.KernelRelease == b.Release || in.Params.Kexeced || serr != nil {
-		b.Logf("the kernel has discarded the image of %s; booting", in.Device)
+		b.Logf("the kernel has discarded the image of %s (read back: no image signature); booting", in.Device)
 		return
 	}
 	if err := b.writeHeaderPage(in, saved); err != nil {
@@ -127,11 +140,7 @@ func (b *Machine) resumeInPlace(in Input, cmdline string, ld *Loader) {
 	if err := b.kexecToRecord(in, cmdline); err != nil {
 		b.Logf("%v", err)
 	}
-	// The image cannot be resumed: invalidate it again before the boot goes on.
-	if err := b.DiscardImage(in.dev, in.offset); err != nil {
-		b.Logf("%v", err)
-	}
-	b.Logf("the image on %s could not be resumed and is discarded; booting", in.Device)
+	b.Logf("the image on %s cannot be resumed by this kernel nor by %s", in.Device, rec.KernelRelease)
 }
 
 func (b *Machine) readHeaderPage(in Input) ([]byte, error) {

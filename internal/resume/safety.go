@@ -1,0 +1,80 @@
+package resume
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+// hibernationOff says why this boot's kernel will take no image, or "" when it will. Writing to
+// /sys/power/resume then succeeds and does nothing, so /init must know before it tries: the
+// command line's nohibernate or hibernate=no, or /sys/power/state without "disk" (the kernel
+// offers it only when hibernation is available: not under lockdown, for one).
+func hibernationOff(fs sysfs.FS, p Params) string {
+	if p.NoHibernate != "" {
+		return p.NoHibernate + " on the command line: this kernel takes no image"
+	}
+	state, err := fs.ReadString("sys/power/state")
+	if err != nil {
+		return "" // no way to know: the resume is tried, and what it leaves is read back
+	}
+	for _, s := range strings.Fields(state) {
+		if s == "disk" {
+			return ""
+		}
+	}
+	why := "this kernel offers no hibernation (/sys/power/state has no disk"
+	if l, err := fs.ReadString("sys/kernel/security/lockdown"); err == nil {
+		if sel, _ := sysfs.Selected(l); sel != "" && sel != "none" {
+			why += "; lockdown " + sel
+		}
+	}
+	return why + ")"
+}
+
+// headerSig reads the header page of the area /init decided about and names its signature.
+func (b *Machine) headerSig(in Input) (swsusp.Signature, error) {
+	f, err := os.Open(b.FS.Path(strings.TrimPrefix(in.dev.Path, "/")))
+	if err != nil {
+		return swsusp.SigNone, fmt.Errorf("open %s: %w", in.dev.Path, err)
+	}
+	defer f.Close()
+	page := make([]byte, swsusp.PageSize)
+	if _, err := f.ReadAt(page, int64(in.offset)*swsusp.PageSize); err != nil {
+		return swsusp.SigNone, fmt.Errorf("read the swap header of %s: %w", in.dev.Path, err)
+	}
+	return swsusp.DetectSignature(page), nil
+}
+
+// ensureNoImage is the last step before the root file system is mounted: the area /init decided
+// about is read again, and an image still there (the kernel did not take it, or a discard
+// failed) is discarded and read back. An error means an image may remain: the caller must not
+// mount root. An image the decision left alone on purpose (another machine's, another
+// program's) is not touched.
+func (b *Machine) ensureNoImage(in Input, d Decision) error {
+	if in.dev == nil || d.LeaveImage {
+		return nil
+	}
+	sig, err := b.headerSig(in)
+	if err != nil {
+		return fmt.Errorf("cannot read back the resume device: %w", err)
+	}
+	if sig != swsusp.SigSwsusp {
+		return nil
+	}
+	b.Logf("an image is still on %s: discarding it", in.Device)
+	if err := b.DiscardImage(in.dev, in.offset); err != nil {
+		return err
+	}
+	if sig, err = b.headerSig(in); err != nil {
+		return fmt.Errorf("cannot read back %s after discarding its image: %w", in.Device, err)
+	}
+	if sig == swsusp.SigSwsusp {
+		return fmt.Errorf("the image on %s is still there after discarding it", in.Device)
+	}
+	b.Logf("image on %s discarded: the area is a plain swap area again (read back: %s)", in.Device, sig)
+	return nil
+}
