@@ -192,10 +192,6 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 	var before time.Time
 	for _, w := range writes {
 		if w.file == "sys/power/state" {
-			// The heap is not given back first (debug.FreeOSMemory) any more: it did when the
-			// checks read and decompressed the whole initramfs (14 MiB more image, measured with
-			// make bench), but now that they read a few pages it cost 100-150 ms in the bench
-			// guests for about 2 MiB of image.
 			k.logf("syncing file systems")
 			unix.Sync()
 			k.logf("writing disk to /sys/power/state: the machine hibernates now")
