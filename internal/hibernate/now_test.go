@@ -32,10 +32,13 @@ func TestNowDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"write shutdown to /sys/power/disk", "write 0 to /sys/power/image_size",
-		"write 0 to /sys/power/resume_offset", "write 254:2 to /sys/power/resume", "write disk to /sys/power/state"}
-	if strings.Join(res.Plan, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("plan\n%s\nwant\n%s", strings.Join(res.Plan, "\n"), strings.Join(want, "\n"))
+	want := []string{"write shutdown to /sys/power/disk (was platform)", "write 0 to /sys/power/image_size (was 423053312)",
+		"write 0 to /sys/power/resume_offset (was 0)", "write 254:2 to /sys/power/resume (was 0:0)",
+		"sync the file systems", "write disk to /sys/power/state",
+		"restore /sys/power/disk to platform", "restore /sys/power/image_size to 423053312",
+		"restore /sys/power/resume_offset to 0", "restore /sys/power/resume to 0:0"}
+	if got := res.Plan.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("plan\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	for f, v := range map[string]string{"sys/power/disk": "[platform] shutdown reboot suspend test_resume", "sys/power/image_size": "423053312", "sys/power/resume": "0:0", "sys/power/state": "freeze mem disk"} {
 		if got := tr.Read(f); got != v {

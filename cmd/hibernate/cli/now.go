@@ -32,24 +32,23 @@ says how long the machine was off and, where the kernel log says it, how long th
 		return err
 	}
 	res, err := hibernate.Now(sysfs.New(*root), o)
-	if o.DryRun {
-		for _, p := range res.Plan {
-			fmt.Fprintf(env.Stdout, "would %s\n", p)
-		}
-	}
 	if err != nil {
 		return err
 	}
-	if !o.DryRun {
-		fmt.Fprintf(env.Stdout, "resumed: off for %s\n", res.Asleep.Round(time.Second))
-		if res.RestoreLog != "" {
-			fmt.Fprintf(env.Stdout, "restore: %s (kernel: %s)\n", res.Restore.Round(10*time.Millisecond), res.RestoreLog)
-		} else {
-			fmt.Fprintln(env.Stdout, "restore: the kernel log does not say how long it took")
+	if o.DryRun {
+		for _, l := range res.Plan.Lines() {
+			fmt.Fprintf(env.Stdout, "would %s\n", l)
 		}
-		for _, h := range res.Hooks {
-			fmt.Fprintf(env.Stdout, "hook: %s\n", h)
-		}
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "resumed: off for %s\n", res.Asleep.Round(time.Second))
+	if res.RestoreLog != "" {
+		fmt.Fprintf(env.Stdout, "restore: %s (kernel: %s)\n", res.Restore.Round(10*time.Millisecond), res.RestoreLog)
+	} else {
+		fmt.Fprintln(env.Stdout, "restore: the kernel log does not say how long it took")
+	}
+	for _, h := range res.Hooks {
+		fmt.Fprintf(env.Stdout, "hook: %s\n", h)
 	}
 	return nil
 }
