@@ -18,7 +18,7 @@ import (
 type Options struct {
 	Mode         string            // shutdown, platform, reboot, suspend; "" = platform where offered, else shutdown
 	ImageSize    string            // bytes, "auto" (leave the kernel's) or "min" (0)
-	DryRun       bool              // Now only plans: it returns the plan and changes nothing
+	DryRun       bool              // Now only plans: it returns the plan and changes nothing, nor writes the kernel log
 	Test         string            // a pm_test level: freezer devices platform processors core
 	IgnoreChecks []string          // check names to override
 	NoRecord     bool              // go on without an image record of this boot (no kexec fallback at boot)
@@ -271,13 +271,15 @@ func lock(fs sysfs.FS) (func(), error) {
 // kmsg writes each step to the command's output and to the kernel log, so that a failure can be
 // read after the fact with dmesg.
 type kmsg struct {
-	fs  sysfs.FS
-	out io.Writer
+	fs       sysfs.FS
+	out      io.Writer
+	toKernel bool
 }
 
-// newKmsg writes to the options' Out and to the kernel log.
+// newKmsg writes to the options' Out, and to the kernel log unless for a dry run, which leaves
+// the machine as it was, its log included.
 func newKmsg(fs sysfs.FS, o Options) kmsg {
-	k := kmsg{fs: fs, out: o.Out}
+	k := kmsg{fs: fs, out: o.Out, toKernel: !o.DryRun}
 	if k.out == nil {
 		k.out = io.Discard
 	}
@@ -287,6 +289,9 @@ func newKmsg(fs sysfs.FS, o Options) kmsg {
 func (k kmsg) logf(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	fmt.Fprintf(k.out, "hibernate: %s\n", line)
+	if !k.toKernel {
+		return
+	}
 	if f, err := os.OpenFile(k.fs.Path("dev/kmsg"), os.O_WRONLY|os.O_APPEND, 0); err == nil {
 		fmt.Fprintf(f, "hibernate: %s\n", line)
 		f.Close()

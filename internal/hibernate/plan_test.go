@@ -1,12 +1,19 @@
 package hibernate
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/swapsetup"
+	"github.com/hibernate-linux/hibernate/internal/testutil"
 )
 
 // debian12 is /sys/power as faketree.New has it (Debian 12's kernel).
@@ -156,5 +163,107 @@ func TestPlanRefuses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Plan = %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// snapshot is every file below root: its type and mode, and its bytes (a hash of them) or its
+// link's target.
+func snapshot(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		v := fi.Mode().String()
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			v += " -> " + target
+		case fi.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			h := sha256.New()
+			if _, err := io.Copy(h, f); err != nil {
+				return err
+			}
+			v += fmt.Sprintf(" %d %x", fi.Size(), h.Sum(nil))
+		}
+		out[strings.TrimPrefix(p, root)] = v
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A dry run with every kind of step (hooks, restamp, resume to set, mode, image size, pm_test)
+// changes no byte below the root, the kernel log included; then a real run carries out that
+// same plan.
+func TestNowDryRunChangesNoByte(t *testing.T) {
+	tr := ready(t)
+	tr.Write("sys/power/resume", "0:0\n")
+	tr.Write("dev/kmsg", "6,1,1000,-;Linux version 6.1.0-57-amd64\n")
+	stamp(t, tr, "another-boot")
+	hook(t, tr, "etc/hibernate/hooks.d/10-first", "")
+	hook(t, tr, "usr/lib/systemd/system-sleep/20-second", "")
+	o := Options{Mode: "reboot", ImageSize: "min", Test: "core", Swapper: &testutil.Swapper{}, DryRun: true}
+	before := snapshot(t, tr.Root)
+	dry, err := Now(tr.FS(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := snapshot(t, tr.Root); !reflect.DeepEqual(before, after) {
+		for p, v := range after {
+			if before[p] != v {
+				t.Errorf("%s: %q, was %q", p, v, before[p])
+			}
+		}
+		for p := range before {
+			if _, ok := after[p]; !ok {
+				t.Errorf("%s: gone", p)
+			}
+		}
+		t.Fatal("the dry run changed the tree")
+	}
+	kinds := map[ActionKind]bool{}
+	for _, s := range dry.Plan.Steps {
+		kinds[s.Kind] = true
+	}
+	if len(kinds) != 5 {
+		t.Fatalf("the dry run's plan has %d kinds of step, want all 5:\n%s", len(kinds), strings.Join(dry.Plan.Lines(), "\n"))
+	}
+
+	o.DryRun, o.write = false, logWrites(tr)
+	res, err := Now(tr.FS(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(dry.Plan.Lines(), res.Plan.Lines()) {
+		t.Fatalf("the run carried out\n%s\nthe dry run said\n%s", strings.Join(res.Plan.Lines(), "\n"), strings.Join(dry.Plan.Lines(), "\n"))
+	}
+	var want []string // what hooks.log shows of the plan: hooks and writes
+	for _, l := range res.Plan.Lines() {
+		if strings.HasPrefix(l, "run ") {
+			f := strings.Fields(l)
+			want = append(want, fmt.Sprintf("%s %s %s %s", filepath.Base(f[1]), f[2], f[3], f[3]))
+		}
+		if strings.HasPrefix(l, "write ") {
+			want = append(want, strings.SplitN(l, " (was", 2)[0])
+		}
+	}
+	if got := hookLog(tr); got != strings.Join(want, "\n") {
+		t.Fatalf("hooks.log:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
 }
