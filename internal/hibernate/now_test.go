@@ -152,3 +152,45 @@ func TestNowNeverSwapsOffTheHost(t *testing.T) {
 		t.Fatalf("Now = %v, want the root swapper's refusal", err)
 	}
 }
+
+// A write that fails in the middle: the writes tried are put back, the one not reached is left
+// as it was (not rewritten with its own value).
+func TestNowRestoresWhatWasTried(t *testing.T) {
+	tr := ready(t)
+	o := Options{Mode: "shutdown", ImageSize: "min", Test: "devices"}
+	o.write = func(fs sysfs.FS, file, value string) error {
+		if file == "sys/power/image_size" {
+			return errors.New("EINVAL")
+		}
+		return fs.WriteString(file, value)
+	}
+	res, err := Now(tr.FS(), o)
+	if err == nil || !strings.Contains(err.Error(), "EINVAL") {
+		t.Fatalf("Now = %v, want the image_size write's error", err)
+	}
+	if strings.Join(res.Restored, ", ") != "/sys/power/disk = platform, /sys/power/image_size = 423053312" {
+		t.Fatalf("restored %q", res.Restored)
+	}
+	if got := tr.Read("sys/power/pm_test"); got != "[none] core processors platform devices freezer" {
+		t.Fatalf("/sys/power/pm_test = %q: written though its step was not reached", got)
+	}
+	if got := tr.Read("sys/power/state"); got != "freeze mem disk" {
+		t.Fatalf("state written: %q", got)
+	}
+}
+
+// The restamp looks at the swap again when it runs: a pre hook that filled it leaves the record
+// unstamped, and no swapoff is tried.
+func TestNowRestampSkippedWhenTheSwapFilledSince(t *testing.T) {
+	tr := ready(t)
+	stamp(t, tr, "another-boot")
+	hook(t, tr, "etc/hibernate/hooks.d/fill", `[ "$1" = pre ] && printf 'Filename Type Size Used Priority\n/dev/vda2 partition 524284 204800 -2\n' > `+tr.FS().Path("proc/swaps")+`; exit 0`)
+	sw := &testutil.Swapper{}
+	var out strings.Builder
+	if _, err := Now(tr.FS(), Options{Mode: "shutdown", Swapper: sw, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sw.Calls) != 0 || !strings.Contains(out.String(), "not stamping the image record on /dev/vda2") {
+		t.Fatalf("calls %v; said:\n%s", sw.Calls, out.String())
+	}
+}
