@@ -62,8 +62,11 @@ func Now(fs sysfs.FS, o Options) (Result, error) {
 		return Result{}, err
 	}
 	p, err := Plan(f, o)
-	if err != nil || o.DryRun {
-		return Result{Plan: p}, err
+	if err != nil {
+		return Result{}, err
+	}
+	if o.DryRun {
+		return Result{Plan: p}, nil
 	}
 	return Apply(fs, p, o)
 }
