@@ -94,8 +94,9 @@ func TestNowDryRunListsHooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Plan[0] != "run /etc/systemd/system-sleep/x pre hybrid-sleep" || res.Plan[len(res.Plan)-1] != "run /etc/systemd/system-sleep/x post hybrid-sleep" {
-		t.Fatalf("plan %q", res.Plan)
+	plan := res.Plan.Lines()
+	if plan[0] != "run /etc/systemd/system-sleep/x pre hybrid-sleep" || plan[len(plan)-1] != "run /etc/systemd/system-sleep/x post hybrid-sleep" {
+		t.Fatalf("plan %q", plan)
 	}
 	if hookLog(tr) != "" {
 		t.Fatalf("a dry run ran a hook: %s", hookLog(tr))

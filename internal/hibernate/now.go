@@ -18,7 +18,7 @@ import (
 type Options struct {
 	Mode         string            // shutdown, platform, reboot, suspend; "" = platform where offered, else shutdown
 	ImageSize    string            // bytes, "auto" (leave the kernel's) or "min" (0)
-	DryRun       bool              // print the plan, change nothing
+	DryRun       bool              // Now only plans: it returns the plan and changes nothing, nor writes the kernel log
 	Test         string            // a pm_test level: freezer devices platform processors core
 	IgnoreChecks []string          // check names to override
 	NoRecord     bool              // go on without an image record of this boot (no kexec fallback at boot)
@@ -33,7 +33,7 @@ type Options struct {
 
 // Result says what happened.
 type Result struct {
-	Plan     []string      `json:"plan"`
+	Plan     NowPlan       `json:"plan"`
 	Asleep   time.Duration `json:"asleep_ns"` // wall time the machine was off (0 for a dry run or a test)
 	Restored []string      `json:"restored"`
 	Hooks    []HookRun     `json:"hooks"` // every run, pre then post, in order
@@ -49,29 +49,45 @@ var ErrNotReady = errors.New("hibernation would not come back")
 // ErrHookFailed is returned when a pre hook fails: nothing was written to /sys/power/state.
 var ErrHookFailed = errors.New("a pre hook failed")
 
-type write struct{ file, value string }
-
-// Now checks, then hibernates the machine below fs, and returns after resume with every
-// setting it changed put back. With DryRun it returns the plan and changes nothing.
-func Now(fs sysfs.FS, o Options) (res Result, err error) {
-	out := o.Out
-	if out == nil {
-		out = io.Discard
+// Now checks, plans, then hibernates the machine below fs (Apply), and returns after resume
+// with every setting it changed put back. With DryRun it returns the plan and changes nothing.
+func Now(fs sysfs.FS, o Options) (Result, error) {
+	k := newKmsg(fs, o)
+	rep := checkAndLog(fs, k)
+	if err := refuse(rep, o, k); err != nil {
+		return Result{}, err
 	}
-	k := kmsg{fs: fs, out: out}
+	f, err := readFacts(fs, rep, o)
+	if err != nil {
+		return Result{}, err
+	}
+	p, err := Plan(f, o)
+	if err != nil {
+		return Result{}, err
+	}
+	if o.DryRun {
+		return Result{Plan: p}, nil
+	}
+	return Apply(fs, p, o)
+}
+
+func checkAndLog(fs sysfs.FS, k kmsg) Report {
 	start := time.Now()
 	k.logf("hibernate now: checking that this machine will come back")
 	rep := Check(fs)
 	slow := rep.Slowest()
 	k.logf("checks done in %d ms (the longest: %s, %d ms)", time.Since(start).Milliseconds(), slow.Name, slow.Took.Milliseconds())
-	ignored := map[string]bool{}
+	return rep
+}
+
+// refuse returns ErrNotReady naming every failed check that is not ignored (--ignore-check, and
+// image-record with --no-record).
+func refuse(rep Report, o Options, k kmsg) error {
+	ignored := map[string]bool{"image-record": o.NoRecord}
 	for _, n := range o.IgnoreChecks {
 		ignored[n] = true
 	}
 	var failed []string
-	if o.NoRecord {
-		ignored["image-record"] = true
-	}
 	for _, c := range rep.Failed() {
 		if ignored[c.Name] {
 			k.logf("check %s FAILED but ignored on request: %s", c.Name, c.Detail)
@@ -80,201 +96,165 @@ func Now(fs sysfs.FS, o Options) (res Result, err error) {
 		failed = append(failed, fmt.Sprintf("%s: %s (fix: %s)", c.Name, c.Detail, c.Fix))
 	}
 	if len(failed) > 0 {
-		return res, fmt.Errorf("%w:\n  %s", ErrNotReady, strings.Join(failed, "\n  "))
+		return fmt.Errorf("%w:\n  %s", ErrNotReady, strings.Join(failed, "\n  "))
 	}
-	writes, err := plan(fs, o, rep)
-	if err != nil {
-		return res, err
-	}
-	var hooks []string
-	if !o.NoHooks {
-		if hooks, err = findHooks(fs); err != nil {
-			return res, err
-		}
-	}
-	action := sleepAction(o.Mode)
-	for _, h := range hooks {
-		res.Plan = append(res.Plan, fmt.Sprintf("run %s pre %s", h, action))
-	}
-	for _, w := range writes {
-		res.Plan = append(res.Plan, fmt.Sprintf("write %s to /%s", w.value, w.file))
-	}
-	for _, h := range hooks {
-		res.Plan = append(res.Plan, fmt.Sprintf("run %s post %s", h, action))
-	}
-	if o.DryRun {
-		return res, nil
-	}
+	return nil
+}
 
+// Apply carries out p on the machine below fs, holding /run/hibernate.lock: each step in order
+// until one fails; then, on every way out, each undo whose step was tried, in order. It does not
+// look at DryRun: a dry run is Plan without Apply.
+func Apply(fs sysfs.FS, p NowPlan, o Options) (res Result, err error) {
+	res.Plan = p
 	unlock, err := lock(fs)
 	if err != nil {
 		return res, err
 	}
 	defer unlock()
-
-	// The post hooks of every hook whose pre hook ran, after the sysfs values are back (this
-	// defer runs after the one that restores them), on every way out from here.
-	var ran []string
-	defer func() {
-		for _, h := range ran {
-			r := runHook(fs, h, "post", action, o.HookTimeout)
-			res.Hooks = append(res.Hooks, r)
-			k.logf("hook %s", r)
+	a := &applier{fs: fs, o: o, k: newKmsg(fs, o), res: &res}
+	tried := 0
+	defer func() { a.undo(p.Undo, tried) }()
+	for _, s := range p.Steps {
+		tried++
+		if err := a.do(s); err != nil {
+			return res, err
 		}
-	}()
-	for _, h := range hooks {
-		r := runHook(fs, h, "pre", action, o.HookTimeout)
-		ran = append(ran, h)
-		res.Hooks = append(res.Hooks, r)
-		k.logf("hook %s", r)
-		if !r.OK() {
-			return res, fmt.Errorf("%w: %s (post hooks of the %d that ran were run)", ErrHookFailed, r, len(ran))
-		}
-	}
-
-	// The record as the check read it; the swap read again, as the hooks may have changed it:
-	// no restamp of an area no longer active, or with more in use than the limit.
-	if st := rep.record; !o.NoRecord && rep.ResumeDevT != "" && st != nil {
-		if st.swap.Filename != "" {
-			swaps, err := swapsetup.ReadProcSwaps(fs)
-			active := false
-			for _, s := range swaps {
-				if err == nil && s.Filename == st.swap.Filename {
-					active = true
-					st.swap.Used = s.Used
-				}
-			}
-			st.canStamp = st.canStamp && active && st.swap.Used <= restampLimit
-		}
-		if !st.current && st.canStamp {
-			sw := o.Swapper
-			if sw == nil {
-				sw = swapsetup.SystemSwapper{}
-				if fs.Root() != "/" {
-					// Never swapoff/swapon the machine that runs us for a fake tree.
-					sw = swapsetup.RootSwapper{Root: fs.Root()}
-				}
-			}
-			if err := stampRecord(fs, *st, sw, k); err != nil {
-				return res, fmt.Errorf("image record: %w", err)
-			}
-		}
-	}
-
-	// Save every value before the first write, so that any failure can put all of them back.
-	saved := map[string]string{}
-	for _, w := range writes {
-		if w.file == "sys/power/state" {
-			continue
-		}
-		v, err := fs.ReadString(w.file)
-		if err != nil {
-			return res, fmt.Errorf("read /%s before changing it: %w", w.file, err)
-		}
-		if w.file == "sys/power/disk" || w.file == "sys/power/pm_test" {
-			v, _ = sysfs.Selected(v)
-		}
-		saved[w.file] = v
-	}
-	defer func() {
-		for _, w := range writes {
-			v, ok := saved[w.file]
-			if !ok {
-				continue
-			}
-			if err := fs.WriteString(w.file, v); err != nil {
-				k.logf("could not restore /%s to %s: %v", w.file, v, err)
-				continue
-			}
-			res.Restored = append(res.Restored, fmt.Sprintf("/%s = %s", w.file, v))
-		}
-	}()
-	var before time.Time
-	for _, w := range writes {
-		if w.file == "sys/power/state" {
-			// The heap is not given back first (debug.FreeOSMemory) any more: it did when the
-			// checks read and decompressed the whole initramfs (14 MiB more image, measured with
-			// make bench), but now that they read a few pages it cost 100-150 ms in the bench
-			// guests for about 2 MiB of image.
-			k.logf("syncing file systems")
-			unix.Sync()
-			k.logf("writing disk to /sys/power/state: the machine hibernates now")
-			before = time.Now()
-		} else {
-			k.logf("write %s to /%s", w.value, w.file)
-		}
-		write := sysfs.FS.WriteString
-		if o.write != nil {
-			write = o.write
-		}
-		if err := write(fs, w.file, w.value); err != nil {
-			return res, fmt.Errorf("hibernate: %w", err)
-		}
-	}
-	after := time.Now()
-	// The wall clock counts the time off; the monotonic clock does not.
-	res.Asleep = after.Round(0).Sub(before.Round(0)) - after.Sub(before)
-	if res.Asleep < 0 {
-		res.Asleep = 0
-	}
-	if log, err := kernelLog(fs); err == nil {
-		res.Restore, res.RestoreLog, _ = restoreFromLog(log)
-	}
-	if res.RestoreLog != "" {
-		k.logf("resumed after %s off; the kernel read the image back in %s (%s)", res.Asleep.Round(time.Second), res.Restore.Round(10*time.Millisecond), res.RestoreLog)
-	} else {
-		k.logf("resumed after %s off; the kernel log after the resume does not say how long the restore took", res.Asleep.Round(time.Second))
 	}
 	return res, nil
 }
 
-func plan(fs sysfs.FS, o Options, rep Report) ([]write, error) {
-	var ws []write
-	disk, _ := fs.ReadString("sys/power/disk")
-	cur, modes := sysfs.Selected(disk)
-	mode := o.Mode
-	if mode == "" {
-		mode = "shutdown"
-		for _, m := range modes {
-			if m == "platform" {
-				mode = "platform"
+// applier carries out the actions of one plan and notes what they did in res.
+type applier struct {
+	fs       sysfs.FS
+	o        Options
+	k        kmsg
+	res      *Result
+	preHooks int // pre hooks run so far
+}
+
+func (a *applier) do(s Action) error {
+	switch s.Kind {
+	case ActRunHook:
+		return a.preHook(s)
+	case ActRestamp:
+		return a.restamp(s)
+	case ActWrite:
+		a.k.logf("%s", s)
+		return a.write(s)
+	case ActSync:
+		a.k.logf("syncing file systems")
+		unix.Sync()
+		return nil
+	case ActHibernate:
+		return a.hibernate(s)
+	}
+	return fmt.Errorf("hibernate now: no step %q", s.Kind)
+}
+
+// write makes a step's write through the test seam, if one is set.
+func (a *applier) write(s Action) error {
+	write := sysfs.FS.WriteString
+	if a.o.write != nil {
+		write = a.o.write
+	}
+	if err := write(a.fs, strings.TrimPrefix(s.Path, "/"), s.Value); err != nil {
+		return fmt.Errorf("hibernate: %w", err)
+	}
+	return nil
+}
+
+func (a *applier) preHook(s Action) error {
+	r := a.runHook(s)
+	a.preHooks++
+	if !r.OK() {
+		return fmt.Errorf("%w: %s (post hooks of the %d that ran were run)", ErrHookFailed, r, a.preHooks)
+	}
+	return nil
+}
+
+func (a *applier) runHook(s Action) HookRun {
+	r := runHook(a.fs, s.Path, s.Args[0], s.Args[1], a.o.HookTimeout)
+	a.res.Hooks = append(a.res.Hooks, r)
+	a.k.logf("hook %s", r)
+	return r
+}
+
+// restamp stamps the record of this boot on the area. The swap is read again, as the hooks may
+// have changed it: no restamp of an area no longer active, or with more in use than the limit.
+func (a *applier) restamp(s Action) error {
+	st := *s.record
+	swaps, err := swapsetup.ReadProcSwaps(a.fs)
+	active := false
+	for _, sw := range swaps {
+		if err == nil && sw.Filename == st.swap.Filename {
+			active, st.swap.Used = true, sw.Used
+		}
+	}
+	if !active || st.swap.Used > restampLimit {
+		a.k.logf("not stamping the image record on %s: it is no longer active, or has more than %d MiB in use", s.Path, restampLimit>>20)
+		return nil
+	}
+	if err := stampRecord(a.fs, st, a.swapper(), a.k); err != nil {
+		return fmt.Errorf("image record: %w", err)
+	}
+	return nil
+}
+
+// swapper is the one of the options, else the system's; below a fake root one that refuses, so
+// that the machine that runs us is never swapped off for a fake tree.
+func (a *applier) swapper() swapsetup.Swapper {
+	switch {
+	case a.o.Swapper != nil:
+		return a.o.Swapper
+	case a.fs.Root() != "/":
+		return swapsetup.RootSwapper{Root: a.fs.Root()}
+	}
+	return swapsetup.SystemSwapper{}
+}
+
+// hibernate writes disk to /sys/power/state, which returns after the resume, and says how long
+// the machine was off and how long the kernel took to read the image back.
+func (a *applier) hibernate(s Action) error {
+	// restoreFromLog reads the kernel's lines after this one.
+	a.k.logf("writing disk to /sys/power/state: the machine hibernates now")
+	before := time.Now()
+	if err := a.write(s); err != nil {
+		return err
+	}
+	after := time.Now()
+	// The wall clock counts the time off; the monotonic clock does not.
+	a.res.Asleep = max(after.Round(0).Sub(before.Round(0))-after.Sub(before), 0)
+	if log, err := kernelLog(a.fs); err == nil {
+		a.res.Restore, a.res.RestoreLog, _ = restoreFromLog(log)
+	}
+	if a.res.RestoreLog != "" {
+		a.k.logf("resumed after %s off; the kernel read the image back in %s (%s)", a.res.Asleep.Round(time.Second), a.res.Restore.Round(10*time.Millisecond), a.res.RestoreLog)
+	} else {
+		a.k.logf("resumed after %s off; the kernel log after the resume does not say how long the restore took", a.res.Asleep.Round(time.Second))
+	}
+	return nil
+}
+
+// undo runs the undos of the first tried steps: a restore that fails is logged, and the others
+// still run.
+func (a *applier) undo(us []Undo, tried int) {
+	for _, u := range us {
+		if u.Step >= tried {
+			continue
+		}
+		switch u.Kind {
+		case ActRunHook:
+			a.runHook(u.Action)
+		case ActRestore:
+			if err := a.fs.WriteString(strings.TrimPrefix(u.Path, "/"), u.Value); err != nil {
+				a.k.logf("could not restore %s to %s: %v", u.Path, u.Value, err)
+				continue
 			}
-		}
-	}
-	offered := false
-	for _, m := range modes {
-		offered = offered || m == mode
-	}
-	if !offered {
-		return nil, fmt.Errorf("mode %s: /sys/power/disk offers %q", mode, disk)
-	}
-	if mode != cur {
-		ws = append(ws, write{"sys/power/disk", mode})
-	}
-	switch o.ImageSize {
-	case "", "auto":
-	case "min":
-		ws = append(ws, write{"sys/power/image_size", "0"})
-	default:
-		var n uint64
-		if _, err := fmt.Sscan(o.ImageSize, &n); err != nil {
-			return nil, fmt.Errorf("--image-size %q: want bytes, auto or min", o.ImageSize)
-		}
-		ws = append(ws, write{"sys/power/image_size", fmt.Sprint(n)})
-	}
-	if rep.SetResume && rep.ResumeDevT != "" {
-		ws = append(ws, write{"sys/power/resume_offset", "0"}, write{"sys/power/resume", rep.ResumeDevT})
-	}
-	if o.Test != "" {
-		switch o.Test {
-		case "freezer", "devices", "platform", "processors", "core":
+			a.res.Restored = append(a.res.Restored, fmt.Sprintf("%s = %s", u.Path, u.Value))
 		default:
-			return nil, fmt.Errorf("--test %q: want freezer, devices, platform, processors or core", o.Test)
+			a.k.logf("hibernate now: no undo %q", u.Kind)
 		}
-		ws = append(ws, write{"sys/power/pm_test", o.Test})
 	}
-	ws = append(ws, write{"sys/power/state", "disk"})
-	return ws, nil
 }
 
 // lock takes /run/hibernate.lock, so that a second `hibernate now` refuses while one runs.
@@ -294,13 +274,27 @@ func lock(fs sysfs.FS) (func(), error) {
 // kmsg writes each step to the command's output and to the kernel log, so that a failure can be
 // read after the fact with dmesg.
 type kmsg struct {
-	fs  sysfs.FS
-	out io.Writer
+	fs       sysfs.FS
+	out      io.Writer
+	toKernel bool
+}
+
+// newKmsg writes to the options' Out, and to the kernel log unless for a dry run, which leaves
+// the machine as it was, its log included.
+func newKmsg(fs sysfs.FS, o Options) kmsg {
+	k := kmsg{fs: fs, out: o.Out, toKernel: !o.DryRun}
+	if k.out == nil {
+		k.out = io.Discard
+	}
+	return k
 }
 
 func (k kmsg) logf(format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
 	fmt.Fprintf(k.out, "hibernate: %s\n", line)
+	if !k.toKernel {
+		return
+	}
 	if f, err := os.OpenFile(k.fs.Path("dev/kmsg"), os.O_WRONLY|os.O_APPEND, 0); err == nil {
 		fmt.Fprintf(f, "hibernate: %s\n", line)
 		f.Close()

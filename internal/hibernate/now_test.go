@@ -32,10 +32,13 @@ func TestNowDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"write shutdown to /sys/power/disk", "write 0 to /sys/power/image_size",
-		"write 0 to /sys/power/resume_offset", "write 254:2 to /sys/power/resume", "write disk to /sys/power/state"}
-	if strings.Join(res.Plan, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("plan\n%s\nwant\n%s", strings.Join(res.Plan, "\n"), strings.Join(want, "\n"))
+	want := []string{"write shutdown to /sys/power/disk (was platform)", "write 0 to /sys/power/image_size (was 423053312)",
+		"write 0 to /sys/power/resume_offset (was 0)", "write 254:2 to /sys/power/resume (was 0:0)",
+		"sync the file systems", "write disk to /sys/power/state",
+		"restore /sys/power/disk to platform", "restore /sys/power/image_size to 423053312",
+		"restore /sys/power/resume_offset to 0", "restore /sys/power/resume to 0:0"}
+	if got := res.Plan.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("plan\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	for f, v := range map[string]string{"sys/power/disk": "[platform] shutdown reboot suspend test_resume", "sys/power/image_size": "423053312", "sys/power/resume": "0:0", "sys/power/state": "freeze mem disk"} {
 		if got := tr.Read(f); got != v {
@@ -147,5 +150,47 @@ func TestNowNeverSwapsOffTheHost(t *testing.T) {
 	_, err := Now(tr.FS(), Options{Mode: "shutdown"})
 	if err == nil || !strings.Contains(err.Error(), "never done below --root") {
 		t.Fatalf("Now = %v, want the root swapper's refusal", err)
+	}
+}
+
+// A write that fails in the middle: the writes tried are put back, the one not reached is left
+// as it was (not rewritten with its own value).
+func TestNowRestoresWhatWasTried(t *testing.T) {
+	tr := ready(t)
+	o := Options{Mode: "shutdown", ImageSize: "min", Test: "devices"}
+	o.write = func(fs sysfs.FS, file, value string) error {
+		if file == "sys/power/image_size" {
+			return errors.New("EINVAL")
+		}
+		return fs.WriteString(file, value)
+	}
+	res, err := Now(tr.FS(), o)
+	if err == nil || !strings.Contains(err.Error(), "EINVAL") {
+		t.Fatalf("Now = %v, want the image_size write's error", err)
+	}
+	if strings.Join(res.Restored, ", ") != "/sys/power/disk = platform, /sys/power/image_size = 423053312" {
+		t.Fatalf("restored %q", res.Restored)
+	}
+	if got := tr.Read("sys/power/pm_test"); got != "[none] core processors platform devices freezer" {
+		t.Fatalf("/sys/power/pm_test = %q: written though its step was not reached", got)
+	}
+	if got := tr.Read("sys/power/state"); got != "freeze mem disk" {
+		t.Fatalf("state written: %q", got)
+	}
+}
+
+// The restamp looks at the swap again when it runs: a pre hook that filled it leaves the record
+// unstamped, and no swapoff is tried.
+func TestNowRestampSkippedWhenTheSwapFilledSince(t *testing.T) {
+	tr := ready(t)
+	stamp(t, tr, "another-boot")
+	hook(t, tr, "etc/hibernate/hooks.d/fill", `[ "$1" = pre ] && printf 'Filename Type Size Used Priority\n/dev/vda2 partition 524284 204800 -2\n' > `+tr.FS().Path("proc/swaps")+`; exit 0`)
+	sw := &testutil.Swapper{}
+	var out strings.Builder
+	if _, err := Now(tr.FS(), Options{Mode: "shutdown", Swapper: sw, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sw.Calls) != 0 || !strings.Contains(out.String(), "not stamping the image record on /dev/vda2") {
+		t.Fatalf("calls %v; said:\n%s", sw.Calls, out.String())
 	}
 }

@@ -21,7 +21,7 @@ says how long the machine was off and, where the kernel log says it, how long th
 	o := hibernate.Options{Out: env.Stderr}
 	fs.StringVar(&o.Mode, "mode", "", "shutdown, platform (ACPI S4), reboot or suspend (hybrid); default platform where offered, else shutdown")
 	fs.StringVar(&o.ImageSize, "image-size", "auto", "target image size in bytes; auto keeps the kernel's (2/5 of RAM); min asks for the smallest")
-	fs.BoolVar(&o.DryRun, "dry-run", false, "print the plan and change nothing")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "run the checks, print the plan (each step, then what is put back after the resume or a failure), and change nothing")
 	fs.StringVar(&o.Test, "test", "", "a pm_test level (freezer, devices, platform, processors, core): go through hibernation up to it and come back without powering off")
 	fs.StringSliceVar(&o.IgnoreChecks, "ignore-check", nil, "go on although this named check fails (loudly)")
 	fs.BoolVar(&o.NoRecord, "no-record", false, "go on without an image record of this boot: a boot under another kernel then cannot kexec into this one")
@@ -32,24 +32,23 @@ says how long the machine was off and, where the kernel log says it, how long th
 		return err
 	}
 	res, err := hibernate.Now(sysfs.New(*root), o)
-	if o.DryRun {
-		for _, p := range res.Plan {
-			fmt.Fprintf(env.Stdout, "would %s\n", p)
-		}
-	}
 	if err != nil {
 		return err
 	}
-	if !o.DryRun {
-		fmt.Fprintf(env.Stdout, "resumed: off for %s\n", res.Asleep.Round(time.Second))
-		if res.RestoreLog != "" {
-			fmt.Fprintf(env.Stdout, "restore: %s (kernel: %s)\n", res.Restore.Round(10*time.Millisecond), res.RestoreLog)
-		} else {
-			fmt.Fprintln(env.Stdout, "restore: the kernel log does not say how long it took")
+	if o.DryRun {
+		for _, l := range res.Plan.Lines() {
+			fmt.Fprintf(env.Stdout, "would %s\n", l)
 		}
-		for _, h := range res.Hooks {
-			fmt.Fprintf(env.Stdout, "hook: %s\n", h)
-		}
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "resumed: off for %s\n", res.Asleep.Round(time.Second))
+	if res.RestoreLog != "" {
+		fmt.Fprintf(env.Stdout, "restore: %s (kernel: %s)\n", res.Restore.Round(10*time.Millisecond), res.RestoreLog)
+	} else {
+		fmt.Fprintln(env.Stdout, "restore: the kernel log does not say how long it took")
+	}
+	for _, h := range res.Hooks {
+		fmt.Fprintf(env.Stdout, "hook: %s\n", h)
 	}
 	return nil
 }

@@ -63,7 +63,7 @@ keys are the flags' names), then the flags. See docs/watch.md.`)
 			case c.DryRun && err != nil:
 				lg.Printf("DRY RUN: hibernate now would refuse: %v", err)
 			case c.DryRun:
-				lg.Printf("DRY RUN: hibernate now's plan: %s", strings.Join(res.Plan, "; "))
+				lg.Printf("DRY RUN: hibernate now's plan: %s", strings.Join(res.Plan.Lines(), "; "))
 			case err == nil:
 				lg.Printf("resumed after %s off", res.Asleep.Round(time.Second))
 			}

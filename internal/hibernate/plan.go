@@ -1,0 +1,244 @@
+package hibernate
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+// ActionKind is what an Action does.
+type ActionKind string
+
+// The kinds of Action, in the order a plan holds them.
+const (
+	ActRunHook   ActionKind = "hook"      // run the hook Path with Args
+	ActRestamp   ActionKind = "restamp"   // swapoff Path, stamp the image record of this boot on it, swapon it
+	ActWrite     ActionKind = "write"     // write Value to the file Path, which held Was
+	ActSync      ActionKind = "sync"      // sync the file systems
+	ActHibernate ActionKind = "hibernate" // write disk to /sys/power/state: the machine powers off here
+	ActRestore   ActionKind = "restore"   // write Value back to the file Path
+)
+
+// Action is one thing hibernate now does to the machine.
+type Action struct {
+	Kind  ActionKind `json:"kind"`
+	Path  string     `json:"path,omitempty"`  // as on the machine: the file written, the hook run, the swap area restamped
+	Value string     `json:"value,omitempty"` // what is written
+	Was   string     `json:"was,omitempty"`   // for an ActWrite: what the file held, which its ActRestore writes back
+	Args  []string   `json:"args,omitempty"`  // for a hook: the phase (pre, post) and the sleep action
+	// record is, for an ActRestamp, the swap area as the image-record check read it.
+	record *recordState
+}
+
+// String says the action in the words of the dry run and of the log.
+func (a Action) String() string {
+	switch a.Kind {
+	case ActRunHook:
+		return fmt.Sprintf("run %s %s", a.Path, strings.Join(a.Args, " "))
+	case ActRestamp:
+		return fmt.Sprintf("stamp the image record of this boot on %s (swapoff, stamp, swapon), unless by then it is inactive or has over %d MiB in use", a.Path, restampLimit>>20)
+	case ActWrite:
+		return fmt.Sprintf("write %s to %s (was %s)", a.Value, a.Path, a.Was)
+	case ActSync:
+		return "sync the file systems"
+	case ActHibernate:
+		return fmt.Sprintf("write %s to %s", a.Value, a.Path)
+	case ActRestore:
+		return fmt.Sprintf("restore %s to %s", a.Path, a.Value)
+	}
+	return fmt.Sprintf("%s %s %s", a.Kind, a.Path, a.Value)
+}
+
+// Undo is an action that puts back what a step changed: the ActRestore of an ActWrite, the post hook
+// of a pre hook.
+type Undo struct {
+	Action
+	Step int `json:"step"` // the index in Steps of the step it undoes: it runs when that step was tried
+}
+
+// NowPlan is what hibernate now will do, decided before anything is changed.
+type NowPlan struct {
+	Steps []Action `json:"steps"` // in order; the last writes disk to /sys/power/state
+	// Undo runs after the resume, or after the step that failed, in order: the settings first,
+	// so that the post hooks see the machine as it was.
+	Undo []Undo `json:"undo"`
+}
+
+// Lines are the plan's actions, one a line: the steps, then what is put back.
+func (p NowPlan) Lines() []string {
+	var out []string
+	for _, a := range p.Steps {
+		out = append(out, a.String())
+	}
+	for _, u := range p.Undo {
+		out = append(out, u.String())
+	}
+	return out
+}
+
+// Facts are what Plan decides from, all read before anything is changed.
+type Facts struct {
+	Report Report // the checks: the resume device to set, the image record to restamp
+	// Power holds the /sys/power files a plan may change, by name ("disk", "image_size",
+	// "resume_offset", "resume", "pm_test"), as read; a file that could not be read is absent.
+	Power map[string]string
+	Hooks []string // the hooks to run, in order, as on the machine
+}
+
+// powerFiles are the /sys/power files a plan may change (state aside: it is not a setting).
+var powerFiles = []string{"disk", "image_size", "resume_offset", "resume", "pm_test"}
+
+// readFacts reads what Plan decides from, after the checks.
+func readFacts(fs sysfs.FS, rep Report, o Options) (Facts, error) {
+	f := Facts{Report: rep, Power: map[string]string{}}
+	for _, n := range powerFiles {
+		if v, err := fs.ReadString("sys/power/" + n); err == nil {
+			f.Power[n] = v
+		}
+	}
+	if o.NoHooks {
+		return f, nil
+	}
+	var err error
+	f.Hooks, err = findHooks(fs)
+	return f, err
+}
+
+// Plan decides, from the facts and the options alone, every action of hibernate now: the pre
+// hooks, the restamp of the image record, the /sys/power writes, the sync and the write of disk;
+// then, to undo them, the old values and the post hooks.
+func Plan(f Facts, o Options) (NowPlan, error) {
+	writes, err := powerWrites(f.Power, f.Report, o)
+	if err != nil {
+		return NowPlan{}, err
+	}
+	var p NowPlan
+	var posts []Undo
+	verb := sleepAction(o.Mode)
+	for _, h := range f.Hooks {
+		posts = append(posts, Undo{Step: len(p.Steps), Action: Action{Kind: ActRunHook, Path: h, Args: []string{"post", verb}}})
+		p.Steps = append(p.Steps, Action{Kind: ActRunHook, Path: h, Args: []string{"pre", verb}})
+	}
+	if a, ok := restampAction(f.Report, o); ok {
+		p.Steps = append(p.Steps, a)
+	}
+	for _, w := range writes {
+		p.Undo = append(p.Undo, Undo{Step: len(p.Steps), Action: Action{Kind: ActRestore, Path: w.Path, Value: w.Was}})
+		p.Steps = append(p.Steps, w)
+	}
+	p.Steps = append(p.Steps, Action{Kind: ActSync}, Action{Kind: ActHibernate, Path: "/sys/power/state", Value: "disk"})
+	p.Undo = append(p.Undo, posts...)
+	return p, nil
+}
+
+// powerWrites are the /sys/power settings the options and the checks ask for, each with the
+// value it replaces.
+func powerWrites(power map[string]string, rep Report, o Options) ([]Action, error) {
+	settings, err := powerSettings(power["disk"], rep, o)
+	if err != nil {
+		return nil, err
+	}
+	var ws []Action
+	for _, set := range settings {
+		name, value := set[0], set[1]
+		was, ok := power[name]
+		switch {
+		case !ok && name == "pm_test":
+			return nil, fmt.Errorf("--test %s: cannot read /sys/power/pm_test (a kernel without CONFIG_PM_DEBUG has none)", o.Test)
+		case !ok:
+			return nil, fmt.Errorf("cannot read /sys/power/%s before changing it", name)
+		case name == "disk" || name == "pm_test":
+			was, _ = sysfs.Selected(was) // "[platform] shutdown ...": the one in brackets
+		}
+		ws = append(ws, Action{Kind: ActWrite, Path: "/sys/power/" + name, Value: value, Was: was})
+	}
+	return ws, nil
+}
+
+// powerSettings are the /sys/power files to write and their values, in the order written.
+func powerSettings(disk string, rep Report, o Options) ([][2]string, error) {
+	var out [][2]string
+	mode, err := diskMode(disk, o.Mode)
+	if err != nil {
+		return nil, err
+	}
+	if cur, _ := sysfs.Selected(disk); mode != cur {
+		out = append(out, [2]string{"disk", mode})
+	}
+	size, err := imageSize(o.ImageSize)
+	if err != nil {
+		return nil, err
+	}
+	if size != "" {
+		out = append(out, [2]string{"image_size", size})
+	}
+	if rep.SetResume && rep.ResumeDevT != "" {
+		out = append(out, [2]string{"resume_offset", "0"}, [2]string{"resume", rep.ResumeDevT})
+	}
+	if o.Test != "" {
+		if err := pmTest(o.Test); err != nil {
+			return nil, err
+		}
+		out = append(out, [2]string{"pm_test", o.Test})
+	}
+	return out, nil
+}
+
+// diskMode is the mode to write to /sys/power/disk: the one asked for if the kernel offers it;
+// by default platform where offered (ACPI S4, so that the firmware knows), else shutdown.
+func diskMode(disk, asked string) (string, error) {
+	_, modes := sysfs.Selected(disk)
+	mode := asked
+	if mode == "" {
+		mode = "shutdown"
+		for _, m := range modes {
+			if m == "platform" {
+				mode = "platform"
+			}
+		}
+	}
+	for _, m := range modes {
+		if m == mode {
+			return mode, nil
+		}
+	}
+	return "", fmt.Errorf("mode %s: /sys/power/disk offers %q", mode, disk)
+}
+
+// imageSize is what --image-size asks to write to /sys/power/image_size, "" for nothing.
+func imageSize(opt string) (string, error) {
+	switch opt {
+	case "", "auto":
+		return "", nil
+	case "min":
+		return "0", nil
+	}
+	var n uint64
+	if _, err := fmt.Sscan(opt, &n); err != nil {
+		return "", fmt.Errorf("--image-size %q: want bytes, auto or min", opt)
+	}
+	return fmt.Sprint(n), nil
+}
+
+func pmTest(level string) error {
+	switch level {
+	case "freezer", "devices", "platform", "processors", "core":
+		return nil
+	}
+	return fmt.Errorf("--test %q: want freezer, devices, platform, processors or core", level)
+}
+
+// restampAction is the restamp of the image record, when the check found one of another boot
+// (or none) on an area little enough in use to swapoff.
+func restampAction(rep Report, o Options) (Action, bool) {
+	st := rep.record
+	if o.NoRecord || rep.ResumeDevT == "" || st == nil || st.current || !st.canStamp {
+		return Action{}, false
+	}
+	target := st.dev.Path
+	if st.file != "" {
+		target = st.file
+	}
+	return Action{Kind: ActRestamp, Path: target, record: st}, true
+}
