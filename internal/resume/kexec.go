@@ -23,9 +23,10 @@ type KernelFiles struct {
 }
 
 // FetchKernel finds the kernel that made the image, as its record says, and copies its image and
-// initramfs to dir, without mounting anything read-write: the boot file system is mounted
-// read-only, ext4 without journal replay (ro,noload: the hibernated kernel still has it
-// mounted), and unmounted again. go-diskfs's readers were used here first and passed over: they
+// initramfs to dir without writing a byte of the boot file system, which the hibernated kernel
+// still has mounted: the block device is made read-only first (a read-only mount alone does not
+// stop ext4's orphan cleanup, nor a btrfs log replay), the file system is mounted read-only
+// without journal or log replay, and both are undone after the copy. go-diskfs's readers were used here first and passed over: they
 // took every file system and decompressor it knows into /init, and their start-up cost (a CRC
 // table built at init, under emulation 32 ms) at every boot, for a path the kernel's own
 // drivers, already in the initramfs, do as well. The record's paths are tried first, then the names
@@ -79,24 +80,75 @@ func (b *Machine) FetchKernel(rec *swsusp.Record, dir string) (KernelFiles, erro
 
 type opener func(name string) (io.ReadCloser, error)
 
+// noReplay is the mount option that keeps each file system from writing its journal or log on a
+// read-only mount.
+var noReplay = map[string]string{"ext4": "noload", "ext3": "noload", "btrfs": "nologreplay", "xfs": "norecovery"}
+
 // openBootFS gives a way to open files of the file system on d, and a function that releases it.
 func (b *Machine) openBootFS(d blockdev.Device, dir string) (opener, func(), error) {
-	// Mount it strictly read-only: MS_RDONLY, and for ext4 noload, so no journal is replayed on a
-	// file system the hibernated kernel still has mounted.
 	mnt := filepath.Join(dir, "bootfs")
 	if err := os.MkdirAll(mnt, 0o700); err != nil {
 		return nil, nil, err
 	}
-	data := ""
-	if d.Probe.Type == "ext4" {
-		data = "noload"
+	undoRO, err := setReadOnly(b.FS.Path(strings.TrimPrefix(d.Path, "/")))
+	if err != nil {
+		return nil, nil, err
 	}
+	data := noReplay[d.Probe.Type]
 	if err := unix.Mount(d.Path, mnt, d.Probe.Type, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, data); err != nil {
+		undoRO()
 		return nil, nil, fmt.Errorf("mount %s read-only (%s, %q): %w", d.Path, d.Probe.Type, data, err)
 	}
-	b.Logf("mounted %s read-only (%s) to read the kernel", d.Path, data)
-	return func(name string) (io.ReadCloser, error) { return os.Open(filepath.Join(mnt, name)) },
-		func() { _ = unix.Unmount(mnt, 0) }, nil
+	b.Logf("mounted %s read-only (%s, block device read-only) to read the kernel", d.Path, data)
+	root, err := os.Open(mnt)
+	if err != nil {
+		_ = unix.Unmount(mnt, 0)
+		undoRO()
+		return nil, nil, err
+	}
+	return func(name string) (io.ReadCloser, error) { return openInRoot(root, name) },
+		func() { root.Close(); _ = unix.Unmount(mnt, 0); undoRO() }, nil
+}
+
+// setReadOnly makes the block device at path read-only (BLKROSET), as `blockdev --setro` does,
+// and returns what puts its flag back. The flag lives in the running kernel only: a kexec'ed
+// kernel starts with the device writable.
+func setReadOnly(path string) (undo func(), err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s to make it read-only: %w", path, err)
+	}
+	defer f.Close()
+	was, err := unix.IoctlGetInt(int(f.Fd()), unix.BLKROGET)
+	if err != nil {
+		return nil, fmt.Errorf("BLKROGET %s: %w", path, err)
+	}
+	if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.BLKROSET, 1); err != nil {
+		return nil, fmt.Errorf("BLKROSET %s: %w", path, err)
+	}
+	return func() {
+		if was != 0 {
+			return
+		}
+		if f, err := os.Open(path); err == nil {
+			_ = unix.IoctlSetPointerInt(int(f.Fd()), unix.BLKROSET, 0)
+			f.Close()
+		}
+	}, nil
+}
+
+// openInRoot opens name (the record's path, or a name distributions use) inside root only: ".."
+// and absolute symlinks resolve within it (openat2 RESOLVE_IN_ROOT), so a record naming
+// "../../etc/x" cannot reach outside the boot file system.
+func openInRoot(root *os.File, name string) (*os.File, error) {
+	fd, err := unix.Openat2(int(root.Fd()), name, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	if err != nil {
+		return nil, &os.PathError{Op: "openat2", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 func copyFirst(open opener, names []string, dst string) (string, error) {
