@@ -65,7 +65,8 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS := \
 	./internal/swsusp:FuzzParsePage0 ./internal/swsusp:FuzzReadArea ./internal/swsusp:FuzzDecodeRecord \
 	./internal/initramfs/modules:FuzzModinfo ./internal/initramfs/modalias:FuzzMatch ./internal/resume:FuzzParseCmdline \
-	./internal/blockdev:FuzzProbe ./internal/initramfs:FuzzInspect ./internal/sysfs:FuzzParseMounts
+	./internal/blockdev:FuzzProbe ./internal/initramfs:FuzzInspect ./internal/sysfs:FuzzParseMounts \
+	./internal/resume:FuzzDiskPath
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
