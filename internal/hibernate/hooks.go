@@ -1,7 +1,6 @@
 package hibernate
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,8 +55,14 @@ func (h HookRun) String() string {
 }
 
 // findHooks lists the executable hooks below the root, ordered by file name across all folders
-// (as systemd orders them); of two with one name, the first folder's wins.
-func findHooks(fs sysfs.FS) ([]string, error) {
+// (as systemd orders them); of two with one name, the first folder's wins. A hook that someone
+// other than the machine's owner (root: the owner of /) could have changed is not run, as it
+// would run as root: it is in refused, with the reason and the fix.
+func findHooks(fs sysfs.FS) (hooks, refused []string, err error) {
+	owner, err := ownerOf(fs.Path())
+	if err != nil {
+		return nil, nil, fmt.Errorf("hooks: %w", err)
+	}
 	byName := map[string]string{}
 	for _, dir := range HookDirs {
 		ents, err := os.ReadDir(fs.Path(strings.TrimPrefix(dir, "/")))
@@ -65,7 +70,7 @@ func findHooks(fs sysfs.FS) ([]string, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("hooks: %w", err)
+			return nil, nil, fmt.Errorf("hooks: %w", err)
 		}
 		for _, e := range ents {
 			if _, seen := byName[e.Name()]; seen || strings.HasPrefix(e.Name(), ".") {
@@ -79,6 +84,11 @@ func findHooks(fs sysfs.FS) ([]string, error) {
 				byName[e.Name()] = ""
 				continue
 			}
+			if why := unsafeHook(fs, p, owner); why != "" {
+				byName[e.Name()] = ""
+				refused = append(refused, why)
+				continue
+			}
 			byName[e.Name()] = p
 		}
 	}
@@ -89,11 +99,45 @@ func findHooks(fs sysfs.FS) ([]string, error) {
 		}
 	}
 	sort.Strings(names)
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = byName[n]
+	for _, n := range names {
+		hooks = append(hooks, byName[n])
 	}
-	return out, nil
+	return hooks, refused, nil
+}
+
+// unsafeHook says why the hook at p (as on the machine) must not run as root, or "": the hook,
+// what a link points to, and the folder holding it must belong to owner and be writable by no
+// one else.
+func unsafeHook(fs sysfs.FS, p string, owner uint32) string {
+	for _, q := range []string{p, path.Dir(p)} {
+		real := fs.Path(strings.TrimPrefix(q, "/"))
+		st, err := os.Stat(real)
+		if err != nil {
+			return fmt.Sprintf("%s: not run: %v", p, err)
+		}
+		sys, ok := st.Sys().(*syscall.Stat_t)
+		switch {
+		case !ok:
+			return fmt.Sprintf("%s: not run: cannot read the owner of %s", p, q)
+		case sys.Uid != owner:
+			return fmt.Sprintf("%s: not run: %s belongs to uid %d, not root, and would run as root (fix: chown root %s)", p, q, sys.Uid, q)
+		case st.Mode().Perm()&0o022 != 0:
+			return fmt.Sprintf("%s: not run: %s is writable by group or others (mode %04o), and would run as root (fix: chmod go-w %s)", p, q, st.Mode().Perm(), q)
+		}
+	}
+	return ""
+}
+
+// ownerOf is the uid owning path: / of a real machine is root's; a fake tree's, its maker's.
+func ownerOf(path string) (uint32, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0, err
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return sys.Uid, nil
+	}
+	return 0, fmt.Errorf("cannot read the owner of %s", path)
 }
 
 // sleepAction is the verb systemd passes hooks for a hibernation in this mode.
@@ -113,18 +157,26 @@ func runHook(fs sysfs.FS, p, phase, action string, timeout time.Duration) HookRu
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// The output goes to a file, not a pipe: a hook may leave a child behind that keeps its
+	// output open (a daemon it restarted), and the hook is done when it exits, as for systemd.
+	out, err := os.CreateTemp("", "hibernate-hook-*")
+	if err != nil {
+		r.Err = fmt.Sprintf("not run: a file for its output: %v", err)
+		return r
+	}
+	defer out.Close()
+	_ = os.Remove(out.Name())
 	cmd := exec.CommandContext(ctx, fs.Path(strings.TrimPrefix(p, "/")), phase, action)
 	cmd.Env = append(os.Environ(), "SYSTEMD_SLEEP_ACTION="+action)
-	var out bytes.Buffer
-	lw := &limitWriter{b: &out, n: hookOutputLimit} // one writer: exec then writes from one goroutine
-	cmd.Stdout, cmd.Stderr = lw, lw
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	r.Duration = time.Since(start)
-	r.Output = out.String()
+	head := make([]byte, hookOutputLimit)
+	n, _ := out.ReadAt(head, 0)
+	r.Output = string(head[:n])
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() == context.DeadlineExceeded:
@@ -137,19 +189,6 @@ func runHook(fs sysfs.FS, p, phase, action string, timeout time.Duration) HookRu
 		r.Exit = 0
 	}
 	return r
-}
-
-// limitWriter keeps the first n bytes and drops the rest without failing the writer.
-type limitWriter struct {
-	b *bytes.Buffer
-	n int
-}
-
-func (w *limitWriter) Write(p []byte) (int, error) {
-	if room := w.n - w.b.Len(); room > 0 {
-		w.b.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
 }
 
 // kernelLog reads the kernel's log records through the root prefix (/dev/kmsg, one record a read,

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -46,8 +48,6 @@ type Result struct {
 // ErrNotReady is returned when a check fails: nothing was changed.
 var ErrNotReady = errors.New("hibernation would not come back")
 
-// ErrHookFailed is returned when a pre hook fails: nothing was written to /sys/power/state.
-var ErrHookFailed = errors.New("a pre hook failed")
 
 // Now checks, plans, then hibernates the machine below fs (Apply), and returns after resume
 // with every setting it changed put back. With DryRun it returns the plan and changes nothing.
@@ -101,9 +101,18 @@ func refuse(rep Report, o Options, k kmsg) error {
 	return nil
 }
 
+// ErrInterrupted is returned when SIGINT, SIGTERM or SIGHUP came before the write of disk: the
+// steps after it were not taken, and what the tried ones changed was put back.
+var ErrInterrupted = errors.New("interrupted before hibernating")
+
 // Apply carries out p on the machine below fs, holding /run/hibernate.lock: each step in order
 // until one fails; then, on every way out, each undo whose step was tried, in order. It does not
 // look at DryRun: a dry run is Plan without Apply.
+//
+// SIGINT, SIGTERM and SIGHUP do not kill it half way (between swapoff and swapon of a restamp,
+// or after the resume with the settings not yet back, when an SSH session dropped while the
+// machine was off sends SIGHUP): one that comes before the write of disk stops the steps at
+// the next one, and the undos run; one that comes after is noted, and the undos still run.
 func Apply(fs sysfs.FS, p NowPlan, o Options) (res Result, err error) {
 	res.Plan = p
 	unlock, err := lock(fs)
@@ -111,10 +120,28 @@ func Apply(fs sysfs.FS, p NowPlan, o Options) (res Result, err error) {
 		return res, err
 	}
 	defer unlock()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	a := &applier{fs: fs, o: o, k: newKmsg(fs, o), res: &res}
+	for _, r := range p.Refused {
+		a.k.logf("hook %s", r)
+		res.Hooks = append(res.Hooks, HookRun{Path: strings.SplitN(r, ":", 2)[0], Exit: -1, Err: r})
+	}
 	tried := 0
-	defer func() { a.undo(p.Undo, tried) }()
+	defer func() {
+		a.undo(p.Undo, tried)
+		for len(sigs) > 0 {
+			a.k.logf("%s while resuming: noted, and the settings and post hooks were seen to first", <-sigs)
+		}
+	}()
 	for _, s := range p.Steps {
+		select {
+		case sig := <-sigs:
+			a.k.logf("%s before %s: stopping, and putting back what was changed", sig, s)
+			return res, fmt.Errorf("%w: %s before %s", ErrInterrupted, sig, s)
+		default:
+		}
 		tried++
 		if err := a.do(s); err != nil {
 			return res, err
@@ -128,8 +155,7 @@ type applier struct {
 	fs       sysfs.FS
 	o        Options
 	k        kmsg
-	res      *Result
-	preHooks int // pre hooks run so far
+	res *Result
 }
 
 func (a *applier) do(s Action) error {
@@ -163,11 +189,11 @@ func (a *applier) write(s Action) error {
 	return nil
 }
 
+// preHook runs a pre hook. One that fails is said and the hibernation goes on, as systemd-sleep
+// does: a hook is a courtesy to a service, not a check (the checks ran before).
 func (a *applier) preHook(s Action) error {
-	r := a.runHook(s)
-	a.preHooks++
-	if !r.OK() {
-		return fmt.Errorf("%w: %s (post hooks of the %d that ran were run)", ErrHookFailed, r, a.preHooks)
+	if r := a.runHook(s); !r.OK() {
+		a.k.logf("hook %s failed: going on, as systemd-sleep does", s.Path)
 	}
 	return nil
 }

@@ -63,11 +63,16 @@ type NowPlan struct {
 	// Undo runs after the resume, or after the step that failed, in order: the settings first,
 	// so that the post hooks see the machine as it was.
 	Undo []Undo `json:"undo"`
+	// Refused are the hooks that are not run, as findHooks says why.
+	Refused []string `json:"refused_hooks,omitempty"`
 }
 
 // Lines are the plan's actions, one a line: the steps, then what is put back.
 func (p NowPlan) Lines() []string {
 	var out []string
+	for _, r := range p.Refused {
+		out = append(out, "would not run the hook "+r)
+	}
 	for _, a := range p.Steps {
 		out = append(out, a.String())
 	}
@@ -83,7 +88,8 @@ type Facts struct {
 	// Power holds the /sys/power files a plan may change, by name ("disk", "image_size",
 	// "resume_offset", "resume", "pm_test"), as read; a file that could not be read is absent.
 	Power map[string]string
-	Hooks []string // the hooks to run, in order, as on the machine
+	Hooks   []string // the hooks to run, in order, as on the machine
+	Refused []string // the hooks not run, each with the reason and the fix
 }
 
 // powerFiles are the /sys/power files a plan may change (state aside: it is not a setting).
@@ -101,7 +107,7 @@ func readFacts(fs sysfs.FS, rep Report, o Options) (Facts, error) {
 		return f, nil
 	}
 	var err error
-	f.Hooks, err = findHooks(fs)
+	f.Hooks, f.Refused, err = findHooks(fs)
 	return f, err
 }
 
@@ -113,7 +119,7 @@ func Plan(f Facts, o Options) (NowPlan, error) {
 	if err != nil {
 		return NowPlan{}, err
 	}
-	var p NowPlan
+	p := NowPlan{Refused: f.Refused}
 	var posts []Undo
 	verb := sleepAction(o.Mode)
 	for _, h := range f.Hooks {

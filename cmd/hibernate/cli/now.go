@@ -13,11 +13,13 @@ func runNow(env Env, args []string) error {
 Hibernates this machine: runs every check of 'hibernate check' and refuses (exit 1, nothing
 changed) unless hibernation will come back; runs the pre hooks (executables in
 /etc/hibernate/hooks.d, /etc/systemd/system-sleep and /usr/lib/systemd/system-sleep, by name,
-with "pre hibernate" and SYSTEMD_SLEEP_ACTION=hibernate, as systemd-sleep does; one that fails
-aborts); then sets /sys/power/{disk,image_size,resume} where needed, syncs, and writes disk to
+with "pre hibernate" and SYSTEMD_SLEEP_ACTION=hibernate, as systemd-sleep does: one that fails
+is said and the hibernation goes on; one writable by another user than root is not run); then sets /sys/power/{disk,image_size,resume} where needed, syncs, and writes disk to
 /sys/power/state. THE MACHINE POWERS OFF. After the next boot resumes the image (or on any
 failure), this command puts every setting back, runs the post hooks ("post hibernate") and
-says how long the machine was off and, where the kernel log says it, how long the restore took.`)
+says how long the machine was off and, where the kernel log says it, how long the restore took.
+Ctrl-C, SIGTERM or SIGHUP before the write of disk stops it and puts everything back; after the
+resume they wait for the settings and the post hooks.`)
 	o := hibernate.Options{Out: env.Stderr}
 	fs.StringVar(&o.Mode, "mode", "", "shutdown, platform (ACPI S4), reboot or suspend (hybrid); default platform where offered, else shutdown")
 	fs.StringVar(&o.ImageSize, "image-size", "auto", "target image size in bytes; auto keeps the kernel's (2/5 of RAM); min asks for the smallest")
@@ -26,7 +28,7 @@ says how long the machine was off and, where the kernel log says it, how long th
 	fs.StringSliceVar(&o.IgnoreChecks, "ignore-check", nil, "go on although this named check fails (loudly)")
 	fs.BoolVar(&o.NoRecord, "no-record", false, "go on without an image record of this boot: a boot under another kernel then cannot kexec into this one")
 	fs.BoolVar(&o.NoHooks, "no-hooks", false, "run no pre or post hooks")
-	fs.DurationVar(&o.HookTimeout, "hook-timeout", hibernate.DefaultHookTimeout, "kill a hook that runs longer (a pre hook killed aborts)")
+	fs.DurationVar(&o.HookTimeout, "hook-timeout", hibernate.DefaultHookTimeout, "kill a hook that runs longer (said, and the hibernation goes on)")
 	root := fs.String("root", "/", "the machine's root (a fake tree in tests)")
 	if err := parse(fs, args); err != nil {
 		return err
