@@ -64,10 +64,11 @@ func Check(fs sysfs.FS) Report {
 	resumeCheck, devt, set := checkResume(fs, swaps)
 	add(resumeCheck)
 	r.ResumeDevT, r.SetResume = devt, set
-	recordCheck, st := checkRecord(fs, devt, swaps)
+	initramfsCheck, ours := checkInitramfs(fs)
+	recordCheck, st := checkRecord(fs, devt, swaps, ours)
 	add(recordCheck)
 	r.record = st
-	add(checkInitramfs(fs))
+	add(initramfsCheck)
 	r.Ready = len(r.Failed()) == 0
 	return r
 }

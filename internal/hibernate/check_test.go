@@ -34,15 +34,21 @@ func ready(t *testing.T) *faketree.Tree {
 	return tr
 }
 
-// stamp writes an image record of boot bootID on the fake vda2.
+// stamp writes an image record of boot bootID of the running kernel on the fake vda2.
 func stamp(t *testing.T, tr *faketree.Tree, bootID string) {
+	t.Helper()
+	stampOf(t, tr, testRelease, bootID)
+}
+
+// stampOf writes an image record of boot bootID of kernel release on the fake vda2.
+func stampOf(t *testing.T, tr *faketree.Tree, release, bootID string) {
 	t.Helper()
 	f, err := os.OpenFile(tr.FS().Path("dev/vda2"), os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := swsusp.StampRecord(f, 0, swsusp.Record{KernelRelease: "6.1.0-57-amd64", BootID: bootID}); err != nil {
+	if err := swsusp.StampRecord(f, 0, swsusp.Record{KernelRelease: release, BootID: bootID}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -88,10 +94,10 @@ func TestCheckFailures(t *testing.T) {
 			tr.Swap("/swapfile file 524284 0 -2")
 		}, "resume-device", "unset and no active swap partition"},
 		{"container", func(tr *faketree.Tree) { tr.Write("run/systemd/container", "lxc\n") }, "container", "lxc container"},
-		{"record of another boot, swap too full to restamp", func(tr *faketree.Tree) {
-			stamp(t, tr, "another-boot")
+		{"record of another kernel, swap too full to restamp", func(tr *faketree.Tree) {
+			stampOf(t, tr, "6.12.9-amd64", "another-boot")
 			tr.Swap("/dev/vda2 partition 524284 200000 -2")
-		}, "image-record", "of another boot"},
+		}, "image-record", "would kexec into 6.12.9-amd64 to resume an image of " + testRelease},
 		{"no initramfs", func(tr *faketree.Tree) {
 			tr.Write("proc/sys/kernel/osrelease", "6.1.0-99-amd64\n")
 		}, "initramfs", "no initramfs for the running kernel 6.1.0-99-amd64 (looked for /boot/initrd.img-6.1.0-99-amd64"},
@@ -113,6 +119,44 @@ func TestCheckFailures(t *testing.T) {
 			c := check(t, tr, tc.check)
 			if c.OK || !strings.Contains(c.Detail, tc.detail) || c.Fix == "" {
 				t.Fatalf("check %s = %+v, want failed with %q and a fix", tc.check, c, tc.detail)
+			}
+		})
+	}
+}
+
+// The record is no reason to refuse where hibernate's /init will not need it: another
+// initramfs boots next, the record is missing, or it names this same kernel.
+func TestRecordRefusesOnlyWhenOurInitNeedsIt(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(tr *faketree.Tree)
+		detail string
+	}{
+		{"not our initramfs", func(tr *faketree.Tree) {
+			stampOf(t, tr, "6.12.9-amd64", "another-boot")
+			writeInitramfs(tr, "boot/initrd.img-"+testRelease, testutil.Compress(t, "gzip", testutil.CPIO(t,
+				cpio.StaticFile("init", "#!/bin/sh\n", 0o755), cpio.StaticFile("scripts/local-premount/resume", "", 0o755))))
+		}, "not needed: the initramfs is not hibernate's"},
+		{"record of an earlier boot of this kernel", func(tr *faketree.Tree) { stamp(t, tr, "another-boot") }, "it names this kernel, " + testRelease},
+		{"no record", func(tr *faketree.Tree) {
+			f, err := os.OpenFile(tr.FS().Path("dev/vda2"), os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if cleared, err := swsusp.ClearRecord(f, 0); !cleared || err != nil {
+				t.Fatal("no record cleared", err)
+			}
+		}, "no image record on /dev/vda2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := ready(t)
+			tc.change(tr)
+			tr.Swap("/dev/vda2 partition 524284 200000 -2") // too full to restamp
+			rep := Check(tr.FS())
+			c := check(t, tr, "image-record")
+			if !rep.Ready || !c.OK || !strings.Contains(c.Detail, tc.detail) {
+				t.Fatalf("ready %v, check %+v: want ok saying %q; failed: %+v", rep.Ready, c, tc.detail, rep.Failed())
 			}
 		})
 	}

@@ -92,8 +92,18 @@ func inspectRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (reco
 	return st, nil
 }
 
-func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (CheckResult, *recordState) {
+// checkRecord says whether the record on the resume area will serve the next boot. Only our
+// /init reads it: to kexec into the kernel the record names when another one boots. So it is
+// a reason to refuse only when our initramfs boots next and the record names another kernel
+// than this one (that kexec would boot the wrong kernel for this image); a missing record, or
+// one of an earlier boot of this same kernel, is said and is no reason to refuse.
+func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap, ours bool) (CheckResult, *recordState) {
 	c := CheckResult{Name: "image-record"}
+	if !ours {
+		c.OK = true
+		c.Detail = "not needed: the initramfs is not hibernate's, and only hibernate's /init reads the record"
+		return c, nil
+	}
 	if devt == "" {
 		c.Detail = "no resume device to read the image record from"
 		c.Fix = "see the resume-device check"
@@ -115,7 +125,18 @@ func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (CheckR
 		if st.swap.Filename != "" {
 			c.Detail += fmt.Sprintf("; %d MiB of swap in use is too much to swapoff and restamp", st.swap.Used>>20)
 		}
-		c.Fix = "reboot (the initramfs stamps the record at boot), or hibernate now --no-record to go on without the kexec fallback"
+		running, _ := fs.Uname()
+		switch {
+		case st.record == nil:
+			c.OK = true
+			c.Detail += ": a boot of another kernel cannot kexec into this one, and will try to resume the image itself"
+		case st.record.KernelRelease == running.Release:
+			c.OK = true
+			c.Detail += fmt.Sprintf(": it names this kernel, %s, as the record of this boot would", running.Release)
+		default:
+			c.Detail += fmt.Sprintf(": hibernate's /init would kexec into %s to resume an image of %s", st.record.KernelRelease, running.Release)
+			c.Fix = "reboot (hibernate's /init stamps the record of the boot at boot), or swapoff and swapon the area with less than 64 MiB in use"
+		}
 	}
 	return c, &st
 }

@@ -37,6 +37,14 @@ type Contents struct {
 // errOurConfig stops the read at our config.
 var errOurConfig = errors.New("hibernate's config read")
 
+// Ours says whether the initramfs's /init is hibernate's: our config is in it, or /init links to
+// our binary, or holds the line our /init prints first.
+func (ic Contents) Ours() bool {
+	_, cfg := ic.Files[config.Path]
+	t, link := ic.Links["init"]
+	return cfg || (link && path.Base(t) == "hibernate-init") || bytes.Contains(ic.Files["init"], []byte(config.InitMarker))
+}
+
 // ResumeSupport names what in the initramfs will try to resume, and whether anything will:
 // our /init, else initramfs-tools', dracut's or systemd's resume parts. release is the running
 // kernel's, which our config should name.
