@@ -48,7 +48,6 @@ type Result struct {
 // ErrNotReady is returned when a check fails: nothing was changed.
 var ErrNotReady = errors.New("hibernation would not come back")
 
-
 // Now checks, plans, then hibernates the machine below fs (Apply), and returns after resume
 // with every setting it changed put back. With DryRun it returns the plan and changes nothing.
 func Now(fs sysfs.FS, o Options) (Result, error) {
@@ -152,9 +151,9 @@ func Apply(fs sysfs.FS, p NowPlan, o Options) (res Result, err error) {
 
 // applier carries out the actions of one plan and notes what they did in res.
 type applier struct {
-	fs       sysfs.FS
-	o        Options
-	k        kmsg
+	fs  sysfs.FS
+	o   Options
+	k   kmsg
 	res *Result
 }
 

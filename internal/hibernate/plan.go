@@ -87,7 +87,7 @@ type Facts struct {
 	Report Report // the checks: the resume device to set, the image record to restamp
 	// Power holds the /sys/power files a plan may change, by name ("disk", "image_size",
 	// "resume_offset", "resume", "pm_test"), as read; a file that could not be read is absent.
-	Power map[string]string
+	Power   map[string]string
 	Hooks   []string // the hooks to run, in order, as on the machine
 	Refused []string // the hooks not run, each with the reason and the fix
 }
