@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
+	"github.com/hibernate-linux/hibernate/internal/units"
 )
 
 // ActionKind is what an Action does.
@@ -220,9 +221,9 @@ func imageSize(opt string) (string, error) {
 	case "min":
 		return "0", nil
 	}
-	var n uint64
-	if _, err := fmt.Sscan(opt, &n); err != nil {
-		return "", fmt.Errorf("--image-size %q: want bytes, auto or min", opt)
+	n, err := units.ParseBytes(opt)
+	if err != nil {
+		return "", fmt.Errorf("--image-size %q: %v; or auto, or min", opt, err)
 	}
 	return fmt.Sprint(n), nil
 }

@@ -151,6 +151,8 @@ func TestPlanRefuses(t *testing.T) {
 		{"no modes", Options{}, func(p map[string]string) { delete(p, "disk") }, "mode shutdown"},
 		{"bad image size", Options{ImageSize: "big"}, nil, `--image-size "big"`},
 		{"negative image size", Options{ImageSize: "-1"}, nil, `--image-size "-1"`},
+		{"exponent image size", Options{ImageSize: "1e9"}, nil, `--image-size "1e9": not a size`},
+		{"trailing letters", Options{ImageSize: "12abc"}, nil, `--image-size "12abc": not a size`},
 		{"bad pm_test level", Options{Test: "everything"}, nil, `--test "everything"`},
 		{"no pm_test", Options{Test: "devices"}, func(p map[string]string) { delete(p, "pm_test") }, "CONFIG_PM_DEBUG"},
 		{"no image_size", Options{ImageSize: "min"}, func(p map[string]string) { delete(p, "image_size") }, "cannot read /sys/power/image_size"},

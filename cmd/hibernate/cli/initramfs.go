@@ -92,12 +92,8 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 	if err != nil {
 		return err
 	}
-	tmp := *out + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, *out); err != nil {
-		return fmt.Errorf("install %s: %w", *out, err)
+	if err := writeFileAtomic(*out, buf.Bytes(), 0o644); err != nil {
+		return err
 	}
 	var names []string
 	for _, m := range res.Modules {
@@ -111,6 +107,41 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 	}
 	if len(res.Builtin) > 0 {
 		fmt.Fprintf(env.Stdout, "built into the kernel, not needed: %s\n", strings.Join(res.Builtin, " "))
+	}
+	return nil
+}
+
+// writeFileAtomic puts data at path so that a power cut at any moment leaves either the old
+// file or the new one, whole: it writes a file beside it, syncs it, renames it over path and
+// syncs the folder (without the syncs a crash can leave an empty /boot/initrd.img).
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".hibernate-new"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("install %s: %w", path, err)
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("sync the folder of %s: %w", path, err)
+	}
+	defer dir.Close()
+	if err := dir.Sync(); err != nil {
+		return fmt.Errorf("sync the folder of %s: %w", path, err)
 	}
 	return nil
 }

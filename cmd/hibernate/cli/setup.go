@@ -4,10 +4,10 @@ import (
 	"time"
 
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/imagerecord"
+	"github.com/hibernate-linux/hibernate/internal/units"
 
 	"github.com/hibernate-linux/hibernate/internal/swapsetup"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
@@ -39,21 +39,17 @@ Running setup again changes nothing; --undo takes back what it added (recorded i
 // parseSize reads --size: bytes, with an optional K, M, G or T (powers of 1024; KiB, MiB… too),
 // or auto (0).
 func parseSize(s string) (int64, error) {
-	u := strings.ToUpper(strings.TrimSpace(s))
-	if u == "" || u == "AUTO" {
+	if u := strings.ToLower(strings.TrimSpace(s)); u == "" || u == "auto" {
 		return 0, nil
 	}
-	u = strings.TrimSuffix(u, "IB")
-	mult := int64(1)
-	if i := strings.IndexByte("KMGT", u[len(u)-1]); i >= 0 {
-		mult = 1 << (10 * (i + 1))
-		u = u[:len(u)-1]
+	n, err := units.ParseBytes(s)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("0 bytes")
 	}
-	n, err := strconv.ParseInt(u, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("--size %q: want a number of bytes (K, M, G, T suffixes) or auto: %w", s, errUsage)
+	if err != nil {
+		return 0, fmt.Errorf("--size %q: %v; or auto: %w", s, err, errUsage)
 	}
-	return n * mult, nil
+	return n, nil
 }
 
 // setupArgs is the parsed command line of setup.

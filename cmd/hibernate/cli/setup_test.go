@@ -87,3 +87,16 @@ func TestSetupCommandBelowRoot(t *testing.T) {
 		t.Fatalf("undo: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"auto": 0, "": 0, "320M": 320 << 20, "1GiB": 1 << 30, "4096": 4096} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"iB", "0", "1e9", "12abc", "-1G", "M"} {
+		if _, err := parseSize(in); err == nil || !strings.Contains(err.Error(), "--size \""+in+"\"") {
+			t.Errorf("parseSize(%q) = %v, want an error naming it", in, err)
+		}
+	}
+}
