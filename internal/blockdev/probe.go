@@ -1,6 +1,7 @@
 // Package blockdev lists the machine's block devices below a root prefix, tells what each holds
-// (a swap area, a hibernation image, ext4, btrfs, vfat) the way blkid does for the few types
-// hibernate needs, and resolves device specs (resume=, root=) to one of them.
+// the way blkid does (a swap area, a hibernation image, the file systems hibernate reads, and
+// by name only what it must never overwrite: LUKS, LVM and RAID members, other file systems,
+// partition tables), and resolves device specs (resume=, root=) to one of them.
 //
 // u-root's pkg/mount/block was passed over: it fills UUIDs for vfat/ext4/xfs only, knows no swap
 // area or hibernation signature, and reads the real /sys with no root prefix.
@@ -15,7 +16,11 @@ import (
 
 // Probe is what the start of a device says it holds.
 type Probe struct {
-	Type  string // "swap", "swsusp" (a swap area holding a hibernation image), "ext4", "btrfs", "vfat", or ""
+	// Type is blkid's TYPE: "swap", "swsusp" (a swap area holding a hibernation image), "ext4",
+	// "btrfs", "vfat", "xfs" (with UUID and label); by name only "crypto_LUKS", "LVM2_member",
+	// "linux_raid_member", "bcache", "ntfs", "exfat", "BitLocker", "f2fs", "jfs", "reiserfs",
+	// "iso9660", "squashfs", and the partition tables "gpt" and "dos"; "" when none is known.
+	Type  string
 	UUID  string // filesystem or swap area UUID, lowercase canonical form
 	Label string
 }
@@ -82,14 +87,32 @@ func probeBytes(b []byte) Probe {
 			}
 		}
 	}
+	if t := foreignType(b); t != "" {
+		return Probe{Type: t}
+	}
 	// ext2/3/4 superblock at 1024: magic 0xEF53 at +56, uuid at +104, label at +120.
 	if len(b) >= 1024+136 && binary.LittleEndian.Uint16(b[1024+56:]) == 0xEF53 {
 		return Probe{Type: "ext4", UUID: uuidString(b[1024+104 : 1024+120]), Label: cString(b[1024+120 : 1024+136])}
+	}
+	// xfs superblock at 0: "XFSB", uuid at 32, label (12 bytes) at 108.
+	if len(b) >= 120 && string(b[0:4]) == "XFSB" {
+		return Probe{Type: "xfs", UUID: uuidString(b[32:48]), Label: cString(b[108:120])}
 	}
 	// btrfs superblock at 64 KiB: fsid at +0x20, magic "_BHRfS_M" at +0x40, label at +0x12b.
 	const bt = 0x10000
 	if len(b) >= bt+0x12b+256 && string(b[bt+0x40:bt+0x48]) == "_BHRfS_M" {
 		return Probe{Type: "btrfs", UUID: uuidString(b[bt+0x20 : bt+0x30]), Label: cString(b[bt+0x12b : bt+0x12b+256])}
+	}
+	// Boot sectors with their own OEM names, before FAT's (they end in 55 aa too).
+	if len(b) >= 512 {
+		switch string(b[3:11]) {
+		case "NTFS    ":
+			return Probe{Type: "ntfs"}
+		case "EXFAT   ":
+			return Probe{Type: "exfat"}
+		case "-FVE-FS-":
+			return Probe{Type: "BitLocker"}
+		}
 	}
 	// FAT32 boot sector: "FAT32   " at 82, volume id at 67, label at 71; FAT12/16: at 54, 39, 43.
 	if len(b) >= 512 && b[510] == 0x55 && b[511] == 0xAA {
@@ -100,10 +123,66 @@ func probeBytes(b []byte) Probe {
 			return Probe{Type: "vfat", UUID: fatSerial(b[39:43]), Label: cString(b[43:54])}
 		}
 	}
+	if t := laterType(b); t != "" {
+		return Probe{Type: t}
+	}
 	return Probe{}
 }
 
 func fatSerial(b []byte) string {
 	v := binary.LittleEndian.Uint32(b)
 	return fmt.Sprintf("%04X-%04X", v>>16, v&0xffff)
+}
+
+// bcacheMagic is bcache's superblock magic, at 4096+24.
+var bcacheMagic = []byte{0xc6, 0x85, 0x73, 0xf6, 0x4e, 0x1a, 0x45, 0xca, 0x82, 0x65, 0xf5, 0x7f, 0x48, 0xba, 0x6d, 0x81}
+
+// foreignType names the containers whose header comes before any file system's (blkid's
+// TYPE), read where libblkid reads them: LUKS at 0, an LVM2 label in one of the first four
+// sectors, an md superblock of metadata 1.1 (at 0) or 1.2 (at 4 KiB), bcache at 4 KiB.
+// md 0.90 and 1.0 keep theirs at the device's end, which this does not read.
+func foreignType(b []byte) string {
+	at := func(off int, magic string) bool {
+		return len(b) >= off+len(magic) && string(b[off:off+len(magic)]) == magic
+	}
+	switch {
+	case at(0, "LUKS\xba\xbe"):
+		return "crypto_LUKS"
+	case at(0, "\xfc\x4e\x2b\xa9"), at(4096, "\xfc\x4e\x2b\xa9"): // 0xa92b4efc, little-endian
+		return "linux_raid_member"
+	case at(4096+24, string(bcacheMagic)):
+		return "bcache"
+	}
+	for sector := 0; sector < 4; sector++ {
+		if at(sector*512, "LABELONE") && at(sector*512+24, "LVM2 001") {
+			return "LVM2_member"
+		}
+	}
+	return ""
+}
+
+// laterType names what is recognised after the file systems hibernate reads: others that sit
+// further in, and partition tables (a GPT's header in sector 1; an MBR's 55 aa with no file
+// system's boot sector).
+func laterType(b []byte) string {
+	at := func(off int, magic string) bool {
+		return len(b) >= off+len(magic) && string(b[off:off+len(magic)]) == magic
+	}
+	switch {
+	case at(1024, "\x10\x20\xf5\xf2"): // f2fs 0xF2F52010
+		return "f2fs"
+	case at(32768, "JFS1"):
+		return "jfs"
+	case at(0x10000+52, "ReIsEr2Fs"), at(0x10000+52, "ReIsEr3Fs"), at(0x10000+52, "ReIsErFs"):
+		return "reiserfs"
+	case at(32769, "CD001"):
+		return "iso9660"
+	case at(0, "hsqs"):
+		return "squashfs"
+	case at(512, "EFI PART"):
+		return "gpt"
+	case len(b) >= 512 && b[510] == 0x55 && b[511] == 0xAA:
+		return "dos"
+	}
+	return ""
 }
