@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -55,38 +54,6 @@ func fileSystemOf(dir string) (string, error) {
 		return "", fmt.Errorf("%s is on %s", dir, why)
 	}
 	return "", fmt.Errorf("%s is on a file system with magic %#x: hibernate makes swap files on ext4, xfs and btrfs only", dir, magic)
-}
-
-// deviceByDevT finds MAJ:MIN among the block devices below fs.
-func deviceByDevT(fs sysfs.FS, major, minor uint32) (blockdev.Device, error) {
-	devs, err := blockdev.List(fs)
-	if err != nil {
-		return blockdev.Device{}, err
-	}
-	d, err := blockdev.Resolve(devs, fmt.Sprintf("%d:%d", major, minor))
-	if err != nil {
-		return d, fmt.Errorf("the file system's device %d:%d is not in %s: %w", major, minor, fs.Path("sys/class/block"), err)
-	}
-	return d, nil
-}
-
-// deviceByPath finds the block device the kernel names by path (btrfs's device list): by name,
-// then by the device number of the node below fs.
-func deviceByPath(fs sysfs.FS, path string) (blockdev.Device, error) {
-	devs, err := blockdev.List(fs)
-	if err != nil {
-		return blockdev.Device{}, err
-	}
-	for _, d := range devs {
-		if d.Path == path || d.Name == filepath.Base(path) {
-			return d, nil
-		}
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(fs.Path(strings.TrimPrefix(path, "/")), &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
-		return deviceByDevT(fs, unix.Major(st.Rdev), unix.Minor(st.Rdev))
-	}
-	return blockdev.Device{}, fmt.Errorf("device %s is not among the block devices in %s: %w", path, fs.Path("sys/class/block"), blockdev.ErrNotFound)
 }
 
 // fsUUID is the UUID of the file system on dev, as blkid gives it: our probe's, or, for xfs

@@ -65,11 +65,7 @@ func freeSpan(t *gpt.Table, size int64) (start, end uint64, err error) {
 // does once the kernel lists it.
 func SetupNewPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 	res := Result{}
-	devs, err := blockdev.List(fs)
-	if err != nil {
-		return res, err
-	}
-	d, err := blockdev.Resolve(devs, o.NewPartition)
+	d, err := blockdev.Find(fs, o.NewPartition)
 	if err != nil {
 		return res, fmt.Errorf("disk %s: %w", o.NewPartition, err)
 	}
@@ -144,21 +140,19 @@ func SetupNewPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 			return res, fmt.Errorf("partition %d of %s: %w", index, d.Path, err)
 		}
 	}
-	devs, err = blockdev.List(fs)
-	if err != nil {
-		return res, err
+	p, err := blockdev.PartitionOf(fs, d.Name, index)
+	if err == nil {
+		sub := o
+		sub.Device, sub.NewPartition = p.Path, ""
+		r, err := SetupPartition(fs, sw, sub)
+		r.Actions = append(res.Actions, r.Actions...)
+		r.Notes = append(res.Notes, r.Notes...)
+		r.Made = r.Made || res.Made
+		r.Disk, r.Partition = d.Path, index
+		return r, err
 	}
-	for _, p := range devs {
-		if p.Parent == d.Name && p.PartN == index {
-			sub := o
-			sub.Device, sub.NewPartition = p.Path, ""
-			r, err := SetupPartition(fs, sw, sub)
-			r.Actions = append(res.Actions, r.Actions...)
-			r.Notes = append(res.Notes, r.Notes...)
-			r.Made = r.Made || res.Made
-			r.Disk, r.Partition = d.Path, index
-			return r, err
-		}
+	if !errors.Is(err, blockdev.ErrNotFound) {
+		return res, err
 	}
 	res.UUID, res.Resume = res.SwapUUID, "UUID="+res.SwapUUID
 	res.KernelParams = "resume=" + res.Resume

@@ -344,7 +344,11 @@ func deviceOfFile(fs sysfs.FS, f *os.File) (blockdev.Device, error) {
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return blockdev.Device{}, fmt.Errorf("fstat(%s): %w", f.Name(), err)
 	}
-	return deviceByDevT(fs, unix.Major(st.Dev), unix.Minor(st.Dev))
+	d, err := blockdev.ByDevT(fs, st.Dev)
+	if err != nil {
+		return d, fmt.Errorf("the file system's device: %w", err)
+	}
+	return d, nil
 }
 
 func deviceOfDir(fs sysfs.FS, dir, fstype string) (blockdev.Device, error) {
@@ -374,7 +378,7 @@ func btrfsDeviceOf(fs sysfs.FS, f *os.File) (blockdev.Device, *btrfsDevice, erro
 	for _, p := range m.Devices {
 		path = p
 	}
-	dev, err := deviceByPath(fs, path)
+	dev, err := blockdev.ByPath(fs, path)
 	if err != nil {
 		return dev, nil, err
 	}

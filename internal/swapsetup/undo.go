@@ -211,11 +211,7 @@ func mergeState(old, neu *State) *State {
 
 // firstPage reads the first page of the device a spec names, to put it back on undo.
 func firstPage(fs sysfs.FS, spec string) ([]byte, string) {
-	devs, err := blockdev.List(fs)
-	if err != nil {
-		return nil, ""
-	}
-	d, err := blockdev.Resolve(devs, spec)
+	d, err := blockdev.Find(fs, spec)
 	if err != nil {
 		return nil, ""
 	}
