@@ -1,5 +1,5 @@
 // Package blockdev lists the machine's block devices below a root prefix, tells what each holds
-// (a swap area, a hibernation image, ext4, btrfs, vfat) the way blkid does for the few types
+// (a swap area, a hibernation image, ext4, xfs, btrfs, vfat) the way blkid does for the few types
 // hibernate needs, and resolves device specs (resume=, root=) to one of them.
 //
 // u-root's pkg/mount/block was passed over: it fills UUIDs for vfat/ext4/xfs only, knows no swap
@@ -15,7 +15,7 @@ import (
 
 // Probe is what the start of a device says it holds.
 type Probe struct {
-	Type  string // "swap", "swsusp" (a swap area holding a hibernation image), "ext4", "btrfs", "vfat", or ""
+	Type  string // "swap", "swsusp" (a swap area holding a hibernation image), "ext4", "xfs", "btrfs", "vfat", or ""
 	UUID  string // filesystem or swap area UUID, lowercase canonical form
 	Label string
 }
@@ -55,7 +55,7 @@ func ProbeReader(r io.ReaderAt) (Probe, error) {
 	// btrfs made over an old FAT keeps that sector).
 	buf := make([]byte, 0x10000+4096)
 	if n, err := r.ReadAt(buf[:4096], 0); n == 4096 || err == nil {
-		if p := probeBytes(buf[:n]); p.Type == "swap" || p.Type == "swsusp" || p.Type == "ext4" {
+		if p := probeBytes(buf[:n]); p.Type == "swap" || p.Type == "swsusp" || p.Type == "ext4" || p.Type == "xfs" {
 			return p, nil
 		}
 	}
@@ -85,6 +85,10 @@ func probeBytes(b []byte) Probe {
 	// ext2/3/4 superblock at 1024: magic 0xEF53 at +56, uuid at +104, label at +120.
 	if len(b) >= 1024+136 && binary.LittleEndian.Uint16(b[1024+56:]) == 0xEF53 {
 		return Probe{Type: "ext4", UUID: uuidString(b[1024+104 : 1024+120]), Label: cString(b[1024+120 : 1024+136])}
+	}
+	// xfs superblock at 0 (big endian): magic "XFSB", sb_uuid at +32, sb_fname[12] at +108.
+	if len(b) >= 120 && string(b[0:4]) == "XFSB" {
+		return Probe{Type: "xfs", UUID: uuidString(b[32:48]), Label: cString(b[108:120])}
 	}
 	// btrfs superblock at 64 KiB: fsid at +0x20, magic "_BHRfS_M" at +0x40, label at +0x12b.
 	const bt = 0x10000

@@ -56,28 +56,12 @@ func fileSystemOf(dir string) (string, error) {
 	return "", fmt.Errorf("%s is on a file system with magic %#x: hibernate makes swap files on ext4, xfs and btrfs only", dir, magic)
 }
 
-// fsUUID is the UUID of the file system on dev, as blkid gives it: our probe's, or, for xfs
-// (which internal/blockdev does not probe), sb_uuid of the superblock at byte 0.
-func fsUUID(fs sysfs.FS, dev blockdev.Device, fstype string) (string, error) {
-	if dev.Probe.UUID != "" && (dev.Probe.Type == fstype || fstype == "ext4" && dev.Probe.Type == "ext4") {
-		return dev.Probe.UUID, nil
+// fsUUID is the UUID of the file system on dev, as blkid gives it.
+func fsUUID(dev blockdev.Device, fstype string) (string, error) {
+	if dev.Probe.UUID == "" || dev.Probe.Type != fstype {
+		return "", fmt.Errorf("%s: no %s file system UUID found on the device (probe: %q)", dev.Path, fstype, dev.Probe.Type)
 	}
-	if fstype == "xfs" {
-		f, err := os.Open(fs.Path(strings.TrimPrefix(dev.Path, "/")))
-		if err != nil {
-			return "", fmt.Errorf("read xfs superblock: %w", err)
-		}
-		defer f.Close()
-		b := make([]byte, 48)
-		if _, err := f.ReadAt(b, 0); err != nil {
-			return "", fmt.Errorf("read xfs superblock of %s: %w", dev.Path, err)
-		}
-		if string(b[0:4]) == "XFSB" {
-			u := b[32:48]
-			return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]), nil
-		}
-	}
-	return "", fmt.Errorf("%s: no %s file system UUID found on the device (probe: %q)", dev.Path, fstype, dev.Probe.Type)
+	return dev.Probe.UUID, nil
 }
 
 // MemTotal is the machine's RAM in bytes (MemTotal of /proc/meminfo below fs).

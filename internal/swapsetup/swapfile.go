@@ -145,7 +145,7 @@ func SetupFile(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 		}
 	}
 	res.Device, res.DevT = dev.Path, dev.DevT()
-	if res.UUID, err = fsUUID(fs, dev, fstype); err != nil {
+	if res.UUID, err = fsUUID(dev, fstype); err != nil {
 		return res, err
 	}
 	res.Resume = "UUID=" + res.UUID
