@@ -13,51 +13,6 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
-// Options say what setup does.
-type Options struct {
-	Device   string // a partition (/dev/vda2) to make, or keep, a swap area
-	Label    string
-	Priority int  // swapon priority; < 0: kernel default
-	Force    bool // remake the swap area even if the partition holds one (a new UUID) or another file system
-	DryRun   bool
-	// Record, when set, is stamped into the swap header before activation (our image record).
-	Record *swsusp.Record
-
-	// File, instead of Device: a swap file (absolute, as on the machine) to make or keep.
-	File string
-	// Size of a new swap file or partition in bytes; 0 means AutoSize.
-	Size int64
-	// NewPartition, instead of Device: a GPT disk in whose free space a swap partition is made.
-	NewPartition string
-	// Fstab adds the swap to /etc/fstab (once).
-	Fstab bool
-	// WriteBootConfig puts resume= and resume_offset= into the boot configuration found.
-	WriteBootConfig bool
-}
-
-// Result is what setup did, and the kernel parameters that find this swap at boot.
-type Result struct {
-	Device       string   `json:"device"`
-	DevT         string   `json:"devt"`
-	UUID         string   `json:"uuid"`
-	Label        string   `json:"label,omitempty"`
-	SizeBytes    int64    `json:"size_bytes"`
-	Made         bool     `json:"made_swap_area"` // false when an existing swap area was kept
-	Activated    bool     `json:"activated"`
-	Resume       string   `json:"resume"`        // resume= value
-	ResumeOffset uint64   `json:"resume_offset"` // pages
-	KernelParams string   `json:"kernel_params"`
-	Actions      []string `json:"actions"` // each change made (or, with DryRun, that would be made)
-
-	File     string   `json:"file,omitempty"`      // the swap file, as on the machine
-	FSType   string   `json:"fs_type,omitempty"`   // the file system holding File
-	SwapUUID string   `json:"swap_uuid,omitempty"` // a swap file's own area UUID (UUID is its file system's)
-	Notes    []string `json:"notes,omitempty"`     // what was kept or skipped, and why
-
-	Disk      string `json:"disk,omitempty"`      // --new-partition: the disk
-	Partition int    `json:"partition,omitempty"` // --new-partition: the partition's number
-}
-
 // SetupPartition makes opts.Device a swap area (unless it already is one), activates it and
 // points this boot's hibernation at it (/sys/power/resume).
 func SetupPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {

@@ -364,39 +364,6 @@ func deviceOfDir(fs sysfs.FS, dir, fstype string) (blockdev.Device, error) {
 	return deviceOfFile(fs, d)
 }
 
-// btrfsDeviceOf asks the btrfs holding f for its device, refuses more than one, and reads the
-// chunk tree from it.
-func btrfsDeviceOf(fs sysfs.FS, f *os.File) (blockdev.Device, *btrfsDevice, error) {
-	m, err := btrfsMountedInfo(f)
-	if err != nil {
-		return blockdev.Device{}, nil, err
-	}
-	if m.NumDevices != 1 || len(m.Devices) != 1 {
-		return blockdev.Device{}, nil, fmt.Errorf("the btrfs holding it has %d devices: the kernel swaps only on a single-device btrfs", m.NumDevices)
-	}
-	var path string
-	for _, p := range m.Devices {
-		path = p
-	}
-	dev, err := blockdev.ByPath(fs, path)
-	if err != nil {
-		return dev, nil, err
-	}
-	r, err := os.Open(fs.Path(strings.TrimPrefix(dev.Path, "/")))
-	if err != nil {
-		return dev, nil, fmt.Errorf("read the btrfs chunk tree: %w", err)
-	}
-	defer r.Close()
-	bd, err := readBtrfsDevice(r)
-	if err != nil {
-		return dev, nil, fmt.Errorf("%s: %w", dev.Path, err)
-	}
-	if bd.FSID != m.FSID {
-		return dev, nil, fmt.Errorf("%s holds btrfs %x, not the mounted %x", dev.Path, bd.FSID, m.FSID)
-	}
-	return dev, bd, nil
-}
-
 // SwapFileLocation is where an existing swap file's header page is: the block device holding
 // it and the page on that device (what resume= and resume_offset= name). path is as on the
 // machine; it is read below fs.
