@@ -54,6 +54,40 @@ type Result struct {
 
 	Disk      string `json:"disk,omitempty"`      // --new-partition: the disk
 	Partition int    `json:"partition,omitempty"` // --new-partition: the partition's number
+
+	offsetPending bool // a new swap file's ResumeOffset: known once the file is made
+}
+
+// swapName is how the actions name the swap: the file, the partition, or a new partition's place
+// on its disk until the kernel lists it.
+func (r *Result) swapName() string {
+	switch {
+	case r.File != "":
+		return r.File
+	case r.Device != "":
+		return r.Device
+	}
+	return fmt.Sprintf("partition %d of %s", r.Partition, r.Disk)
+}
+
+// swapPath is what swapon takes; "" for a new partition the kernel does not list yet.
+func (r *Result) swapPath() string {
+	if r.File != "" {
+		return r.File
+	}
+	return r.Device
+}
+
+// setKernelParams fills resume= from the UUID (and, for a file, resume_offset=) as they are now.
+func (r *Result) setKernelParams() {
+	r.Resume = "UUID=" + r.UUID
+	r.KernelParams = "resume=" + r.Resume
+	switch {
+	case r.File != "" && r.offsetPending:
+		r.KernelParams += " resume_offset=?"
+	case r.File != "":
+		r.KernelParams += fmt.Sprintf(" resume_offset=%d", r.ResumeOffset)
+	}
 }
 
 // Setup is `hibernate setup`: the swap (a partition, a new partition or a file), its activation,
