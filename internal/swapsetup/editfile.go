@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
@@ -70,4 +71,23 @@ func editFile(fs sysfs.FS, name string, create, backup, dryRun bool, edit func(o
 		return false, "", fmt.Errorf("install %s: %w", p, err)
 	}
 	return true, backupName, nil
+}
+
+// removeFile removes a file below the root.
+type removeFile struct {
+	path string // as on the machine
+	why  string // said after it: " (--force)"
+	done func(r *work)
+}
+
+func (a removeFile) String() string { return "remove " + a.path + a.why }
+
+func (a removeFile) apply(r *work) error {
+	if err := os.Remove(r.fs.Path(strings.TrimPrefix(a.path, "/"))); err != nil {
+		return fmt.Errorf("remove %s: %w", a.path, err)
+	}
+	if a.done != nil {
+		a.done(r)
+	}
+	return nil
 }
