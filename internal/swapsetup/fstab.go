@@ -53,29 +53,31 @@ func fstabEntry(fstab string, res Result) (string, bool) {
 	return "", false
 }
 
-// ensureFstab adds the swap's line to /etc/fstab unless a line there names it already. It
-// returns the line added ("" when none was).
-func ensureFstab(fs sysfs.FS, res *Result, priority int, dryRun bool) (string, error) {
-	line := fstabLine(*res, priority)
-	added := ""
-	_, _, err := editFile(fs, fstabName, true, true, dryRun, func(old string) (string, error) {
-		if have, ok := fstabEntry(old, *res); ok {
-			res.Notes = append(res.Notes, fmt.Sprintf("/etc/fstab already activates it: %q (kept)", strings.TrimSpace(have)))
-			return old, nil
-		}
-		added = line
-		if old != "" && !strings.HasSuffix(old, "\n") {
-			old += "\n"
-		}
-		return old + line + "\n", nil
-	})
+// planFstab adds the swap's line to /etc/fstab, unless a line there names it already.
+func planFstab(p *Plan, priority int) error {
+	old, _, err := readConfig(p.fs, fstabName, true)
 	if err != nil {
-		return "", err
+		return err
 	}
-	if added != "" {
-		res.Actions = append(res.Actions, fmt.Sprintf("add %q to /etc/fstab", added))
+	if have, ok := fstabEntry(old, *p.res); ok {
+		p.note("/etc/fstab already activates it: %q (kept)", strings.TrimSpace(have))
+		return nil
 	}
-	return added, nil
+	line, res := fstabLine(*p.res, priority), p.res
+	p.add(&editConfig{name: fstabName, create: true, backup: true,
+		what: func() string { return fmt.Sprintf("add %q to /etc/fstab", line) },
+		edit: func(old string, _ bool) (string, error) {
+			if _, ok := fstabEntry(old, *res); ok {
+				return old, nil
+			}
+			if old != "" && !strings.HasSuffix(old, "\n") {
+				old += "\n"
+			}
+			return old + line + "\n", nil
+		},
+		done: func(r *work, _ string) { r.st.FstabLine = line },
+	})
+	return nil
 }
 
 // removeFstabLine takes line out of /etc/fstab (the first line equal to it).

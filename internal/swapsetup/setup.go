@@ -2,7 +2,6 @@ package swapsetup
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -90,116 +89,125 @@ func (r *Result) setKernelParams() {
 	}
 }
 
-// Setup is `hibernate setup`: the swap (a partition, a new partition or a file), its activation,
-// this boot's resume device, and on request its /etc/fstab line and the boot configuration; it
-// records what it added in StateName for Undo.
+// PlanSetup decides `hibernate setup`: the swap (a partition, a new partition or a file), its
+// activation, this boot's resume device, on request its /etc/fstab line and the boot
+// configuration, and the record of what it adds (StateName) for Undo. It changes nothing.
+func PlanSetup(fs sysfs.FS, o Options) (*Plan, error) { return newPlanner(fs, o).setup() }
+
+// Setup is PlanSetup carried out (with o.DryRun, only shown).
 func Setup(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
-	prev, err := LoadState(fs)
+	p, err := PlanSetup(fs, o)
+	return carry(p, err, sw, o.DryRun)
+}
+
+func (pl planner) setup() (*Plan, error) {
+	prev, err := LoadState(pl.fs)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
+	if n := pl.o.targets(); n != 1 {
+		return nil, noTarget(pl.fs, n)
+	}
+	if err := pl.sameSwap(prev); err != nil {
+		return nil, err
+	}
+	rec := &recordSetup{prev: prev}
+	rec.prevResume, _ = pl.fs.ReadString("sys/power/resume")
+	rec.prevOffset, _ = pl.fs.ReadString("sys/power/resume_offset")
+	p, err := pl.swap()
+	if err != nil {
+		return nil, err
+	}
+	if pl.o.Fstab {
+		if err := planFstab(p, pl.o.Priority); err != nil {
+			return nil, err
+		}
+	}
+	if pl.o.WriteBootConfig {
+		if err := planBootConfig(p); err != nil {
+			return nil, err
+		}
+	}
+	rec.res = p.res
+	p.add(rec)
+	return p, nil
+}
+
+func (pl planner) swap() (*Plan, error) {
+	switch {
+	case pl.o.File != "":
+		return pl.file()
+	case pl.o.NewPartition != "":
+		return pl.newPartition()
+	}
+	return pl.partition()
+}
+
+func (o Options) targets() int {
 	n := 0
 	for _, s := range []string{o.Device, o.File, o.NewPartition} {
 		if s != "" {
 			n++
 		}
 	}
-	if n != 1 {
-		return Result{}, noTarget(fs, n)
+	return n
+}
+
+// sameSwap refuses to set up another swap than the one an earlier setup recorded.
+func (pl planner) sameSwap(prev *State) error {
+	if prev == nil {
+		return nil
 	}
-	st := &State{}
-	st.PrevResume, _ = fs.ReadString("sys/power/resume")
-	st.PrevOffset, _ = fs.ReadString("sys/power/resume_offset")
-	var res Result
+	var same bool
 	switch {
-	case o.File != "":
-		st.File = filepath.Clean(o.File)
-		if prev != nil && prev.target() != st.File {
-			return res, fmt.Errorf("setup was done for %s already: run `hibernate setup --undo` first", prev.target())
-		}
-		res, err = SetupFile(fs, sw, o)
-		st.MadeFile = res.Made && !o.DryRun
-	case o.NewPartition != "":
-		if prev != nil && prev.Disk != o.NewPartition {
-			return res, fmt.Errorf("setup was done for %s already: run `hibernate setup --undo` first", prev.target())
-		}
-		res, err = SetupNewPartition(fs, sw, o)
-		if res.Made && !o.DryRun {
-			st.Disk, st.Partition = res.Disk, res.Partition
-		}
+	case pl.o.File != "":
+		same = prev.target() == filepath.Clean(pl.o.File)
+	case pl.o.NewPartition != "":
+		same = prev.Disk == pl.o.NewPartition
 	default:
-		var page []byte
-		page, st.Device = firstPage(fs, o.Device)
-		if prev != nil && prev.target() != st.Device {
-			return res, fmt.Errorf("setup was done for %s already: run `hibernate setup --undo` first", prev.target())
-		}
-		res, err = SetupPartition(fs, sw, o)
-		if res.Made && !o.DryRun {
-			st.MadeArea, st.OldPage0 = true, page
-		}
+		d, err := blockdev.Find(pl.fs, pl.o.Device)
+		same = err != nil || prev.target() == d.Path // not found: the plan says so
 	}
-	st.DevT, st.SwapUUID = res.DevT, res.SwapUUID
-	if st.SwapUUID == "" && res.File == "" {
-		st.SwapUUID = res.UUID
+	if !same {
+		return fmt.Errorf("setup was done for %s already: run `hibernate setup --undo` first", prev.target())
 	}
-	if res.File == "" && st.Device == "" {
-		// Keep the resolved path (/dev/vda2), not the spec as given (PARTUUID=…): a second run
-		// with another spec of the same partition compares against it.
-		st.Device = res.Device
-	}
-	st.Activated = res.Activated && !containsPrefix(res.Notes, "already active") && !o.DryRun
-	st.Runtime = err == nil && !o.DryRun
-	if err == nil && o.Fstab {
-		st.FstabLine, err = ensureFstab(fs, &res, o.Priority, o.DryRun)
-	}
-	if err == nil && o.WriteBootConfig {
-		if strings.HasSuffix(res.KernelParams, "=?") {
-			res.Notes = append(res.Notes, "the boot configuration is written once resume_offset is known (not in a dry run)")
-		} else {
-			st.Boot, err = writeBootConfig(fs, &res, o.DryRun)
-		}
-	}
-	if o.DryRun {
-		return res, err
-	}
-	if err != nil && prev == nil && !st.MadeFile && !st.MadeArea && st.Disk == "" && !st.Activated {
-		return res, err // refused before any change: nothing to record
-	}
-	if prev != nil {
-		st = mergeState(prev, st)
-	}
-	if serr := saveState(fs, st); serr != nil && err == nil {
-		err = fmt.Errorf("record what setup added: %w", serr)
-	}
-	res.Actions = append(res.Actions, "record what setup added in /"+StateName+" (for hibernate setup --undo)")
-	return res, err
+	return nil
 }
 
-func containsPrefix(notes []string, sub string) bool {
-	for _, n := range notes {
-		if strings.Contains(n, sub) {
-			return true
-		}
-	}
-	return false
+// recordSetup writes what setup added to StateName, into an earlier setup's record. It is done
+// after a failure too once something was changed, for --undo to take that back.
+type recordSetup struct {
+	res                    *Result
+	prev                   *State
+	prevResume, prevOffset string // /sys/power/resume and resume_offset when planned
 }
 
-// firstPage reads the first page of the device a spec names, to put it back on undo.
-func firstPage(fs sysfs.FS, spec string) ([]byte, string) {
-	d, err := blockdev.Find(fs, spec)
-	if err != nil {
-		return nil, ""
+func (a *recordSetup) String() string {
+	return "record what setup added in /" + StateName + " (for hibernate setup --undo)"
+}
+
+func (a *recordSetup) afterFailure(r *work) bool { return a.prev != nil || r.st.changed() }
+
+func (a *recordSetup) apply(r *work) error {
+	st := r.st
+	st.File, st.DevT, st.SwapUUID = r.res.File, r.res.DevT, r.res.SwapUUID
+	st.PrevResume, st.PrevOffset = a.prevResume, a.prevOffset
+	if r.res.File == "" {
+		// The resolved path (/dev/vda2), not the spec as given (PARTUUID=…): a second run with
+		// another spec of the same partition compares against it.
+		st.Device = r.res.Device
+		if st.SwapUUID == "" {
+			st.SwapUUID = r.res.UUID
+		}
 	}
-	f, err := os.Open(fs.Path(strings.TrimPrefix(d.Path, "/")))
-	if err != nil {
-		return nil, d.Path
+	rec := &st
+	if a.prev != nil {
+		rec = mergeState(a.prev, rec)
 	}
-	defer f.Close()
-	page := make([]byte, swsusp.PageSize)
-	if _, err := f.ReadAt(page, 0); err != nil {
-		return nil, d.Path
+	if err := saveState(r.fs, rec); err != nil {
+		return fmt.Errorf("record what setup added: %w", err)
 	}
-	return page, d.Path
+	return nil
 }
 
 // noTarget says what setup needs, and what it saw: zram is never a resume device.

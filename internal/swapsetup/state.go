@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
@@ -70,11 +69,12 @@ func saveState(fs sysfs.FS, s *State) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(fs.Path(StateName)), 0o755); err != nil {
-		return err
-	}
-	_, _, err = editFile(fs, StateName, true, false, false, func(string) (string, error) { return string(b) + "\n", nil })
-	return err
+	return writeConfig(fs, StateName, string(b)+"\n")
+}
+
+// changed says whether a run of setup changed anything on the machine.
+func (s *State) changed() bool {
+	return s.MadeFile || s.MadeArea || s.Disk != "" || s.Activated || s.Runtime || s.FstabLine != "" || len(s.Boot) > 0
 }
 
 // mergeState keeps what the first setup made and what was there before it.
