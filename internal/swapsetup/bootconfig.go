@@ -3,11 +3,8 @@ package swapsetup
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
-
-	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
 // The boot configurations setup writes resume= and resume_offset= into, when asked: each one
@@ -216,47 +213,64 @@ func marshalConfig(m map[string]any) (string, error) {
 	return string(b) + "\n", nil
 }
 
-// undoBootEdit takes setup's parameters out of one file and puts back what was there.
-func undoBootEdit(fs sysfs.FS, e BootEdit, dryRun bool) (bool, error) {
+// planUndoBootEdit takes setup's parameters out of one boot configuration file and puts back what
+// was there; our config, made by setup for them alone, is removed.
+func planUndoBootEdit(p *Plan, e BootEdit) {
+	params := strings.Join(e.Set, " ")
 	if e.File == ourConfigName && e.Created && len(e.Prev) == 0 {
-		if dryRun {
-			return fs.Exists(e.File), nil
+		if p.fs.Exists(e.File) {
+			p.add(removeFile{path: "/" + e.File, why: " (setup made it for " + params + ")"})
+		} else {
+			p.note("/%s is gone already", e.File)
 		}
-		err := os.Remove(fs.Path(e.File))
-		if err != nil && !os.IsNotExist(err) {
-			return false, err
-		}
-		return err == nil, nil
+		return
 	}
-	changed, _, err := editFile(fs, e.File, false, false, dryRun, func(old string) (string, error) {
-		switch e.File {
-		case grubDefaultName:
-			neu, _ := editGrub(old, func(v string) string { return unsetParams(v, e.Set, e.Prev) })
-			if e.Created {
-				neu = strings.Replace(neu, "GRUB_CMDLINE_LINUX_DEFAULT=\"\"\n", "", 1)
-			}
-			return neu, nil
-		case ourConfigName:
-			m := map[string]any{}
-			if err := json.Unmarshal([]byte(old), &m); err != nil {
-				return "", fmt.Errorf("parse: %w", err)
-			}
-			delete(m, "resume")
-			delete(m, "resume_offset")
-			for _, p := range e.Prev {
-				k, v, _ := strings.Cut(p, "=")
-				if k == "resume_offset" {
-					var n uint64
-					fmt.Sscan(v, &n)
-					m[k] = n
-				} else {
-					m[k] = v
-				}
-			}
-			return marshalConfig(m)
-		default:
-			return unsetParams(old, e.Set, e.Prev) + "\n", nil
-		}
+	what := fmt.Sprintf("take %s out of /%s", params, e.File)
+	if len(e.Prev) > 0 {
+		what += ", putting back " + strings.Join(e.Prev, " ")
+	}
+	a, err := planEdit(p.fs, &editConfig{name: e.File,
+		what: func() string { return what },
+		edit: func(old string, _ bool) (string, error) { return unsetBootParams(e, old) },
 	})
-	return changed, err
+	switch {
+	case err != nil:
+		p.problems = append(p.problems, err)
+	case a == nil:
+		p.note("/%s no longer has setup's parameters", e.File)
+	default:
+		p.add(a)
+	}
+}
+
+// unsetBootParams is old, one of the boot configuration files, without setup's parameters and
+// with those it replaced.
+func unsetBootParams(e BootEdit, old string) (string, error) {
+	switch e.File {
+	case grubDefaultName:
+		neu, _ := editGrub(old, func(v string) string { return unsetParams(v, e.Set, e.Prev) })
+		if e.Created {
+			neu = strings.Replace(neu, "GRUB_CMDLINE_LINUX_DEFAULT=\"\"\n", "", 1)
+		}
+		return neu, nil
+	case ourConfigName:
+		m := map[string]any{}
+		if err := json.Unmarshal([]byte(old), &m); err != nil {
+			return "", fmt.Errorf("parse: %w", err)
+		}
+		delete(m, "resume")
+		delete(m, "resume_offset")
+		for _, p := range e.Prev {
+			k, v, _ := strings.Cut(p, "=")
+			if k == "resume_offset" {
+				var n uint64
+				fmt.Sscan(v, &n)
+				m[k] = n
+			} else {
+				m[k] = v
+			}
+		}
+		return marshalConfig(m)
+	}
+	return unsetParams(old, e.Set, e.Prev) + "\n", nil
 }

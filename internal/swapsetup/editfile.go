@@ -14,65 +14,6 @@ import (
 // A later run keeps that first copy: it is the machine's own version.
 const backupSuffix = ".hibernate-backup"
 
-// editFile rewrites the file name (below fs) through edit, atomically and keeping its mode. A
-// missing file is edited from "" and created with mode 0644 when create is set. It returns
-// whether the file changed, and the backup made (when backup is set and the file existed).
-func editFile(fs sysfs.FS, name string, create, backup, dryRun bool, edit func(old string) (string, error)) (changed bool, backupName string, err error) {
-	p := fs.Path(name)
-	old, err := os.ReadFile(p)
-	exists := err == nil
-	if err != nil && !(create && errors.Is(err, os.ErrNotExist)) {
-		return false, "", fmt.Errorf("read %s: %w", p, err)
-	}
-	mode := os.FileMode(0o644)
-	if st, err := os.Stat(p); err == nil {
-		mode = st.Mode().Perm()
-	}
-	neu, err := edit(string(old))
-	if err != nil {
-		return false, "", fmt.Errorf("%s: %w", p, err)
-	}
-	if exists && neu == string(old) {
-		return false, "", nil
-	}
-	if dryRun {
-		if backup && exists {
-			backupName = "/" + name + backupSuffix
-		}
-		return true, backupName, nil
-	}
-	if backup && exists {
-		backupName = "/" + name + backupSuffix
-		if _, err := os.Stat(p + backupSuffix); errors.Is(err, os.ErrNotExist) {
-			if err := os.WriteFile(p+backupSuffix, old, mode); err != nil {
-				return false, "", fmt.Errorf("back up %s: %w", p, err)
-			}
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return false, "", err
-	}
-	tmp := p + ".hibernate-tmp"
-	if err := os.WriteFile(tmp, []byte(neu), mode); err != nil {
-		return false, "", fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return false, "", err
-	}
-	f, err := os.Open(tmp)
-	if err == nil {
-		err = f.Sync()
-		f.Close()
-	}
-	if err != nil {
-		return false, "", fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return false, "", fmt.Errorf("install %s: %w", p, err)
-	}
-	return true, backupName, nil
-}
-
 // removeFile removes a file below the root.
 type removeFile struct {
 	path string // as on the machine

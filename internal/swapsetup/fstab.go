@@ -1,11 +1,11 @@
 package swapsetup
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
 const fstabName = "etc/fstab"
@@ -80,16 +80,25 @@ func planFstab(p *Plan, priority int) error {
 	return nil
 }
 
-// removeFstabLine takes line out of /etc/fstab (the first line equal to it).
-func removeFstabLine(fs sysfs.FS, line string, dryRun bool) (bool, error) {
-	changed, _, err := editFile(fs, fstabName, false, false, dryRun, func(old string) (string, error) {
-		lines := strings.SplitAfter(old, "\n")
-		for i, l := range lines {
-			if strings.TrimRight(l, "\n") == line {
-				return strings.Join(append(lines[:i:i], lines[i+1:]...), ""), nil
+// planRemoveFstabLine takes the line setup added out of /etc/fstab (the first line equal to it).
+func planRemoveFstabLine(p *Plan, line string) {
+	a, err := planEdit(p.fs, &editConfig{name: fstabName,
+		what: func() string { return fmt.Sprintf("remove %q from /etc/fstab", line) },
+		edit: func(old string, _ bool) (string, error) {
+			lines := strings.SplitAfter(old, "\n")
+			for i, l := range lines {
+				if strings.TrimRight(l, "\n") == line {
+					return strings.Join(append(lines[:i:i], lines[i+1:]...), ""), nil
+				}
 			}
-		}
-		return old, nil
+			return old, nil
+		},
 	})
-	return changed, err
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		p.problems = append(p.problems, err)
+	case a != nil:
+		p.add(a)
+	}
 }

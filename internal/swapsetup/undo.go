@@ -2,7 +2,6 @@ package swapsetup
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,90 +10,113 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
-// Undo takes back what the recorded setup added: the boot configuration's parameters, the fstab
-// line, this boot's resume device, the activation, and the file or swap area it made.
-func Undo(fs sysfs.FS, sw Swapper, dryRun bool) (Result, error) {
-	var res Result
+// PlanUndo decides how to take back what the recorded setup added: the boot configuration's
+// parameters, the fstab line, this boot's resume device, the activation, and the file, partition
+// or swap area it made; last the record itself. It changes nothing. Carried out, every action is
+// tried; the record stays while any failed.
+func PlanUndo(fs sysfs.FS) (*Plan, error) {
 	st, err := LoadState(fs)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	if st == nil {
-		return res, fmt.Errorf("nothing to undo: %s does not exist (setup records there what it adds)", fs.Path(StateName))
+		return nil, fmt.Errorf("nothing to undo: %s does not exist (setup records there what it adds)", fs.Path(StateName))
 	}
-	res.File, res.Device, res.DevT = st.File, st.Device, st.DevT
-	var errs []error
-	do := func(what string, f func() error) {
-		res.Actions = append(res.Actions, what)
-		if !dryRun {
-			if err := f(); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", what, err))
-			}
-		}
-	}
+	p := newPlan(fs, Result{File: st.File, Device: st.Device, DevT: st.DevT})
+	p.tryAll = true
 	for _, e := range st.Boot {
-		changed, err := undoBootEdit(fs, e, true)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if !changed {
-			res.Notes = append(res.Notes, fmt.Sprintf("/%s no longer has setup's parameters", e.File))
-			continue
-		}
-		what := fmt.Sprintf("take %s out of /%s", strings.Join(e.Set, " "), e.File)
-		if len(e.Prev) > 0 {
-			what += ", putting back " + strings.Join(e.Prev, " ")
-		}
-		do(what, func() error { _, err := undoBootEdit(fs, e, false); return err })
+		planUndoBootEdit(p, e)
 	}
 	if st.FstabLine != "" {
-		if changed, _ := removeFstabLine(fs, st.FstabLine, true); changed {
-			do(fmt.Sprintf("remove %q from /etc/fstab", st.FstabLine), func() error { _, err := removeFstabLine(fs, st.FstabLine, false); return err })
-		}
+		planRemoveFstabLine(p, st.FstabLine)
 	}
 	if st.Runtime {
-		cur, _ := fs.ReadString("sys/power/resume")
-		if cur == st.DevT {
-			off := st.PrevOffset
-			if off == "" {
-				off = "0"
-			}
-			do("write "+off+" to /sys/power/resume_offset", func() error { return fs.WriteString("sys/power/resume_offset", off) })
-			if st.PrevResume != "" && st.PrevResume != "0:0" && st.PrevResume != st.DevT {
-				do("write "+st.PrevResume+" to /sys/power/resume", func() error { return fs.WriteString("sys/power/resume", st.PrevResume) })
-			} else {
-				res.Notes = append(res.Notes, "/sys/power/resume keeps "+cur+" until reboot (the kernel takes no 0:0); hibernation would still use this swap if it stays active")
-			}
-		}
+		planUndoResume(p, st)
 	}
-	target := st.target()
-	active, _ := ReadProcSwaps(fs)
-	for _, s := range active {
-		if s.Filename == target && st.Activated {
-			do("swapoff "+target, func() error { return sw.Swapoff(target) })
-		}
-	}
-	if st.MadeFile {
-		if _, err := os.Lstat(fs.Path(strings.TrimPrefix(st.File, "/"))); err == nil {
-			do("remove "+st.File, func() error { return os.Remove(fs.Path(strings.TrimPrefix(st.File, "/"))) })
-		}
-	}
-	if st.Disk != "" && st.Partition > 0 {
-		do(fmt.Sprintf("remove partition %d (%s) from %s", st.Partition, NewPartitionName, st.Disk), func() error { return removeNewPartition(fs, st.Disk, st.Partition) })
-	}
-	if st.MadeArea && len(st.OldPage0) == swsusp.PageSize {
-		do("put back the first page of "+st.Device+" as it was before mkswap", func() error { return restorePage0(fs, st) })
-	}
-	if len(errs) > 0 {
-		return res, errors.Join(errs...)
-	}
-	do("remove /"+StateName, func() error { return os.Remove(fs.Path(StateName)) })
-	return res, nil
+	planUndoSwap(p, st)
+	p.add(removeRecord{})
+	return p, nil
 }
 
-// restorePage0 writes the saved first page back, only over the swap area setup made.
-func restorePage0(fs sysfs.FS, st *State) error {
+// Undo is PlanUndo carried out (with dryRun, only shown).
+func Undo(fs sysfs.FS, sw Swapper, dryRun bool) (Result, error) {
+	p, err := PlanUndo(fs)
+	return carry(p, err, sw, dryRun)
+}
+
+// planUndoResume puts back this boot's resume device, if it is still setup's.
+func planUndoResume(p *Plan, st *State) {
+	cur, _ := p.fs.ReadString("sys/power/resume")
+	if cur != st.DevT {
+		return
+	}
+	off := st.PrevOffset
+	if off == "" {
+		off = "0"
+	}
+	p.add(writeSysfs{name: "sys/power/resume_offset", value: off})
+	if st.PrevResume != "" && st.PrevResume != "0:0" && st.PrevResume != st.DevT {
+		p.add(writeSysfs{name: "sys/power/resume", value: st.PrevResume})
+	} else {
+		p.note("/sys/power/resume keeps %s until reboot (the kernel takes no 0:0); hibernation would still use this swap if it stays active", cur)
+	}
+}
+
+// planUndoSwap deactivates the swap if setup activated it, and takes away what setup made.
+func planUndoSwap(p *Plan, st *State) {
+	if active, _ := isActive(p.fs, st.target()); active && st.Activated {
+		p.add(swapoff{path: st.target()})
+	}
+	if st.MadeFile && p.fs.Exists(strings.TrimPrefix(st.File, "/")) {
+		p.add(removeFile{path: st.File})
+	}
+	if st.Disk != "" && st.Partition > 0 {
+		p.add(removePartition{disk: st.Disk, index: st.Partition})
+	}
+	if st.MadeArea && len(st.OldPage0) == swsusp.PageSize {
+		p.add(restorePage0{st: st})
+	}
+}
+
+// writeSysfs writes one file of /sys.
+type writeSysfs struct{ name, value string }
+
+func (a writeSysfs) String() string      { return fmt.Sprintf("write %s to /%s", a.value, a.name) }
+func (a writeSysfs) apply(r *work) error { return r.fs.WriteString(a.name, a.value) }
+
+type swapoff struct{ path string }
+
+func (a swapoff) String() string      { return "swapoff " + a.path }
+func (a swapoff) apply(r *work) error { return r.sw.Swapoff(a.path) }
+
+// removePartition takes the partition setup made out of the disk's GPT.
+type removePartition struct {
+	disk  string
+	index int
+}
+
+func (a removePartition) String() string {
+	return fmt.Sprintf("remove partition %d (%s) from %s", a.index, NewPartitionName, a.disk)
+}
+func (a removePartition) apply(r *work) error { return removeNewPartition(r.fs, a.disk, a.index) }
+
+// restorePage0 puts back the first page of the partition setup made a swap area.
+type restorePage0 struct{ st *State }
+
+func (a restorePage0) String() string {
+	return "put back the first page of " + a.st.Device + " as it was before mkswap"
+}
+func (a restorePage0) apply(r *work) error { return putBackPage0(r.fs, a.st) }
+
+// removeRecord removes setup's record, once everything it names is taken back.
+type removeRecord struct{}
+
+func (removeRecord) String() string          { return "remove /" + StateName }
+func (removeRecord) afterFailure(*work) bool { return false }
+func (removeRecord) apply(r *work) error     { return os.Remove(r.fs.Path(StateName)) }
+
+// putBackPage0 writes the saved first page back, only over the swap area setup made.
+func putBackPage0(fs sysfs.FS, st *State) error {
 	f, err := os.OpenFile(fs.Path(strings.TrimPrefix(st.Device, "/")), os.O_RDWR, 0)
 	if err != nil {
 		return err
