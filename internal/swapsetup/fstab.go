@@ -55,19 +55,12 @@ func fstabEntry(fstab string, res Result) (string, bool) {
 
 // planFstab adds the swap's line to /etc/fstab, unless a line there names it already.
 func planFstab(p *Plan, priority int) error {
-	old, _, err := readConfig(p.fs, fstabName, true)
-	if err != nil {
-		return err
-	}
-	if have, ok := fstabEntry(old, *p.res); ok {
-		p.note("/etc/fstab already activates it: %q (kept)", strings.TrimSpace(have))
-		return nil
-	}
-	line, res := fstabLine(*p.res, priority), p.res
-	p.add(&editConfig{name: fstabName, create: true, backup: true,
+	line, res, have := fstabLine(*p.res, priority), p.res, ""
+	a, err := planEdit(p.fs, &editConfig{name: fstabName, create: true, backup: true,
 		what: func() string { return fmt.Sprintf("add %q to /etc/fstab", line) },
 		edit: func(old string, _ bool) (string, error) {
-			if _, ok := fstabEntry(old, *res); ok {
+			var ok bool
+			if have, ok = fstabEntry(old, *res); ok {
 				return old, nil
 			}
 			if old != "" && !strings.HasSuffix(old, "\n") {
@@ -77,6 +70,14 @@ func planFstab(p *Plan, priority int) error {
 		},
 		done: func(r *work, _ string) { r.st.FstabLine = line },
 	})
+	switch {
+	case err != nil:
+		return err
+	case a == nil:
+		p.note("/etc/fstab already activates it: %q (kept)", strings.TrimSpace(have))
+	default:
+		p.add(a)
+	}
 	return nil
 }
 
