@@ -64,11 +64,16 @@ func resumeOffset(fs sysfs.FS, f *os.File, fstype string) (blockdev.Device, uint
 		}
 		return dev, ext[0].Physical / swsusp.PageSize, nil
 	}
+	return btrfsResumeOffset(fs, f, ext)
+}
+
+// btrfsResumeOffset maps the btrfs logical address of the file's first page through the chunk
+// tree of its device. The kernel checks every extent of a btrfs swap file; so do we.
+func btrfsResumeOffset(fs sysfs.FS, f *os.File, ext []Extent) (blockdev.Device, uint64, error) {
 	dev, bd, err := btrfsDeviceOf(fs, f)
 	if err != nil {
 		return dev, 0, err
 	}
-	// The kernel checks every extent of a btrfs swap file; so do we.
 	var first uint64
 	for i, x := range ext {
 		phys, err := bd.Physical(x.Physical)
