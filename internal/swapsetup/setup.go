@@ -16,7 +16,7 @@ type Options struct {
 	Label    string
 	Priority int  // swapon priority; < 0: kernel default
 	Force    bool // remake the swap area even if the partition holds one (a new UUID) or another file system
-	DryRun   bool
+	DryRun   bool // Setup and the other one-call forms only show the plan (the Plan* functions ignore it)
 	// Record, when set, is stamped into the swap header before activation (our image record).
 	Record *swsusp.Record
 
@@ -44,7 +44,7 @@ type Result struct {
 	Resume       string   `json:"resume"`        // resume= value
 	ResumeOffset uint64   `json:"resume_offset"` // pages
 	KernelParams string   `json:"kernel_params"`
-	Actions      []string `json:"actions"` // each change made (or, with DryRun, that would be made)
+	Actions      []string `json:"actions"` // each change made, in order (or, in a dry run, the plan)
 
 	File     string   `json:"file,omitempty"`      // the swap file, as on the machine
 	FSType   string   `json:"fs_type,omitempty"`   // the file system holding File
