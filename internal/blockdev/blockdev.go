@@ -37,10 +37,8 @@ func List(fs sysfs.FS) ([]Device, error) { return list(fs, true, true) }
 // read for UUID=, LABEL= and a scan (spec ""), the GPTs for PARTUUID=, neither for the other
 // forms. At boot, where every read is a wait, that is what it costs to look again.
 func ListFor(fs sysfs.FS, spec string) ([]Device, error) {
-	key, _, hasEq := strings.Cut(spec, "=")
-	key = strings.ToUpper(key)
-	probe := spec == "" || (hasEq && (key == "UUID" || key == "LABEL"))
-	return list(fs, probe, hasEq && key == "PARTUUID")
+	probe, partUUIDs := listNeeds(spec)
+	return list(fs, probe, partUUIDs)
 }
 
 // ListSysfs is List from sysfs alone: names, numbers, sizes, partitions, no device read

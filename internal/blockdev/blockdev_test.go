@@ -33,6 +33,15 @@ func ext4Super(uuid [16]byte, label string) []byte {
 	return b
 }
 
+func xfsSuper(uuid [16]byte, label string) []byte {
+	b := make([]byte, 4096)
+	copy(b, "XFSB")
+	binary.BigEndian.PutUint32(b[4:], 4096)
+	copy(b[32:], uuid[:])
+	copy(b[108:], label)
+	return b
+}
+
 func TestProbe(t *testing.T) {
 	hib := swapPage(t, "11111111-2222-4333-8444-555555555555", "SWAP")
 	copy(hib[4086:], "S1SUSPEND\x00")
@@ -44,6 +53,7 @@ func TestProbe(t *testing.T) {
 		{"swap", swapPage(t, "11111111-2222-4333-8444-555555555555", "SWAP"), Probe{"swap", "11111111-2222-4333-8444-555555555555", "SWAP"}},
 		{"image", hib, Probe{"swsusp", "11111111-2222-4333-8444-555555555555", "SWAP"}},
 		{"ext4", ext4Super([16]byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, "root"), Probe{"ext4", "deadbeef-0102-0304-0506-0708090a0b0c", "root"}},
+		{"xfs", xfsSuper([16]byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, "data"), Probe{"xfs", "deadbeef-0102-0304-0506-0708090a0b0c", "data"}},
 		{"zeros", make([]byte, 8192), Probe{}},
 		{"short", []byte{1, 2, 3}, Probe{}},
 	} {

@@ -60,7 +60,7 @@ func ProbeReader(r io.ReaderAt) (Probe, error) {
 	// btrfs made over an old FAT keeps that sector).
 	buf := make([]byte, 0x10000+4096)
 	if n, err := r.ReadAt(buf[:4096], 0); n == 4096 || err == nil {
-		if p := probeBytes(buf[:n]); p.Type == "swap" || p.Type == "swsusp" || p.Type == "ext4" {
+		if p := probeBytes(buf[:n]); p.Type == "swap" || p.Type == "swsusp" || p.Type == "ext4" || p.Type == "xfs" {
 			return p, nil
 		}
 	}

@@ -3,11 +3,8 @@ package swapsetup
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
-
-	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
 // The boot configurations setup writes resume= and resume_offset= into, when asked: each one
@@ -114,67 +111,75 @@ func editGrub(text string, f func(string) string) (string, bool) {
 	return strings.Join(lines, "\n"), false
 }
 
-// writeBootConfig puts params (resume=… [resume_offset=…]) into each boot configuration found.
-func writeBootConfig(fs sysfs.FS, res *Result, dryRun bool) ([]BootEdit, error) {
-	want := strings.Fields(res.KernelParams)
-	var edits []BootEdit
-	record := func(e BootEdit, changed bool, backup string, err error) error {
-		if err != nil {
+// planBootConfig puts the kernel parameters (resume=, and resume_offset= for a file) into each
+// boot configuration found: GRUB's defaults and kernel-install's command line when present, ours
+// always. A file that has them already is left as it is.
+func planBootConfig(p *Plan) error {
+	for _, c := range []struct {
+		name, after string
+		set         func(old string, exists bool, e *BootEdit) (string, error)
+	}{
+		{grubDefaultName, "run update-grub (or grub-mkconfig -o /boot/grub/grub.cfg) for GRUB to use it", setGrub},
+		{kernelCmdlineName, "", setKernelCmdline},
+		{ourConfigName, "rebuild the initramfs (hibernate initramfs build) for it to carry the resume device", setOurConfig(p.res)},
+	} {
+		if c.name != ourConfigName && !p.fs.Exists(c.name) {
+			continue
+		}
+		a, err := planEdit(p.fs, bootConfigEdit(p.res, c.name, c.set))
+		switch {
+		case err != nil:
 			return err
+		case a == nil:
+			p.note("/%s already has %s", c.name, p.res.KernelParams)
+			continue
 		}
-		if !changed {
-			res.Notes = append(res.Notes, fmt.Sprintf("/%s already has %s", e.File, res.KernelParams))
-			return nil
-		}
-		e.Backup = backup
-		edits = append(edits, e)
-		what := fmt.Sprintf("put %s in /%s", res.KernelParams, e.File)
-		if backup != "" {
-			what += fmt.Sprintf(" (backup %s)", backup)
-		}
-		res.Actions = append(res.Actions, what)
-		return nil
-	}
-	if fs.Exists(grubDefaultName) {
-		e := BootEdit{File: grubDefaultName, Set: want}
-		changed, backup, err := editFile(fs, grubDefaultName, false, true, dryRun, func(old string) (string, error) {
-			neu, added := editGrub(old, func(v string) string {
-				nv, prev := setParams(v, want)
-				e.Prev = prev
-				return nv
-			})
-			e.Created = added
-			return neu, nil
-		})
-		if err := record(e, changed, backup, err); err != nil {
-			return edits, err
-		}
-		if changed {
-			res.Notes = append(res.Notes, "run update-grub (or grub-mkconfig -o /boot/grub/grub.cfg) for GRUB to use it")
+		p.add(a)
+		if c.after != "" {
+			p.note("%s", c.after)
 		}
 	}
-	if fs.Exists(kernelCmdlineName) {
-		e := BootEdit{File: kernelCmdlineName, Set: want}
-		changed, backup, err := editFile(fs, kernelCmdlineName, false, true, dryRun, func(old string) (string, error) {
-			nv, prev := setParams(old, want)
-			e.Prev = prev
-			return nv + "\n", nil
-		})
-		if err := record(e, changed, backup, err); err != nil {
-			return edits, err
-		}
+	return nil
+}
+
+// bootConfigEdit is the change of one boot configuration file: the kernel parameters set there
+// as they are when it is made (a new file's offset is learned before), recorded for --undo.
+func bootConfigEdit(res *Result, name string, set func(old string, exists bool, e *BootEdit) (string, error)) *editConfig {
+	e := &BootEdit{File: name}
+	return &editConfig{name: name, create: name == ourConfigName, backup: true,
+		what: func() string { return fmt.Sprintf("put %s in /%s", res.KernelParams, name) },
+		edit: func(old string, exists bool) (string, error) {
+			*e = BootEdit{File: name, Set: strings.Fields(res.KernelParams)}
+			return set(old, exists, e)
+		},
+		done: func(r *work, backup string) {
+			e.Backup = backup
+			r.st.Boot = append(r.st.Boot, *e)
+		},
 	}
-	e := BootEdit{File: ourConfigName, Set: want, Created: !fs.Exists(ourConfigName)}
-	changed, backup, err := editFile(fs, ourConfigName, true, true, dryRun, func(old string) (string, error) {
-		return editOurConfig(old, res.Resume, res.ResumeOffset, res.File != "", &e.Prev)
+}
+
+func setGrub(old string, _ bool, e *BootEdit) (string, error) {
+	neu, added := editGrub(old, func(v string) string {
+		nv, prev := setParams(v, e.Set)
+		e.Prev = prev
+		return nv
 	})
-	if err := record(e, changed, backup, err); err != nil {
-		return edits, err
+	e.Created = added
+	return neu, nil
+}
+
+func setKernelCmdline(old string, _ bool, e *BootEdit) (string, error) {
+	nv, prev := setParams(old, e.Set)
+	e.Prev = prev
+	return nv + "\n", nil
+}
+
+func setOurConfig(res *Result) func(old string, exists bool, e *BootEdit) (string, error) {
+	return func(old string, exists bool, e *BootEdit) (string, error) {
+		e.Created = !exists
+		return editOurConfig(old, res.Resume, res.ResumeOffset, res.File != "", &e.Prev)
 	}
-	if changed {
-		res.Notes = append(res.Notes, "rebuild the initramfs (hibernate initramfs build) for it to carry the resume device")
-	}
-	return edits, nil
 }
 
 // editOurConfig sets resume and resume_offset in our JSON config, keeping its other keys, and
@@ -208,47 +213,64 @@ func marshalConfig(m map[string]any) (string, error) {
 	return string(b) + "\n", nil
 }
 
-// undoBootEdit takes setup's parameters out of one file and puts back what was there.
-func undoBootEdit(fs sysfs.FS, e BootEdit, dryRun bool) (bool, error) {
+// planUndoBootEdit takes setup's parameters out of one boot configuration file and puts back what
+// was there; our config, made by setup for them alone, is removed.
+func planUndoBootEdit(p *Plan, e BootEdit) {
+	params := strings.Join(e.Set, " ")
 	if e.File == ourConfigName && e.Created && len(e.Prev) == 0 {
-		if dryRun {
-			return fs.Exists(e.File), nil
+		if p.fs.Exists(e.File) {
+			p.add(removeFile{path: "/" + e.File, why: " (setup made it for " + params + ")"})
+		} else {
+			p.note("/%s is gone already", e.File)
 		}
-		err := os.Remove(fs.Path(e.File))
-		if err != nil && !os.IsNotExist(err) {
-			return false, err
-		}
-		return err == nil, nil
+		return
 	}
-	changed, _, err := editFile(fs, e.File, false, false, dryRun, func(old string) (string, error) {
-		switch e.File {
-		case grubDefaultName:
-			neu, _ := editGrub(old, func(v string) string { return unsetParams(v, e.Set, e.Prev) })
-			if e.Created {
-				neu = strings.Replace(neu, "GRUB_CMDLINE_LINUX_DEFAULT=\"\"\n", "", 1)
-			}
-			return neu, nil
-		case ourConfigName:
-			m := map[string]any{}
-			if err := json.Unmarshal([]byte(old), &m); err != nil {
-				return "", fmt.Errorf("parse: %w", err)
-			}
-			delete(m, "resume")
-			delete(m, "resume_offset")
-			for _, p := range e.Prev {
-				k, v, _ := strings.Cut(p, "=")
-				if k == "resume_offset" {
-					var n uint64
-					fmt.Sscan(v, &n)
-					m[k] = n
-				} else {
-					m[k] = v
-				}
-			}
-			return marshalConfig(m)
-		default:
-			return unsetParams(old, e.Set, e.Prev) + "\n", nil
-		}
+	what := fmt.Sprintf("take %s out of /%s", params, e.File)
+	if len(e.Prev) > 0 {
+		what += ", putting back " + strings.Join(e.Prev, " ")
+	}
+	a, err := planEdit(p.fs, &editConfig{name: e.File,
+		what: func() string { return what },
+		edit: func(old string, _ bool) (string, error) { return unsetBootParams(e, old) },
 	})
-	return changed, err
+	switch {
+	case err != nil:
+		p.problems = append(p.problems, err)
+	case a == nil:
+		p.note("/%s no longer has setup's parameters", e.File)
+	default:
+		p.add(a)
+	}
+}
+
+// unsetBootParams is old, one of the boot configuration files, without setup's parameters and
+// with those it replaced.
+func unsetBootParams(e BootEdit, old string) (string, error) {
+	switch e.File {
+	case grubDefaultName:
+		neu, _ := editGrub(old, func(v string) string { return unsetParams(v, e.Set, e.Prev) })
+		if e.Created {
+			neu = strings.Replace(neu, "GRUB_CMDLINE_LINUX_DEFAULT=\"\"\n", "", 1)
+		}
+		return neu, nil
+	case ourConfigName:
+		m := map[string]any{}
+		if err := json.Unmarshal([]byte(old), &m); err != nil {
+			return "", fmt.Errorf("parse: %w", err)
+		}
+		delete(m, "resume")
+		delete(m, "resume_offset")
+		for _, p := range e.Prev {
+			k, v, _ := strings.Cut(p, "=")
+			if k == "resume_offset" {
+				var n uint64
+				fmt.Sscan(v, &n)
+				m[k] = n
+			} else {
+				m[k] = v
+			}
+		}
+		return marshalConfig(m)
+	}
+	return unsetParams(old, e.Set, e.Prev) + "\n", nil
 }

@@ -6,9 +6,13 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
 // A btrfs swap file's FIEMAP gives btrfs logical addresses: to find where its first page is on
@@ -337,4 +341,37 @@ func btrfsCheckNoCow(f *os.File) error {
 		return fmt.Errorf("%s is marked for compression: the kernel cannot swap on a compressed btrfs file", f.Name())
 	}
 	return nil
+}
+
+// btrfsDeviceOf asks the btrfs holding f for its device, refuses more than one, and reads the
+// chunk tree from it.
+func btrfsDeviceOf(fs sysfs.FS, f *os.File) (blockdev.Device, *btrfsDevice, error) {
+	m, err := btrfsMountedInfo(f)
+	if err != nil {
+		return blockdev.Device{}, nil, err
+	}
+	if m.NumDevices != 1 || len(m.Devices) != 1 {
+		return blockdev.Device{}, nil, fmt.Errorf("the btrfs holding it has %d devices: the kernel swaps only on a single-device btrfs", m.NumDevices)
+	}
+	var path string
+	for _, p := range m.Devices {
+		path = p
+	}
+	dev, err := blockdev.ByPath(fs, path)
+	if err != nil {
+		return dev, nil, err
+	}
+	r, err := os.Open(fs.Path(strings.TrimPrefix(dev.Path, "/")))
+	if err != nil {
+		return dev, nil, fmt.Errorf("read the btrfs chunk tree: %w", err)
+	}
+	defer r.Close()
+	bd, err := readBtrfsDevice(r)
+	if err != nil {
+		return dev, nil, fmt.Errorf("%s: %w", dev.Path, err)
+	}
+	if bd.FSID != m.FSID {
+		return dev, nil, fmt.Errorf("%s holds btrfs %x, not the mounted %x", dev.Path, bd.FSID, m.FSID)
+	}
+	return dev, bd, nil
 }

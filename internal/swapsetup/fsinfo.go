@@ -2,9 +2,6 @@ package swapsetup
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -55,60 +52,12 @@ func fileSystemOf(dir string) (string, error) {
 	return "", fmt.Errorf("%s is on a file system with magic %#x: hibernate makes swap files on ext4, xfs and btrfs only", dir, magic)
 }
 
-// deviceByDevT finds MAJ:MIN among the block devices below fs.
-func deviceByDevT(fs sysfs.FS, major, minor uint32) (blockdev.Device, error) {
-	devs, err := blockdev.List(fs)
-	if err != nil {
-		return blockdev.Device{}, err
+// fsUUID is the UUID of the file system on dev, as blkid gives it.
+func fsUUID(dev blockdev.Device, fstype string) (string, error) {
+	if dev.Probe.UUID == "" || dev.Probe.Type != fstype {
+		return "", fmt.Errorf("%s: no %s file system UUID found on the device (probe: %q)", dev.Path, fstype, dev.Probe.Type)
 	}
-	d, err := blockdev.Resolve(devs, fmt.Sprintf("%d:%d", major, minor))
-	if err != nil {
-		return d, fmt.Errorf("the file system's device %d:%d is not in %s: %w", major, minor, fs.Path("sys/class/block"), err)
-	}
-	return d, nil
-}
-
-// deviceByPath finds the block device the kernel names by path (btrfs's device list): by name,
-// then by the device number of the node below fs.
-func deviceByPath(fs sysfs.FS, path string) (blockdev.Device, error) {
-	devs, err := blockdev.List(fs)
-	if err != nil {
-		return blockdev.Device{}, err
-	}
-	for _, d := range devs {
-		if d.Path == path || d.Name == filepath.Base(path) {
-			return d, nil
-		}
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(fs.Path(strings.TrimPrefix(path, "/")), &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFBLK {
-		return deviceByDevT(fs, unix.Major(st.Rdev), unix.Minor(st.Rdev))
-	}
-	return blockdev.Device{}, fmt.Errorf("device %s is not among the block devices in %s: %w", path, fs.Path("sys/class/block"), blockdev.ErrNotFound)
-}
-
-// fsUUID is the UUID of the file system on dev, as blkid gives it: our probe's, or, for xfs
-// (which internal/blockdev does not probe), sb_uuid of the superblock at byte 0.
-func fsUUID(fs sysfs.FS, dev blockdev.Device, fstype string) (string, error) {
-	if dev.Probe.UUID != "" && (dev.Probe.Type == fstype || fstype == "ext4" && dev.Probe.Type == "ext4") {
-		return dev.Probe.UUID, nil
-	}
-	if fstype == "xfs" {
-		f, err := os.Open(fs.Path(strings.TrimPrefix(dev.Path, "/")))
-		if err != nil {
-			return "", fmt.Errorf("read xfs superblock: %w", err)
-		}
-		defer f.Close()
-		b := make([]byte, 48)
-		if _, err := f.ReadAt(b, 0); err != nil {
-			return "", fmt.Errorf("read xfs superblock of %s: %w", dev.Path, err)
-		}
-		if string(b[0:4]) == "XFSB" {
-			u := b[32:48]
-			return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16]), nil
-		}
-	}
-	return "", fmt.Errorf("%s: no %s file system UUID found on the device (probe: %q)", dev.Path, fstype, dev.Probe.Type)
+	return dev.Probe.UUID, nil
 }
 
 // AutoSize is the size of swap that `--size auto` makes: the machine's RAM (MemTotal) rounded up

@@ -1,11 +1,11 @@
 package swapsetup
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
 const fstabName = "etc/fstab"
@@ -53,41 +53,53 @@ func fstabEntry(fstab string, res Result) (string, bool) {
 	return "", false
 }
 
-// ensureFstab adds the swap's line to /etc/fstab unless a line there names it already. It
-// returns the line added ("" when none was).
-func ensureFstab(fs sysfs.FS, res *Result, priority int, dryRun bool) (string, error) {
-	line := fstabLine(*res, priority)
-	added := ""
-	_, _, err := editFile(fs, fstabName, true, true, dryRun, func(old string) (string, error) {
-		if have, ok := fstabEntry(old, *res); ok {
-			res.Notes = append(res.Notes, fmt.Sprintf("/etc/fstab already activates it: %q (kept)", strings.TrimSpace(have)))
-			return old, nil
-		}
-		added = line
-		if old != "" && !strings.HasSuffix(old, "\n") {
-			old += "\n"
-		}
-		return old + line + "\n", nil
+// planFstab adds the swap's line to /etc/fstab, unless a line there names it already.
+func planFstab(p *Plan, priority int) error {
+	line, res, have := fstabLine(*p.res, priority), p.res, ""
+	a, err := planEdit(p.fs, &editConfig{name: fstabName, create: true, backup: true,
+		what: func() string { return fmt.Sprintf("add %q to /etc/fstab", line) },
+		edit: func(old string, _ bool) (string, error) {
+			var ok bool
+			if have, ok = fstabEntry(old, *res); ok {
+				return old, nil
+			}
+			if old != "" && !strings.HasSuffix(old, "\n") {
+				old += "\n"
+			}
+			return old + line + "\n", nil
+		},
+		done: func(r *work, _ string) { r.st.FstabLine = line },
 	})
-	if err != nil {
-		return "", err
+	switch {
+	case err != nil:
+		return err
+	case a == nil:
+		p.note("/etc/fstab already activates it: %q (kept)", strings.TrimSpace(have))
+	default:
+		p.add(a)
 	}
-	if added != "" {
-		res.Actions = append(res.Actions, fmt.Sprintf("add %q to /etc/fstab", added))
-	}
-	return added, nil
+	return nil
 }
 
-// removeFstabLine takes line out of /etc/fstab (the first line equal to it).
-func removeFstabLine(fs sysfs.FS, line string, dryRun bool) (bool, error) {
-	changed, _, err := editFile(fs, fstabName, false, false, dryRun, func(old string) (string, error) {
-		lines := strings.SplitAfter(old, "\n")
-		for i, l := range lines {
-			if strings.TrimRight(l, "\n") == line {
-				return strings.Join(append(lines[:i:i], lines[i+1:]...), ""), nil
+// planRemoveFstabLine takes the line setup added out of /etc/fstab (the first line equal to it).
+func planRemoveFstabLine(p *Plan, line string) {
+	a, err := planEdit(p.fs, &editConfig{name: fstabName,
+		what: func() string { return fmt.Sprintf("remove %q from /etc/fstab", line) },
+		edit: func(old string, _ bool) (string, error) {
+			lines := strings.SplitAfter(old, "\n")
+			for i, l := range lines {
+				if strings.TrimRight(l, "\n") == line {
+					return strings.Join(append(lines[:i:i], lines[i+1:]...), ""), nil
+				}
 			}
-		}
-		return old, nil
+			return old, nil
+		},
 	})
-	return changed, err
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		p.problems = append(p.problems, err)
+	case a != nil:
+		p.add(a)
+	}
 }

@@ -1,6 +1,7 @@
 package swapsetup
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -60,110 +61,164 @@ func freeSpan(t *gpt.Table, size int64) (start, end uint64, err error) {
 	return 0, 0, fmt.Errorf("no free span of %d MiB: the largest is %d MiB (give a smaller --size)", size/mib, biggest*ss/mib)
 }
 
-// SetupNewPartition makes a swap partition of o.Size bytes (0: AutoSize) in the free space of the
-// GPT disk o.NewPartition, or finds the one an earlier run made, then sets it up as SetupPartition
-// does once the kernel lists it.
+// PlanNewPartition decides the setup of a new swap partition of o.Size bytes (0: AutoSize) in the
+// free space of the GPT disk o.NewPartition: the partition made with its swap area, then set up as
+// PlanPartition does once the kernel lists it. A partition an earlier setup made there is set up
+// again, not made twice. It changes nothing.
+func PlanNewPartition(fs sysfs.FS, o Options) (*Plan, error) { return newPlanner(fs, o).newPartition() }
+
+// SetupNewPartition is PlanNewPartition carried out (with o.DryRun, only shown).
 func SetupNewPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
-	res := Result{}
-	devs, err := blockdev.List(fs)
+	p, err := PlanNewPartition(fs, o)
+	return carry(p, err, sw, o.DryRun)
+}
+
+func (pl planner) newPartition() (*Plan, error) {
+	d, err := blockdev.Find(pl.fs, pl.o.NewPartition)
 	if err != nil {
-		return res, err
-	}
-	d, err := blockdev.Resolve(devs, o.NewPartition)
-	if err != nil {
-		return res, fmt.Errorf("disk %s: %w", o.NewPartition, err)
+		return nil, fmt.Errorf("disk %s: %w", pl.o.NewPartition, err)
 	}
 	if d.PartN != 0 {
-		return res, fmt.Errorf("%s is a partition: --new-partition takes the whole disk (use --device for a partition)", d.Path)
+		return nil, fmt.Errorf("%s is a partition: --new-partition takes the whole disk (use --device for a partition)", d.Path)
 	}
-	size := o.Size
-	if size == 0 {
-		if size, err = AutoSize(fs); err != nil {
-			return res, err
-		}
-	}
-	size = (size + mib - 1) / mib * mib
-	mode := diskfs.ReadWrite
-	if o.DryRun {
-		mode = diskfs.ReadOnly
-	}
-	dk, err := diskfs.Open(fs.Path(strings.TrimPrefix(d.Path, "/")), diskfs.WithOpenMode(mode))
+	dk, t, err := openGPT(pl.fs, d.Path, diskfs.ReadOnly)
 	if err != nil {
-		return res, fmt.Errorf("open %s: %w", d.Path, err)
+		return nil, err
 	}
 	defer dk.Close()
+	for i, part := range t.Partitions {
+		if part != nil && part.Start != 0 && part.Name == NewPartitionName && part.Type == gpt.LinuxSwap {
+			return pl.keptPartition(d, dk, t, partIndex(part, i))
+		}
+	}
+	return pl.madePartition(d, t)
+}
+
+// openGPT opens a disk below fs and reads its GPT.
+func openGPT(fs sysfs.FS, path string, mode diskfs.OpenModeOption) (*disk.Disk, *gpt.Table, error) {
+	dk, err := diskfs.Open(fs.Path(strings.TrimPrefix(path, "/")), diskfs.WithOpenMode(mode))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	pt, err := dk.GetPartitionTable()
 	if err != nil {
-		return res, fmt.Errorf("read the partition table of %s: %w", d.Path, err)
+		dk.Close()
+		return nil, nil, fmt.Errorf("read the partition table of %s: %w", path, err)
 	}
 	t, ok := pt.(*gpt.Table)
 	if !ok {
-		return res, fmt.Errorf("%s has a %s partition table: --new-partition needs GPT", d.Path, pt.Type())
+		dk.Close()
+		return nil, nil, fmt.Errorf("%s has a %s partition table: --new-partition needs GPT", path, pt.Type())
 	}
-	res.Disk = d.Path
-	index, part := 0, (*gpt.Partition)(nil)
-	for i, p := range t.Partitions {
-		if p != nil && p.Start != 0 && p.Name == NewPartitionName && p.Type == gpt.LinuxSwap {
-			index, part = partIndex(p, i), p
-		}
-	}
-	if part != nil {
-		res.Notes = append(res.Notes, fmt.Sprintf("%s already has partition %d %q, made by an earlier setup: kept", d.Path, index, NewPartitionName))
-	} else {
-		start, end, err := freeSpan(t, size)
+	return dk, t, nil
+}
+
+// keptPartition is setup run again on the partition an earlier one made: set up as a partition
+// once the kernel lists it; until then, only its kernel parameters are known.
+func (pl planner) keptPartition(d blockdev.Device, dk *disk.Disk, t *gpt.Table, index int) (*Plan, error) {
+	kept := fmt.Sprintf("%s already has partition %d %q, made by an earlier setup: kept", d.Path, index, NewPartitionName)
+	dev, err := blockdev.PartitionOf(pl.fs, d.Name, index)
+	if err == nil {
+		sub := pl
+		sub.o.Device, sub.o.NewPartition = dev.Path, ""
+		p, err := sub.partition()
 		if err != nil {
-			return res, fmt.Errorf("%s: %w", d.Path, err)
+			return nil, err
 		}
-		index = nextIndex(t)
-		part = &gpt.Partition{Index: index, Start: start, End: end, Type: gpt.LinuxSwap, Name: NewPartitionName}
-		ss := uint64(t.LogicalSectorSize)
-		res.Actions = append(res.Actions, fmt.Sprintf("make partition %d of %s: %d MiB at sector %d, type Linux swap, name %q", index, d.Path, (end-start+1)*ss/mib, start, NewPartitionName))
-		res.Made = true
-		if !o.DryRun {
-			uuid, err := mkswapRegion(dk, int64(start*ss), int64((end-start+1)*ss), o.Label)
-			if err != nil {
-				return res, fmt.Errorf("%s: %w", d.Path, err)
-			}
-			res.SwapUUID = uuid
-			t.Partitions = append(t.Partitions, part)
-			if err := dk.Partition(t); err != nil {
-				if !errors.Is(err, disk.ErrReReadDeferred) {
-					return res, fmt.Errorf("write the partition table of %s: %w", d.Path, err)
-				}
-				res.Notes = append(res.Notes, fmt.Sprintf("the kernel will see partition %d of %s after a reboot (the disk is busy)", index, d.Path))
-			}
-		}
+		p.res.Disk, p.res.Partition, p.res.SwapUUID = d.Path, index, p.res.UUID
+		p.res.Notes = append([]string{kept}, p.res.Notes...)
+		return p, nil
 	}
-	res.Partition = index
-	if o.DryRun && res.Made {
-		res.Notes = append(res.Notes, "the new partition's swap UUID is made with it (not in a dry run)")
-		return res, nil
+	if !errors.Is(err, blockdev.ErrNotFound) {
+		return nil, err
 	}
-	if res.SwapUUID == "" {
-		if res.SwapUUID, err = regionUUID(dk, int64(part.Start)*int64(t.LogicalSectorSize)); err != nil {
-			return res, fmt.Errorf("partition %d of %s: %w", index, d.Path, err)
-		}
-	}
-	devs, err = blockdev.List(fs)
+	uuid, err := regionUUID(dk, partStart(t, index))
 	if err != nil {
-		return res, err
+		return nil, fmt.Errorf("partition %d of %s: %w", index, d.Path, err)
 	}
-	for _, p := range devs {
-		if p.Parent == d.Name && p.PartN == index {
-			sub := o
-			sub.Device, sub.NewPartition = p.Path, ""
-			r, err := SetupPartition(fs, sw, sub)
-			r.Actions = append(res.Actions, r.Actions...)
-			r.Notes = append(res.Notes, r.Notes...)
-			r.Made = r.Made || res.Made
-			r.Disk, r.Partition = d.Path, index
-			return r, err
+	p := newPlan(pl.fs, Result{Disk: d.Path, Partition: index, UUID: uuid, SwapUUID: uuid})
+	p.res.setKernelParams()
+	p.note("%s", kept)
+	p.note("%s", notListed(p.res))
+	return p, nil
+}
+
+func notListed(res *Result) string {
+	return fmt.Sprintf("the kernel does not list partition %d of %s yet: run `partprobe %s` (or reboot), then `hibernate setup --device UUID=%s` to activate it", res.Partition, res.Disk, res.Disk, res.SwapUUID)
+}
+
+// madePartition plans the partition made in the first free span that holds it, with a new swap
+// area, before activation.
+func (pl planner) madePartition(d blockdev.Device, t *gpt.Table) (*Plan, error) {
+	size := pl.o.Size
+	if size == 0 {
+		var err error
+		if size, err = AutoSize(pl.fs); err != nil {
+			return nil, err
 		}
 	}
-	res.UUID, res.Resume = res.SwapUUID, "UUID="+res.SwapUUID
-	res.KernelParams = "resume=" + res.Resume
-	res.Notes = append(res.Notes, fmt.Sprintf("the kernel does not list partition %d of %s yet: run `partprobe %s` (or reboot), then `hibernate setup --device UUID=%s` to activate it", index, d.Path, d.Path, res.SwapUUID))
-	return res, nil
+	size = (size + mib - 1) / mib * mib
+	start, end, err := freeSpan(t, size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Path, err)
+	}
+	id, uuid, err := pl.uuid()
+	if err != nil {
+		return nil, err
+	}
+	p := newPlan(pl.fs, Result{Disk: d.Path, Partition: nextIndex(t), Made: true, UUID: uuid, SwapUUID: uuid, Label: pl.o.Label,
+		SizeBytes: int64(end-start+1) * int64(t.LogicalSectorSize)})
+	p.add(makePartition{res: p.res, disk: d, start: start, id: id})
+	p.res.setKernelParams()
+	p.unknown = append(p.unknown, "the new partition is activated once the kernel lists it (it reads the new table when it is written)")
+	pl.activation(p, false)
+	return p, nil
+}
+
+// makePartition writes a swap area in a free span of the disk, then the partition that holds it
+// into the GPT, and asks the kernel for its device.
+type makePartition struct {
+	res   *Result
+	disk  blockdev.Device
+	start uint64 // first sector
+	id    [16]byte
+}
+
+func (a makePartition) String() string {
+	return fmt.Sprintf("make partition %d of %s: %d MiB at sector %d, type Linux swap, name %q, holding a swap area (UUID %s)",
+		a.res.Partition, a.disk.Path, a.res.SizeBytes/mib, a.start, NewPartitionName, swsusp.FormatUUID(a.id))
+}
+
+func (a makePartition) apply(r *work) error {
+	dk, t, err := openGPT(r.fs, a.disk.Path, diskfs.ReadWrite)
+	if err != nil {
+		return err
+	}
+	defer dk.Close()
+	if start, _, err := freeSpan(t, r.res.SizeBytes); err != nil || start != a.start || nextIndex(t) != r.res.Partition {
+		return fmt.Errorf("the partition table of %s changed since setup read it: run setup again", a.disk.Path)
+	}
+	ss := int64(t.LogicalSectorSize)
+	if err := mkswapRegion(dk, int64(a.start)*ss, r.res.SizeBytes, a.id, r.res.Label); err != nil {
+		return fmt.Errorf("%s: %w", a.disk.Path, err)
+	}
+	end := a.start + uint64(r.res.SizeBytes/ss) - 1
+	t.Partitions = append(t.Partitions, &gpt.Partition{Index: r.res.Partition, Start: a.start, End: end, Type: gpt.LinuxSwap, Name: NewPartitionName})
+	err = dk.Partition(t)
+	if err != nil && !errors.Is(err, disk.ErrReReadDeferred) {
+		return fmt.Errorf("write the partition table of %s: %w", a.disk.Path, err)
+	}
+	r.st.Disk, r.st.Partition = a.disk.Path, r.res.Partition
+	if err != nil {
+		r.res.Notes = append(r.res.Notes, fmt.Sprintf("the kernel will see partition %d of %s after a reboot (the disk is busy)", r.res.Partition, a.disk.Path))
+	}
+	dev, err := blockdev.PartitionOf(r.fs, a.disk.Name, r.res.Partition)
+	if errors.Is(err, blockdev.ErrNotFound) {
+		r.res.Notes = append(r.res.Notes, notListed(r.res))
+		return nil // the actions on its device are skipped
+	}
+	r.res.Device, r.res.DevT = dev.Path, dev.DevT()
+	return err
 }
 
 func partIndex(p *gpt.Partition, i int) int {
@@ -189,69 +244,55 @@ func nextIndex(t *gpt.Table) int {
 
 // mkswapRegion clears the first MiB of a span of the disk (old signatures blkid would find) and
 // makes a swap area there, before any partition table points at it.
-func mkswapRegion(dk *disk.Disk, off, size int64, label string) (string, error) {
+func mkswapRegion(dk *disk.Disk, off, size int64, id [16]byte, label string) error {
 	w, err := dk.Backend.Writable()
 	if err != nil {
-		return "", err
+		return err
 	}
 	if _, err := w.WriteAt(make([]byte, min(size, mib)), off); err != nil {
-		return "", fmt.Errorf("clear the new partition's start: %w", err)
-	}
-	id, err := swsusp.NewUUID()
-	if err != nil {
-		return "", err
+		return fmt.Errorf("clear the new partition's start: %w", err)
 	}
 	if err := swsusp.Mkswap(io.NewOffsetWriter(w, off), size, swsusp.MkswapOptions{UUID: id, Label: label, PageSize: swsusp.PageSize}); err != nil {
-		return "", fmt.Errorf("mkswap: %w", err)
+		return fmt.Errorf("mkswap: %w", err)
 	}
 	if f, ok := w.(interface{ Sync() error }); ok {
 		if err := f.Sync(); err != nil {
-			return "", fmt.Errorf("sync: %w", err)
+			return fmt.Errorf("sync: %w", err)
 		}
 	}
-	return swsusp.FormatUUID(id), nil
+	return nil
 }
 
+// partStart is the byte where partition index of t starts.
+func partStart(t *gpt.Table, index int) int64 {
+	for i, p := range t.Partitions {
+		if p != nil && p.Start != 0 && partIndex(p, i) == index {
+			return int64(p.Start) * int64(t.LogicalSectorSize)
+		}
+	}
+	return 0
+}
+
+// regionUUID is the UUID of the swap area at byte off of the disk.
 func regionUUID(dk *disk.Disk, off int64) (string, error) {
 	page := make([]byte, swsusp.PageSize)
 	if _, err := dk.Backend.ReadAt(page, off); err != nil {
 		return "", err
 	}
-	pr, _ := blockdev.ProbeReader(bytesReaderAt(page))
+	pr, _ := blockdev.ProbeReader(bytes.NewReader(page))
 	if pr.Type != "swap" {
 		return "", fmt.Errorf("holds no swap area (%q): remake it with --device and --force", pr.Type)
 	}
 	return pr.UUID, nil
 }
 
-type bytesReaderAt []byte
-
-func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off >= int64(len(b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
 // removeNewPartition takes partition index, made by setup, out of disk's GPT.
 func removeNewPartition(fs sysfs.FS, diskPath string, index int) error {
-	dk, err := diskfs.Open(fs.Path(strings.TrimPrefix(diskPath, "/")), diskfs.WithOpenMode(diskfs.ReadWrite))
+	dk, t, err := openGPT(fs, diskPath, diskfs.ReadWrite)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", diskPath, err)
+		return err
 	}
 	defer dk.Close()
-	pt, err := dk.GetPartitionTable()
-	if err != nil {
-		return fmt.Errorf("read the partition table of %s: %w", diskPath, err)
-	}
-	t, ok := pt.(*gpt.Table)
-	if !ok {
-		return fmt.Errorf("%s: not a GPT disk", diskPath)
-	}
 	var keep []*gpt.Partition
 	found := false
 	for i, p := range t.Partitions {

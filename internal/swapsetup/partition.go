@@ -1,80 +1,69 @@
 package swapsetup
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"strings"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
-// Options say what setup does.
-type Options struct {
-	Device   string // a partition (/dev/vda2) to make, or keep, a swap area
-	Label    string
-	Priority int  // swapon priority; < 0: kernel default
-	Force    bool // remake the swap area even if the partition holds one (a new UUID) or another file system
-	DryRun   bool
-	// Record, when set, is stamped into the swap header before activation (our image record).
-	Record *swsusp.Record
+// PlanPartition decides the setup of the partition o.Device: a swap area made there (unless it
+// is one: kept), our image record stamped, activation, this boot's resume device. It changes
+// nothing; what it refuses, it refuses here.
+func PlanPartition(fs sysfs.FS, o Options) (*Plan, error) { return newPlanner(fs, o).partition() }
 
-	// File, instead of Device: a swap file (absolute, as on the machine) to make or keep.
-	File string
-	// Size of a new swap file or partition in bytes; 0 means AutoSize.
-	Size int64
-	// NewPartition, instead of Device: a GPT disk in whose free space a swap partition is made.
-	NewPartition string
-	// Fstab adds the swap to /etc/fstab (once).
-	Fstab bool
-	// WriteBootConfig puts resume= and resume_offset= into the boot configuration found.
-	WriteBootConfig bool
-}
-
-// Result is what setup did, and the kernel parameters that find this swap at boot.
-type Result struct {
-	Device       string   `json:"device"`
-	DevT         string   `json:"devt"`
-	UUID         string   `json:"uuid"`
-	Label        string   `json:"label,omitempty"`
-	SizeBytes    int64    `json:"size_bytes"`
-	Made         bool     `json:"made_swap_area"` // false when an existing swap area was kept
-	Activated    bool     `json:"activated"`
-	Resume       string   `json:"resume"`        // resume= value
-	ResumeOffset uint64   `json:"resume_offset"` // pages
-	KernelParams string   `json:"kernel_params"`
-	Actions      []string `json:"actions"` // each change made (or, with DryRun, that would be made)
-
-	File     string   `json:"file,omitempty"`      // the swap file, as on the machine
-	FSType   string   `json:"fs_type,omitempty"`   // the file system holding File
-	SwapUUID string   `json:"swap_uuid,omitempty"` // a swap file's own area UUID (UUID is its file system's)
-	Notes    []string `json:"notes,omitempty"`     // what was kept or skipped, and why
-
-	Disk      string `json:"disk,omitempty"`      // --new-partition: the disk
-	Partition int    `json:"partition,omitempty"` // --new-partition: the partition's number
-}
-
-// SetupPartition makes opts.Device a swap area (unless it already is one), activates it and
-// points this boot's hibernation at it (/sys/power/resume).
+// SetupPartition is PlanPartition carried out (with o.DryRun, only shown).
 func SetupPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
-	res := Result{Device: o.Device}
-	devs, err := blockdev.List(fs)
+	p, err := PlanPartition(fs, o)
+	return carry(p, err, sw, o.DryRun)
+}
+
+func (pl planner) partition() (*Plan, error) {
+	devs, err := blockdev.List(pl.fs)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	dev, err := blockdev.Resolve(devs, o.Device)
+	dev, err := blockdev.Resolve(devs, pl.o.Device)
 	if err != nil {
-		return res, fmt.Errorf("swap device %s: %w", o.Device, err)
+		return nil, fmt.Errorf("swap device %s: %w", pl.o.Device, err)
 	}
+	if err := refusePartition(dev, devs, pl.o.Force); err != nil {
+		return nil, err
+	}
+	active, err := isActive(pl.fs, dev.Path)
+	switch {
+	case err != nil:
+		return nil, err
+	case active && (dev.Probe.Type != "swap" || pl.o.Force):
+		return nil, fmt.Errorf("%s is already an active swap area: nothing to make (swapoff it first to remake it)", dev.Path)
+	case !active && dev.Probe.Type != "" && dev.Probe.Type != "swap" && !pl.o.Force:
+		return nil, fmt.Errorf("%s holds a %s file system: refusing to overwrite it without --force", dev.Path, dev.Probe.Type)
+	}
+	p := newPlan(pl.fs, Result{Device: dev.Path, DevT: dev.DevT(), SizeBytes: dev.Size})
+	if !active {
+		// Active, it is the kernel's: not opened (swapon holds it exclusively).
+		if p.res.SizeBytes, err = deviceSize(pl.fs, dev.Path); err != nil {
+			return nil, err
+		}
+	}
+	if err := pl.swapArea(p, dev.Probe); err != nil {
+		return nil, err
+	}
+	p.res.setKernelParams()
+	pl.activation(p, active)
+	return p, nil
+}
+
+// refusePartition says why dev can never be made a swap area for hibernation, or not without
+// --force.
+func refusePartition(dev blockdev.Device, devs []blockdev.Device, force bool) error {
 	if strings.HasPrefix(dev.Name, "zram") {
-		return res, fmt.Errorf("%s is a compressed RAM disk: it can never hold a hibernation image (RAM is what the image saves); use a disk partition or a swap file", dev.Path)
+		return fmt.Errorf("%s is a compressed RAM disk: it can never hold a hibernation image (RAM is what the image saves); use a disk partition or a swap file", dev.Path)
 	}
 	if dev.Probe.Type == "swsusp" {
-		return res, fmt.Errorf("%s holds a hibernation image: resume it, or discard it with `hibernate discard %s`, before setting it up", dev.Path, dev.Path)
+		return fmt.Errorf("%s holds a hibernation image: resume it, or discard it with `hibernate discard %s`, before setting it up", dev.Path, dev.Path)
 	}
 	var parts []string
 	for _, d := range devs {
@@ -82,107 +71,78 @@ func SetupPartition(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
 			parts = append(parts, d.Path)
 		}
 	}
-	if len(parts) > 0 && !o.Force {
-		return res, fmt.Errorf("%s is a disk with partitions (%s): making it a swap area would destroy its partition table; name one partition, or use --new-partition %s", dev.Path, strings.Join(parts, ", "), dev.Path)
+	if len(parts) > 0 && !force {
+		return fmt.Errorf("%s is a disk with partitions (%s): making it a swap area would destroy its partition table; name one partition, or use --new-partition %s", dev.Path, strings.Join(parts, ", "), dev.Path)
 	}
-	active, err := ReadProcSwaps(fs)
+	return nil
+}
+
+// deviceSize opens the device as setup will (exclusively: refused when it is mounted or in use)
+// and says its size, if a swap area fits.
+func deviceSize(fs sysfs.FS, path string) (int64, error) {
+	f, err := openBelow(fs, path, 0) // O_RDONLY
 	if err != nil {
-		return res, err
-	}
-	for _, s := range active {
-		if s.Filename == dev.Path {
-			if dev.Probe.Type != "swap" || o.Force {
-				return res, fmt.Errorf("%s is already an active swap area: nothing to make (swapoff it first to remake it)", dev.Path)
-			}
-			return keepActivePartition(fs, res, dev, o)
-		}
-	}
-	if dev.Probe.Type != "" && dev.Probe.Type != "swap" && !o.Force {
-		return res, fmt.Errorf("%s holds a %s file system: refusing to overwrite it without --force", dev.Path, dev.Probe.Type)
-	}
-	res.DevT = dev.DevT()
-	path := fs.Path(strings.TrimPrefix(dev.Path, "/"))
-	f, err := os.OpenFile(path, os.O_RDWR|unix.O_EXCL, 0)
-	if err != nil && errors.Is(err, unix.EINVAL) {
-		f, err = os.OpenFile(path, os.O_RDWR, 0) // regular files (tests, images) take no O_EXCL
-	}
-	if err != nil {
-		return res, fmt.Errorf("open %s: %w", dev.Path, err)
+		return 0, err
 	}
 	defer f.Close()
 	size, err := blockdev.Size(f)
 	if err != nil {
-		return res, fmt.Errorf("size of %s: %w", dev.Path, err)
+		return 0, fmt.Errorf("size of %s: %w", path, err)
 	}
-	res.SizeBytes = size
 	if size < 40*swsusp.PageSize {
-		return res, fmt.Errorf("%s: %d bytes is too small for a swap area", dev.Path, size)
+		return 0, fmt.Errorf("%s: %d bytes is too small for a swap area", path, size)
 	}
-	if dev.Probe.Type == "swap" && !o.Force {
-		res.UUID, res.Label = dev.Probe.UUID, dev.Probe.Label
-	} else {
-		id, err := swsusp.NewUUID()
-		if err != nil {
-			return res, err
-		}
-		res.UUID = swsusp.SwapHeader{UUID: id}.UUIDString()
-		res.Label = o.Label
-		res.Made = true
-		res.Actions = append(res.Actions, fmt.Sprintf("make a swap area on %s (%d MiB, UUID %s)", dev.Path, size>>20, res.UUID))
-		if !o.DryRun {
-			if err := swsusp.Mkswap(f, size, swsusp.MkswapOptions{UUID: id, Label: o.Label, PageSize: swsusp.PageSize}); err != nil {
-				return res, fmt.Errorf("mkswap %s: %w", dev.Path, err)
-			}
-		}
-	}
-	if o.Record != nil {
-		res.Actions = append(res.Actions, fmt.Sprintf("stamp the image record for %s into the swap header of %s", o.Record.KernelRelease, dev.Path))
-		if !o.DryRun {
-			if err := swsusp.StampRecord(f, 0, *o.Record); err != nil {
-				return res, fmt.Errorf("stamp image record on %s: %w", dev.Path, err)
-			}
-		}
-	}
-	if !o.DryRun {
-		if err := f.Sync(); err != nil {
-			return res, fmt.Errorf("sync %s: %w", dev.Path, err)
-		}
-	}
-	// swapon claims the device exclusively: our O_EXCL descriptor must be gone first (EBUSY).
-	if err := f.Close(); err != nil {
-		return res, fmt.Errorf("close %s: %w", dev.Path, err)
-	}
-	res.Resume = "UUID=" + res.UUID
-	res.KernelParams = "resume=" + res.Resume
-	res.Actions = append(res.Actions, fmt.Sprintf("swapon %s", dev.Path))
-	if !o.DryRun {
-		if err := sw.Swapon(dev.Path, o.Priority); err != nil {
-			return res, err
-		}
-		res.Activated = true
-	}
-	res.Actions = append(res.Actions, fmt.Sprintf("write %s to /sys/power/resume (offset 0)", res.DevT))
-	if !o.DryRun {
-		if err := fs.WriteString("sys/power/resume_offset", "0"); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return res, fmt.Errorf("set /sys/power/resume_offset: %w", err)
-		}
-		if err := fs.WriteString("sys/power/resume", res.DevT); err != nil {
-			return res, fmt.Errorf("set /sys/power/resume to %s: %w", res.DevT, err)
-		}
-	}
-	return res, nil
+	return size, nil
 }
 
-// keepActivePartition is setup run again on a swap partition it already activated: nothing to
-// make, nothing to activate; the resume device is set again.
-func keepActivePartition(fs sysfs.FS, res Result, dev blockdev.Device, o Options) (Result, error) {
-	res.DevT, res.UUID, res.Label, res.SizeBytes = dev.DevT(), dev.Probe.UUID, dev.Probe.Label, dev.Size
-	res.Activated = true
-	res.Notes = append(res.Notes, fmt.Sprintf("%s is already an active swap area (UUID %s): kept, not activated again", dev.Path, res.UUID))
-	if o.Record != nil {
-		res.Notes = append(res.Notes, fmt.Sprintf("not stamping the image record: %s is active (swapoff it to stamp one)", dev.Path))
+// swapArea keeps the swap area the device holds, or plans a new one (--force: always).
+func (pl planner) swapArea(p *Plan, pr blockdev.Probe) error {
+	if pr.Type == "swap" && !pl.o.Force {
+		p.res.UUID, p.res.Label = pr.UUID, pr.Label
+		p.note("%s is already a swap area (UUID %s): kept", p.res.Device, pr.UUID)
+		return nil
 	}
-	res.Resume = "UUID=" + res.UUID
-	res.KernelParams = "resume=" + res.Resume
-	return res, setRuntimeResume(fs, &res, o.DryRun)
+	id, text, err := pl.uuid()
+	if err != nil {
+		return err
+	}
+	p.res.UUID, p.res.Label, p.res.Made = text, pl.o.Label, true
+	p.add(mkswapDevice{res: p.res, id: id, label: pl.o.Label})
+	return nil
+}
+
+// mkswapDevice makes a swap area on a partition, keeping its first page for --undo.
+type mkswapDevice struct {
+	res   *Result
+	id    [16]byte
+	label string
+}
+
+func (a mkswapDevice) String() string {
+	s := fmt.Sprintf("make a swap area on %s (%d MiB, UUID %s", a.res.Device, a.res.SizeBytes>>20, swsusp.FormatUUID(a.id))
+	if a.label != "" {
+		s += ", label " + a.label
+	}
+	return s + ")"
+}
+
+func (a mkswapDevice) apply(r *work) error {
+	path := r.res.Device
+	f, err := openSwap(r.fs, path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	page := make([]byte, swsusp.PageSize)
+	if _, err := f.ReadAt(page, 0); err != nil {
+		return fmt.Errorf("read the first page of %s (kept for --undo): %w", path, err)
+	}
+	if err := swsusp.Mkswap(f, r.res.SizeBytes, swsusp.MkswapOptions{UUID: a.id, Label: a.label, PageSize: swsusp.PageSize}); err != nil {
+		return fmt.Errorf("mkswap %s: %w", path, err)
+	}
+	r.st.MadeArea, r.st.OldPage0 = true, page
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return f.Close()
 }

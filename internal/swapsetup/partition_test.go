@@ -86,6 +86,8 @@ func TestSetupDryRunChangesNothing(t *testing.T) {
 func TestSetupRefuses(t *testing.T) {
 	ext4 := make([]byte, 2048)
 	binary.LittleEndian.PutUint16(ext4[1024+56:], 0xEF53)
+	xfs := make([]byte, 4096)
+	copy(xfs, "XFSB")
 	image := make([]byte, 4096)
 	copy(image[4086:], "S1SUSPEND")
 	for _, tc := range []struct {
@@ -95,6 +97,7 @@ func TestSetupRefuses(t *testing.T) {
 		want    string
 	}{
 		{"file system", ext4, false, "holds a ext4 file system"},
+		{"xfs", xfs, false, "holds a xfs file system"},
 		{"image", image, false, "holds a hibernation image"},
 		{"active", nil, true, "already an active swap area"},
 	} {

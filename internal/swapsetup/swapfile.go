@@ -14,200 +14,210 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
-// SetupFile makes (or keeps) the swap file o.File, o.Size bytes (0: AutoSize), activates it and
-// points this boot's hibernation at it: resume= names the block device of the file system that
-// holds the file, resume_offset= the page of that device where the file's first page is.
+// PlanFile decides the setup of the swap file o.File, o.Size bytes (0: AutoSize): made (or kept),
+// our image record stamped, activation, and this boot's hibernation pointed at it: resume= names
+// the block device of the file system that holds the file, resume_offset= the page of that device
+// where the file's first page is. It changes nothing; what it refuses, it refuses here.
+func PlanFile(fs sysfs.FS, o Options) (*Plan, error) { return newPlanner(fs, o).file() }
+
+// SetupFile is PlanFile carried out (with o.DryRun, only shown).
 func SetupFile(fs sysfs.FS, sw Swapper, o Options) (Result, error) {
-	res := Result{File: o.File}
-	if !filepath.IsAbs(o.File) {
-		return res, fmt.Errorf("swap file %q: give an absolute path (as on the machine, below --root)", o.File)
+	p, err := PlanFile(fs, o)
+	return carry(p, err, sw, o.DryRun)
+}
+
+func (pl planner) file() (*Plan, error) {
+	if !filepath.IsAbs(pl.o.File) {
+		return nil, fmt.Errorf("swap file %q: give an absolute path (as on the machine, below --root)", pl.o.File)
 	}
-	p := fs.Path(strings.TrimPrefix(filepath.Clean(o.File), "/"))
-	fstype, err := fileSystemOf(filepath.Dir(p))
+	name := filepath.Clean(pl.o.File)
+	path := pl.fs.Path(strings.TrimPrefix(name, "/"))
+	fstype, err := fileSystemOf(filepath.Dir(path))
 	if err != nil {
-		return res, fmt.Errorf("swap file %s: %w", o.File, err)
+		return nil, fmt.Errorf("swap file %s: %w", name, err)
 	}
-	res.FSType = fstype
-	active, err := ReadProcSwaps(fs)
+	active, err := isActive(pl.fs, name)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	isActive := false
-	for _, s := range active {
-		if s.Filename == filepath.Clean(o.File) {
-			isActive = true
-		}
+	size, err := pl.fileSize(name)
+	if err != nil {
+		return nil, err
 	}
-	size := o.Size
+	old, err := pl.oldFile(path, name, active)
+	if err != nil {
+		return nil, err
+	}
+	p := newPlan(pl.fs, Result{File: name, FSType: fstype, SizeBytes: size})
+	var dev blockdev.Device
+	if old.keep {
+		dev, err = pl.keepFile(p, path, old)
+	} else {
+		dev, err = pl.newFile(p, path, old.exists)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.res.Device, p.res.DevT = dev.Path, dev.DevT()
+	if p.res.UUID, err = fsUUID(dev, fstype); err != nil {
+		return nil, err
+	}
+	p.res.setKernelParams()
+	pl.activation(p, active)
+	return p, nil
+}
+
+// fileSize is the size of a new swap file: o.Size or AutoSize, in whole pages.
+func (pl planner) fileSize(name string) (int64, error) {
+	size := pl.o.Size
 	if size == 0 {
-		if size, err = AutoSize(fs); err != nil {
-			return res, err
+		var err error
+		if size, err = AutoSize(pl.fs); err != nil {
+			return 0, err
 		}
 	}
 	size = size / swsusp.PageSize * swsusp.PageSize
 	if size < 40*swsusp.PageSize {
-		return res, fmt.Errorf("swap file %s: %d bytes is too small for a swap area", o.File, size)
+		return 0, fmt.Errorf("swap file %s: %d bytes is too small for a swap area", name, size)
 	}
+	return size, nil
+}
 
-	st, err := os.Lstat(p)
-	exists := err == nil
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return res, fmt.Errorf("swap file %s: %w", o.File, err)
+// oldSwapFile is what is at a swap file's path before setup: nothing, a swap area to keep, or a
+// file to replace (--force, or an empty one).
+type oldSwapFile struct {
+	exists, keep bool
+	uuid         string
+	size         int64
+}
+
+func (pl planner) oldFile(path, name string, active bool) (oldSwapFile, error) {
+	st, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return oldSwapFile{}, nil
 	}
-	keep := false
+	if err != nil {
+		return oldSwapFile{}, fmt.Errorf("swap file %s: %w", name, err)
+	}
+	if !st.Mode().IsRegular() {
+		return oldSwapFile{}, fmt.Errorf("swap file %s exists and is not a regular file (%s)", name, st.Mode().Type())
+	}
+	pr, err := probeFile(path)
+	if err != nil {
+		return oldSwapFile{}, err
+	}
+	old := oldSwapFile{exists: true, size: st.Size()}
+	switch {
+	case pr.Type == "swsusp":
+		return old, fmt.Errorf("%s holds a hibernation image: resume it, or discard it with `hibernate discard %s`, before setting it up", name, name)
+	case active && (pr.Type != "swap" || pl.o.Force):
+		return old, fmt.Errorf("%s is an active swap file: swapoff it first to remake it", name)
+	case pr.Type == "swap" && !pl.o.Force:
+		old.keep, old.uuid = true, pr.UUID
+	case !pl.o.Force && st.Size() > 0:
+		return old, fmt.Errorf("%s exists and is not a swap area: refusing to overwrite it without --force", name)
+	}
+	if old.keep && st.Mode().Perm()&0o077 != 0 {
+		return old, fmt.Errorf("swap file %s has mode %04o: others could read all of RAM from it once it holds an image; chmod 600 %s, then run setup again", name, st.Mode().Perm(), name)
+	}
+	return old, nil
+}
+
+// keepFile keeps the swap area the file is, once it is checked, and finds where it is.
+func (pl planner) keepFile(p *Plan, path string, old oldSwapFile) (blockdev.Device, error) {
+	p.res.SizeBytes, p.res.SwapUUID = old.size, old.uuid
+	p.note("%s is already a swap area (UUID %s): kept", p.res.File, old.uuid)
+	f, err := os.Open(path)
+	if err != nil {
+		return blockdev.Device{}, fmt.Errorf("open %s: %w", p.res.File, err)
+	}
+	defer f.Close()
+	dev, off, err := locate(pl.fs, f, old.size, p.res.FSType)
+	if err != nil {
+		return dev, fmt.Errorf("swap file %s: %w", p.res.File, err)
+	}
+	p.res.ResumeOffset = off
+	return dev, nil
+}
+
+// newFile plans the file made anew. Its device is known now, its first page there once the file
+// is made.
+func (pl planner) newFile(p *Plan, path string, exists bool) (blockdev.Device, error) {
+	id, text, err := pl.uuid()
+	if err != nil {
+		return blockdev.Device{}, err
+	}
+	p.res.Made, p.res.SwapUUID, p.res.offsetPending = true, text, true
+	p.unknown = append(p.unknown, "resume_offset is known once the file is made (not in a dry run)")
 	if exists {
-		if !st.Mode().IsRegular() {
-			return res, fmt.Errorf("swap file %s exists and is not a regular file (%s)", o.File, st.Mode().Type())
-		}
-		pr, err := probeFile(p)
-		if err != nil {
-			return res, err
-		}
-		switch {
-		case pr.Type == "swsusp":
-			return res, fmt.Errorf("%s holds a hibernation image: resume it, or discard it with `hibernate discard %s`, before setting it up", o.File, o.File)
-		case isActive && (pr.Type != "swap" || o.Force):
-			return res, fmt.Errorf("%s is an active swap file: swapoff it first to remake it", o.File)
-		case pr.Type == "swap" && !o.Force:
-			keep = true
-			size = st.Size()
-			res.SwapUUID = pr.UUID
-		case !o.Force && st.Size() > 0:
-			return res, fmt.Errorf("%s exists and is not a swap area: refusing to overwrite it without --force", o.File)
-		}
-		if keep && st.Mode().Perm()&0o077 != 0 {
-			return res, fmt.Errorf("swap file %s has mode %04o: others could read all of RAM from it once it holds an image; chmod 600 %s, then run setup again", o.File, st.Mode().Perm(), o.File)
-		}
+		p.add(removeFile{path: p.res.File, why: " (--force)"})
 	}
-	res.SizeBytes = size
-
-	var f *os.File
-	if !keep {
-		res.Made = true
-		how := "fallocate, checked with FIEMAP"
-		if fstype == "btrfs" {
-			how = "NOCOW, " + how
-		}
-		if exists {
-			res.Actions = append(res.Actions, fmt.Sprintf("remove %s (--force)", o.File))
-		}
-		res.Actions = append(res.Actions, fmt.Sprintf("create %s (%d MiB, mode 0600, %s)", o.File, size>>20, how))
-		res.Actions = append(res.Actions, fmt.Sprintf("make a swap area in %s", o.File))
-		if !o.DryRun {
-			if exists {
-				if err := os.Remove(p); err != nil {
-					return res, fmt.Errorf("remove %s: %w", o.File, err)
-				}
-			}
-			if f, err = createSwapFile(p, size, fstype); err != nil {
-				return res, fmt.Errorf("swap file %s: %w", o.File, err)
-			}
-			id, err := swsusp.NewUUID()
-			if err == nil {
-				res.SwapUUID = swsusp.SwapHeader{UUID: id}.UUIDString()
-				err = swsusp.Mkswap(f, size, swsusp.MkswapOptions{UUID: id, Label: o.Label, PageSize: swsusp.PageSize})
-			}
-			if err != nil {
-				f.Close()
-				os.Remove(p)
-				return res, fmt.Errorf("mkswap %s: %w", o.File, err)
-			}
-		}
-	} else {
-		res.Notes = append(res.Notes, fmt.Sprintf("%s is already a swap area (UUID %s): kept", o.File, res.SwapUUID))
+	p.add(allocateFile{res: p.res}, mkswapFile{res: p.res, id: id, label: pl.o.Label})
+	dev, err := deviceOfDir(pl.fs, filepath.Dir(path), p.res.FSType)
+	if err != nil {
+		return dev, fmt.Errorf("swap file %s: %w", p.res.File, err)
 	}
-	if f == nil && (!o.DryRun || exists && keep) {
-		mode := os.O_RDONLY
-		if !isActive && o.Record != nil && !o.DryRun {
-			mode = os.O_RDWR
-		}
-		if f, err = os.OpenFile(p, mode, 0); err != nil {
-			return res, fmt.Errorf("open %s: %w", o.File, err)
-		}
-	}
-	if f != nil {
-		defer f.Close()
-	}
-	// Where the file is: the device below, and its first page there.
-	var dev blockdev.Device
-	if f != nil {
-		if err := checkFileForSwap(f, size, fstype); err != nil {
-			return res, fmt.Errorf("swap file %s: %w", o.File, err)
-		}
-		dev, res.ResumeOffset, err = resumeOffset(fs, f, fstype)
-		if err != nil {
-			return res, fmt.Errorf("swap file %s: %w", o.File, err)
-		}
-	} else {
-		// Dry run of a new file: the device is known, its offset only once it is allocated.
-		if dev, err = deviceOfDir(fs, filepath.Dir(p), fstype); err != nil {
-			return res, fmt.Errorf("swap file %s: %w", o.File, err)
-		}
-	}
-	res.Device, res.DevT = dev.Path, dev.DevT()
-	if res.UUID, err = fsUUID(fs, dev, fstype); err != nil {
-		return res, err
-	}
-	res.Resume = "UUID=" + res.UUID
-	if f == nil {
-		res.KernelParams = "resume=" + res.Resume + " resume_offset=?"
-		res.Notes = append(res.Notes, "resume_offset is known once the file is allocated (not in a dry run)")
-	} else {
-		res.KernelParams = fmt.Sprintf("resume=%s resume_offset=%d", res.Resume, res.ResumeOffset)
-	}
-
-	// The record is stamped only once every check has passed: a refused setup changes nothing.
-	if o.Record != nil {
-		if isActive {
-			res.Notes = append(res.Notes, fmt.Sprintf("not stamping the image record: %s is active (swapoff it to stamp one)", o.File))
-		} else {
-			res.Actions = append(res.Actions, fmt.Sprintf("stamp the image record for %s into the swap header of %s", o.Record.KernelRelease, o.File))
-			if !o.DryRun {
-				if err := swsusp.StampRecord(f, 0, *o.Record); err != nil {
-					return res, fmt.Errorf("stamp image record on %s: %w", o.File, err)
-				}
-				if err := f.Sync(); err != nil {
-					return res, fmt.Errorf("sync %s: %w", o.File, err)
-				}
-			}
-		}
-	}
-
-	if isActive {
-		res.Activated = true
-		res.Notes = append(res.Notes, fmt.Sprintf("%s is already active: not activated again", o.File))
-	} else {
-		res.Actions = append(res.Actions, swaponAction(o.File, o.Priority))
-		if !o.DryRun {
-			if err := sw.Swapon(filepath.Clean(o.File), o.Priority); err != nil {
-				return res, err
-			}
-			res.Activated = true
-		}
-	}
-	return res, setRuntimeResume(fs, &res, o.DryRun)
+	return dev, nil
 }
 
-func swaponAction(path string, prio int) string {
-	if prio >= 0 {
-		return fmt.Sprintf("swapon %s (priority %d)", path, prio)
+// allocateFile makes the swap file, every block allocated.
+type allocateFile struct{ res *Result }
+
+func (a allocateFile) String() string {
+	how := "fallocate, no holes: checked with FIEMAP"
+	if a.res.FSType == "btrfs" {
+		how = "NOCOW, " + how
 	}
-	return fmt.Sprintf("swapon %s", path)
+	return fmt.Sprintf("allocate %d MiB at %s (mode 0600, %s)", a.res.SizeBytes>>20, a.res.File, how)
 }
 
-// setRuntimeResume points this boot's hibernation at the result's device: resume_offset first
-// (it triggers nothing), then resume.
-func setRuntimeResume(fs sysfs.FS, res *Result, dryRun bool) error {
-	res.Actions = append(res.Actions, fmt.Sprintf("write %d to /sys/power/resume_offset, then %s to /sys/power/resume", res.ResumeOffset, res.DevT))
-	if dryRun {
-		return nil
+func (a allocateFile) apply(r *work) error {
+	f, err := createSwapFile(r.fs.Path(strings.TrimPrefix(r.res.File, "/")), r.res.SizeBytes, r.res.FSType)
+	if err != nil {
+		return fmt.Errorf("swap file %s: %w", r.res.File, err)
 	}
-	if err := fs.WriteString("sys/power/resume_offset", fmt.Sprint(res.ResumeOffset)); err != nil && !(res.ResumeOffset == 0 && errors.Is(err, os.ErrNotExist)) {
-		return fmt.Errorf("set /sys/power/resume_offset to %d: %w", res.ResumeOffset, err)
+	r.st.MadeFile = true
+	return f.Close()
+}
+
+// mkswapFile makes the swap area in the new file, and finds where the file's first page is: once
+// it is written, as the kernel will find it.
+type mkswapFile struct {
+	res   *Result
+	id    [16]byte
+	label string
+}
+
+func (a mkswapFile) String() string {
+	return fmt.Sprintf("make a swap area in %s (UUID %s)", a.res.File, swsusp.FormatUUID(a.id))
+}
+
+func (a mkswapFile) apply(r *work) error {
+	path := r.fs.Path(strings.TrimPrefix(r.res.File, "/"))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", r.res.File, err)
 	}
-	if err := fs.WriteString("sys/power/resume", res.DevT); err != nil {
-		return fmt.Errorf("set /sys/power/resume to %s: %w", res.DevT, err)
+	defer f.Close()
+	err = swsusp.Mkswap(f, r.res.SizeBytes, swsusp.MkswapOptions{UUID: a.id, Label: a.label, PageSize: swsusp.PageSize})
+	if err == nil {
+		err = f.Sync()
 	}
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		r.st.MadeFile = false
+		return fmt.Errorf("mkswap %s: %w", r.res.File, err)
+	}
+	dev, off, err := locate(r.fs, f, r.res.SizeBytes, r.res.FSType)
+	if err == nil && dev.DevT() != r.res.DevT {
+		err = fmt.Errorf("it is on %s (%s), not on %s as planned", dev.Path, dev.DevT(), r.res.DevT)
+	}
+	if err != nil {
+		return fmt.Errorf("swap file %s: %w", r.res.File, err)
+	}
+	r.res.ResumeOffset, r.res.offsetPending = off, false
+	r.res.setKernelParams()
 	return nil
 }
 
@@ -269,147 +279,4 @@ func writeZeros(f *os.File, size int64) error {
 		}
 	}
 	return nil
-}
-
-// checkFileForSwap says why f cannot hold hibernation's swap: holes, extents the kernel will not
-// swap on, or, on btrfs, COW or compression.
-func checkFileForSwap(f *os.File, size int64, fstype string) error {
-	if fstype == "btrfs" {
-		if err := btrfsCheckNoCow(f); err != nil {
-			return err
-		}
-	}
-	ext, err := fiemap(f)
-	if err != nil {
-		return err
-	}
-	if err := checkExtents(ext, uint64(size)); err != nil {
-		return fmt.Errorf("not fully allocated: %w (make it anew with --force)", err)
-	}
-	return nil
-}
-
-// resumeOffset finds the block device under f and the page on it where f's first page is.
-//   - ext4, xfs: FIEMAP's physical address of byte 0 is a byte offset on the device.
-//   - btrfs: it is a btrfs logical address: mapped through the chunk tree read from the device
-//     (single device, single data profile, as the kernel requires to swap there).
-func resumeOffset(fs sysfs.FS, f *os.File, fstype string) (blockdev.Device, uint64, error) {
-	ext, err := fiemap(f)
-	if err != nil {
-		return blockdev.Device{}, 0, err
-	}
-	if len(ext) == 0 || ext[0].Logical != 0 {
-		return blockdev.Device{}, 0, fmt.Errorf("no extent at byte 0")
-	}
-	if fstype != "btrfs" {
-		dev, err := deviceOfFile(fs, f)
-		if err != nil {
-			return dev, 0, err
-		}
-		if ext[0].Physical%swsusp.PageSize != 0 {
-			var st unix.Statfs_t
-			unix.Fstatfs(int(f.Fd()), &st)
-			return dev, 0, fmt.Errorf("its first block is at byte %d of %s, not on a page boundary (the file system's blocks are %d bytes): the kernel maps swap by whole pages, so it needs a file system with %d-byte blocks", ext[0].Physical, dev.Path, st.Bsize, swsusp.PageSize)
-		}
-		return dev, ext[0].Physical / swsusp.PageSize, nil
-	}
-	dev, bd, err := btrfsDeviceOf(fs, f)
-	if err != nil {
-		return dev, 0, err
-	}
-	// The kernel checks every extent of a btrfs swap file; so do we.
-	var first uint64
-	for i, x := range ext {
-		phys, err := bd.Physical(x.Physical)
-		if err == nil {
-			_, err = bd.Physical(x.Physical + x.Length - 1)
-		}
-		if err != nil {
-			return dev, 0, fmt.Errorf("extent at byte %d: %w", x.Logical, err)
-		}
-		if i == 0 {
-			first = phys
-		}
-	}
-	if first%swsusp.PageSize != 0 {
-		return dev, 0, fmt.Errorf("first block at byte %d of %s is not page aligned", first, dev.Path)
-	}
-	return dev, first / swsusp.PageSize, nil
-}
-
-// deviceOfFile is the block device whose number stat gives for f (ext4, xfs: not btrfs, whose
-// st_dev is an anonymous number).
-func deviceOfFile(fs sysfs.FS, f *os.File) (blockdev.Device, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return blockdev.Device{}, fmt.Errorf("fstat(%s): %w", f.Name(), err)
-	}
-	return deviceByDevT(fs, unix.Major(st.Dev), unix.Minor(st.Dev))
-}
-
-func deviceOfDir(fs sysfs.FS, dir, fstype string) (blockdev.Device, error) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return blockdev.Device{}, err
-	}
-	defer d.Close()
-	if fstype == "btrfs" {
-		dev, _, err := btrfsDeviceOf(fs, d)
-		return dev, err
-	}
-	return deviceOfFile(fs, d)
-}
-
-// btrfsDeviceOf asks the btrfs holding f for its device, refuses more than one, and reads the
-// chunk tree from it.
-func btrfsDeviceOf(fs sysfs.FS, f *os.File) (blockdev.Device, *btrfsDevice, error) {
-	m, err := btrfsMountedInfo(f)
-	if err != nil {
-		return blockdev.Device{}, nil, err
-	}
-	if m.NumDevices != 1 || len(m.Devices) != 1 {
-		return blockdev.Device{}, nil, fmt.Errorf("the btrfs holding it has %d devices: the kernel swaps only on a single-device btrfs", m.NumDevices)
-	}
-	var path string
-	for _, p := range m.Devices {
-		path = p
-	}
-	dev, err := deviceByPath(fs, path)
-	if err != nil {
-		return dev, nil, err
-	}
-	r, err := os.Open(fs.Path(strings.TrimPrefix(dev.Path, "/")))
-	if err != nil {
-		return dev, nil, fmt.Errorf("read the btrfs chunk tree: %w", err)
-	}
-	defer r.Close()
-	bd, err := readBtrfsDevice(r)
-	if err != nil {
-		return dev, nil, fmt.Errorf("%s: %w", dev.Path, err)
-	}
-	if bd.FSID != m.FSID {
-		return dev, nil, fmt.Errorf("%s holds btrfs %x, not the mounted %x", dev.Path, bd.FSID, m.FSID)
-	}
-	return dev, bd, nil
-}
-
-// SwapFileLocation is where an existing swap file's header page is: the block device holding
-// it and the page on that device (what resume= and resume_offset= name). path is as on the
-// machine; it is read below fs.
-func SwapFileLocation(fs sysfs.FS, path string) (blockdev.Device, uint64, error) {
-	p := fs.Path(strings.TrimPrefix(filepath.Clean(path), "/"))
-	fstype, err := fileSystemOf(filepath.Dir(p))
-	if err != nil {
-		return blockdev.Device{}, 0, fmt.Errorf("swap file %s: %w", path, err)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return blockdev.Device{}, 0, err
-	}
-	defer f.Close()
-	dev, off, err := resumeOffset(fs, f, fstype)
-	if err != nil {
-		return dev, 0, fmt.Errorf("swap file %s: %w", path, err)
-	}
-	return dev, off, nil
 }

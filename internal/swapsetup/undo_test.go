@@ -2,31 +2,13 @@ package swapsetup
 
 import (
 	"bytes"
-	"encoding/binary"
-	"io"
 	"os"
 	"strings"
 	"testing"
 
-	diskfs "github.com/diskfs/go-diskfs"
-	"github.com/diskfs/go-diskfs/partition/gpt"
-
-	"github.com/hibernate-linux/hibernate/internal/swsusp"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/internal/testutil/faketree"
 )
-
-const (
-	grubText    = "# comment\nGRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet resume=/dev/old\"\nGRUB_CMDLINE_LINUX=\"\"\n"
-	cmdlineText = "root=/dev/vda1 ro resume_offset=77 quiet\n"
-	fstabText   = "/dev/vda1 / ext4 defaults 0 1\n"
-)
-
-func bootFiles(tr *faketree.Tree) {
-	tr.Write("etc/default/grub", grubText)
-	tr.Write("etc/kernel/cmdline", cmdlineText)
-	tr.Write("etc/fstab", fstabText)
-}
 
 func TestSetupTwiceThenUndo(t *testing.T) {
 	tr := machine(t, nil)
@@ -110,74 +92,6 @@ func TestSetupTwiceThenUndo(t *testing.T) {
 	}
 }
 
-func TestSetupDryRunWritesNothing(t *testing.T) {
-	tr := machine(t, nil)
-	bootFiles(tr)
-	res, err := Setup(tr.FS(), &testutil.Swapper{}, Options{Device: "/dev/vda2", Priority: -1, Fstab: true, WriteBootConfig: true, DryRun: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Actions) < 6 {
-		t.Fatalf("dry run says %q", res.Actions)
-	}
-	if tr.Read("etc/default/grub") != strings.TrimSpace(grubText) || tr.Read("etc/fstab") != strings.TrimSpace(fstabText) ||
-		tr.FS().Exists(StateName) || tr.FS().Exists("etc/hibernate/resume.json") || tr.FS().Exists("etc/default/grub.hibernate-backup") {
-		t.Fatal("dry run changed a file")
-	}
-}
-
-func TestSetupRefusalRecordsNothing(t *testing.T) {
-	tr := machine(t, []byte("not a swap area, not empty"))
-	ext4 := make([]byte, 2048)
-	binary.LittleEndian.PutUint16(ext4[1024+56:], 0xEF53)
-	os.WriteFile(tr.FS().Path("dev/vda2"), ext4, 0o644)
-	if _, err := Setup(tr.FS(), &testutil.Swapper{}, Options{Device: "/dev/vda2", Priority: -1}); err == nil {
-		t.Fatal("overwrote ext4")
-	}
-	if tr.FS().Exists(StateName) {
-		t.Fatal("a refused setup left a state file")
-	}
-}
-
-func TestSetupZram(t *testing.T) {
-	tr := faketree.New(t)
-	tr.Disk("zram0", 252)
-	tr.Swap("/dev/zram0 partition 1000 0 100")
-	_, err := Setup(tr.FS(), &testutil.Swapper{}, Options{Priority: -1})
-	if err == nil || !strings.Contains(err.Error(), "only swap is zram") || !strings.Contains(err.Error(), "--file") {
-		t.Fatalf("err = %v", err)
-	}
-	_, err = Setup(tr.FS(), &testutil.Swapper{}, Options{Device: "/dev/zram0", Priority: -1})
-	if err == nil || !strings.Contains(err.Error(), "compressed RAM disk") {
-		t.Fatalf("err = %v", err)
-	}
-}
-
-func TestSetParams(t *testing.T) {
-	for _, tc := range []struct{ in, want, prev string }{
-		{"quiet", "quiet resume=UUID=a resume_offset=5", ""},
-		{"resume=/dev/x quiet resume_offset=9", "resume=UUID=a resume_offset=5 quiet", "resume=/dev/x resume_offset=9"},
-		{"", "resume=UUID=a resume_offset=5", ""},
-	} {
-		got, prev := setParams(tc.in, []string{"resume=UUID=a", "resume_offset=5"})
-		if got != tc.want || strings.Join(prev, " ") != tc.prev {
-			t.Errorf("setParams(%q) = %q %q", tc.in, got, prev)
-		}
-		if back := unsetParams(got, []string{"resume=UUID=a", "resume_offset=5"}, prev); strings.Join(strings.Fields(back), " ") != strings.Join(strings.Fields(tc.in), " ") && tc.prev == "" {
-			t.Errorf("unsetParams back to %q from %q", back, tc.in)
-		}
-	}
-	// GRUB without the variable gets it, and loses it again on undo.
-	neu, added := editGrub("GRUB_DEFAULT=0\n", func(v string) string { s, _ := setParams(v, []string{"resume=UUID=a"}); return s })
-	if !added || neu != "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT=\"resume=UUID=a\"\n" {
-		t.Fatalf("editGrub added %v: %q", added, neu)
-	}
-	q, v := grubValue(`'quiet splash'`)
-	if q != "'" || v != "quiet splash" {
-		t.Fatalf("grubValue: %q %q", q, v)
-	}
-}
-
 func TestSwapFileSetupUndo(t *testing.T) {
 	tr := faketree.New(t)
 	loopFS(t, tr, "ext4", 128, "", "-b", "4096")
@@ -211,97 +125,5 @@ func TestSwapFileSetupUndo(t *testing.T) {
 	}
 	if len(sw.Off) != 1 || sw.Off[0] != "/mnt/swapfile" {
 		t.Fatalf("swapoff %v", sw.Off)
-	}
-}
-
-func gptDisk(t *testing.T, tr *faketree.Tree) string {
-	tr.Disk("vdb", 254)
-	p := tr.FS().Path("dev/vdb")
-	d, err := diskfs.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	tbl := &gpt.Table{LogicalSectorSize: 512, PhysicalSectorSize: 512, ProtectiveMBR: true, Partitions: []*gpt.Partition{
-		{Index: 1, Start: 2048, End: 2048 + 16<<11 - 1, Type: gpt.LinuxFilesystem, Name: "root"},
-	}}
-	if err := d.Partition(tbl); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func readGPT(t *testing.T, p string) *gpt.Table {
-	d, err := diskfs.Open(p, diskfs.WithOpenMode(diskfs.ReadOnly))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	pt, err := d.GetPartitionTable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pt.(*gpt.Table)
-}
-
-func TestNewPartition(t *testing.T) {
-	tr := faketree.New(t)
-	p := gptDisk(t, tr)
-	sw := &testutil.Swapper{}
-	o := Options{NewPartition: "/dev/vdb", Size: 32 << 20, Priority: -1}
-	res, err := Setup(tr.FS(), sw, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl := readGPT(t, p)
-	var swp *gpt.Partition
-	for _, q := range tbl.Partitions {
-		if q != nil && q.Name == NewPartitionName {
-			swp = q
-		}
-	}
-	if swp == nil || swp.Start != 2048+16<<11 || swp.End-swp.Start+1 != 32<<11 || swp.Type != gpt.LinuxSwap || res.Partition != 2 {
-		t.Fatalf("partition %+v, result %+v", swp, res)
-	}
-	f, _ := os.Open(p)
-	a, err := swsusp.ReadArea(io.NewSectionReader(f, int64(swp.Start)*512, 32<<20), 32<<20, 0)
-	f.Close()
-	if err != nil || a.Kind() != "swap" || a.Swap.UUIDString() != res.SwapUUID || res.KernelParams != "resume=UUID="+res.SwapUUID {
-		t.Fatalf("area %+v (%v), result %+v", a, err, res)
-	}
-	if len(sw.On) != 0 || !strings.Contains(strings.Join(res.Notes, "\n"), "partprobe") {
-		t.Fatalf("activated a partition the kernel does not list: %v %q", sw.On, res.Notes)
-	}
-	again, err := Setup(tr.FS(), sw, o)
-	if err != nil || again.Made || again.SwapUUID != res.SwapUUID || len(readGPT(t, p).Partitions) != len(tbl.Partitions) {
-		t.Fatalf("second run %+v, %v", again, err)
-	}
-	if _, err := Undo(tr.FS(), sw, false); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range readGPT(t, p).Partitions {
-		if q != nil && q.Start != 0 && q.Name == NewPartitionName {
-			t.Fatal("undo left the partition")
-		}
-	}
-}
-
-func TestFreeSpan(t *testing.T) {
-	tr := faketree.New(t)
-	tbl := readGPT(t, gptDisk(t, tr))
-	if _, _, err := freeSpan(tbl, 100<<20); err == nil || !strings.Contains(err.Error(), "largest is 46 MiB") {
-		t.Fatalf("100 MiB on a 64 MiB disk: %v", err)
-	}
-}
-
-// Setup twice, the second time naming the partition another way: the same partition, no refusal.
-func TestSetupTwiceWithAnotherSpec(t *testing.T) {
-	tr := faketree.New(t)
-	tr.Disk("vda", 254, faketree.Part{Size: 8 << 20}, faketree.Part{Size: 64 << 20, Label: "swap"})
-	if _, err := Setup(tr.FS(), &testutil.Swapper{}, Options{Device: "PARTLABEL=swap", Priority: -1}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Setup(tr.FS(), &testutil.Swapper{}, Options{Device: "/dev/vda2", Priority: -1}); err != nil {
-		t.Fatalf("second setup of the same partition: %v", err)
 	}
 }

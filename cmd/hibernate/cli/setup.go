@@ -73,7 +73,7 @@ func parseSetup(env Env, args []string) (setupArgs, error) {
 	fs.BoolVar(&a.o.Fstab, "fstab", false, "add the swap to /etc/fstab (once)")
 	fs.BoolVar(&a.o.WriteBootConfig, "write-boot-config", false, "write resume= and resume_offset= into the boot configuration")
 	fs.BoolVar(&a.undo, "undo", false, "take back what setup added")
-	fs.BoolVar(&a.o.DryRun, "dry-run", false, "print every change and make none")
+	fs.BoolVar(&a.o.DryRun, "dry-run", false, "print the plan (every change, in order) and make none")
 	fs.BoolVar(&a.asJSON, "json", false, "print the result as JSON")
 	fs.StringVar(&a.root, "root", "/", "the machine's root (a fake tree in tests)")
 	if err := parse(fs, args); err != nil {
@@ -109,20 +109,16 @@ func runSetup(env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var sw swapsetup.Swapper = swapsetup.SystemSwapper{}
-	if a.root != "/" {
-		sw = swapsetup.RootSwapper{Root: a.root}
-	}
 	var res swapsetup.Result
-	if a.undo {
-		res, err = swapsetup.Undo(sysfs.New(a.root), sw, a.o.DryRun)
-	} else {
-		// Our image record names this boot, so that a boot under another kernel can find and
-		// kexec this one; setup stamps it while the area is not active yet.
-		fs := sysfs.New(a.root)
-		rec := imagerecord.ThisBoot(fs, a.root, imagerecord.BootFSUUID(fs), time.Now())
-		a.o.Record = &rec
-		res, err = swapsetup.Setup(fs, sw, a.o)
+	plan, err := planSetup(a)
+	if err == nil && a.o.DryRun {
+		res, err = plan.DryRun() // the plan Apply would carry out, nothing changed
+	} else if err == nil {
+		var sw swapsetup.Swapper = swapsetup.SystemSwapper{}
+		if a.root != "/" {
+			sw = swapsetup.RootSwapper{Root: a.root}
+		}
+		res, err = plan.Apply(sw)
 	}
 	if a.asJSON {
 		if jerr := printJSON(env.Stdout, res); jerr != nil {
@@ -147,4 +143,17 @@ func runSetup(env Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "kernel parameters: %s\n", res.KernelParams)
 	}
 	return nil
+}
+
+// planSetup decides what setup (or --undo) does to the machine below --root.
+func planSetup(a setupArgs) (*swapsetup.Plan, error) {
+	fs := sysfs.New(a.root)
+	if a.undo {
+		return swapsetup.PlanUndo(fs)
+	}
+	// Our image record names this boot, so that a boot under another kernel can find and kexec
+	// this one; setup stamps it while the area is not active yet.
+	rec := imagerecord.ThisBoot(fs, a.root, imagerecord.BootFSUUID(fs), time.Now())
+	a.o.Record = &rec
+	return swapsetup.PlanSetup(fs, a.o)
 }
