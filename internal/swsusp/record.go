@@ -127,78 +127,128 @@ var ErrCorruptRecord = errors.New("corrupt image record")
 // least its first RecordEnd bytes). A page with no record gives (nil, nil);
 // a record that does not check out gives an error wrapping ErrCorruptRecord.
 func DecodeRecord(page []byte) (*Record, error) {
-	if len(page) < RecordOffset+len(recordMagic) {
+	region := recordRegion(page)
+	if region == nil {
 		return nil, nil
+	}
+	version, payload, err := recordPayload(region)
+	if err != nil {
+		return nil, err
+	}
+	r := &Record{Version: version}
+	if err := r.decodeFields(payload); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// recordRegion returns the record region of page (RecordOffset up to
+// RecordEnd, or the page's end) when it starts with the record magic, else nil.
+func recordRegion(page []byte) []byte {
+	if len(page) < RecordOffset+len(recordMagic) {
+		return nil
 	}
 	region := page[RecordOffset:min(len(page), RecordEnd)]
 	if !bytes.HasPrefix(region, []byte(recordMagic)) {
-		return nil, nil
+		return nil
 	}
-	bad := func(format string, args ...any) (*Record, error) {
-		return nil, fmt.Errorf("%w at byte %d: %s", ErrCorruptRecord, RecordOffset, fmt.Sprintf(format, args...))
-	}
+	return region
+}
+
+// corruptRecord is the error for a record that does not check out: it wraps
+// ErrCorruptRecord and says where the record is.
+func corruptRecord(format string, args ...any) error {
+	return fmt.Errorf("%w at byte %d: %s", ErrCorruptRecord, RecordOffset, fmt.Sprintf(format, args...))
+}
+
+// recordPayload checks the header of the record that starts region (a
+// version, a payload length that fits, the crc32) and returns the version
+// and the payload.
+func recordPayload(region []byte) (version int, payload []byte, err error) {
 	if len(region) < recordHeaderLen {
-		return bad("header cut short (%d bytes)", len(region))
+		return 0, nil, corruptRecord("header cut short (%d bytes)", len(region))
 	}
 	le := binary.LittleEndian
-	version := int(le.Uint16(region[8:]))
+	version = int(le.Uint16(region[8:]))
 	n := int(le.Uint16(region[10:]))
 	if version == 0 {
-		return bad("version 0")
+		return 0, nil, corruptRecord("version 0")
 	}
 	if recordHeaderLen+n > len(region) {
-		return bad("payload of %d bytes does not fit in %d", n, len(region)-recordHeaderLen)
+		return 0, nil, corruptRecord("payload of %d bytes does not fit in %d", n, len(region)-recordHeaderLen)
 	}
 	rec := region[:recordHeaderLen+n]
 	if got, want := recordCRC(rec), le.Uint32(region[12:]); got != want {
-		return bad("crc32 is %08x, stored %08x", got, want)
+		return 0, nil, corruptRecord("crc32 is %08x, stored %08x", got, want)
 	}
-	r := &Record{Version: version}
+	return version, rec[recordHeaderLen:], nil
+}
+
+// decodeFields sets r's fields from a record's payload, in which each tag
+// comes at most once.
+func (r *Record) decodeFields(payload []byte) error {
 	var seen [256]bool
-	for p := rec[recordHeaderLen:]; len(p) > 0; {
-		if len(p) < 3 {
-			return bad("field header cut short")
+	for p := payload; len(p) > 0; {
+		tag, v, rest, err := nextField(p)
+		if err != nil {
+			return err
 		}
-		tag, l := p[0], int(le.Uint16(p[1:]))
-		p = p[3:]
-		if l > len(p) {
-			return bad("field %d of %d bytes runs past the end", tag, l)
-		}
-		v := p[:l]
-		p = p[l:]
+		p = rest
 		if seen[tag] {
-			return bad("field %d twice", tag)
+			return corruptRecord("field %d twice", tag)
 		}
 		seen[tag] = true
-		switch tag {
-		case tagKernelRelease:
-			r.KernelRelease = string(v)
-		case tagKernelVersion:
-			r.KernelVersion = string(v)
-		case tagBootID:
-			r.BootID = string(v)
-		case tagKernelPath:
-			r.KernelPath = string(v)
-		case tagInitrdPath:
-			r.InitrdPath = string(v)
-		case tagBootFSUUID:
-			r.BootFSUUID = string(v)
-		case tagCmdline:
-			r.Cmdline = string(v)
-		case tagRAMBytes, tagStamped:
-			if l != 8 {
-				return bad("field %d is %d bytes, want 8", tag, l)
-			}
-			if tag == tagRAMBytes {
-				r.RAMBytes = le.Uint64(v)
-			} else {
-				r.Stamped = time.Unix(0, int64(le.Uint64(v))).UTC()
-			}
-		default:
-			// A field of a later version: skip it.
+		if err := r.setField(tag, v); err != nil {
+			return err
 		}
 	}
-	return r, nil
+	return nil
+}
+
+// nextField splits the field at the start of p (tag u8, length u16, bytes)
+// from the fields after it.
+func nextField(p []byte) (tag byte, v, rest []byte, err error) {
+	if len(p) < 3 {
+		return 0, nil, nil, corruptRecord("field header cut short")
+	}
+	tag, l := p[0], int(binary.LittleEndian.Uint16(p[1:]))
+	p = p[3:]
+	if l > len(p) {
+		return 0, nil, nil, corruptRecord("field %d of %d bytes runs past the end", tag, l)
+	}
+	return tag, p[:l], p[l:], nil
+}
+
+// setField sets the field of r that tag names to v. A tag this version does
+// not know is a field of a later version: it is skipped.
+func (r *Record) setField(tag byte, v []byte) error {
+	switch tag {
+	case tagKernelRelease:
+		r.KernelRelease = string(v)
+	case tagKernelVersion:
+		r.KernelVersion = string(v)
+	case tagBootID:
+		r.BootID = string(v)
+	case tagKernelPath:
+		r.KernelPath = string(v)
+	case tagInitrdPath:
+		r.InitrdPath = string(v)
+	case tagBootFSUUID:
+		r.BootFSUUID = string(v)
+	case tagCmdline:
+		r.Cmdline = string(v)
+	case tagRAMBytes, tagStamped:
+		if len(v) != 8 {
+			return corruptRecord("field %d is %d bytes, want 8", tag, len(v))
+		}
+		n := binary.LittleEndian.Uint64(v)
+		if tag == tagRAMBytes {
+			r.RAMBytes = n
+		} else {
+			r.Stamped = time.Unix(0, int64(n)).UTC()
+		}
+	}
+	return nil
 }
 
 // ReadWriterAt is a device or file to change in place.

@@ -139,6 +139,36 @@ func TestDecodeRecordCorrupt(t *testing.T) {
 	}
 }
 
+// nextField splits one tag, length, bytes field off a payload.
+func TestNextField(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		in      []byte
+		tag     byte
+		v, rest string
+		wantErr string
+	}{
+		{"one field", []byte{tagBootID, 2, 0, 'a', 'b'}, tagBootID, "ab", "", ""},
+		{"field then more", []byte{tagCmdline, 1, 0, 'q', tagBootID, 0, 0}, tagCmdline, "q", "\x03\x00\x00", ""},
+		{"empty field", []byte{200, 0, 0}, 200, "", "", ""},
+		{"length little-endian", append([]byte{tagCmdline, 0, 1}, make([]byte, 256)...), tagCmdline, string(make([]byte, 256)), "", ""},
+		{"no header", nil, 0, "", "", "field header cut short"},
+		{"header cut", []byte{tagBootID, 2}, 0, "", "", "field header cut short"},
+		{"runs past", []byte{tagBootID, 3, 0, 'a', 'b'}, 0, "", "", "field 3 of 3 bytes runs past the end"},
+	} {
+		tag, v, rest, err := nextField(c.in)
+		if c.wantErr != "" {
+			if err == nil || !errors.Is(err, ErrCorruptRecord) || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%s: error %v, want %q", c.name, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || tag != c.tag || string(v) != c.v || string(rest) != c.rest {
+			t.Errorf("%s: tag %d value %q rest %q err %v, want tag %d value %q rest %q", c.name, tag, v, rest, err, c.tag, c.v, c.rest)
+		}
+	}
+}
+
 func TestStampRecord(t *testing.T) {
 	dev := &memDev{b: make([]byte, 64*PageSize)}
 	if err := Mkswap(dev, int64(len(dev.b)), MkswapOptions{UUID: testUUID, Label: testLabel}); err != nil {

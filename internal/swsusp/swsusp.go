@@ -293,128 +293,198 @@ func readPage(r io.ReaderAt, n uint64, buf []byte) error {
 // about 2 TiB of image, more than any machine this runs on writes.
 const maxMapPages = 1 << 20
 
-// walkImage follows the map chain of the image whose header is in a.
+// walkImage follows the map chain of the image whose header is in a, then
+// reads the info page the chain names and checks the chain's length against it.
 func walkImage(r io.ReaderAt, devPages, headerPage uint64, a *Area, buf []byte, mapLimit int) error {
-	h := a.Header
-	if h.Image == 0 {
+	if a.Header.Image == 0 {
 		a.addf("swsusp_header.image is 0: no map page (the kernel refuses it with EINVAL)")
 		return nil
 	}
-	// inArea reports why page p cannot hold image data, or "".
-	inArea := func(p uint64) string {
-		switch {
-		case p >= devPages:
-			return fmt.Sprintf("past the end of the device (%d pages)", devPages)
-		case p == headerPage:
-			return "the header page"
-		case headerPage == 0 && a.Swap.Version == 1 && p > uint64(a.Swap.LastPage):
-			return fmt.Sprintf("past the swap area's last page %d", a.Swap.LastPage)
-		}
-		return ""
+	w := &imageWalk{r: r, a: a, buf: buf, devPages: devPages, headerPage: headerPage, mapLimit: mapLimit,
+		seen: map[uint64]bool{}}
+	if err := w.walkChain(); err != nil {
+		return err
 	}
-	seen := map[uint64]bool{}
-	var (
-		infoPage  uint64
-		badCount  uint64
-		firstBad  string
-		cur       = h.Image
-		prev      uint64
-		truncated bool
-	)
-	for cur != 0 {
-		where := "first map page"
-		if a.MapPages > 0 {
-			where = fmt.Sprintf("map page %d (linked from page %d)", a.MapPages+1, prev)
+	if w.badCount > 0 {
+		a.addf("%d image pages lie outside the device or swap area (first: %s)", w.badCount, w.firstBad)
+	}
+	return w.readInfo()
+}
+
+// imageWalk is one walk of an image's map chain: where it may read, and
+// what it found so far besides what goes into a.
+type imageWalk struct {
+	r          io.ReaderAt
+	a          *Area
+	buf        []byte // one page, reused for every read
+	devPages   uint64
+	headerPage uint64
+	mapLimit   int
+
+	seen      map[uint64]bool // map pages read
+	infoPage  uint64          // entries[0] of the first map page
+	badCount  uint64          // entries outside the area
+	firstBad  string          // the first of them, named
+	truncated bool            // the walk stopped on a problem before the chain's end
+}
+
+// inArea reports why page p cannot hold image data, or "".
+func (w *imageWalk) inArea(p uint64) string {
+	switch {
+	case p >= w.devPages:
+		return fmt.Sprintf("past the end of the device (%d pages)", w.devPages)
+	case p == w.headerPage:
+		return "the header page"
+	case w.headerPage == 0 && w.a.Swap.Version == 1 && p > uint64(w.a.Swap.LastPage):
+		return fmt.Sprintf("past the swap area's last page %d", w.a.Swap.LastPage)
+	}
+	return ""
+}
+
+// stop records a problem that ends the walk early; it returns false, for
+// "do not go on".
+func (w *imageWalk) stop(format string, args ...any) bool {
+	w.a.addf(format, args...)
+	w.truncated = true
+	return false
+}
+
+// walkChain reads the map pages from the header's image page to the one
+// whose next_swap is 0, or until a problem or the map page limit stops it.
+func (w *imageWalk) walkChain() error {
+	var prev uint64
+	for cur := w.a.Header.Image; cur != 0; {
+		if !w.mayRead(cur, prev) {
+			return nil
 		}
-		if why := inArea(cur); why != "" {
-			a.addf("image truncated: %s at page %d is %s", where, cur, why)
-			truncated = true
-			break
-		}
-		if seen[cur] {
-			a.addf("map chain loops: %s is page %d, already read", where, cur)
-			truncated = true
-			break
-		}
-		if a.MapPages >= mapLimit {
-			if mapLimit < maxMapPages {
-				a.Partial = true
-				break
-			}
-			a.addf("map chain longer than %d pages; stopped reading", maxMapPages)
-			truncated = true
-			break
-		}
-		seen[cur] = true
-		if err := readPage(r, cur, buf); err != nil {
+		w.seen[cur] = true
+		if err := readPage(w.r, cur, w.buf); err != nil {
 			return fmt.Errorf("image map page at page %d: %w", cur, err)
 		}
-		a.MapPages++
-		entries, next, _ := ParseMapPage(buf)
-		n := 0
-		for n < len(entries) && entries[n] != 0 {
-			e := entries[n]
-			if why := inArea(e); why != "" {
-				if badCount == 0 {
-					firstBad = fmt.Sprintf("map page %d entry %d: page %d is %s", a.MapPages, n, e, why)
-				}
-				badCount++
-			}
-			n++
-		}
-		if a.MapPages == 1 {
-			if n == 0 {
-				a.addf("first map page (page %d) lists no pages: no info page", cur)
-				truncated = true
-				break
-			}
-			infoPage = entries[0]
-		}
-		a.DataPages += uint64(n)
-		if n < len(entries) && next != 0 {
-			a.addf("map page %d (page %d) ends after %d entries but links to page %d; the kernel stops reading there",
-				a.MapPages, cur, n, next)
-			truncated = true
-			break
+		w.a.MapPages++
+		next, ok := w.takeMapPage(cur)
+		if !ok {
+			return nil
 		}
 		prev, cur = cur, next
 	}
-	if badCount > 0 {
-		a.addf("%d image pages lie outside the device or swap area (first: %s)", badCount, firstBad)
+	return nil
+}
+
+// mapPageName names the map page the walk is about to read, reached from
+// page prev.
+func (w *imageWalk) mapPageName(prev uint64) string {
+	if w.a.MapPages == 0 {
+		return "first map page"
 	}
-	if infoPage == 0 || inArea(infoPage) != "" {
+	return fmt.Sprintf("map page %d (linked from page %d)", w.a.MapPages+1, prev)
+}
+
+// mayRead reports whether the walk goes on to read the map page at page cur:
+// not when it lies outside the area, was read already, or is past the limit.
+func (w *imageWalk) mayRead(cur, prev uint64) bool {
+	if why := w.inArea(cur); why != "" {
+		return w.stop("image truncated: %s at page %d is %s", w.mapPageName(prev), cur, why)
+	}
+	if w.seen[cur] {
+		return w.stop("map chain loops: %s is page %d, already read", w.mapPageName(prev), cur)
+	}
+	if w.a.MapPages < w.mapLimit {
+		return true
+	}
+	if w.mapLimit < maxMapPages {
+		w.a.Partial = true
+		return false
+	}
+	return w.stop("map chain longer than %d pages; stopped reading", maxMapPages)
+}
+
+// takeMapPage counts the entries of the map page in w.buf (read from page
+// cur) and returns the page it links to; ok is false when the walk stops here.
+func (w *imageWalk) takeMapPage(cur uint64) (next uint64, ok bool) {
+	entries, next, _ := ParseMapPage(w.buf)
+	n := w.countEntries(entries)
+	if w.a.MapPages == 1 {
+		if n == 0 {
+			return 0, w.stop("first map page (page %d) lists no pages: no info page", cur)
+		}
+		w.infoPage = entries[0]
+	}
+	w.a.DataPages += uint64(n)
+	if n < len(entries) && next != 0 {
+		return 0, w.stop("map page %d (page %d) ends after %d entries but links to page %d; the kernel stops reading there",
+			w.a.MapPages, cur, n, next)
+	}
+	return next, true
+}
+
+// countEntries returns how many entries come before the first 0 (where the
+// kernel stops reading a map page), and counts those outside the area.
+func (w *imageWalk) countEntries(entries []uint64) int {
+	n := 0
+	for n < len(entries) && entries[n] != 0 {
+		if why := w.inArea(entries[n]); why != "" {
+			if w.badCount == 0 {
+				w.firstBad = fmt.Sprintf("map page %d entry %d: page %d is %s", w.a.MapPages, n, entries[n], why)
+			}
+			w.badCount++
+		}
+		n++
+	}
+	return n
+}
+
+// readInfo reads the info page the first map page names, and when the whole
+// chain was read and found sound, checks its length against the info page.
+func (w *imageWalk) readInfo() error {
+	if w.infoPage == 0 || w.inArea(w.infoPage) != "" {
 		return nil
 	}
-	if err := readPage(r, infoPage, buf); err != nil {
-		return fmt.Errorf("image info page at page %d: %w", infoPage, err)
+	if err := readPage(w.r, w.infoPage, w.buf); err != nil {
+		return fmt.Errorf("image info page at page %d: %w", w.infoPage, err)
 	}
-	info, err := ParseInfo(buf)
-	a.Info = &info
+	info, err := ParseInfo(w.buf)
+	w.a.Info = &info
 	if err != nil {
-		a.addf("%v", err)
+		w.a.addf("%v", err)
 		return nil
 	}
-	if truncated || badCount > 0 || a.Partial {
+	if w.truncated || w.badCount > 0 || w.a.Partial {
 		return nil
 	}
-	// Cross-check the count of stored pages against the info page.
+	checkPageCount(w.a, info)
+	return nil
+}
+
+// checkPageCount cross-checks the count of stored pages (a.DataPages)
+// against the info page's count of pages.
+func checkPageCount(a *Area, info Info) {
+	h := a.Header
 	if h.NoCompress() {
 		if a.DataPages != info.Pages {
 			a.addf("image truncated: map chain lists %d pages, info page says %d", a.DataPages, info.Pages)
 		}
-	} else if info.Pages > 1 {
-		// Compressed: the info page, then chunks of up to 32 pages, each at most
-		// 35 pages on disk (DIV_ROUND_UP(lzo1x_worst_compress(32·4096)+8, 4096)).
-		chunks := (info.Pages - 1 + cmpUncPages - 1) / cmpUncPages
-		if maxPages := 1 + chunks*cmpMaxPages; a.DataPages > maxPages {
-			a.addf("map chain lists %d pages, more than %d pages of %s data can take (%d)",
-				a.DataPages, info.Pages, h.Compressor(), maxPages)
-		}
-		if a.DataPages < 2 {
-			a.addf("image truncated: map chain lists only the info page, info page says %d pages", info.Pages)
-		}
+		return
 	}
-	return nil
+	if info.Pages <= 1 {
+		return
+	}
+	if maxPages := maxCompressedPages(info.Pages); a.DataPages > maxPages {
+		a.addf("map chain lists %d pages, more than %d pages of %s data can take (%d)",
+			a.DataPages, info.Pages, h.Compressor(), maxPages)
+	}
+	if a.DataPages < 2 {
+		a.addf("image truncated: map chain lists only the info page, info page says %d pages", info.Pages)
+	}
+}
+
+// maxCompressedPages is the most swap pages a compressed image of pages
+// pages (the info page included) takes: the info page, then chunks of up to
+// 32 pages, each at most 35 pages on disk
+// (DIV_ROUND_UP(lzo1x_worst_compress(32·4096)+8, 4096)).
+func maxCompressedPages(pages uint64) uint64 {
+	chunks := (pages - 1 + cmpUncPages - 1) / cmpUncPages
+	return 1 + chunks*cmpMaxPages
 }
 
 const (

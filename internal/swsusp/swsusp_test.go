@@ -427,3 +427,44 @@ func TestDiscard(t *testing.T) {
 		t.Error("short device: no error")
 	}
 }
+
+// inArea names why a page cannot hold image data: outside the device, the
+// header page itself, or (for a partition's area) past the swap area.
+func TestImageWalkInArea(t *testing.T) {
+	for _, c := range []struct {
+		headerPage, p uint64
+		lastPage      uint32
+		want          string
+	}{
+		{0, 1, 63, ""},
+		{0, 63, 63, ""},
+		{0, 64, 63, "past the end of the device (64 pages)"},
+		{0, 1 << 40, 63, "past the end of the device (64 pages)"},
+		{0, 0, 63, "the header page"},
+		{10, 10, 63, "the header page"},
+		{0, 31, 30, "past the swap area's last page 30"},
+		{0, 30, 30, ""},
+		{10, 31, 30, ""}, // a swap file's last_page counts file pages, not device pages
+	} {
+		w := &imageWalk{a: &Area{Swap: SwapHeader{Version: 1, LastPage: c.lastPage}}, devPages: 64, headerPage: c.headerPage}
+		if got := w.inArea(c.p); got != c.want {
+			t.Errorf("header %d last page %d: page %d: %q, want %q", c.headerPage, c.lastPage, c.p, got, c.want)
+		}
+	}
+}
+
+// A compressed image of n pages: the info page, then up to 32 pages a chunk
+// in at most 35 swap pages each.
+func TestMaxCompressedPages(t *testing.T) {
+	for _, c := range []struct{ pages, want uint64 }{
+		{2, 36},
+		{33, 36},
+		{34, 71},
+		{65, 71},
+		{66, 106},
+	} {
+		if got := maxCompressedPages(c.pages); got != c.want {
+			t.Errorf("maxCompressedPages(%d) = %d, want %d", c.pages, got, c.want)
+		}
+	}
+}

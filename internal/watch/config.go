@@ -46,103 +46,142 @@ type key struct {
 	set              func(c *Config, v string) error
 }
 
+// keys are the settings, in the order --help lists them.
 func keys() []key {
-	dur := func(dst func(*Config) *time.Duration, allowZero bool) func(*Config, string) error {
-		return func(c *Config, v string) error {
-			d, err := parseDuration(v)
-			if err != nil {
-				return err
-			}
-			if d == 0 && !allowZero {
-				return fmt.Errorf("%q: must be more than 0", v)
-			}
-			*dst(c) = d
-			return nil
-		}
-	}
 	return []key{
-		{"ups", "", "a UPS to follow, NAME[@HOST[:PORT]] as NUT writes it (NAME * for all the server's); repeat for several", false,
-			func(c *Config, v string) error {
-				u, err := ParseUPSSpec(v)
-				if err == nil {
-					c.UPS = append(c.UPS, u)
-				}
-				return err
-			}},
+		{"ups", "", "a UPS to follow, NAME[@HOST[:PORT]] as NUT writes it (NAME * for all the server's); repeat for several", false, setUPS},
 		{"nut-user", "", "upsd user name (USERNAME), if the server wants one", false,
-			func(c *Config, v string) error { c.NUTUser = v; return nil }},
+			setString(func(c *Config) *string { return &c.NUTUser })},
 		{"nut-password", "", "upsd password (PASSWORD); prefer nut-password-file, flags show in ps", false,
-			func(c *Config, v string) error { c.NUTPassword = v; return nil }},
-		{"nut-password-file", "", "a file holding the upsd password (its first line)", false,
-			func(c *Config, v string) error {
-				b, err := os.ReadFile(v)
-				if err != nil {
-					return err
-				}
-				c.NUTPassword, _, _ = strings.Cut(strings.TrimRight(string(b), "\r\n"), "\n")
-				return nil
-			}},
-		{"power-supply", "auto", "follow /sys/class/power_supply: yes, no, or auto (when no --ups is given)", false,
-			func(c *Config, v string) error {
-				switch v {
-				case "auto", "yes", "no":
-					c.PowerSupply = v
-					return nil
-				}
-				return fmt.Errorf("%q: want auto, yes or no", v)
-			}},
-		{"charge", "10", "hibernate on battery at a charge at or below this percentage (0: never on charge)", false,
-			func(c *Config, v string) error {
-				f, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
-				if err != nil || f < 0 || f > 100 {
-					return fmt.Errorf("%q: want a percentage from 0 to 100", v)
-				}
-				c.Policy.Charge = f
-				return nil
-			}},
+			setString(func(c *Config) *string { return &c.NUTPassword })},
+		{"nut-password-file", "", "a file holding the upsd password (its first line)", false, setNUTPasswordFile},
+		{"power-supply", "auto", "follow /sys/class/power_supply: yes, no, or auto (when no --ups is given)", false, setPowerSupply},
+		{"charge", "10", "hibernate on battery at a charge at or below this percentage (0: never on charge)", false, setCharge},
 		{"runtime", "5m", "hibernate on battery at a runtime at or below this (seconds, or 90s, 5m; 0: never on runtime)", false,
-			dur(func(c *Config) *time.Duration { return &c.Policy.Runtime }, true)},
+			setDuration(func(c *Config) *time.Duration { return &c.Policy.Runtime }, true)},
 		{"grace", "30s", "wait this long after the decision; power coming back in it cancels", false,
-			dur(func(c *Config) *time.Duration { return &c.Policy.Grace }, true)},
+			setDuration(func(c *Config) *time.Duration { return &c.Policy.Grace }, true)},
 		{"on-unknown", "ignore", "on an unknown state (upsd down, garbage, no battery): ignore, last-on-battery or hibernate, after unknown-after", false,
-			func(c *Config, v string) error {
-				switch OnUnknown(v) {
-				case UnknownIgnore, UnknownLastOnBattery, UnknownHibernate:
-					c.Policy.OnUnknown = OnUnknown(v)
-					return nil
-				}
-				return fmt.Errorf("%q: want ignore, last-on-battery or hibernate", v)
-			}},
+			setOnUnknown},
 		{"unknown-after", "2m", "how long a state must stay unknown before on-unknown applies", false,
-			dur(func(c *Config) *time.Duration { return &c.Policy.UnknownAfter }, true)},
+			setDuration(func(c *Config) *time.Duration { return &c.Policy.UnknownAfter }, true)},
 		{"trigger", "any", "any: hibernate when one supply is critical; all: only when every one is (redundant power supplies)", false,
-			func(c *Config, v string) error {
-				switch v {
-				case "any", "all":
-					c.Policy.All = v == "all"
-					return nil
-				}
-				return fmt.Errorf("%q: want any or all", v)
-			}},
+			setTrigger},
 		{"poll", "5s", "how often to read the sources", false,
-			dur(func(c *Config) *time.Duration { return &c.Poll }, false)},
+			setDuration(func(c *Config) *time.Duration { return &c.Poll }, false)},
 		{"timeout", "5s", "upsd: how long to wait to connect and for each poll's answers", false,
-			dur(func(c *Config) *time.Duration { return &c.Timeout }, false)},
+			setDuration(func(c *Config) *time.Duration { return &c.Timeout }, false)},
 		{"backoff-max", "1m", "upsd: the longest wait between reconnection attempts (they start at 1s and double)", false,
-			dur(func(c *Config) *time.Duration { return &c.BackoffMax }, false)},
-		{"dry-run", "false", "log the decision and hibernate now's plan instead of hibernating", true,
-			func(c *Config, v string) error {
-				b, err := parseBool(v)
-				c.DryRun = b
-				return err
-			}},
+			setDuration(func(c *Config) *time.Duration { return &c.BackoffMax }, false)},
+		{"dry-run", "false", "log the decision and hibernate now's plan instead of hibernating", true, setDryRun},
 		{"mode", "", "hibernate now's --mode (shutdown, platform, reboot, suspend)", false,
-			func(c *Config, v string) error { c.Mode = v; return nil }},
+			setString(func(c *Config) *string { return &c.Mode })},
 		{"image-size", "auto", "hibernate now's --image-size (bytes, auto or min)", false,
-			func(c *Config, v string) error { c.ImageSize = v; return nil }},
+			setString(func(c *Config) *string { return &c.ImageSize })},
 		{"root", "/", "the machine's root (a fake tree in tests)", false,
-			func(c *Config, v string) error { c.Root = v; return nil }},
+			setString(func(c *Config) *string { return &c.Root })},
 	}
+}
+
+// setString is the setter of a setting taken as it is written.
+func setString(dst func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		*dst(c) = v
+		return nil
+	}
+}
+
+// setDuration is the setter of a duration setting (see parseDuration); allowZero says whether 0
+// is allowed.
+func setDuration(dst func(*Config) *time.Duration, allowZero bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := parseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d == 0 && !allowZero {
+			return fmt.Errorf("%q: must be more than 0", v)
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+// setUPS adds a UPS; the setting repeats.
+func setUPS(c *Config, v string) error {
+	u, err := ParseUPSSpec(v)
+	if err == nil {
+		c.UPS = append(c.UPS, u)
+	}
+	return err
+}
+
+// setNUTPasswordFile takes the password from the first line of the file v.
+func setNUTPasswordFile(c *Config, v string) error {
+	b, err := os.ReadFile(v)
+	if err != nil {
+		return err
+	}
+	c.NUTPassword = firstLine(b)
+	return nil
+}
+
+// firstLine is a file's first line, without its line end.
+func firstLine(b []byte) string {
+	line, _, _ := strings.Cut(strings.TrimRight(string(b), "\r\n"), "\n")
+	return line
+}
+
+func setPowerSupply(c *Config, v string) error {
+	switch v {
+	case "auto", "yes", "no":
+		c.PowerSupply = v
+		return nil
+	}
+	return fmt.Errorf("%q: want auto, yes or no", v)
+}
+
+func setCharge(c *Config, v string) error {
+	f, err := parsePercent(v)
+	if err != nil {
+		return err
+	}
+	c.Policy.Charge = f
+	return nil
+}
+
+// parsePercent takes a percentage from 0 to 100, with or without its % sign.
+func parsePercent(v string) (float64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+	if err != nil || f < 0 || f > 100 {
+		return 0, fmt.Errorf("%q: want a percentage from 0 to 100", v)
+	}
+	return f, nil
+}
+
+func setOnUnknown(c *Config, v string) error {
+	switch OnUnknown(v) {
+	case UnknownIgnore, UnknownLastOnBattery, UnknownHibernate:
+		c.Policy.OnUnknown = OnUnknown(v)
+		return nil
+	}
+	return fmt.Errorf("%q: want ignore, last-on-battery or hibernate", v)
+}
+
+func setTrigger(c *Config, v string) error {
+	switch v {
+	case "any", "all":
+		c.Policy.All = v == "all"
+		return nil
+	}
+	return fmt.Errorf("%q: want any or all", v)
+}
+
+// setDryRun sets dry-run; a value that is not yes or no also turns it off.
+func setDryRun(c *Config, v string) error {
+	b, err := parseBool(v)
+	c.DryRun = b
+	return err
 }
 
 // Set sets one key, as the config file's "key = value" line or the flag --key value does.

@@ -120,3 +120,47 @@ func TestArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePercent(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		want    float64
+		wantErr bool
+	}{
+		{"10", 10, false},
+		{"15%", 15, false},
+		{"0", 0, false},
+		{"100", 100, false},
+		{"2.5%", 2.5, false},
+		{"100.5", 0, true},
+		{"-1", 0, true},
+		{"%", 0, true},
+		{"", 0, true},
+		{"ten", 0, true},
+		{"10 %", 0, true},
+	} {
+		got, err := parsePercent(c.in)
+		if (err != nil) != c.wantErr || got != c.want {
+			t.Errorf("parsePercent(%q) = %v, %v; want %v, error %v", c.in, got, err, c.want, c.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), "want a percentage from 0 to 100") {
+			t.Errorf("parsePercent(%q): error %q does not say what it wants", c.in, err)
+		}
+	}
+}
+
+// The password file's first line, without its line end.
+func TestFirstLine(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"hunter2\n", "hunter2"},
+		{"hunter2", "hunter2"},
+		{"hunter2\r\n", "hunter2"},
+		{"a b\nsecond\n", "a b"},
+		{"", ""},
+		{"\nsecond", ""},
+	} {
+		if got := firstLine([]byte(c.in)); got != c.want {
+			t.Errorf("firstLine(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

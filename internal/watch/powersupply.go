@@ -39,6 +39,7 @@ func (p *PowerSupply) Poll(ctx context.Context) []Reading {
 	return []Reading{r}
 }
 
+// battery is what read takes of one battery's attributes.
 type battery struct {
 	name                  string
 	status, level         string
@@ -50,122 +51,210 @@ type battery struct {
 	timeToEmpty           float64 // s
 }
 
+// supplies is what one read found in /sys/class/power_supply.
+type supplies struct {
+	mains  []string // adapters with an online attribute
+	online []string // those of them online
+	bats   []battery
+}
+
+// batteryAttrs are the attributes parseBattery reads.
+var batteryAttrs = []string{"status", "capacity_level", "capacity", "energy_now", "energy_full", "power_now",
+	"charge_now", "charge_full", "current_now", "time_to_empty_now"}
+
+// read reads every supply once and gives the machine's reading.
 func (p *PowerSupply) read() (Reading, error) {
-	r := unknown("power_supply", nil)
+	s, err := p.readSupplies()
+	if err != nil {
+		return unknown("power_supply", nil), err
+	}
+	return s.reading(p.vanished(s.bats))
+}
+
+// readSupplies reads each supply that /sys/class/power_supply lists.
+func (p *PowerSupply) readSupplies() (supplies, error) {
+	var s supplies
 	entries, err := os.ReadDir(p.FS.Path(powerSupplyDir))
 	if err != nil {
-		return r, fmt.Errorf("read /%s: %w", powerSupplyDir, err)
+		return s, fmt.Errorf("read /%s: %w", powerSupplyDir, err)
 	}
-	var mains, online []string
-	var bats []battery
-	present := map[string]bool{}
 	for _, e := range entries {
-		dir := powerSupplyDir + "/" + e.Name()
-		typ, err := p.FS.ReadString(dir + "/type")
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				continue // vanished between the listing and the read, or not a supply
-			}
-			return r, fmt.Errorf("read /%s/type: %w", dir, err)
-		}
-		switch typ {
-		case "Battery", "UPS":
-			if scope, _ := p.FS.ReadString(dir + "/scope"); scope == "Device" {
-				continue // a mouse's or a headset's battery, not the machine's
-			}
-			if v, err := p.FS.ReadString(dir + "/present"); err == nil && v == "0" {
-				continue
-			}
-			b := battery{name: e.Name()}
-			b.status, _ = p.FS.ReadString(dir + "/status")
-			b.level, _ = p.FS.ReadString(dir + "/capacity_level")
-			num := func(f string) float64 {
-				v, err := p.FS.ReadString(dir + "/" + f)
-				if err != nil {
-					return -1
-				}
-				n, err := strconv.ParseFloat(v, 64)
-				if err != nil || n < 0 {
-					return -1
-				}
-				return n
-			}
-			b.capacity = num("capacity")
-			b.energyNow, b.energyFull, b.powerNow = num("energy_now"), num("energy_full"), num("power_now")
-			b.chargeNow, b.chargeFull, b.currentNow = num("charge_now"), num("charge_full"), num("current_now")
-			b.timeToEmpty = num("time_to_empty_now")
-			bats = append(bats, b)
-			present[e.Name()] = true
-		default:
-			v, err := p.FS.ReadString(dir + "/online")
-			if err != nil {
-				continue // no online attribute: says nothing about mains
-			}
-			mains = append(mains, e.Name())
-			if v != "0" {
-				online = append(online, e.Name())
-			}
+		if err := p.readSupply(&s, e.Name()); err != nil {
+			return s, err
 		}
 	}
-	var vanished []string
+	return s, nil
+}
+
+// readSupply reads the supply name by its type: a battery (Battery, UPS) of the machine, or an
+// adapter (Mains, USB, ...) with an online attribute; it adds it to s. Anything else it skips.
+func (p *PowerSupply) readSupply(s *supplies, name string) error {
+	dir := powerSupplyDir + "/" + name
+	typ, err := p.FS.ReadString(dir + "/type")
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // vanished between the listing and the read, or not a supply
+	}
+	if err != nil {
+		return fmt.Errorf("read /%s/type: %w", dir, err)
+	}
+	switch typ {
+	case "Battery", "UPS":
+		if !machineBattery(p.attrs(dir, "scope", "present")) {
+			return nil
+		}
+		s.bats = append(s.bats, parseBattery(name, p.attrs(dir, batteryAttrs...)))
+	default:
+		v, ok := p.attrs(dir, "online")["online"]
+		if !ok {
+			return nil // no online attribute: says nothing about mains
+		}
+		s.mains = append(s.mains, name)
+		if v != "0" {
+			s.online = append(s.online, name)
+		}
+	}
+	return nil
+}
+
+// attrs reads the named attributes of the supply in dir; one that cannot be read is left out.
+func (p *PowerSupply) attrs(dir string, names ...string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		if v, err := p.FS.ReadString(dir + "/" + n); err == nil {
+			m[n] = v
+		}
+	}
+	return m
+}
+
+// machineBattery reports whether a battery's scope and present attributes make it one of the
+// machine's: not a mouse's or a headset's (scope Device), and not absent (present 0).
+func machineBattery(attrs map[string]string) bool {
+	return attrs["scope"] != "Device" && attrs["present"] != "0"
+}
+
+// parseBattery reads a battery's attributes; an amount that is missing or not a number is -1.
+func parseBattery(name string, attrs map[string]string) battery {
+	num := func(f string) float64 { return parseAmount(attrs[f]) }
+	return battery{
+		name:   name,
+		status: attrs["status"], level: attrs["capacity_level"],
+		capacity:  num("capacity"),
+		energyNow: num("energy_now"), energyFull: num("energy_full"), powerNow: num("power_now"),
+		chargeNow: num("charge_now"), chargeFull: num("charge_full"), currentNow: num("current_now"),
+		timeToEmpty: num("time_to_empty_now"),
+	}
+}
+
+// parseAmount parses a battery amount; -1 when v is not a number or is negative.
+func parseAmount(v string) float64 {
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+// vanished returns, sorted, the batteries seen at an earlier read that bats lacks, and notes
+// bats as seen.
+func (p *PowerSupply) vanished(bats []battery) []string {
+	present := map[string]bool{}
+	for _, b := range bats {
+		present[b.name] = true
+	}
+	var gone []string
 	for n := range p.seen {
 		if !present[n] {
-			vanished = append(vanished, n)
+			gone = append(gone, n)
 		}
 	}
-	sort.Strings(vanished)
+	sort.Strings(gone)
 	if p.seen == nil {
 		p.seen = map[string]bool{}
 	}
 	for n := range present {
 		p.seen[n] = true
 	}
+	return gone
+}
 
+// reading is the machine's reading from the supplies: the state, when it can be told, and the
+// charge and runtime of the batteries.
+func (s supplies) reading(vanished []string) (Reading, error) {
+	r := unknown("power_supply", nil)
+	r.Status = s.status(vanished)
+	onBattery, err := s.onBattery(vanished, r.Status)
+	if err != nil {
+		return r, err
+	}
+	r.Known, r.OnBattery = true, onBattery
+	r.Charge = charge(s.bats)
+	if r.OnBattery {
+		r.Runtime = runtime(s.bats) // a charging battery's draw says nothing of the time left
+	}
+	r.LowBattery = r.OnBattery && s.critical()
+	return r, nil
+}
+
+// status is the supplies as the log shows them: "mains offline; BAT0 Discharging 40%".
+func (s supplies) status(vanished []string) string {
 	var parts []string
 	switch {
-	case len(online) > 0:
-		parts = append(parts, "mains online ("+strings.Join(online, ", ")+")")
-	case len(mains) > 0:
+	case len(s.online) > 0:
+		parts = append(parts, "mains online ("+strings.Join(s.online, ", ")+")")
+	case len(s.mains) > 0:
 		parts = append(parts, "mains offline")
 	}
-	discharging := false
-	for _, b := range bats {
-		s := b.name + " " + b.status
+	for _, b := range s.bats {
+		part := b.name + " " + b.status
 		if b.capacity >= 0 {
-			s += fmt.Sprintf(" %.0f%%", b.capacity)
+			part += fmt.Sprintf(" %.0f%%", b.capacity)
 		}
-		parts = append(parts, s)
-		discharging = discharging || b.status == "Discharging"
+		parts = append(parts, part)
 	}
 	for _, n := range vanished {
 		parts = append(parts, n+" vanished")
 	}
-	r.Status = strings.Join(parts, "; ")
+	return strings.Join(parts, "; ")
+}
 
+// onBattery tells whether the machine runs on battery: when no mains adapter is online, or,
+// without any adapter, when a battery is discharging. It fails when it cannot tell: nothing to
+// ask, a battery gone, or mains offline with no battery.
+func (s supplies) onBattery(vanished []string, status string) (bool, error) {
 	switch {
-	case len(online) > 0:
-		r.Known = true // on mains: known whatever the batteries say
-	case len(mains) == 0 && len(bats) == 0:
-		return r, fmt.Errorf("no mains adapter and no battery in /%s", powerSupplyDir)
+	case len(s.online) > 0:
+		return false, nil // on mains: known whatever the batteries say
+	case len(s.mains) == 0 && len(s.bats) == 0:
+		return false, fmt.Errorf("no mains adapter and no battery in /%s", powerSupplyDir)
 	case len(vanished) > 0:
-		return r, fmt.Errorf("battery %s vanished (%s)", strings.Join(vanished, ", "), r.Status)
-	case len(bats) == 0:
-		return r, fmt.Errorf("mains offline and no battery in /%s", powerSupplyDir)
-	case len(mains) == 0 && !discharging:
-		r.Known = true // no adapter to ask; batteries not discharging: on line
-	default:
-		r.Known, r.OnBattery = true, true
+		return false, fmt.Errorf("battery %s vanished (%s)", strings.Join(vanished, ", "), status)
+	case len(s.bats) == 0:
+		return false, fmt.Errorf("mains offline and no battery in /%s", powerSupplyDir)
+	case len(s.mains) == 0 && !s.discharging():
+		return false, nil // no adapter to ask; batteries not discharging: on line
 	}
-	r.Charge = charge(bats)
-	if r.OnBattery {
-		r.Runtime = runtime(bats) // a charging battery's draw says nothing of the time left
-	}
-	for _, b := range bats {
-		if b.level == "Critical" && r.OnBattery {
-			r.LowBattery = true
+	return true, nil
+}
+
+// discharging reports whether a battery says Discharging.
+func (s supplies) discharging() bool {
+	for _, b := range s.bats {
+		if b.status == "Discharging" {
+			return true
 		}
 	}
-	return r, nil
+	return false
+}
+
+// critical reports whether a battery's capacity_level is Critical.
+func (s supplies) critical() bool {
+	for _, b := range s.bats {
+		if b.level == "Critical" {
+			return true
+		}
+	}
+	return false
 }
 
 // charge is the batteries' charge together, in percent, from energy, charge or capacity.

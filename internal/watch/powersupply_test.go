@@ -151,3 +151,83 @@ func TestPowerSupplyDrivesThePolicy(t *testing.T) {
 		t.Fatal("did not hibernate at 10%")
 	}
 }
+
+// parseBattery takes one battery's attribute set; what is missing, not a number or negative
+// is -1.
+func TestParseBattery(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		attrs map[string]string
+		want  battery
+	}{
+		{"ThinkPad energy", map[string]string{"status": "Discharging", "capacity_level": "Normal", "capacity": "40",
+			"energy_now": "20000000", "energy_full": "50000000", "power_now": "10000000"},
+			battery{name: "B", status: "Discharging", level: "Normal", capacity: 40, energyNow: 20e6, energyFull: 50e6,
+				powerNow: 10e6, chargeNow: -1, chargeFull: -1, currentNow: -1, timeToEmpty: -1}},
+		{"charge and current", map[string]string{"status": "Charging", "charge_now": "1000000", "charge_full": "4000000",
+			"current_now": "2000000", "time_to_empty_now": "600"},
+			battery{name: "B", status: "Charging", capacity: -1, energyNow: -1, energyFull: -1, powerNow: -1,
+				chargeNow: 1e6, chargeFull: 4e6, currentNow: 2e6, timeToEmpty: 600}},
+		{"nothing", map[string]string{},
+			battery{name: "B", capacity: -1, energyNow: -1, energyFull: -1, powerNow: -1, chargeNow: -1, chargeFull: -1,
+				currentNow: -1, timeToEmpty: -1}},
+		{"garbage and negative", map[string]string{"capacity": "full", "energy_now": "-5", "power_now": "", "energy_full": "0"},
+			battery{name: "B", capacity: -1, energyNow: -1, energyFull: 0, powerNow: -1, chargeNow: -1, chargeFull: -1,
+				currentNow: -1, timeToEmpty: -1}},
+	} {
+		if got := parseBattery("B", c.attrs); got != c.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestMachineBattery(t *testing.T) {
+	for _, c := range []struct {
+		attrs map[string]string
+		want  bool
+	}{
+		{map[string]string{}, true},
+		{map[string]string{"scope": "System", "present": "1"}, true},
+		{map[string]string{"scope": "Unknown"}, true},
+		{map[string]string{"scope": "Device"}, false}, // a mouse's, a headset's
+		{map[string]string{"present": "0"}, false},
+		{map[string]string{"scope": "System", "present": "0"}, false},
+	} {
+		if got := machineBattery(c.attrs); got != c.want {
+			t.Errorf("%v: %v, want %v", c.attrs, got, c.want)
+		}
+	}
+}
+
+// onBattery decides from the adapters and batteries alone.
+func TestSuppliesOnBattery(t *testing.T) {
+	dis, chg := battery{name: "BAT0", status: "Discharging"}, battery{name: "BAT0", status: "Charging"}
+	for _, c := range []struct {
+		name     string
+		s        supplies
+		vanished []string
+		want     bool
+		errorHas string
+	}{
+		{"mains online", supplies{mains: []string{"AC"}, online: []string{"AC"}, bats: []battery{dis}}, nil, false, ""},
+		{"mains online, a battery gone", supplies{mains: []string{"AC"}, online: []string{"AC"}}, []string{"BAT1"}, false, ""},
+		{"mains offline", supplies{mains: []string{"AC"}, bats: []battery{chg}}, nil, true, ""},
+		{"no adapter, discharging", supplies{bats: []battery{chg, dis}}, nil, true, ""},
+		{"no adapter, charging", supplies{bats: []battery{chg}}, nil, false, ""},
+		{"nothing", supplies{}, nil, false, "no mains adapter and no battery"},
+		{"nothing, a battery gone", supplies{}, []string{"BAT0"}, false, "no mains adapter and no battery"},
+		{"mains offline, a battery gone", supplies{mains: []string{"AC"}, bats: []battery{dis}}, []string{"BAT1"}, false, "battery BAT1 vanished (S)"},
+		{"mains offline, no battery", supplies{mains: []string{"AC"}}, nil, false, "mains offline and no battery"},
+	} {
+		got, err := c.s.onBattery(c.vanished, "S")
+		if c.errorHas != "" {
+			if err == nil || !strings.Contains(err.Error(), c.errorHas) {
+				t.Errorf("%s: %v, want an error with %q", c.name, err, c.errorHas)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%s: %v %v, want %v", c.name, got, err, c.want)
+		}
+	}
+}
