@@ -89,82 +89,105 @@ func Build(o Options, w io.Writer) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	cfg := o.Config
+	cfg.KernelRelease = o.KernelRelease
+	cfg.Modules = nil
+	recs, err := addModules(o, &cfg, &res)
+	if err != nil {
+		return res, err
+	}
+	return res, writeInitramfs(w, cfg, base, recs, o.Compress, &res)
+}
+
+// addModules resolves the modules to take (the options' names, or DefaultModules less what this
+// kernel lacks, and AddModules) with their dependencies, and returns their archive records,
+// noting each in cfg (path, needs, devices) and in res.
+func addModules(o Options, cfg *config.Config, res *Result) ([]cpio.Record, error) {
 	names := o.Modules
 	defaults := names == nil
 	if defaults {
 		names = DefaultModules
 	}
 	names = append([]string(nil), names...)
-	var recs []cpio.Record
-	cfg := o.Config
-	cfg.KernelRelease = o.KernelRelease
-	cfg.Modules = nil
-	if len(names) > 0 || len(o.AddModules) > 0 {
-		ix, err := modules.Scan(o.ModulesDir)
-		if err != nil {
-			return res, fmt.Errorf("scan modules of %s: %w", o.KernelRelease, err)
-		}
-		if defaults {
-			// The default set is for every machine: a kernel without one of them (the cloud
-			// flavour has no SATA or NVMe drivers at all) just goes without it.
-			kept := names[:0]
-			for _, n := range names {
-				if _, _, err := ix.Closure(n); err != nil {
-					res.Missing = append(res.Missing, n)
-					continue
-				}
-				kept = append(kept, n)
-			}
-			names = kept
-		}
-		names = append(names, o.AddModules...)
-		mods, builtin, err := ix.Closure(names...)
-		if err != nil {
-			return res, fmt.Errorf("modules for %s: %w", o.KernelRelease, err)
-		}
-		res.Modules, res.Builtin = mods, builtin
-		inArchive := map[string]string{} // module name -> its path inside the archive
-		for _, m := range mods {
-			// A compressed module (.ko.xz, .ko.zst, .ko.gz) goes in decompressed: the archive is
-			// compressed as a whole anyway, and /init then hands the kernel the file as it is
-			// (finit_module) instead of decompressing it at boot, where Go's xz took 12 s for
-			// the default set in a loaded guest.
-			data, err := modules.Decompress(filepath.Join(o.ModulesDir, m.Path))
-			if err != nil {
-				return res, fmt.Errorf("read module %s: %w", m.Name, err)
-			}
-			rel := filepath.ToSlash(m.Path)
-			if i := strings.LastIndex(rel, ".ko"); i >= 0 {
-				rel = rel[:i+len(".ko")]
-			}
-			name := path.Join("lib/modules", o.KernelRelease, rel)
-			recs = append(recs, cpio.StaticFile(name, string(data), 0o644))
-			cfg.Modules = append(cfg.Modules, "/"+name)
-			inArchive[m.Name] = "/" + name
-		}
-		cfg.Needs, cfg.Devices = loadingTables(ix, mods, inArchive)
+	if len(names) == 0 && len(o.AddModules) == 0 {
+		return nil, nil
 	}
+	ix, err := modules.Scan(o.ModulesDir)
+	if err != nil {
+		return nil, fmt.Errorf("scan modules of %s: %w", o.KernelRelease, err)
+	}
+	if defaults {
+		// The default set is for every machine: a kernel without one of them (the cloud
+		// flavour has no SATA or NVMe drivers at all) just goes without it.
+		kept := names[:0]
+		for _, n := range names {
+			if _, _, err := ix.Closure(n); err != nil {
+				res.Missing = append(res.Missing, n)
+				continue
+			}
+			kept = append(kept, n)
+		}
+		names = kept
+	}
+	mods, builtin, err := ix.Closure(append(names, o.AddModules...)...)
+	if err != nil {
+		return nil, fmt.Errorf("modules for %s: %w", o.KernelRelease, err)
+	}
+	res.Modules, res.Builtin = mods, builtin
+	var recs []cpio.Record
+	inArchive := map[string]string{} // module name -> its path inside the archive
+	for _, m := range mods {
+		rec, err := moduleRecord(o, m)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+		cfg.Modules = append(cfg.Modules, "/"+rec.Name)
+		inArchive[m.Name] = "/" + rec.Name
+	}
+	cfg.Needs, cfg.Devices = loadingTables(ix, mods, inArchive)
+	return recs, nil
+}
+
+// moduleRecord is module m as a file of the archive, at lib/modules/R/…/NAME.ko. A compressed
+// module (.ko.xz, .ko.zst, .ko.gz) goes in decompressed: the archive is compressed as a whole
+// anyway, and /init then hands the kernel the file as it is (finit_module) instead of
+// decompressing it at boot.
+func moduleRecord(o Options, m modules.Module) (cpio.Record, error) {
+	data, err := modules.Decompress(filepath.Join(o.ModulesDir, m.Path))
+	if err != nil {
+		return cpio.Record{}, fmt.Errorf("read module %s: %w", m.Name, err)
+	}
+	rel := filepath.ToSlash(m.Path)
+	if i := strings.LastIndex(rel, ".ko"); i >= 0 {
+		rel = rel[:i+len(".ko")]
+	}
+	return cpio.StaticFile(path.Join("lib/modules", o.KernelRelease, rel), string(data), 0o644), nil
+}
+
+// writeInitramfs writes the initramfs: the config in an archive of its own, first and
+// uncompressed, as early microcode is (the kernel unpacks one archive after another), so that
+// hibernate check knows the initramfs for ours from its first bytes, without a decompressor;
+// then the base and the modules, compressed.
+func writeInitramfs(w io.Writer, cfg config.Config, base []cpio.Record, recs []cpio.Record, compression string, res *Result) error {
 	cfgBytes, err := cfg.Marshal()
 	if err != nil {
-		return res, err
+		return err
 	}
-	// The config goes in an archive of its own, first and uncompressed, as early microcode
-	// does (the kernel unpacks one archive after another): hibernate check knows the
-	// initramfs for ours from its first bytes, without a decompressor.
 	var head, raw bytes.Buffer
 	if err := writeConfigArchive(&head, cpio.StaticFile(config.Path, string(cfgBytes), 0o644)); err != nil {
-		return res, err
+		return err
 	}
 	if err := writeArchive(&raw, base, recs); err != nil {
-		return res, err
+		return err
 	}
 	res.Uncompressed = int64(head.Len() + raw.Len())
 	if _, err := w.Write(head.Bytes()); err != nil {
-		return res, err
+		return err
 	}
-	n, err := compress(w, raw.Bytes(), o.Compress)
+	n, err := compress(w, raw.Bytes(), compression)
 	res.Compressed = int64(head.Len()) + n
-	return res, err
+	return err
 }
 
 // writeConfigArchive writes the archive of our config: its folders, the config, the trailer.

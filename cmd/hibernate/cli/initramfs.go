@@ -95,12 +95,18 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 	if err := writeFileAtomic(*out, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
+	printBuild(env, *out, o, res)
+	return nil
+}
+
+// printBuild says what went into the initramfs at out.
+func printBuild(env Env, out string, o initramfs.Options, res initramfs.Result) {
 	var names []string
 	for _, m := range res.Modules {
 		names = append(names, m.Name)
 	}
 	fmt.Fprintf(env.Stdout, "%s: initramfs for %s, %d modules (%s), %.1f MiB (%.1f MiB uncompressed, %s)\n",
-		*out, o.KernelRelease, len(res.Modules), strings.Join(names, " "),
+		out, o.KernelRelease, len(res.Modules), strings.Join(names, " "),
 		float64(res.Compressed)/(1<<20), float64(res.Uncompressed)/(1<<20), o.Compress)
 	if len(res.Missing) > 0 {
 		fmt.Fprintf(env.Stdout, "not in this kernel, left out: %s\n", strings.Join(res.Missing, " "))
@@ -108,7 +114,6 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 	if len(res.Builtin) > 0 {
 		fmt.Fprintf(env.Stdout, "built into the kernel, not needed: %s\n", strings.Join(res.Builtin, " "))
 	}
-	return nil
 }
 
 // writeFileAtomic puts data at path so that a power cut at any moment leaves either the old
