@@ -25,6 +25,34 @@ type Probe struct {
 	Label string
 }
 
+// Describe names what the probe found for a person: "a LUKS encrypted volume", "an ext4 file system".
+func (p Probe) Describe() string {
+	switch p.Type {
+	case "":
+		return "nothing known"
+	case "swap":
+		return "a swap area"
+	case "swsusp":
+		return "a hibernation image"
+	case "crypto_LUKS":
+		return "a LUKS encrypted volume"
+	case "LVM2_member":
+		return "an LVM physical volume"
+	case "linux_raid_member":
+		return "an md RAID member"
+	case "bcache":
+		return "a bcache device"
+	case "BitLocker":
+		return "a BitLocker encrypted volume"
+	case "gpt", "dos":
+		return "a partition table (" + p.Type + ")"
+	}
+	if strings.ContainsRune("aeiou", rune(p.Type[0])) {
+		return "an " + p.Type + " file system"
+	}
+	return "a " + p.Type + " file system"
+}
+
 func uuidString(b []byte) string {
 	if len(b) != 16 {
 		return ""
@@ -134,8 +162,8 @@ func fatSerial(b []byte) string {
 	return fmt.Sprintf("%04X-%04X", v>>16, v&0xffff)
 }
 
-// bcacheMagic is bcache's superblock magic, at 4096+24.
-var bcacheMagic = []byte{0xc6, 0x85, 0x73, 0xf6, 0x4e, 0x1a, 0x45, 0xca, 0x82, 0x65, 0xf5, 0x7f, 0x48, 0xba, 0x6d, 0x81}
+// BcacheMagic is bcache's superblock magic, at 4096+24.
+var BcacheMagic = []byte{0xc6, 0x85, 0x73, 0xf6, 0x4e, 0x1a, 0x45, 0xca, 0x82, 0x65, 0xf5, 0x7f, 0x48, 0xba, 0x6d, 0x81}
 
 // foreignType names the containers whose header comes before any file system's (blkid's
 // TYPE), read where libblkid reads them: LUKS at 0, an LVM2 label in one of the first four
@@ -150,7 +178,7 @@ func foreignType(b []byte) string {
 		return "crypto_LUKS"
 	case at(0, "\xfc\x4e\x2b\xa9"), at(4096, "\xfc\x4e\x2b\xa9"): // 0xa92b4efc, little-endian
 		return "linux_raid_member"
-	case at(4096+24, string(bcacheMagic)):
+	case at(4096+24, string(BcacheMagic)):
 		return "bcache"
 	}
 	for sector := 0; sector < 4; sector++ {

@@ -39,7 +39,7 @@ func (pl planner) partition() (*Plan, error) {
 	case active && (dev.Probe.Type != "swap" || pl.o.Force):
 		return nil, fmt.Errorf("%s is already an active swap area: nothing to make (swapoff it first to remake it)", dev.Path)
 	case !active && dev.Probe.Type != "" && dev.Probe.Type != "swap" && !pl.o.Force:
-		return nil, fmt.Errorf("%s holds a %s file system: refusing to overwrite it without --force", dev.Path, dev.Probe.Type)
+		return nil, fmt.Errorf("%s holds %s (blkid TYPE=%s): refusing to overwrite it without --force", dev.Path, dev.Probe.Describe(), dev.Probe.Type)
 	}
 	p := newPlan(pl.fs, Result{Device: dev.Path, DevT: dev.DevT(), SizeBytes: dev.Size})
 	if !active {

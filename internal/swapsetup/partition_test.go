@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/internal/testutil/faketree"
@@ -90,24 +91,50 @@ func TestSetupRefuses(t *testing.T) {
 	copy(xfs, "XFSB")
 	image := make([]byte, 4096)
 	copy(image[4086:], "S1SUSPEND")
+	at := func(off int, magic string) []byte {
+		b := make([]byte, 0x11000)
+		copy(b[off:], magic)
+		return b
+	}
+	lvm := at(512, "LABELONE")
+	copy(lvm[512+24:], "LVM2 001")
+	mbr := make([]byte, 512)
+	mbr[510], mbr[511] = 0x55, 0xAA
 	for _, tc := range []struct {
 		name    string
 		content []byte
 		active  bool
 		want    string
 	}{
-		{"file system", ext4, false, "holds a ext4 file system"},
-		{"xfs", xfs, false, "holds a xfs file system"},
+		{"file system", ext4, false, "holds an ext4 file system"},
+		{"xfs", xfs, false, "holds a xfs file system (blkid TYPE=xfs)"},
 		{"image", image, false, "holds a hibernation image"},
 		{"active", nil, true, "already an active swap area"},
+		{"LUKS", at(0, "LUKS\xba\xbe\x00\x02"), false, "holds a LUKS encrypted volume (blkid TYPE=crypto_LUKS)"},
+		{"LVM", lvm, false, "holds an LVM physical volume (blkid TYPE=LVM2_member)"},
+		{"md 1.2", at(4096, "\xfc\x4e\x2b\xa9"), false, "holds an md RAID member"},
+		{"NTFS", at(3, "NTFS    "), false, "holds a ntfs file system"},
+		{"BitLocker", at(3, "-FVE-FS-"), false, "holds a BitLocker encrypted volume"},
+		{"bcache", at(4096+24, string(blockdev.BcacheMagic)), false, "holds a bcache device"},
+		{"f2fs", at(1024, "\x10\x20\xf5\xf2"), false, "holds a f2fs file system"},
+		{"iso9660", at(32769, "CD001"), false, "holds an iso9660 file system"},
+		{"a GPT inside", at(512, "EFI PART"), false, "holds a partition table (gpt)"},
+		{"an MBR inside", mbr, false, "holds a partition table (dos)"},
 	} {
 		tr := machine(t, tc.content)
 		if tc.active {
 			tr.Swap("/dev/vda2 partition 65532 0 -2")
 		}
-		_, err := SetupPartition(tr.FS(), &testutil.Swapper{}, Options{Device: "/dev/vda2", Priority: -1})
+		before, err := os.ReadFile(tr.FS().Path("dev/vda2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = SetupPartition(tr.FS(), &testutil.Swapper{}, Options{Device: "/dev/vda2", Priority: -1})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+		if after, _ := os.ReadFile(tr.FS().Path("dev/vda2")); !bytes.Equal(before, after) {
+			t.Errorf("%s: the device changed after the refusal", tc.name)
 		}
 	}
 	// The whole disk of those partitions: its table is not to be overwritten.
