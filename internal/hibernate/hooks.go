@@ -59,7 +59,7 @@ func (h HookRun) String() string {
 // other than the machine's owner (root: the owner of /) could have changed is not run, as it
 // would run as root: it is in refused, with the reason and the fix.
 func findHooks(fs sysfs.FS) (hooks, refused []string, err error) {
-	owner, err := ownerOf(fs.Path())
+	owner, err := fs.RootOwner()
 	if err != nil {
 		return nil, nil, fmt.Errorf("hooks: %w", err)
 	}
@@ -126,18 +126,6 @@ func unsafeHook(fs sysfs.FS, p string, owner uint32) string {
 		}
 	}
 	return ""
-}
-
-// ownerOf is the uid owning path: / of a real machine is root's; a fake tree's, its maker's.
-func ownerOf(path string) (uint32, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0, err
-	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		return sys.Uid, nil
-	}
-	return 0, fmt.Errorf("cannot read the owner of %s", path)
 }
 
 // sleepAction is the verb systemd passes hooks for a hibernation in this mode.

@@ -80,18 +80,45 @@ func contains(list []string, s string) bool {
 
 var grubLineRe = regexp.MustCompile(`^(\s*(?:export\s+)?GRUB_CMDLINE_LINUX_DEFAULT=)(.*)$`)
 
-// grubValue splits a shell assignment's value into its quote and content.
-func grubValue(v string) (quote, content string) {
-	v = strings.TrimSpace(v)
-	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-		return v[:1], v[1 : len(v)-1]
+// grubValue splits a shell assignment's value, as /etc/default/grub (a shell file) holds it, into
+// its quote, its content and what follows it on the line (a comment): "quiet" # mine gives ",
+// quiet and ` # mine`. A value this cannot edit without changing what the shell makes of it is an
+// error: an expansion ($, `), an escape, a quote not closed on the line, more after the value
+// than a comment.
+func grubValue(v string) (quote, content, rest string, err error) {
+	v = strings.TrimLeft(v, " \t")
+	end := strings.IndexAny(v, " \t#")
+	if v != "" && (v[0] == '"' || v[0] == '\'') {
+		quote = v[:1]
+		close := strings.IndexByte(v[1:], v[0])
+		if close < 0 {
+			return "", "", "", fmt.Errorf("GRUB_CMDLINE_LINUX_DEFAULT's %s quote is not closed on its line", quote)
+		}
+		content, end = v[1:1+close], close+2
+	} else {
+		quote = `"`
+		if i := strings.IndexAny(v, "$`"); i >= 0 && (end < 0 || i < end) {
+			return "", "", "", fmt.Errorf("GRUB_CMDLINE_LINUX_DEFAULT=%s uses shell expansion", v)
+		}
+		if end < 0 {
+			end = len(v)
+		}
+		content = v[:end]
 	}
-	return `"`, v
+	rest = v[end:]
+	if r := strings.TrimLeft(rest, " \t"); r != "" && r[0] != '#' {
+		return "", "", "", fmt.Errorf("GRUB_CMDLINE_LINUX_DEFAULT is followed by %q on its line", r)
+	}
+	if strings.ContainsAny(content, "$`\\") || (quote == `"` && strings.Contains(content, `"`)) {
+		return "", "", "", fmt.Errorf("GRUB_CMDLINE_LINUX_DEFAULT=%s%s%s uses shell expansion or escapes", quote, content, quote)
+	}
+	return quote, content, rest, nil
 }
 
 // editGrub applies f to the value of the last GRUB_CMDLINE_LINUX_DEFAULT= (the one the shell
-// keeps), or to "" in a line appended when there is none.
-func editGrub(text string, f func(string) string) (string, bool) {
+// keeps), keeping its quote and any comment after it, or to "" in a line appended when there is
+// none. A value it cannot edit safely (grubValue) is an error, and the text is left as it is.
+func editGrub(text string, f func(string) string) (string, bool, error) {
 	lines := strings.Split(text, "\n")
 	last := -1
 	for i, l := range lines {
@@ -103,12 +130,15 @@ func editGrub(text string, f func(string) string) (string, bool) {
 		if text != "" && !strings.HasSuffix(text, "\n") {
 			text += "\n"
 		}
-		return text + `GRUB_CMDLINE_LINUX_DEFAULT="` + f("") + "\"\n", true
+		return text + `GRUB_CMDLINE_LINUX_DEFAULT="` + f("") + "\"\n", true, nil
 	}
 	m := grubLineRe.FindStringSubmatch(lines[last])
-	q, v := grubValue(m[2])
-	lines[last] = m[1] + q + f(v) + q
-	return strings.Join(lines, "\n"), false
+	q, v, rest, err := grubValue(m[2])
+	if err != nil {
+		return text, false, fmt.Errorf("/%s line %d: %w: add the parameters there by hand", grubDefaultName, last+1, err)
+	}
+	lines[last] = m[1] + q + f(v) + q + rest
+	return strings.Join(lines, "\n"), false, nil
 }
 
 // planBootConfig puts the kernel parameters (resume=, and resume_offset= for a file) into each
@@ -160,13 +190,13 @@ func bootConfigEdit(res *Result, name string, set func(old string, exists bool, 
 }
 
 func setGrub(old string, _ bool, e *BootEdit) (string, error) {
-	neu, added := editGrub(old, func(v string) string {
+	neu, added, err := editGrub(old, func(v string) string {
 		nv, prev := setParams(v, e.Set)
 		e.Prev = prev
 		return nv
 	})
 	e.Created = added
-	return neu, nil
+	return neu, err
 }
 
 func setKernelCmdline(old string, _ bool, e *BootEdit) (string, error) {
@@ -248,7 +278,10 @@ func planUndoBootEdit(p *Plan, e BootEdit) {
 func unsetBootParams(e BootEdit, old string) (string, error) {
 	switch e.File {
 	case grubDefaultName:
-		neu, _ := editGrub(old, func(v string) string { return unsetParams(v, e.Set, e.Prev) })
+		neu, _, err := editGrub(old, func(v string) string { return unsetParams(v, e.Set, e.Prev) })
+		if err != nil {
+			return "", err
+		}
 		if e.Created {
 			neu = strings.Replace(neu, "GRUB_CMDLINE_LINUX_DEFAULT=\"\"\n", "", 1)
 		}

@@ -6,16 +6,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
 const fstabName = "etc/fstab"
 
 // fstabLine is the line that activates the swap at boot: a swap area by its UUID (a partition),
-// a swap file by its path (spaces as \040, as fstab(5) wants).
+// a swap file by its path (space, tab, newline and backslash escaped as fstab(5) wants).
 func fstabLine(res Result, priority int) string {
 	spec := "UUID=" + res.UUID
 	if res.File != "" {
-		spec = strings.ReplaceAll(filepath.Clean(res.File), " ", `\040`)
+		spec = sysfs.EscapeMountField(filepath.Clean(res.File))
 	}
 	opts := "defaults"
 	if priority >= 0 {
@@ -43,7 +45,7 @@ func fstabEntry(fstab string, res Result) (string, bool) {
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 			continue
 		}
-		spec := strings.ReplaceAll(f[0], `\040`, " ")
+		spec := sysfs.UnescapeMountField(f[0])
 		for _, n := range fstabNames(res) {
 			if spec == n || strings.HasPrefix(n, "UUID=") && strings.EqualFold(spec, n) {
 				return line, true

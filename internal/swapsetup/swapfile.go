@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -119,6 +120,16 @@ func (pl planner) oldFile(path, name string, active bool) (oldSwapFile, error) {
 	}
 	if old.keep && st.Mode().Perm()&0o077 != 0 {
 		return old, fmt.Errorf("swap file %s has mode %04o: others could read all of RAM from it once it holds an image; chmod 600 %s, then run setup again", name, st.Mode().Perm(), name)
+	}
+	if old.keep {
+		// Its owner could read every page of the image, and write what the next boot resumes.
+		owner, err := pl.fs.RootOwner()
+		if err != nil {
+			return old, err
+		}
+		if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Uid != owner {
+			return old, fmt.Errorf("swap file %s does not belong to root: its owner could read all of RAM from it and change what the next boot resumes; chown root %s, then run setup again", name, name)
+		}
 	}
 	return old, nil
 }

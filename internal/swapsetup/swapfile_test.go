@@ -204,8 +204,19 @@ func TestSwapFileRefusesExisting(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "mode 0644") || len(sw.On) != 0 {
 		t.Fatalf("err = %v, swapon %v: want a refusal of mode 0644", err, sw.On)
 	}
-	// 0600 now, but sparse: refused for its holes.
+	// 0600, but a user's: refused, since its owner could read and change the image.
 	os.Chmod(p, 0o600)
+	if os.Getuid() == 0 {
+		if err := os.Chown(p, 1234, 1234); err != nil {
+			t.Fatal(err)
+		}
+		_, err = SetupFile(tr.FS(), sw, Options{File: "/mnt/swapfile", Priority: -1})
+		if err == nil || !strings.Contains(err.Error(), "does not belong to root") || len(sw.On) != 0 {
+			t.Fatalf("err = %v, want a refusal of a file owned by a user", err)
+		}
+		os.Chown(p, 0, 0)
+	}
+	// 0600 and root's now, but sparse: refused for its holes.
 	_, err = SetupFile(tr.FS(), sw, Options{File: "/mnt/swapfile", Priority: -1})
 	if err == nil || !strings.Contains(err.Error(), "hole") || len(sw.On) != 0 {
 		t.Fatalf("err = %v, want a refusal of a sparse file", err)

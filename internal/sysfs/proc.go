@@ -126,13 +126,20 @@ func parseMounts(b []byte) []Mount {
 		if len(f) < 4 {
 			continue
 		}
-		out = append(out, Mount{Device: unescapeOctal(f[0]), Point: unescapeOctal(f[1]), Type: f[2], Options: f[3]})
+		out = append(out, Mount{Device: UnescapeMountField(f[0]), Point: UnescapeMountField(f[1]), Type: f[2], Options: f[3]})
 	}
 	return out
 }
 
-// unescapeOctal undoes the kernel's \ooo escapes (mangle in fs/proc_namespace.c).
-func unescapeOctal(s string) string {
+// EscapeMountField writes s as a field of a mount table (/proc/mounts, /etc/fstab): space, tab,
+// newline and backslash as \040, \011, \012 and \134, as the kernel's mangle and glibc's
+// getmntent have them.
+func EscapeMountField(s string) string {
+	return strings.NewReplacer(`\`, `\134`, " ", `\040`, "\t", `\011`, "\n", `\012`).Replace(s)
+}
+
+// UnescapeMountField undoes the \ooo escapes of a mount table's field (EscapeMountField).
+func UnescapeMountField(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}

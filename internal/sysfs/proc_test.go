@@ -85,6 +85,15 @@ func TestKernelFilesBelowRoot(t *testing.T) {
 	}
 }
 
+func TestEscapeMountField(t *testing.T) {
+	for in, want := range map[string]string{"/swapfile": "/swapfile", "/my swap": `/my\040swap`, "/a\tb\nc": `/a\011b\012c`, `/back\slash`: `/back\134slash`} {
+		got := EscapeMountField(in)
+		if got != want || UnescapeMountField(got) != in || strings.ContainsAny(got, " \t\n") {
+			t.Errorf("EscapeMountField(%q) = %q (back: %q), want %q", in, got, UnescapeMountField(got), want)
+		}
+	}
+}
+
 func FuzzParseMounts(f *testing.F) {
 	f.Add([]byte("/dev/vda1 /mnt/a\\040b ext4 rw 0 0\n"))
 	f.Add([]byte("x \\777\\0 t o\n"))
@@ -95,5 +104,8 @@ func FuzzParseMounts(f *testing.F) {
 			}
 		}
 		parseMeminfo(b)
+		if s := string(b); UnescapeMountField(EscapeMountField(s)) != s {
+			t.Fatalf("escape of %q does not come back", s)
+		}
 	})
 }

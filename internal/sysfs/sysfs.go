@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // FS is a root prefix for kernel interface files.
@@ -21,6 +22,20 @@ func New(root string) FS {
 		root = "/"
 	}
 	return FS(root)
+}
+
+// RootOwner is the uid that owns the root: root's (0) on a real machine, the test's user below a
+// fake tree. What runs as root must belong to it.
+func (fs FS) RootOwner() (uint32, error) {
+	st, err := os.Stat(fs.Path())
+	if err != nil {
+		return 0, fmt.Errorf("owner of %s: %w", fs.Path(), err)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, fmt.Errorf("owner of %s: not known", fs.Path())
+	}
+	return sys.Uid, nil
 }
 
 // Root is the prefix itself.
