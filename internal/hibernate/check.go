@@ -64,8 +64,9 @@ func Check(fs sysfs.FS) Report {
 	resumeCheck, devt, set := checkResume(fs, swaps)
 	add(resumeCheck)
 	r.ResumeDevT, r.SetResume = devt, set
-	initramfsCheck, ours := checkInitramfs(fs)
-	recordCheck, st := checkRecord(fs, devt, swaps, ours)
+	initramfsCheck, ic := checkInitramfs(fs)
+	add(checkNextBoot(fs, devt, set, ic))
+	recordCheck, st := checkRecord(fs, devt, swaps, ic != nil && ic.Ours())
 	add(recordCheck)
 	r.record = st
 	add(initramfsCheck)

@@ -133,6 +133,7 @@ func TestRecordRefusesOnlyWhenOurInitNeedsIt(t *testing.T) {
 		detail string
 	}{
 		{"not our initramfs", func(tr *faketree.Tree) {
+			tr.Write("proc/cmdline", "root=/dev/vda1 resume=/dev/vda2\n")
 			stampOf(t, tr, "6.12.9-amd64", "another-boot")
 			writeInitramfs(tr, "boot/initrd.img-"+testRelease, testutil.Compress(t, "gzip", testutil.CPIO(t,
 				cpio.StaticFile("init", "#!/bin/sh\n", 0o755), cpio.StaticFile("scripts/local-premount/resume", "", 0o755))))
@@ -157,6 +158,52 @@ func TestRecordRefusesOnlyWhenOurInitNeedsIt(t *testing.T) {
 			c := check(t, tr, "image-record")
 			if !rep.Ready || !c.OK || !strings.Contains(c.Detail, tc.detail) {
 				t.Fatalf("ready %v, check %+v: want ok saying %q; failed: %+v", rep.Ready, c, tc.detail, rep.Failed())
+			}
+		})
+	}
+}
+
+// The next boot must look where the image goes: each command line and boot configuration that
+// names resume= (and the initramfs, when none does) must name that area.
+func TestNextBoot(t *testing.T) {
+	distro := func(tr *faketree.Tree, conf string) {
+		writeInitramfs(tr, "boot/initrd.img-"+testRelease, testutil.Compress(t, "gzip", testutil.CPIO(t,
+			cpio.StaticFile("init", "#!/bin/sh\n", 0o755), cpio.StaticFile("conf/conf.d/resume", conf, 0o644))))
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(tr *faketree.Tree)
+		ok     bool
+		detail string
+	}{
+		{"our /init scans", func(tr *faketree.Tree) {}, true, "scans the disks"},
+		{"resume= on the command line", func(tr *faketree.Tree) { tr.Write("proc/cmdline", "root=/dev/vda1 resume=/dev/vda2\n") }, true, "as /proc/cmdline say"},
+		{"resume= of another device", func(tr *faketree.Tree) { tr.Write("proc/cmdline", "root=/dev/vda1 resume=/dev/vda1\n") }, false,
+			"/proc/cmdline names resume=/dev/vda1, which is /dev/vda1 (254:1)"},
+		{"resume= of no device", func(tr *faketree.Tree) { tr.Write("proc/cmdline", "resume=UUID=0000-gone\n") }, false, "which is no device here"},
+		{"GRUB's defaults disagree", func(tr *faketree.Tree) {
+			tr.Write("proc/cmdline", "root=/dev/vda1 resume=/dev/vda2\n")
+			tr.Write("etc/default/grub", "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet resume=/dev/vda1\"\n")
+		}, false, "/etc/default/grub names resume=/dev/vda1"},
+		{"GRUB's menu not updated", func(tr *faketree.Tree) {
+			tr.Write("etc/default/grub", "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet resume=/dev/vda2\"\n")
+			tr.Write("boot/grub/grub.cfg", "menuentry 'Debian' {\n\tlinux /boot/vmlinuz-R root=/dev/vda1 ro resume=/dev/vda1\n}\n")
+		}, false, "/boot/grub/grub.cfg names resume=/dev/vda1"},
+		{"a swap file without resume_offset", func(tr *faketree.Tree) {
+			tr.Write("sys/power/resume_offset", "34816\n")
+			tr.Write("proc/cmdline", "root=/dev/vda1 resume=/dev/vda2\n")
+		}, false, "has resume=/dev/vda2 but no resume_offset= (the swap file's header is at page 34816)"},
+		{"initramfs-tools' RESUME", func(tr *faketree.Tree) { distro(tr, "RESUME=/dev/vda2\n") }, true, "as the initramfs"},
+		{"initramfs-tools' RESUME elsewhere", func(tr *faketree.Tree) { distro(tr, "RESUME=/dev/vda1\n") }, false, "the initramfs (no resume= on the command line) names resume=/dev/vda1"},
+		{"nothing names it", func(tr *faketree.Tree) { distro(tr, "RESUME=none\n") }, false, "nothing tells the next boot to look there"},
+		{"our /init cannot scan for a swap file", func(tr *faketree.Tree) { tr.Write("sys/power/resume_offset", "34816\n") }, false, "cannot be found by a scan"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := ready(t)
+			tc.change(tr)
+			c := check(t, tr, "next-boot")
+			if c.OK != tc.ok || !strings.Contains(c.Detail, tc.detail) || (!c.OK && c.Fix == "") {
+				t.Fatalf("next-boot = %+v, want ok %v saying %q", c, tc.ok, tc.detail)
 			}
 		})
 	}

@@ -13,13 +13,13 @@ import (
 // checkInitramfs answers: will the initramfs the running kernel boots with try to resume?
 // It looks where distributions put it (the names the image record knows) and reads it with
 // initramfs.Inspect.
-func checkInitramfs(fs sysfs.FS) (c CheckResult, ours bool) {
+func checkInitramfs(fs sysfs.FS) (c CheckResult, ic *initramfs.Contents) {
 	c = CheckResult{Name: "initramfs"}
 	u, err := fs.Uname()
 	if err != nil {
 		c.Detail = fmt.Sprintf("cannot read the running kernel's release: %v", err)
 		c.Fix = "mount /proc"
-		return c, false
+		return c, nil
 	}
 	release := u.Release
 	_, candidates := imagerecord.KernelFiles(release)
@@ -33,21 +33,22 @@ func checkInitramfs(fs sysfs.FS) (c CheckResult, ours bool) {
 	if p == "" {
 		c.Detail = fmt.Sprintf("no initramfs for the running kernel %s (looked for %s)", release, strings.Join(candidates, ", "))
 		c.Fix = "hibernate initramfs build (writes /boot/initrd.img-" + release + ")"
-		return c, false
+		return c, nil
 	}
 	f, err := os.Open(fs.Path(strings.TrimPrefix(p, "/")))
 	if err != nil {
 		c.Detail = fmt.Sprintf("cannot open the initramfs %s: %v", p, err)
 		c.Fix = "run hibernate check as root"
-		return c, false
+		return c, nil
 	}
 	defer f.Close()
-	ic, err := initramfs.Inspect(f)
+	contents, err := initramfs.Inspect(f)
 	if err != nil {
 		c.Detail = fmt.Sprintf("cannot read the initramfs %s: %v", p, err)
 		c.Fix = "hibernate initramfs build (writes an initramfs that resumes)"
-		return c, false
+		return c, nil
 	}
+	ic = &contents
 	what, ok := ic.ResumeSupport(release)
 	desc := fmt.Sprintf("%s (%s, %d cpio archive(s), %d entries)", p, ic.Compression, ic.Archives, len(ic.Names))
 	if ic.OursAtStart {
@@ -56,9 +57,9 @@ func checkInitramfs(fs sysfs.FS) (c CheckResult, ours bool) {
 	if !ok {
 		c.Detail = desc + " has nothing that resumes: no /init of hibernate, no initramfs-tools resume script, no dracut resume hook, no systemd-hibernate-resume"
 		c.Fix = "hibernate initramfs build, or your distribution's initramfs with resume support (update-initramfs -u with RESUME set, or dracut with the resume module)"
-		return c, false
+		return c, nil
 	}
 	c.OK = true
 	c.Detail = desc + ": " + what
-	return c, ic.Ours()
+	return c, ic
 }

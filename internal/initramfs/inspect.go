@@ -185,7 +185,36 @@ func skipZeros(br *bufio.Reader) error {
 }
 
 // keepFile says whether Inspect keeps a file's bytes (the rest is skipped).
-func keepFile(name string) bool { return name == "init" || name == config.Path }
+func keepFile(name string) bool {
+	return name == "init" || name == config.Path || name == initramfsToolsResume
+}
+
+// initramfsToolsResume is where initramfs-tools keeps RESUME= (and RESUME_OFFSET=).
+const initramfsToolsResume = "conf/conf.d/resume"
+
+// ResumeConfig is the resume device and offset the initramfs itself carries, for a boot whose
+// command line has no resume=: our config's, or initramfs-tools' conf.d/resume. ok is false when
+// it carries none (or Inspect stopped at our config before a later one: ours is first).
+func (ic Contents) ResumeConfig() (spec string, offset uint64, ok bool) {
+	if b, found := ic.Files[config.Path]; found {
+		cfg, err := config.Parse(b)
+		if err != nil || cfg.Resume == "" {
+			return "", 0, false
+		}
+		return cfg.Resume, cfg.ResumeOffset, true
+	}
+	for _, l := range strings.Split(string(ic.Files[initramfsToolsResume]), "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(l), "=")
+		v = strings.Trim(v, `"'`)
+		switch k {
+		case "RESUME":
+			spec, ok = v, v != "" && v != "none"
+		case "RESUME_OFFSET":
+			offset, _ = strconv.ParseUint(v, 10, 64)
+		}
+	}
+	return spec, offset, ok
+}
 
 // readCpio reads one newc (or crc) cpio archive from a stream, up to its TRAILER!!!. u-root's pkg/cpio was passed over here: its
 // reader wants an io.ReaderAt over the whole uncompressed archive, where this reads the

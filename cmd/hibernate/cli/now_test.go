@@ -17,6 +17,7 @@ func TestNowDryRunPrintsThePlan(t *testing.T) {
 	}
 	tr.Disk("vda", 254, faketree.Part{Size: 8 << 20}, faketree.Part{Size: 512 << 20, Content: page})
 	tr.Swap("/dev/vda2                               partition\t524284\t\t0\t\t-2")
+	tr.Write("proc/cmdline", "root=/dev/vda1 resume=/dev/vda2\n") // the next boot looks there
 	var out, errb bytes.Buffer
 	code := Run(Env{Stdout: &out, Stderr: &errb}, []string{"now", "--root", tr.Root, "--dry-run", "--mode", "shutdown",
 		"--image-size", "min", "--no-record", "--ignore-check", "initramfs"})
