@@ -23,7 +23,7 @@ import (
 // It returns only when everything failed; main then starts the emergency shell.
 func Init() error {
 	b := &Machine{FS: "/", Out: os.Stdout, Now: uptime, Release: release(), Sleep: time.Sleep}
-	b.Logf("init of hibernate starting on %s", b.Release)
+	b.Logf("%s%s", Starting, b.Release)
 	tStart := b.Now()
 	if err := mountEarly(); err != nil {
 		return err
@@ -74,7 +74,7 @@ func Init() error {
 		if err := b.DiscardImage(in.dev, in.offset); err != nil {
 			b.Logf("%v", err)
 		} else {
-			b.Logf("image on %s discarded: the area is a plain swap area again", in.Device)
+			b.Logf("image on %s "+Discarded, in.Device)
 		}
 	case PowerOff:
 		unix.Sync()
@@ -179,7 +179,7 @@ func (b *Machine) loadRest(ld *Loader) {
 	}
 	failed, _ := ld.Failures() // of the loads before the decision
 	for _, f := range failed {
-		b.Logf("load module %s", f)
+		b.Logf("%s%s", LoadModuleFailed, f)
 	}
 }
 
@@ -187,7 +187,7 @@ func (b *Machine) loadRest(ld *Loader) {
 func (b *Machine) logLoadedSince(ld *Loader, what string, start time.Duration) {
 	failed, loaded := ld.Failures()
 	for _, f := range failed {
-		b.Logf("load module %s", f)
+		b.Logf("%s%s", LoadModuleFailed, f)
 	}
 	b.Logf("loaded %s in %d ms (%d failed; %d modules in the kernel from this initramfs)", what, (b.Now() - start).Milliseconds(), len(failed), loaded)
 }
@@ -347,7 +347,7 @@ func freeInitramfs() {
 
 // EmergencyShell runs the u-root shell on the console, or waits forever when there is none.
 func EmergencyShell(why error) {
-	fmt.Fprintf(os.Stdout, "hibernate: %v\nhibernate: starting an emergency shell; the system is not booted\n", why)
+	fmt.Fprintf(os.Stdout, "%s%v\n%sstarting an emergency shell; the system is not booted\n", LinePrefix, why, LinePrefix)
 	for _, sh := range []string{"/bin/sh", "/bbin/gosh"} {
 		if _, err := os.Stat(sh); err == nil {
 			cmd := exec.Command(sh)
