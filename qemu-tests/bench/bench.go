@@ -124,7 +124,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	say("peer roots ready in %s: %s, %s", time.Since(t0).Round(time.Second), peers.tools.Dir, peers.dracut.Dir)
 
 	say("hibernating the guest every trial resumes")
-	h, err := scenario.Hibernate(ctx, a, scenario.RoundTripOptions{Name: "bench", Out: o.Out})
+	h, err := scenario.Hibernate(ctx, a, "bench", scenario.Output(o.Out))
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // trial boots a sparse copy of h's disk with the initrd in, and measures QEMU start to the job's
 // first line (Resume checks that the job goes on with the same memory and boot).
-func trial(ctx context.Context, h *scenario.Hibernated, in Initrd, seq int, resumeArgs string) Trial {
+func trial(ctx context.Context, h *scenario.Machine, in Initrd, seq int, resumeArgs string) Trial {
 	t := Trial{Initrd: in.Name, Seq: seq}
 	c, err := h.Clone(fmt.Sprintf("bench-trial-%02d", seq))
 	if err != nil {
@@ -207,7 +207,7 @@ func trial(ctx context.Context, h *scenario.Hibernated, in Initrd, seq int, resu
 	}
 	defer os.RemoveAll(filepath.Dir(c.Guest.Disk))
 	c.Guest.Initrd = in.Path
-	c.Options.Out = io.Discard
+	c.Config.Out = io.Discard
 	tctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	vm, err := c.Resume(tctx, resumeArgs)
