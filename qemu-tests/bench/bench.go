@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/internal/resume"
 	"github.com/hibernate-linux/hibernate/qemu-tests/scenario"
 )
 
@@ -229,7 +230,7 @@ var (
 	// A kernel line's timestamp, at the start or after what a script printed without a newline
 	// ("Begin: Running /scripts/local-premount ... [   12.486393] PM: …").
 	kernelTS = regexp.MustCompile(`\[\s*(\d+\.\d+)\] `)
-	ourTS    = regexp.MustCompile(`^hibernate: \[\s*(\d+\.\d+)\]`)
+	ourTS    = regexp.MustCompile(`^` + regexp.QuoteMeta(resume.LinePrefix) + `\[\s*(\d+\.\d+)\]`)
 )
 
 // diskTS matches the kernel's line for the virtio disk coming up, once its driver probed it.
@@ -256,9 +257,9 @@ func shares(lines []string) (share, ourInit, afterDev time.Duration, err error) 
 		if m := ourTS.FindStringSubmatch(l); m != nil {
 			v, _ := strconv.ParseFloat(m[1], 64)
 			switch {
-			case strings.Contains(l, "init of hibernate starting") && ourStart < 0:
+			case strings.Contains(l, resume.Starting) && ourStart < 0:
 				ourStart = v
-			case strings.Contains(l, "to /sys/power/resume") && ourWrite < 0:
+			case strings.Contains(l, resume.WritingResume) && ourWrite < 0:
 				ourWrite = v
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/internal/resume"
 	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
@@ -166,7 +167,7 @@ func TestNowModeReboot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, booted, err := vm.WaitConsoleAfter(ctx, saved, "init of hibernate starting on")
+	_, booted, err := vm.WaitConsoleAfter(ctx, saved, resume.Starting)
 	if err != nil {
 		t.Fatalf("no second boot in the same QEMU: %v", err)
 	}

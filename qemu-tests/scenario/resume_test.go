@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/internal/resume"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
@@ -124,7 +125,7 @@ func TestInspectAndDiscard(t *testing.T) {
 	if out, code, _ := h.HostHibernate("discard", "--partition", off, h.Guest.Disk); code == 0 {
 		t.Fatalf("a second discard succeeded:\n%s", out)
 	}
-	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, "no hibernation image on /dev/vda2 (swap)")
+	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, resume.NoImage+"/dev/vda2 (swap)")
 }
 
 // Issue 6: resume= as UUID=, PARTUUID=, a /dev path, and absent (the initramfs scans): each resumes.
@@ -142,7 +143,7 @@ func TestResumeDeviceSpecs(t *testing.T) {
 				param = fmt.Sprintf(param, h.Guest.Layout.SwapPartUUID)
 			}
 			vm := resumeBoot(t, ctx, h, param)
-			if _, err := vm.WaitConsole(ctx, "hibernate:"); err != nil {
+			if _, err := vm.WaitConsole(ctx, resume.LinePrefix); err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("resumed with %q in %s", param, h.Summary.ResumeTime)
@@ -170,7 +171,7 @@ func TestKernelMismatchKexecs(t *testing.T) {
 	}
 	h.Guest.Kernel, h.Guest.Initrd = k, initrd
 	vm := resumeBoot(t, ctx, h, h.Setup.KernelParams)
-	for _, want := range []string{"init of hibernate starting on " + cloud.Release, "kexec into " + h.Release, "hibernate.kexec=1", "init of hibernate starting on " + h.Release} {
+	for _, want := range []string{resume.Starting + cloud.Release, resume.KexecInto + h.Release, resume.KexecParam, resume.Starting + h.Release} {
 		if _, err := vm.WaitConsole(ctx, want); err != nil {
 			t.Fatalf("no %q on the console: %v", want, err)
 		}
@@ -183,8 +184,8 @@ func TestNoresumeDiscards(t *testing.T) {
 	h := hibernated(t)
 	ctx := timeout(t, 2*time.Minute)
 	vm, info := boot(t, ctx, h, h.Setup.KernelParams+" noresume")
-	wantFreshBoot(t, ctx, h, vm, info, "noresume on the command line: discarding it")
-	if _, err := vm.WaitConsole(ctx, "discarded: the area is a plain swap area again"); err != nil {
+	wantFreshBoot(t, ctx, h, vm, info, resume.NoResume+resume.Discarding)
+	if _, err := vm.WaitConsole(ctx, resume.Discarded); err != nil {
 		t.Fatal(err)
 	}
 	if err := vm.PowerOff(ctx); err != nil {
@@ -193,7 +194,7 @@ func TestNoresumeDiscards(t *testing.T) {
 	if _, err := vm.WaitExit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, "no hibernation image on /dev/vda2 (swap)")
+	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, resume.NoImage+"/dev/vda2 (swap)")
 }
 
 // Issue 6: a corrupted image (bytes flipped on the host) boots fresh with the reason, no panic.
@@ -203,8 +204,8 @@ func TestCorruptedImageBootsFresh(t *testing.T) {
 		page func(h *Machine) (uint64, int64, int)
 		why  string
 	}{
-		{"info page", func(h *Machine) (uint64, int64, int) { return infoPage(t, h), 400, 32 }, "not valid"},
-		{"map page", func(h *Machine) (uint64, int64, int) { return firstMapPage(t, h), 0, 64 }, "not valid"},
+		{"info page", func(h *Machine) (uint64, int64, int) { return infoPage(t, h), 400, 32 }, resume.NotValid},
+		{"map page", func(h *Machine) (uint64, int64, int) { return firstMapPage(t, h), 0, 64 }, resume.NotValid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := hibernated(t)
@@ -246,10 +247,10 @@ func TestResumeDeviceAbsent(t *testing.T) {
 	ctx := timeout(t, 2*time.Minute)
 	const missing = "UUID=00000000-0000-4000-8000-00000000dead"
 	vm, info := boot(t, ctx, h, "resume="+missing+" hibernate.wait=3")
-	if _, err := vm.WaitConsole(ctx, "waiting for resume device "+missing+", up to 3s"); err != nil {
+	if _, err := vm.WaitConsole(ctx, fmt.Sprintf(resume.WaitingFor, missing, 3*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	wantFreshBoot(t, ctx, h, vm, info, "resume device "+missing+" not found: booting")
+	wantFreshBoot(t, ctx, h, vm, info, fmt.Sprintf(resume.DeviceNotFound, missing))
 }
 
 // Issue 6: the power fails while the kernel writes the image: the header is written last, so the
@@ -266,7 +267,7 @@ func TestPowerCutWhileWritingImage(t *testing.T) {
 	if area.HasImage() {
 		t.Fatalf("the header says S1SUSPEND after a cut at 10%%: %+v", area.Header)
 	}
-	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, "no hibernation image on /dev/vda2 (swap)")
+	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, resume.NoImage+"/dev/vda2 (swap)")
 }
 
 // Issue 6: a kernel whose modules are .ko.xz (Debian's 6.12 are): hibernate initramfs build
@@ -305,7 +306,7 @@ func TestXZModulesLoad(t *testing.T) {
 	h.Guest.Initrd = initrd
 	vm := resumeBoot(t, ctx, h, h.Setup.KernelParams)
 	for _, l := range vm.ConsoleLines() {
-		if strings.Contains(l, "hibernate: ") && strings.Contains(l, "load module ") {
+		if strings.Contains(l, resume.LinePrefix) && strings.Contains(l, resume.LoadModuleFailed) {
 			t.Errorf("a module of the .ko.xz tree failed to load: %s", l)
 		}
 	}
@@ -320,8 +321,8 @@ func TestResumeDiskDetached(t *testing.T) {
 	do(t, ctx, vm, m.SetupSwap, m.HibernateNow)
 	m.Guest.SwapDisk = "" // detached
 	vm2, info2 := boot(t, ctx, m, m.Setup.KernelParams+" hibernate.wait=3")
-	if _, err := vm2.WaitConsole(ctx, "waiting for resume device "+m.Setup.Resume+", up to 3s"); err != nil {
+	if _, err := vm2.WaitConsole(ctx, fmt.Sprintf(resume.WaitingFor, m.Setup.Resume, 3*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	wantFreshBoot(t, ctx, m, vm2, info2, "resume device "+m.Setup.Resume+" not found: booting")
+	wantFreshBoot(t, ctx, m, vm2, info2, fmt.Sprintf(resume.DeviceNotFound, m.Setup.Resume))
 }
