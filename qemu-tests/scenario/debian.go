@@ -23,12 +23,11 @@ import (
 // status lines only for failures.
 const debianCmdline = "init=/lib/systemd/systemd systemd.show_status=error"
 
-// DebianRoot makes the root of DebianSystemd guests: a Debian 12 root by debootstrap with
-// systemd and the Debian kernel package (debroot.SystemdGuest), cached after the first run (a
-// cold debootstrap takes minutes).
-func DebianRoot(ctx context.Context, out io.Writer) (debroot.Root, error) {
+// DebianRoot makes the root of DebianSystemd guests by debootstrap from spec (the Debian 12 one
+// with systemd and the Debian kernel package is debroot.SystemdGuest), cached after the first
+// run: a cold debootstrap takes minutes.
+func DebianRoot(ctx context.Context, spec debroot.Spec, out io.Writer) (debroot.Root, error) {
 	say := func(format string, args ...any) { fmt.Fprintf(out, "debian: "+format+"\n", args...) }
-	spec := debroot.SystemdGuest()
 	say("root %s-%s: debootstrap %s --variant=%s with %s (cached after the first run)", spec.Name, spec.Key(), spec.Suite, spec.Variant, strings.Join(spec.Include, " "))
 	start := time.Now()
 	root, err := debroot.Ensure(ctx, spec)

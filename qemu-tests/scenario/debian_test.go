@@ -4,6 +4,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
 )
 
 // TestDebianSystemd is the real thing: a Debian 12 guest with systemd as PID 1 (a root
@@ -16,7 +18,7 @@ func TestDebianSystemd(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("debootstrap and the guest's root-owned tree need root")
 	}
-	root, err := DebianRoot(timeout(t, 30*time.Minute), testWriter{t}) // a cold debootstrap takes minutes
+	root, err := DebianRoot(timeout(t, 30*time.Minute), debroot.SystemdGuest(), testWriter{t}) // a cold debootstrap takes minutes
 	if err != nil {
 		t.Fatal(err)
 	}
