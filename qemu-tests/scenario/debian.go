@@ -170,7 +170,7 @@ func (m *Machine) BuildInitramfsInGuest(ctx context.Context, vm *harness.VM) err
 	if r, err = run(ctx, vm, "sha256sum", m.guestInitrdPath()); err != nil {
 		return err
 	}
-	m.guestInitrd, _, _ = strings.Cut(strings.TrimSpace(r.Stdout), " ")
+	m.guestInitrdSum, _, _ = strings.Cut(strings.TrimSpace(r.Stdout), " ")
 	_, err = run(ctx, vm, "sync")
 	return err
 }
@@ -202,10 +202,10 @@ func (m *Machine) UseGuestInitramfs(ctx context.Context, _ *harness.VM) error {
 	if err := dumpFromExt4(ctx, m.Guest.Disk, m.Guest.Layout.RootStart, in, out); err != nil {
 		return err
 	}
-	if got, err := sha256File(out); err != nil || got != m.guestInitrd {
-		return fmt.Errorf("%s copied out of the disk has sha256 %s (%v), the guest said %s", in, got, err, m.guestInitrd)
+	if got, err := sha256File(out); err != nil || got != m.guestInitrdSum {
+		return fmt.Errorf("%s copied out of the disk has sha256 %s (%v), the guest said %s", in, got, err, m.guestInitrdSum)
 	}
-	m.say("guest-built %s copied out of the disk (sha256 %.12s, as in the guest)", in, m.guestInitrd)
+	m.say("guest-built %s copied out of the disk (sha256 %.12s, as in the guest)", in, m.guestInitrdSum)
 	m.Guest.Initrd = out
 	return nil
 }

@@ -24,7 +24,7 @@ type Machine struct {
 	Summary   Summary
 	Systemd   Systemd // what the systemd steps saw (DebianSystemd guests)
 
-	guestInitrd string // the sha256 of the initramfs the guest built (BuildInitramfsInGuest)
+	guestInitrdSum string // the sha256 of the initramfs the guest built (BuildInitramfsInGuest)
 }
 
 // Config is a guest variant: what the options of New set, read by the steps after. Fields a
@@ -64,7 +64,9 @@ func Output(w io.Writer) Option { return func(c *Config) { c.Out = w } }
 func Memory(mib int) Option { return func(c *Config) { c.MemoryMiB = mib } }
 
 // Cmdline adds kernel parameters to every boot (e.g. hibernate=nocompress).
-func Cmdline(params string) Option { return func(c *Config) { c.Cmdline = params } }
+func Cmdline(params string) Option {
+	return func(c *Config) { c.Cmdline = strings.TrimSpace(c.Cmdline + " " + params) }
+}
 
 // ThrottleDisk limits the guest disk to bps bytes a second, to widen the window of the image write.
 func ThrottleDisk(bps int64) Option { return func(c *Config) { c.DiskBPS = bps } }
