@@ -34,7 +34,7 @@ type Machine struct {
 
 // Logf prints one console line, prefixed as every /init line is, with the time since boot.
 func (b *Machine) Logf(format string, args ...any) {
-	fmt.Fprintf(b.Out, "hibernate: [%8.3f] %s\n", b.Now().Seconds(), fmt.Sprintf(format, args...))
+	fmt.Fprintf(b.Out, LinePrefix+"[%8.3f] %s\n", b.Now().Seconds(), fmt.Sprintf(format, args...))
 }
 
 // uptime reads CLOCK_BOOTTIME, the clock the kernel's console timestamps use.
@@ -108,11 +108,11 @@ func (b *Machine) FindResumeDevice(spec string, wait time.Duration, more func() 
 			return spec, nil, nil
 		}
 		if !said && spec != "" && !coming {
-			limit := "as long as it takes (resumewait)"
 			if wait >= 0 {
-				limit = fmt.Sprintf("up to %s", wait)
+				b.Logf(WaitingFor, spec, wait)
+			} else {
+				b.Logf(WaitingForever, spec)
 			}
-			b.Logf("waiting for resume device %s, %s", spec, limit)
 			said = true
 		}
 		switch {
@@ -178,7 +178,7 @@ func (b *Machine) StartResume(dev *blockdev.Device, offset uint64) error {
 	if err := b.FS.WriteString("sys/power/resume_offset", fmt.Sprint(offset)); err != nil {
 		return fmt.Errorf("set resume_offset %d: %w", offset, err)
 	}
-	b.Logf("writing %s (%s) to /sys/power/resume", dev.DevT(), dev.Path)
+	b.Logf("writing %s (%s)"+WritingResume, dev.DevT(), dev.Path)
 	if err := b.FS.WriteString("sys/power/resume", dev.DevT()); err != nil {
 		return fmt.Errorf("resume from %s (%s): %w", dev.Path, dev.DevT(), err)
 	}

@@ -72,7 +72,7 @@ func Decide(in Input) Decision {
 		return Decision{Action: Boot, Reason: "no resume device configured and no hibernation image found: booting"}
 	}
 	if in.Device == "" {
-		return Decision{Action: Boot, Reason: fmt.Sprintf("resume device %s not found: booting", in.DeviceSpec)}
+		return Decision{Action: Boot, Reason: fmt.Sprintf(DeviceNotFound, in.DeviceSpec)}
 	}
 	if in.Area == nil {
 		err := "unreadable"
@@ -86,9 +86,9 @@ func Decide(in Input) Decision {
 	case swsusp.SigSwsusp:
 	case swsusp.SigUswsusp, swsusp.SigSuspend2, swsusp.SigLinHib, swsusp.SigTuxOnIce:
 		// Not ours to resume, and not ours to destroy.
-		return Decision{Action: Boot, LeaveImage: true, Reason: fmt.Sprintf("%s holds a %s image, which this initramfs cannot resume: booting, image left as it is", in.Device, a.Kind())}
+		return Decision{Action: Boot, LeaveImage: true, Reason: fmt.Sprintf("%s holds a %s image, which this initramfs cannot resume: booting, "+LeftAsItIs, in.Device, a.Kind())}
 	default:
-		return Decision{Action: Boot, Reason: fmt.Sprintf("no hibernation image on %s (%s): booting", in.Device, a.Kind())}
+		return Decision{Action: Boot, Reason: fmt.Sprintf(NoImage+"%s (%s): booting", in.Device, a.Kind())}
 	}
 	size := uint64(0)
 	if a.Info != nil {
@@ -101,29 +101,29 @@ func Decide(in Input) Decision {
 	what := fmt.Sprintf("image of %s on %s (%d MiB)", made, in.Device, size)
 	if in.Scanned && !madeHere(a.Record, in.Params) {
 		return Decision{Action: Boot, LeaveImage: true, ImageMiB: size, Reason: fmt.Sprintf(
-			"%s found by a scan, not made by a boot of this root (root=%s): booting, image left as it is; name its device with resume= to resume it", what, in.Params.Root)}
+			"%s found by a scan, not made by a boot of this root (root=%s): booting, "+LeftAsItIs+"; name its device with resume= to resume it", what, in.Params.Root)}
 	}
 	notResuming := func(why string) Decision {
 		if in.Params.Keep {
 			return Decision{Action: PowerOff, ImageMiB: size, Reason: fmt.Sprintf("%s: %s; hibernate.keep=1: powering off, image kept", what, why)}
 		}
-		return Decision{Action: Discard, ImageMiB: size, Reason: fmt.Sprintf("%s: %s: discarding it", what, why)}
+		return Decision{Action: Discard, ImageMiB: size, Reason: fmt.Sprintf("%s: %s"+Discarding, what, why)}
 	}
 	if in.Params.NoResume {
-		return notResuming("noresume on the command line")
+		return notResuming(NoResume)
 	}
 	if in.HibernationOff != "" {
 		return notResuming(in.HibernationOff)
 	}
 	if !a.Valid() {
-		return notResuming("not valid (" + strings.Join(a.Problems, "; ") + ")")
+		return notResuming(NotValid + " (" + strings.Join(a.Problems, "; ") + ")")
 	}
 	if a.Record != nil && a.Record.KernelRelease != "" && a.Record.KernelRelease != in.RunningRelease {
 		if in.Params.Kexeced {
 			return Decision{Action: Resume, ImageMiB: size, Reason: fmt.Sprintf("%s, but running %s after a kexec already: resuming in place", what, in.RunningRelease)}
 		}
 		return Decision{Action: Kexec, ImageMiB: size, KexecRelease: a.Record.KernelRelease,
-			Reason: fmt.Sprintf("%s, running %s: kexec into %s", what, in.RunningRelease, a.Record.KernelRelease)}
+			Reason: fmt.Sprintf("%s, running %s: "+KexecInto+"%s", what, in.RunningRelease, a.Record.KernelRelease)}
 	}
 	return Decision{Action: Resume, ImageMiB: size, Reason: what + ": resuming"}
 }

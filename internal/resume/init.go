@@ -33,7 +33,7 @@ func Init() error {
 		return err
 	}
 	b.Release = u.Release
-	b.Logf("%s %s", config.InitMarker, b.Release)
+	b.Logf("%s%s", Starting, b.Release)
 	raw, err := b.FS.Cmdline()
 	if err != nil {
 		return err
@@ -193,7 +193,7 @@ func (b *Machine) loadRest(ld *Loader) {
 	}
 	failed, _ := ld.Failures() // of the loads before the decision
 	for _, f := range failed {
-		b.Logf("load module %s", f)
+		b.Logf("%s%s", LoadModuleFailed, f)
 	}
 }
 
@@ -201,7 +201,7 @@ func (b *Machine) loadRest(ld *Loader) {
 func (b *Machine) logLoadedSince(ld *Loader, what string, start time.Duration) {
 	failed, loaded := ld.Failures()
 	for _, f := range failed {
-		b.Logf("load module %s", f)
+		b.Logf("%s%s", LoadModuleFailed, f)
 	}
 	b.Logf("loaded %s in %d ms (%d failed; %d modules in the kernel from this initramfs)", what, (b.Now() - start).Milliseconds(), len(failed), loaded)
 }
@@ -361,7 +361,7 @@ func freeInitramfs() {
 
 // EmergencyShell runs the u-root shell on the console, or waits forever when there is none.
 func EmergencyShell(why error) {
-	fmt.Fprintf(os.Stdout, "hibernate: %v\nhibernate: starting an emergency shell; the system is not booted\n", why)
+	fmt.Fprintf(os.Stdout, "%s%v\n%sstarting an emergency shell; the system is not booted\n", LinePrefix, why, LinePrefix)
 	for _, sh := range []string{"/bin/sh", "/bbin/gosh"} {
 		if _, err := os.Stat(sh); err == nil {
 			cmd := exec.Command(sh)

@@ -215,5 +215,5 @@ func kexecCmdline(current string) string {
 		}
 		words = append(words, w)
 	}
-	return strings.Join(append(words, "hibernate.kexec=1"), " ")
+	return strings.Join(append(words, KexecParam), " ")
 }

@@ -15,7 +15,7 @@ import (
 // offers it only when hibernation is available: not under lockdown, for one).
 func hibernationOff(fs sysfs.FS, p Params) string {
 	if p.NoHibernate != "" {
-		return p.NoHibernate + " on the command line: this kernel takes no image"
+		return p.NoHibernate + " on the command line: " + TakesNoImage
 	}
 	state, err := fs.ReadString("sys/power/state")
 	if err != nil {
@@ -26,7 +26,7 @@ func hibernationOff(fs sysfs.FS, p Params) string {
 			return ""
 		}
 	}
-	why := "this kernel offers no hibernation (/sys/power/state has no disk"
+	why := TakesNoImage + " (/sys/power/state has no disk"
 	if l, err := fs.ReadString("sys/kernel/security/lockdown"); err == nil {
 		if sel, _ := sysfs.Selected(l); sel != "" && sel != "none" {
 			why += "; lockdown " + sel
@@ -75,6 +75,6 @@ func (b *Machine) ensureNoImage(in Input, d Decision) error {
 	if sig == swsusp.SigSwsusp {
 		return fmt.Errorf("the image on %s is still there after discarding it", in.Device)
 	}
-	b.Logf("image on %s discarded: the area is a plain swap area again (read back: %s)", in.Device, sig)
+	b.Logf("image on %s "+Discarded+" (read back: %s)", in.Device, sig)
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/internal/resume"
 	"github.com/hibernate-linux/hibernate/qemu-tests/scenario"
 )
 
@@ -124,7 +125,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	say("peer roots ready in %s: %s, %s", time.Since(t0).Round(time.Second), peers.tools.Dir, peers.dracut.Dir)
 
 	say("hibernating the guest every trial resumes")
-	h, err := scenario.Hibernate(ctx, a, scenario.RoundTripOptions{Name: "bench", Out: o.Out})
+	h, err := scenario.Hibernate(ctx, a, "bench", scenario.Output(o.Out))
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +199,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // trial boots a sparse copy of h's disk with the initrd in, and measures QEMU start to the job's
 // first line (Resume checks that the job goes on with the same memory and boot).
-func trial(ctx context.Context, h *scenario.Hibernated, in Initrd, seq int, resumeArgs string) Trial {
+func trial(ctx context.Context, h *scenario.Machine, in Initrd, seq int, resumeArgs string) Trial {
 	t := Trial{Initrd: in.Name, Seq: seq}
 	c, err := h.Clone(fmt.Sprintf("bench-trial-%02d", seq))
 	if err != nil {
@@ -207,7 +208,7 @@ func trial(ctx context.Context, h *scenario.Hibernated, in Initrd, seq int, resu
 	}
 	defer os.RemoveAll(filepath.Dir(c.Guest.Disk))
 	c.Guest.Initrd = in.Path
-	c.Options.Out = io.Discard
+	c.Config.Out = io.Discard
 	tctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	vm, err := c.Resume(tctx, resumeArgs)
@@ -229,7 +230,7 @@ var (
 	// A kernel line's timestamp, at the start or after what a script printed without a newline
 	// ("Begin: Running /scripts/local-premount ... [   12.486393] PM: …").
 	kernelTS = regexp.MustCompile(`\[\s*(\d+\.\d+)\] `)
-	ourTS    = regexp.MustCompile(`^hibernate: \[\s*(\d+\.\d+)\]`)
+	ourTS    = regexp.MustCompile(`^` + regexp.QuoteMeta(resume.LinePrefix) + `\[\s*(\d+\.\d+)\]`)
 )
 
 // diskTS matches the kernel's line for the virtio disk coming up, once its driver probed it.
@@ -256,9 +257,9 @@ func shares(lines []string) (share, ourInit, afterDev time.Duration, err error) 
 		if m := ourTS.FindStringSubmatch(l); m != nil {
 			v, _ := strconv.ParseFloat(m[1], 64)
 			switch {
-			case strings.Contains(l, "init of hibernate starting") && ourStart < 0:
+			case strings.Contains(l, resume.Starting) && ourStart < 0:
 				ourStart = v
-			case strings.Contains(l, "to /sys/power/resume") && ourWrite < 0:
+			case strings.Contains(l, resume.WritingResume) && ourWrite < 0:
 				ourWrite = v
 			}
 		}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
-	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 	"github.com/hibernate-linux/hibernate/qemu-tests/scenario"
 )
 
@@ -27,64 +26,51 @@ func hibernateOnce(ctx context.Context, a scenario.Artifacts, method, name strin
 	r := HibernateRun{Method: method}
 	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()
-	g, err := scenario.BuildGuest(a, scenario.GuestOptions{Name: name})
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	defer os.RemoveAll(filepath.Dir(g.Disk))
-	spec := harness.Spec{Name: name, Kernel: g.Kernel, Initrd: g.Initrd, MemoryMiB: 512, LogDir: a.LogDir, Agent: true,
-		Cmdline: fmt.Sprintf("root=PARTUUID=%s rw", g.Layout.RootPartUUID), Disks: []harness.Disk{{Path: g.Disk}}}
-	vm, err := harness.Start(ctx, spec)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	defer vm.Kill()
 	fail := func(err error) HibernateRun { r.Err = err; return r }
-	if _, err := vm.Ping(ctx); err != nil {
+	var opts []scenario.Option
+	if method == methodMin {
+		opts = append(opts, scenario.NowFlags("--image-size", "min"))
+	}
+	m, err := scenario.New(ctx, a, name, opts...)
+	if err != nil {
 		return fail(err)
 	}
-	if out, err := vm.Run(ctx, "/usr/sbin/hibernate", "setup", "--device", "PARTUUID="+g.Layout.SwapPartUUID); err != nil || out.Exit != 0 {
-		return fail(fmt.Errorf("hibernate setup: %v %s%s", err, out.Stdout, out.Stderr))
+	defer os.RemoveAll(filepath.Dir(m.Guest.Disk))
+	vm, _, err := m.Boot(ctx, "")
+	if vm != nil {
+		defer vm.Kill()
 	}
-	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/job.out", "/usr/bin/hibernate-demo-job", "--state-mib", "64",
-		"--log", "/var/lib/hibernate-demo/job.log"); err != nil {
+	if err != nil {
 		return fail(err)
 	}
-	if _, err := vm.WaitConsole(ctx, "demo-job: count=3 "); err != nil {
+	if err := scenario.Do(ctx, vm, m.SetupSwap, m.StartJob); err != nil {
 		return fail(err)
 	}
-	var start time.Time
 	switch method {
 	case methodNow, methodMin:
-		argv := []string{"/usr/sbin/hibernate", "now", "--mode", "shutdown"}
-		if method == methodMin {
-			argv = append(argv, "--image-size", "min")
-		}
-		start = time.Now()
-		if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/hibernate-now.out", argv...); err != nil {
+		if err := m.HibernateNow(ctx, vm); err != nil {
 			return fail(err)
 		}
+		r.Took = m.Summary.HibernateTime
 	case methodDirect:
 		if err := vm.WriteFile(ctx, "/sys/power/disk", []byte("shutdown"), 0o644); err != nil {
 			return fail(err)
 		}
-		start = time.Now()
+		start := time.Now()
 		// The write returns only after a resume: its answer never comes, the guest powers off.
 		go vm.WriteFile(ctx, "/sys/power/state", []byte("disk"), 0o644)
-	}
-	exit, err := vm.WaitExit(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	r.Took = time.Since(start)
-	if !exit.GuestShutdown {
-		return fail(vm.Fail("QEMU exited without the guest powering off (%s)", exit.Reason))
+		exit, err := vm.WaitExit(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		r.Took = time.Since(start)
+		if !exit.GuestShutdown {
+			return fail(vm.Fail("QEMU exited without the guest powering off (%s)", exit.Reason))
+		}
 	}
 	r.WriteTime = saveTime(vm.ConsoleLogPath())
 	r.BeforeEntry = beforeEntry(vm.ConsoleLogPath())
-	area, err := (&scenario.Hibernated{Guest: g}).SwapArea()
+	area, err := m.SwapArea()
 	if err != nil {
 		return fail(err)
 	}

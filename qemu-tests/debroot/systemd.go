@@ -1,11 +1,13 @@
 package debroot
 
+import "github.com/hibernate-linux/hibernate/qemu-tests/demojob"
+
 // Paths in a SystemdGuest root of the programs its units start; the binaries themselves are put
 // in per run (they change with every build, the cached root does not).
 const (
 	AgentPath   = "/usr/local/sbin/hibernate-guest-agent"
 	DemoJobPath = "/usr/local/bin/hibernate-demo-job"
-	DemoJobLog  = "/var/lib/hibernate-demo/job.log"
+	DemoJobLog  = demojob.LogPath
 	AgentUnit   = "hibernate-guest-agent.service"
 	DemoJobUnit = "hibernate-demo-job.service"
 	RootLabel   = "root" // the file system label fstab mounts / by (guestdisk's default)

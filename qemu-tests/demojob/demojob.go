@@ -16,6 +16,13 @@ import (
 	"time"
 )
 
+// Where the job keeps its files in a guest, and how it marks its console lines.
+const (
+	Dir           = "/var/lib/hibernate-demo" // the demo's folder in a guest
+	LogPath       = Dir + "/job.log"          // the job's log, kept open (--log)
+	ConsolePrefix = "demo-job: "              // begins each line the job says on the console
+)
+
 // Options of one job.
 type Options struct {
 	StateBytes int
@@ -55,7 +62,7 @@ func Run(o Options) error {
 			return fmt.Errorf("append to the job's log: %w", err)
 		}
 		if o.Console != nil {
-			fmt.Fprintln(o.Console, "demo-job: "+line)
+			fmt.Fprintln(o.Console, ConsolePrefix+line)
 		}
 		return nil
 	}

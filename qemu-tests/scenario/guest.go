@@ -2,33 +2,28 @@ package scenario
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
+	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
 	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
 )
 
 // Guest is a disk made for one scenario, with the kernel and initramfs to boot it.
 type Guest struct {
-	Disk    string
-	Layout  guestdisk.Layout
-	Kernel  string // what QEMU boots (see BootableKernel)
-	Initrd  string
-	Release string
-}
-
-// GuestOptions shape the guest disk.
-type GuestOptions struct {
-	Name        string
-	DiskMiB     int // default 1024
-	SwapMiB     int // default 512; -1 for no swap partition
-	RootFSType  string
-	InitrdFlags []string // more flags for `hibernate initramfs build`
-	Files       []GuestFile
+	Disk           string
+	Layout         guestdisk.Layout
+	SwapDisk       string // a second disk with the swap partition (SwapOnSecondDisk); "" detaches it
+	SwapDiskLayout guestdisk.Layout
+	Kernel         string // what QEMU boots (see BootableKernel)
+	Initrd         string
+	Release        string
 }
 
 // GuestFile is one more file of the guest's root file system.
@@ -38,69 +33,27 @@ type GuestFile struct {
 	Mode os.FileMode
 }
 
-// BuildGuest makes the root tree (the agent as /sbin/init, hibernate with its initramfs base,
-// the demo job, the kernel and an initramfs under /boot, as a real system has them), builds the
-// initramfs with the hibernate binary itself, and writes a GPT disk with root and swap partitions.
-func BuildGuest(a Artifacts, o GuestOptions) (Guest, error) {
+// buildMinimal makes the minimal root tree (the agent as PID 1, hibernate with its initramfs
+// base, the demo job, the kernel and an initramfs under /boot, as a real system has them),
+// builds the initramfs with the hibernate binary itself, and writes the disks.
+func buildMinimal(ctx context.Context, m *Machine) (Guest, error) {
+	a, c := m.Artifacts, m.Config
 	var g Guest
-	if o.DiskMiB == 0 {
-		o.DiskMiB = 1024
-	}
-	swap := o.SwapMiB
-	if swap == 0 {
-		swap = 512
-	} else if swap < 0 {
-		swap = 0
-	}
-	dir := filepath.Join(a.WorkDir, o.Name)
-	if err := os.RemoveAll(dir); err != nil {
+	dir, err := freshDir(a, c.Name)
+	if err != nil {
 		return g, err
 	}
 	tree := filepath.Join(dir, "root")
-	for _, d := range []string{"sbin", "usr/sbin", "usr/bin", "usr/lib/hibernate", "boot", "etc", "tmp", "run", "proc", "sys", "dev", "var/lib/hibernate-demo", "root"} {
-		if err := os.MkdirAll(filepath.Join(tree, d), 0o755); err != nil {
-			return g, err
-		}
-	}
-	rel := a.Kernel.Release
-	copies := []struct {
-		src, dst string
-		mode     os.FileMode
-	}{
-		{a.Agent, "sbin/init", 0o755},
-		{a.Hibernate, "usr/sbin/hibernate", 0o755},
-		{a.Base, "usr/lib/hibernate/initramfs-base.cpio", 0o644},
-		{a.DemoJob, "usr/bin/hibernate-demo-job", 0o755},
-		{a.Kernel.Image, "boot/vmlinuz-" + rel, 0o644},
-	}
-	for _, c := range copies {
-		if err := copyFile(c.src, filepath.Join(tree, c.dst), c.mode); err != nil {
-			return g, err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(tree, "etc/hostname"), []byte("hibernate-guest\n"), 0o644); err != nil {
+	if err := minimalTree(a, tree); err != nil {
 		return g, err
 	}
-	for _, f := range o.Files {
-		p := filepath.Join(tree, f.Path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return g, err
-		}
-		if err := os.WriteFile(p, f.Data, f.Mode); err != nil {
-			return g, err
-		}
-		if err := os.Chmod(p, f.Mode); err != nil { // WriteFile's mode passes the umask
-			return g, err
-		}
+	if err := writeFiles(tree, c.Files); err != nil {
+		return g, err
 	}
+	rel := a.Kernel.Release
 	initrd := filepath.Join(tree, "boot", "initrd.img-"+rel)
-	args := append([]string{"initramfs", "build", "--kernel-release", rel, "--modules", a.Kernel.ModulesDir,
-		"--base", a.Base, "--out", initrd}, o.InitrdFlags...)
-	cmd := exec.Command(a.Hibernate, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return g, fmt.Errorf("hibernate %v: %w\n%s", args, err, out.String())
+	if _, err := buildInitramfs(ctx, a, rel, a.Kernel.ModulesDir, initrd, c.InitrdFlags...); err != nil {
+		return g, err
 	}
 	// QEMU boots copies kept outside the guest, as a boot loader reads them from /boot.
 	g.Initrd = filepath.Join(dir, "initrd.img-"+rel)
@@ -112,13 +65,101 @@ func BuildGuest(a Artifacts, o GuestOptions) (Guest, error) {
 		return g, err
 	}
 	g.Kernel, g.Release = k, rel
-	g.Disk = filepath.Join(dir, "disk.img")
-	g.Layout, err = guestdisk.Build(guestdisk.Spec{Path: g.Disk, SizeMiB: o.DiskMiB, RootTree: tree,
-		RootFSType: o.RootFSType, SwapSizeMiB: swap})
-	if err != nil {
-		return g, fmt.Errorf("build guest disk %s: %w", g.Disk, err)
+	return g, m.writeDisks(&g, dir, tree, 1024, "")
+}
+
+// freshDir empties the folder of a guest's files.
+func freshDir(a Artifacts, name string) (string, error) {
+	dir := filepath.Join(a.WorkDir, name)
+	if err := os.RemoveAll(dir); err != nil {
+		return dir, err
 	}
-	return g, nil
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// minimalTree puts our binaries, the kernel and the folders a boot needs into tree.
+func minimalTree(a Artifacts, tree string) error {
+	for _, d := range []string{"sbin", "usr/sbin", "usr/bin", "usr/lib/hibernate", "boot", "etc", "tmp", "run", "proc", "sys", "dev", demojob.Dir, "root"} {
+		if err := os.MkdirAll(filepath.Join(tree, d), 0o755); err != nil {
+			return err
+		}
+	}
+	for _, c := range []struct {
+		src, dst string
+		mode     os.FileMode
+	}{
+		{a.Agent, GuestAgentInit, 0o755},
+		{a.Hibernate, GuestHibernate, 0o755},
+		{a.Base, GuestBase, 0o644},
+		{a.DemoJob, GuestDemoJob, 0o755},
+		{a.Kernel.Image, "/boot/vmlinuz-" + a.Kernel.Release, 0o644},
+	} {
+		if err := copyFile(c.src, filepath.Join(tree, c.dst), c.mode); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(tree, "etc/hostname"), []byte("hibernate-guest\n"), 0o644)
+}
+
+// writeFiles writes files into tree, each as a new file (a tree of hard links to a cache is
+// not written through).
+func writeFiles(tree string, files []GuestFile) error {
+	for _, f := range files {
+		p := filepath.Join(tree, f.Path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		if err := os.WriteFile(p, f.Data, f.Mode); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, f.Mode); err != nil { // WriteFile's mode passes the umask
+			return err
+		}
+	}
+	return nil
+}
+
+// buildInitramfs runs the host's `hibernate initramfs build` for kernel release rel with the
+// modules tree, our base and flags, into out; it returns what the command said.
+func buildInitramfs(ctx context.Context, a Artifacts, rel, modules, out string, flags ...string) (string, error) {
+	args := append([]string{"initramfs", "build", "--kernel-release", rel, "--modules", modules, "--base", a.Base, "--out", out}, flags...)
+	cmd := exec.CommandContext(ctx, a.Hibernate, args...)
+	said, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(said), fmt.Errorf("hibernate %s: %w\n%s", strings.Join(args, " "), err, said)
+	}
+	return string(said), nil
+}
+
+// writeDisks writes the guest's GPT disk of sizeMiB, the root partition from tree (labelled
+// label, "" for guestdisk's default) and the swap partition of Config.Swap, and the second
+// disk of SwapOnSecondDisk.
+func (m *Machine) writeDisks(g *Guest, dir, tree string, sizeMiB int, label string) error {
+	swap := m.Config.Swap.PartitionMiB
+	if swap == 0 {
+		swap = 512
+	} else if swap < 0 {
+		swap = 0
+	}
+	g.Disk = filepath.Join(dir, "disk.img")
+	var err error
+	g.Layout, err = guestdisk.Build(guestdisk.Spec{Path: g.Disk, SizeMiB: sizeMiB, RootTree: tree,
+		RootFSType: m.Config.RootFS, RootLabel: label, SwapSizeMiB: swap})
+	if err != nil {
+		return fmt.Errorf("build guest disk %s: %w", g.Disk, err)
+	}
+	if !m.Config.Swap.SecondDisk {
+		return nil
+	}
+	g.SwapDisk = filepath.Join(dir, "swapdisk.img")
+	g.SwapDiskLayout, err = guestdisk.Build(guestdisk.Spec{Path: g.SwapDisk, SizeMiB: 600, RootSizeMiB: 16, SwapSizeMiB: 512})
+	if err != nil {
+		return fmt.Errorf("build swap disk %s: %w", g.SwapDisk, err)
+	}
+	return nil
 }
 
 // BootableKernel returns the kernel for QEMU's -kernel: the ELF vmlinux inside the Debian

@@ -2,15 +2,15 @@ package scenario
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/internal/resume"
 	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
@@ -43,56 +43,15 @@ func samePower(t *testing.T, before, after map[string]string) {
 	}
 }
 
-// firstBoot builds a guest with a swap partition of swapMiB, boots it, runs hibernate setup on
-// it and starts the demo job with stateMiB, and waits for the job's first line.
-func firstBoot(t *testing.T, ctx context.Context, swapMiB, stateMiB int, files ...GuestFile) (*Hibernated, *harness.VM) {
+// nowGuest is a first boot (firstBoot) for hibernate now to act in: its swap made, the job's
+// first line seen.
+func nowGuest(t *testing.T, ctx context.Context, opts ...Option) (*Machine, *harness.VM) {
 	t.Helper()
-	a := artifacts(t)
-	o := RoundTripOptions{Name: t.Name(), Out: testWriter{t}}
-	o.defaults()
-	g, err := BuildGuest(a, GuestOptions{Name: t.Name(), SwapMiB: swapMiB, Files: files})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &Hibernated{Artifacts: a, Options: o, Guest: g}
-	vm, info, err := h.Boot(ctx, "")
-	killAtEnd(t, vm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.BootID = info.BootID
-	r, err := run(ctx, vm, "/usr/sbin/hibernate", "setup", "--device", "PARTUUID="+g.Layout.SwapPartUUID, "--json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal([]byte(r.Stdout), &h.Setup); err != nil {
-		t.Fatalf("setup --json: %v: %q", err, r.Stdout)
-	}
-	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/job.out", "/usr/bin/hibernate-demo-job",
-		"--state-mib", fmt.Sprint(stateMiB), "--log", "/var/lib/hibernate-demo/job.log"); err != nil {
-		t.Fatal(err)
-	}
-	l, err := waitJobLine(ctx, vm, -1, func(demojob.Line) bool { return true })
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Summary.Before = l
-	return h, vm
-}
-
-// lastJobLine is the job's last whole line on the console so far.
-func lastJobLine(vm *harness.VM) demojob.Line {
-	var last demojob.Line
-	for _, l := range vm.ConsoleLines() {
-		if jl, ok := demojob.ParseLine(l); ok && strings.Contains(l, "demo-job: ") {
-			last = jl
-		}
-	}
-	return last
+	return firstBoot(t, ctx, append([]Option{JobTicks(1)}, opts...)...)
 }
 
 // hookBinary compiles a hook for the guest (it has no shell): it appends its name, arguments
-// and SYSTEMD_SLEEP_ACTION to /var/lib/hibernate-demo/hooks.log.
+// and SYSTEMD_SLEEP_ACTION to HooksLog.
 func hookBinary(t *testing.T) []byte {
 	t.Helper()
 	dir := t.TempDir()
@@ -106,7 +65,7 @@ import (
 )
 
 func main() {
-	f, err := os.OpenFile("/var/lib/hibernate-demo/hooks.log", os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(` + strconv.Quote(HooksLog) + `, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		os.Exit(1)
 	}
@@ -134,9 +93,9 @@ func main() {
 // (1) Too little swap: hibernate now exits 1 naming the swap, the guest runs on, nothing changed.
 func TestNowRefusesTooLittleSwap(t *testing.T) {
 	ctx := timeout(t, 2*time.Minute)
-	_, vm := firstBoot(t, ctx, 16, 64)
+	m, vm := nowGuest(t, ctx, SwapPartition(16), JobState(64))
 	before := readPower(t, ctx, vm)
-	r, err := vm.Run(ctx, "/usr/sbin/hibernate", "now", "--mode", "shutdown", "--image-size", "min")
+	r, err := vm.Run(ctx, m.Command("now", "--mode", "shutdown", "--image-size", "min")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,39 +120,28 @@ func TestNowHooksAroundResume(t *testing.T) {
 	hook := hookBinary(t)
 	// The hooks go onto the guest's disk when it is made: through the agent's serial line the
 	// 1.6 MiB binary took 1m48s.
-	h, vm := firstBoot(t, ctx, 0, 32,
+	h, vm := nowGuest(t, ctx, JobState(32), NowFlags("--image-size", "min"), Files(
 		GuestFile{Path: "/etc/hibernate/hooks.d/10-ours", Data: hook, Mode: 0o755},
-		GuestFile{Path: "/usr/lib/systemd/system-sleep/20-systemd", Data: hook, Mode: 0o755})
+		GuestFile{Path: "/usr/lib/systemd/system-sleep/20-systemd", Data: hook, Mode: 0o755}))
 	before := readPower(t, ctx, vm)
-	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/hibernate-now.out", "/usr/sbin/hibernate", "now", "--mode", "shutdown", "--image-size", "min"); err != nil {
+	do(t, ctx, vm, h.HibernateNow)
+	vm2 := resumeBoot(t, ctx, h, h.Setup.KernelParams)
+	if _, err := vm2.WaitConsole(ctx, NowResumedKmsg); err != nil {
 		t.Fatal(err)
 	}
-	exit, err := vm.WaitExit(ctx)
-	if err != nil || !exit.GuestShutdown {
-		t.Fatalf("the guest did not power off: %+v, %v", exit, err)
-	}
-	h.Summary.Before = lastJobLine(vm)
-	vm2, err := h.Resume(ctx, h.Setup.KernelParams)
-	killAtEnd(t, vm2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vm2.WaitConsole(ctx, "hibernate: resumed after"); err != nil {
-		t.Fatal(err)
-	}
-	// The post hooks run after that line: wait for hibernate now's last one, "resumed: off for",
+	// The post hooks run after that line: wait for hibernate now's last one, NowResumedOut,
 	// which it prints once they have all run.
 	var out []byte
-	for !strings.Contains(string(out), "resumed: off for") {
+	for !strings.Contains(string(out), NowResumedOut) {
 		select {
 		case <-ctx.Done():
 			t.Fatalf("hibernate now did not finish after the resume:\n%s", out)
 		case <-time.After(200 * time.Millisecond):
 		}
-		out, _ = vm2.ReadFile(ctx, "/var/lib/hibernate-demo/hibernate-now.out")
+		out, _ = vm2.ReadFile(ctx, NowOut)
 	}
 	t.Logf("hibernate now said:\n%s", indent(string(out)))
-	log, err := vm2.ReadFile(ctx, "/var/lib/hibernate-demo/hooks.log")
+	log, err := vm2.ReadFile(ctx, HooksLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,25 +157,25 @@ func TestNowHooksAroundResume(t *testing.T) {
 // resumes it; /sys/power as before.
 func TestNowModeReboot(t *testing.T) {
 	ctx := timeout(t, 3*time.Minute)
-	h, vm := firstBoot(t, ctx, 0, 32)
+	h, vm := nowGuest(t, ctx, JobState(32))
 	before := readPower(t, ctx, vm)
 	mark := len(vm.ConsoleLines()) - 1
-	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/hibernate-now.out", "/usr/sbin/hibernate", "now", "--mode", "reboot"); err != nil {
+	if _, err := vm.Spawn(ctx, NowOut, h.Command("now", "--mode", "reboot")...); err != nil {
 		t.Fatal(err)
 	}
-	_, saved, err := vm.WaitConsoleAfter(ctx, mark, "PM: Image saving done")
+	_, saved, err := vm.WaitConsoleAfter(ctx, mark, KernelImageSaved)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, boot, err := vm.WaitConsoleAfter(ctx, saved, "init of hibernate starting on")
+	_, booted, err := vm.WaitConsoleAfter(ctx, saved, resume.Starting)
 	if err != nil {
 		t.Fatalf("no second boot in the same QEMU: %v", err)
 	}
-	_, loaded, err := vm.WaitConsoleAfter(ctx, boot, "PM: Image loading done")
+	_, loaded, err := vm.WaitConsoleAfter(ctx, booted, KernelImageLoaded)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jobBefore := lastJobLineBefore(vm, saved)
+	jobBefore := lastJobLine(vm.ConsoleLines()[:saved])
 	after, err := waitJobLine(ctx, vm, loaded, func(demojob.Line) bool { return true })
 	if err != nil {
 		t.Fatal(err)
@@ -242,32 +190,19 @@ func TestNowModeReboot(t *testing.T) {
 	if info.BootID != h.BootID {
 		t.Fatalf("boot ID %s, want the hibernated boot's %s", info.BootID, h.BootID)
 	}
-	if _, _, err := vm.WaitConsoleAfter(ctx, loaded, "hibernate: resumed after"); err != nil {
+	if _, _, err := vm.WaitConsoleAfter(ctx, loaded, NowResumedKmsg); err != nil {
 		t.Fatal(err)
 	}
 	samePower(t, before, readPower(t, ctx, vm))
-}
-
-func lastJobLineBefore(vm *harness.VM, idx int) demojob.Line {
-	var last demojob.Line
-	for i, l := range vm.ConsoleLines() {
-		if i >= idx {
-			break
-		}
-		if jl, ok := demojob.ParseLine(l); ok && strings.Contains(l, "demo-job: ") {
-			last = jl
-		}
-	}
-	return last
 }
 
 // (5) --test devices goes through hibernation up to the devices and returns in the same boot,
 // with /sys/power as it was.
 func TestNowTestDevices(t *testing.T) {
 	ctx := timeout(t, 2*time.Minute)
-	h, vm := firstBoot(t, ctx, 0, 16)
+	h, vm := nowGuest(t, ctx, JobState(16))
 	before := readPower(t, ctx, vm)
-	r, err := run(ctx, vm, "/usr/sbin/hibernate", "now", "--mode", "shutdown", "--test", "devices")
+	r, err := run(ctx, vm, h.Command("now", "--mode", "shutdown", "--test", "devices")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +214,7 @@ func TestNowTestDevices(t *testing.T) {
 	if info.BootID != h.BootID {
 		t.Fatalf("boot ID changed: %s, was %s", info.BootID, h.BootID)
 	}
-	if _, err := vm.WaitConsole(ctx, "PM: hibernation: debug: Waiting for 5 seconds."); err != nil {
+	if _, err := vm.WaitConsole(ctx, KernelTestWait); err != nil {
 		t.Logf("no pm_test wait line on the console: %v", err)
 	}
 	samePower(t, before, readPower(t, ctx, vm))

@@ -12,48 +12,36 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/internal/resume"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
-	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
 // shared is one hibernated guest that the scenarios below each boot a sparse copy of.
-var shared *Hibernated
+var shared *Machine
 
-func hibernated(t *testing.T) *Hibernated {
+func hibernated(t *testing.T) *Machine {
 	t.Helper()
 	a := artifacts(t)
 	if shared == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		h, err := Hibernate(ctx, a, RoundTripOptions{Name: "shared-image", Out: testWriter{t}})
+		m, err := Hibernate(ctx, a, "shared-image", Output(testWriter{t}))
 		if err != nil {
 			t.Fatalf("hibernate the shared guest: %v", err)
 		}
-		shared = h
+		shared = m
 	}
 	c, err := shared.Clone(t.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Options.Out = testWriter{t}
+	c.Config.Out = testWriter{t}
 	return c
 }
 
-func timeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func killAtEnd(t *testing.T, vm *harness.VM) {
-	if vm != nil {
-		t.Cleanup(vm.Kill)
-	}
-}
-
 // wantFreshBoot checks that a boot did not resume: another boot ID, the given /init line said.
-func wantFreshBoot(t *testing.T, ctx context.Context, h *Hibernated, vm *harness.VM, info harness.AgentInfo, line string) {
+func wantFreshBoot(t *testing.T, ctx context.Context, h *Machine, vm *harness.VM, info harness.AgentInfo, line string) {
 	t.Helper()
 	if info.BootID == h.BootID {
 		t.Fatalf("boot ID %s is the hibernated boot's: the image was resumed", info.BootID)
@@ -62,7 +50,7 @@ func wantFreshBoot(t *testing.T, ctx context.Context, h *Hibernated, vm *harness
 		t.Fatalf("no %q from /init: %v", line, err)
 	}
 	for _, l := range vm.ConsoleLines() {
-		if strings.Contains(l, "Kernel panic") || strings.Contains(l, "panic:") {
+		if strings.Contains(l, KernelPanic) || strings.Contains(l, GoPanic) {
 			t.Fatalf("a panic on the console: %s\nlog: %s", l, vm.ConsoleLogPath())
 		}
 	}
@@ -70,21 +58,17 @@ func wantFreshBoot(t *testing.T, ctx context.Context, h *Hibernated, vm *harness
 
 // bootFreshSwapWorks boots the guest with the base command line plus extra and checks that it
 // booted fresh (saying line) and that its swap partition can be activated again.
-func bootFreshSwapWorks(t *testing.T, ctx context.Context, h *Hibernated, extra, line string) {
+func bootFreshSwapWorks(t *testing.T, ctx context.Context, h *Machine, extra, line string) {
 	t.Helper()
-	vm, info, err := h.Boot(ctx, extra)
-	killAtEnd(t, vm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vm, info := boot(t, ctx, h, extra)
 	wantFreshBoot(t, ctx, h, vm, info, line)
 	swapWorks(t, ctx, h, vm)
 }
 
 // swapWorks checks in the guest that the swap partition can be activated again.
-func swapWorks(t *testing.T, ctx context.Context, h *Hibernated, vm *harness.VM) {
+func swapWorks(t *testing.T, ctx context.Context, h *Machine, vm *harness.VM) {
 	t.Helper()
-	if _, err := run(ctx, vm, "/usr/sbin/hibernate", "setup", "--device", "PARTUUID="+h.Guest.Layout.SwapPartUUID); err != nil {
+	if _, err := run(ctx, vm, h.Command("setup", "--device", "PARTUUID="+h.Guest.Layout.SwapPartUUID)...); err != nil {
 		t.Fatal(err)
 	}
 	swaps, err := vm.ReadFile(ctx, "/proc/swaps")
@@ -141,7 +125,7 @@ func TestInspectAndDiscard(t *testing.T) {
 	if out, code, _ := h.HostHibernate("discard", "--partition", off, h.Guest.Disk); code == 0 {
 		t.Fatalf("a second discard succeeded:\n%s", out)
 	}
-	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, "no hibernation image on /dev/vda2 (swap)")
+	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, resume.NoImage+"/dev/vda2 (swap)")
 }
 
 // Issue 6: resume= as UUID=, PARTUUID=, a /dev path, and absent (the initramfs scans): each resumes.
@@ -158,12 +142,8 @@ func TestResumeDeviceSpecs(t *testing.T) {
 			if strings.Contains(param, "%s") {
 				param = fmt.Sprintf(param, h.Guest.Layout.SwapPartUUID)
 			}
-			vm, err := h.Resume(ctx, param)
-			killAtEnd(t, vm)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := vm.WaitConsole(ctx, "hibernate:"); err != nil {
+			vm := resumeBoot(t, ctx, h, param)
+			if _, err := vm.WaitConsole(ctx, resume.LinePrefix); err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("resumed with %q in %s", param, h.Summary.ResumeTime)
@@ -182,21 +162,16 @@ func TestKernelMismatchKexecs(t *testing.T) {
 		t.Fatalf("%v (make kernels fetches it)", err)
 	}
 	initrd := filepath.Join(h.Artifacts.WorkDir, t.Name(), "initrd.img-"+cloud.Release)
-	if out, err := exec.Command(h.Artifacts.Hibernate, "initramfs", "build", "--kernel-release", cloud.Release,
-		"--modules", cloud.ModulesDir, "--base", h.Artifacts.Base, "--out", initrd).CombinedOutput(); err != nil {
-		t.Fatalf("initramfs for %s: %v\n%s", cloud.Release, err, out)
+	if _, err := buildInitramfs(ctx, h.Artifacts, cloud.Release, cloud.ModulesDir, initrd); err != nil {
+		t.Fatalf("initramfs for %s: %v", cloud.Release, err)
 	}
 	k, err := BootableKernel(cloud.Image)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.Guest.Kernel, h.Guest.Initrd = k, initrd
-	vm, err := h.Resume(ctx, h.Setup.KernelParams)
-	killAtEnd(t, vm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"init of hibernate starting on " + cloud.Release, "kexec into " + h.Release, "hibernate.kexec=1", "init of hibernate starting on " + h.Release} {
+	vm := resumeBoot(t, ctx, h, h.Setup.KernelParams)
+	for _, want := range []string{resume.Starting + cloud.Release, resume.KexecInto + h.Release, resume.KexecParam, resume.Starting + h.Release} {
 		if _, err := vm.WaitConsole(ctx, want); err != nil {
 			t.Fatalf("no %q on the console: %v", want, err)
 		}
@@ -208,13 +183,9 @@ func TestKernelMismatchKexecs(t *testing.T) {
 func TestNoresumeDiscards(t *testing.T) {
 	h := hibernated(t)
 	ctx := timeout(t, 2*time.Minute)
-	vm, info, err := h.Boot(ctx, h.Setup.KernelParams+" noresume")
-	killAtEnd(t, vm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantFreshBoot(t, ctx, h, vm, info, "noresume on the command line: discarding it")
-	if _, err := vm.WaitConsole(ctx, "discarded: the area is a plain swap area again"); err != nil {
+	vm, info := boot(t, ctx, h, h.Setup.KernelParams+" noresume")
+	wantFreshBoot(t, ctx, h, vm, info, resume.NoResume+resume.Discarding)
+	if _, err := vm.WaitConsole(ctx, resume.Discarded); err != nil {
 		t.Fatal(err)
 	}
 	if err := vm.PowerOff(ctx); err != nil {
@@ -223,18 +194,18 @@ func TestNoresumeDiscards(t *testing.T) {
 	if _, err := vm.WaitExit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, "no hibernation image on /dev/vda2 (swap)")
+	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, resume.NoImage+"/dev/vda2 (swap)")
 }
 
 // Issue 6: a corrupted image (bytes flipped on the host) boots fresh with the reason, no panic.
 func TestCorruptedImageBootsFresh(t *testing.T) {
 	for _, c := range []struct {
 		name string
-		page func(h *Hibernated) (uint64, int64, int)
+		page func(h *Machine) (uint64, int64, int)
 		why  string
 	}{
-		{"info page", func(h *Hibernated) (uint64, int64, int) { return infoPage(t, h), 400, 32 }, "not valid"},
-		{"map page", func(h *Hibernated) (uint64, int64, int) { return firstMapPage(t, h), 0, 64 }, "not valid"},
+		{"info page", func(h *Machine) (uint64, int64, int) { return infoPage(t, h), 400, 32 }, resume.NotValid},
+		{"map page", func(h *Machine) (uint64, int64, int) { return firstMapPage(t, h), 0, 64 }, resume.NotValid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := hibernated(t)
@@ -248,7 +219,7 @@ func TestCorruptedImageBootsFresh(t *testing.T) {
 	}
 }
 
-func firstMapPage(t *testing.T, h *Hibernated) uint64 {
+func firstMapPage(t *testing.T, h *Machine) uint64 {
 	a, err := h.SwapArea()
 	if err != nil || a.Header == nil {
 		t.Fatalf("read the image: %v", err)
@@ -256,7 +227,7 @@ func firstMapPage(t *testing.T, h *Hibernated) uint64 {
 	return a.Header.Image
 }
 
-func infoPage(t *testing.T, h *Hibernated) uint64 {
+func infoPage(t *testing.T, h *Machine) uint64 {
 	f, err := os.Open(h.Guest.Disk)
 	if err != nil {
 		t.Fatal(err)
@@ -275,28 +246,20 @@ func TestResumeDeviceAbsent(t *testing.T) {
 	h := hibernated(t)
 	ctx := timeout(t, 2*time.Minute)
 	const missing = "UUID=00000000-0000-4000-8000-00000000dead"
-	vm, info, err := h.Boot(ctx, "resume="+missing+" hibernate.wait=3")
-	killAtEnd(t, vm)
-	if err != nil {
+	vm, info := boot(t, ctx, h, "resume="+missing+" hibernate.wait=3")
+	if _, err := vm.WaitConsole(ctx, fmt.Sprintf(resume.WaitingFor, missing, 3*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vm.WaitConsole(ctx, "waiting for resume device "+missing+", up to 3s"); err != nil {
-		t.Fatal(err)
-	}
-	wantFreshBoot(t, ctx, h, vm, info, "resume device "+missing+" not found: booting")
+	wantFreshBoot(t, ctx, h, vm, info, fmt.Sprintf(resume.DeviceNotFound, missing))
 }
 
 // Issue 6: the power fails while the kernel writes the image: the header is written last, so the
 // next boot finds no image, boots fresh, and the swap is usable.
 func TestPowerCutWhileWritingImage(t *testing.T) {
-	a := artifacts(t)
 	ctx := timeout(t, 3*time.Minute)
-	h, err := Hibernate(ctx, a, RoundTripOptions{Name: t.Name(), Out: testWriter{t}, DiskBPS: 8 << 20,
-		CutPower: "Image saving progress:  10%"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Options.DiskBPS = 0
+	h, vm := firstBoot(t, ctx, ThrottleDisk(8<<20), CutPower(KernelSaving10))
+	do(t, ctx, vm, h.HibernateCheck, h.HibernateNow)
+	h.Config.DiskBPS = 0
 	area, err := h.SwapArea()
 	if err != nil {
 		t.Fatal(err)
@@ -304,7 +267,7 @@ func TestPowerCutWhileWritingImage(t *testing.T) {
 	if area.HasImage() {
 		t.Fatalf("the header says S1SUSPEND after a cut at 10%%: %+v", area.Header)
 	}
-	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, "no hibernation image on /dev/vda2 (swap)")
+	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, resume.NoImage+"/dev/vda2 (swap)")
 }
 
 // Issue 6: a kernel whose modules are .ko.xz (Debian's 6.12 are): hibernate initramfs build
@@ -335,20 +298,15 @@ func TestXZModulesLoad(t *testing.T) {
 		}
 	}
 	initrd := filepath.Join(h.Artifacts.WorkDir, t.Name(), "initrd-xz.img")
-	out, err := exec.Command(h.Artifacts.Hibernate, "initramfs", "build", "--kernel-release", h.Release,
-		"--modules", tree, "--base", h.Artifacts.Base, "--out", initrd).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "virtio_blk") {
+	out, err := buildInitramfs(ctx, h.Artifacts, h.Release, tree, initrd)
+	if err != nil || !strings.Contains(out, "virtio_blk") {
 		t.Fatalf("initramfs from .ko.xz modules: %v\n%s", err, out)
 	}
 	t.Logf("%s", out)
 	h.Guest.Initrd = initrd
-	vm, err := h.Resume(ctx, h.Setup.KernelParams)
-	killAtEnd(t, vm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vm := resumeBoot(t, ctx, h, h.Setup.KernelParams)
 	for _, l := range vm.ConsoleLines() {
-		if strings.Contains(l, "hibernate: ") && strings.Contains(l, "load module ") {
+		if strings.Contains(l, resume.LinePrefix) && strings.Contains(l, resume.LoadModuleFailed) {
 			t.Errorf("a module of the .ko.xz tree failed to load: %s", l)
 		}
 	}
@@ -357,52 +315,14 @@ func TestXZModulesLoad(t *testing.T) {
 // Issue 6: the resume device is a disk that is not attached at the next boot: /init says what it
 // waits for, gives up after the bounded wait, and the boot goes on (fresh: another boot ID).
 func TestResumeDiskDetached(t *testing.T) {
-	a := artifacts(t)
 	ctx := timeout(t, 3*time.Minute)
-	g, err := BuildGuest(a, GuestOptions{Name: t.Name(), SwapMiB: -1})
-	if err != nil {
+	m := newMachine(t, ctx, SwapOnSecondDisk())
+	vm, _ := boot(t, ctx, m, "")
+	do(t, ctx, vm, m.SetupSwap, m.HibernateNow)
+	m.Guest.SwapDisk = "" // detached
+	vm2, info2 := boot(t, ctx, m, m.Setup.KernelParams+" hibernate.wait=3")
+	if _, err := vm2.WaitConsole(ctx, fmt.Sprintf(resume.WaitingFor, m.Setup.Resume, 3*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	swapDisk := filepath.Join(a.WorkDir, t.Name(), "swapdisk.img")
-	sl, err := guestdisk.Build(guestdisk.Spec{Path: swapDisk, SizeMiB: 600, RootSizeMiB: 16, SwapSizeMiB: 512})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &Hibernated{Artifacts: a, Options: RoundTripOptions{Name: t.Name(), Out: testWriter{t}}, Guest: g}
-	h.Options.defaults()
-	spec := h.Spec(h.BaseCmdline())
-	spec.Disks = append(spec.Disks, harness.Disk{Path: swapDisk})
-	vm, err := harness.Start(ctx, spec)
-	killAtEnd(t, vm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := vm.Ping(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.BootID = info.BootID
-	r, err := run(ctx, vm, "/usr/sbin/hibernate", "setup", "--device", "PARTUUID="+sl.SwapPartUUID, "--json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var setup setupJSON
-	if err := json.Unmarshal([]byte(r.Stdout), &setup); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vm.Spawn(ctx, "/var/lib/hibernate-demo/hibernate-now.out", "/usr/sbin/hibernate", "now", "--mode", "shutdown"); err != nil {
-		t.Fatal(err)
-	}
-	if exit, err := vm.WaitExit(ctx); err != nil || !exit.GuestShutdown {
-		t.Fatalf("the guest did not power off: %+v %v", exit, err)
-	}
-	vm2, info2, err := h.Boot(ctx, setup.KernelParams+" hibernate.wait=3")
-	killAtEnd(t, vm2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vm2.WaitConsole(ctx, "waiting for resume device "+setup.Resume+", up to 3s"); err != nil {
-		t.Fatal(err)
-	}
-	wantFreshBoot(t, ctx, h, vm2, info2, "resume device "+setup.Resume+" not found: booting")
+	wantFreshBoot(t, ctx, m, vm2, info2, fmt.Sprintf(resume.DeviceNotFound, m.Setup.Resume))
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
 // artifacts gives the scenario tests what `make build` and the kernel fetch made. These tests
@@ -33,12 +35,87 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// The steps for a test: each fails the test when the step fails, and a guest it powers on is
+// killed when the test ends.
+
+// timeout is a context for the rest of the test, at most d.
+func timeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func killAtEnd(t *testing.T, vm *harness.VM) {
+	if vm != nil {
+		t.Cleanup(vm.Kill)
+	}
+}
+
+// newMachine builds the test's guest (New), named after the test, its progress in the test's log.
+func newMachine(t *testing.T, ctx context.Context, opts ...Option) *Machine {
+	t.Helper()
+	m, err := New(ctx, artifacts(t), t.Name(), append([]Option{Output(testWriter{t})}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// boot powers m on (Machine.Boot).
+func boot(t *testing.T, ctx context.Context, m *Machine, extra string) (*harness.VM, harness.AgentInfo) {
+	t.Helper()
+	vm, info, err := m.Boot(ctx, extra)
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vm, info
+}
+
+// do runs steps on vm (Do).
+func do(t *testing.T, ctx context.Context, vm *harness.VM, steps ...Step) {
+	t.Helper()
+	if err := Do(ctx, vm, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// resumeBoot powers m on to resume its image (Machine.Resume, which checks the job went on).
+func resumeBoot(t *testing.T, ctx context.Context, m *Machine, extra string) *harness.VM {
+	t.Helper()
+	vm, err := m.Resume(ctx, extra)
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatalf("resume: %v\nlogs: %v", err, m.Summary.Logs)
+	}
+	return vm
+}
+
+// firstBoot builds and boots the test's guest, makes its swap and starts the job: a guest to
+// act in, running.
+func firstBoot(t *testing.T, ctx context.Context, opts ...Option) (*Machine, *harness.VM) {
+	t.Helper()
+	m := newMachine(t, ctx, opts...)
+	vm, _ := boot(t, ctx, m, "")
+	do(t, ctx, vm, m.SetupSwap, m.StartJob)
+	return m, vm
+}
+
+// hibernate is the first half of the round trip (Hibernate) for the test's guest.
+func hibernate(t *testing.T, ctx context.Context, opts ...Option) *Machine {
+	t.Helper()
+	m, err := Hibernate(ctx, artifacts(t), t.Name(), append([]Option{Output(testWriter{t})}, opts...)...)
+	if err != nil {
+		t.Fatalf("hibernate: %v\nlogs: %v", err, m.Summary.Logs)
+	}
+	return m
+}
+
 // TestRoundTrip is the demo as a test: a job with 64 MiB of state survives hibernate and resume.
 func TestRoundTrip(t *testing.T) {
-	a := artifacts(t)
-	s, err := RoundTrip(context.Background(), a, RoundTripOptions{Name: t.Name(), Out: testWriter{t}, Timeout: 5 * time.Minute})
-	if err != nil {
-		t.Fatalf("round trip: %v\nlogs: %v", err, s.Logs)
-	}
+	ctx := timeout(t, 5*time.Minute)
+	m := hibernate(t, ctx)
+	resumeBoot(t, ctx, m, m.Setup.KernelParams)
+	s := m.Summary
 	t.Logf("hibernate %s, resume %s, image %.1f MiB (%.1f MiB on disk)", s.HibernateTime, s.ResumeTime, mib(s.ImageBytes), mib(s.ImageDiskBytes))
 }

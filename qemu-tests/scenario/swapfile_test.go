@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -16,21 +15,12 @@ import (
 func TestSwapFileRoundTrip(t *testing.T) {
 	for _, fs := range []string{"ext4", "btrfs"} {
 		t.Run(fs, func(t *testing.T) {
-			a := artifacts(t)
-			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-			defer cancel()
-			h, err := Hibernate(ctx, a, RoundTripOptions{Name: t.Name(), Out: testWriter{t}, SwapFile: "/swapfile", RootFS: fs})
-			if err != nil {
-				t.Fatal(err)
-			}
+			ctx := timeout(t, 4*time.Minute)
+			h := hibernate(t, ctx, SwapFile("/swapfile", ""), RootFS(fs))
 			if !strings.Contains(h.Setup.KernelParams, "resume_offset=") || h.Setup.ResumeOffset == 0 {
 				t.Fatalf("setup printed %q (offset %d): want resume= and resume_offset=", h.Setup.KernelParams, h.Setup.ResumeOffset)
 			}
-			vm, err := h.Resume(ctx, h.Setup.KernelParams)
-			killAtEnd(t, vm)
-			if err != nil {
-				t.Fatal(err)
-			}
+			resumeBoot(t, ctx, h, h.Setup.KernelParams)
 			t.Logf("%s: %s, resumed in %s", fs, h.Setup.KernelParams, h.Summary.ResumeTime)
 		})
 	}
@@ -40,9 +30,7 @@ func TestSwapFileRoundTrip(t *testing.T) {
 // btrfs, with the reason, and changes nothing on disk. Both are swap areas already (made on the
 // host into the guest's root), so that setup would keep and activate them.
 func TestSwapFileRefusals(t *testing.T) {
-	a := artifacts(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := timeout(t, 3*time.Minute)
 	const size = 256 << 10
 	area := make([]byte, size)
 	page, err := swsusp.MkswapPage(size, swsusp.MkswapOptions{PageSize: swsusp.PageSize})
@@ -50,18 +38,8 @@ func TestSwapFileRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	copy(area, page)
-	g, err := BuildGuest(a, GuestOptions{Name: t.Name(), RootFSType: "btrfs", SwapMiB: -1, InitrdFlags: []string{"--add-module", "btrfs"},
-		Files: []GuestFile{{"/swapcompressed", area, 0o600}, {"/swap0644", area, 0o644}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &Hibernated{Artifacts: a, Options: RoundTripOptions{Name: t.Name(), Out: testWriter{t}}, Guest: g}
-	h.Options.defaults()
-	vm, _, err := h.Boot(ctx, "")
-	killAtEnd(t, vm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newMachine(t, ctx, RootFS("btrfs"), SwapPartition(-1), Files(GuestFile{"/swapcompressed", area, 0o600}, GuestFile{"/swap0644", area, 0o644}))
+	vm, _ := boot(t, ctx, m, "")
 	state := func() string {
 		var b strings.Builder
 		for _, p := range []string{"/proc/swaps", "/sys/power/resume", "/sys/power/resume_offset"} {
@@ -71,14 +49,14 @@ func TestSwapFileRefusals(t *testing.T) {
 		return b.String()
 	}
 	before := state()
-	if _, err := run(ctx, vm, "/sbin/init", "chattr", "+c", "/swapcompressed"); err != nil {
+	if _, err := run(ctx, vm, GuestAgentInit, "chattr", "+c", "/swapcompressed"); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ name, file, want string }{
 		{"marked for compression on btrfs", "/swapcompressed", "btrfs"},
 		{"readable by others", "/swap0644", "mode 0644"},
 	} {
-		r, err := vm.Run(ctx, "/usr/sbin/hibernate", "setup", "--file", c.file)
+		r, err := vm.Run(ctx, m.Command("setup", "--file", c.file)...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,7 +59,7 @@ func run(out string) error {
 		{"deb12-6.1-nocompress-partition", "hibernate=nocompress"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-		h, err := scenario.Hibernate(ctx, a, scenario.RoundTripOptions{Name: "capture-" + c.name, Cmdline: c.cmdline, StateMiB: 16, Out: os.Stdout})
+		h, err := scenario.Hibernate(ctx, a, "capture-"+c.name, scenario.Cmdline(c.cmdline), scenario.JobState(16), scenario.Output(os.Stdout))
 		cancel()
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)

@@ -38,7 +38,9 @@ func run(ctx context.Context, flavour string, mem, state int) error {
 		return err
 	}
 	fmt.Printf("demo: kernel %s (Debian package %s)\n", a.Kernel.Release, a.Kernel.Version)
-	s, err := scenario.RoundTrip(ctx, a, scenario.RoundTripOptions{Name: "demo", MemoryMiB: mem, StateMiB: state, Out: os.Stdout})
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	s, err := scenario.RoundTrip(ctx, a, "demo", scenario.Memory(mem), scenario.JobState(state), scenario.Output(os.Stdout))
 	printSummary(s)
 	return err
 }

@@ -13,7 +13,7 @@ import (
 
 func main() {
 	stateMiB := flag.Int("state-mib", 64, "MiB of state held in memory")
-	logPath := flag.String("log", "/var/lib/hibernate-demo/job.log", "file kept open, a line appended every tick")
+	logPath := flag.String("log", demojob.LogPath, "file kept open, a line appended every tick")
 	console := flag.String("console", "/dev/console", "also say each line here (\"\" for nowhere)")
 	interval := flag.Duration("interval", time.Second, "time between two lines")
 	ticks := flag.Int("ticks", 0, "stop after this many lines (0: never)")

@@ -1,0 +1,72 @@
+package resume
+
+import "github.com/hibernate-linux/hibernate/internal/initramfs/config"
+
+// The console lines of /init that the end-to-end tests (qemu-tests) wait for. /init prints
+// them with these constants and the tests look for the same constants, so that rewording a
+// line rewords what the tests wait for: a VM test cannot go on waiting for a line that is no
+// longer printed. A constant with a %s is the line's format; one without is the fixed part of
+// the line that the tests match, the values around it added by both sides.
+const (
+	// LinePrefix begins every console line of /init, before its timestamp.
+	LinePrefix = "hibernate: "
+
+	// Starting is /init's first line; the running kernel's release follows it. hibernate check
+	// knows our /init by it (config.InitMarker, in the binary's bytes).
+	Starting = config.InitMarker + " "
+
+	// KexecInto ends the decision line for an image that another kernel made; that kernel's
+	// release follows it.
+	KexecInto = "kexec into "
+
+	// KexecParam is added to the command line of the kernel that /init kexecs into, so that
+	// its /init resumes in place; the line that boots that kernel shows its command line.
+	KexecParam = "hibernate.kexec=1"
+
+	// NoResume is the reason not to resume an image when the command line says noresume.
+	NoResume = "noresume on the command line"
+
+	// NotValid begins the reason not to resume an image that is not valid; its problems follow
+	// in parentheses.
+	NotValid = "not valid"
+
+	// Discarding ends the decision line for an image that /init does not resume: it
+	// invalidates the image and boots.
+	Discarding = ": discarding it"
+
+	// Discarded ends the line that says that the image on a device ("image on DEV ") was
+	// invalidated.
+	Discarded = "discarded: the area is a plain swap area again"
+
+	// TakesNoImage ends the reason not to resume when this kernel takes no image (nohibernate,
+	// hibernate=no, lockdown); it is followed by Discarding, or by a power-off with hibernate.keep=1.
+	TakesNoImage = "this kernel takes no image"
+
+	// LeftAsItIs ends the decision to boot beside an image that is not this machine's (found
+	// by a scan, with no record of this root) or not the kernel's kind.
+	LeftAsItIs = "image left as it is"
+
+	// NoImage begins the decision to boot when the resume device holds no image; the device
+	// and what it holds, in parentheses, follow it.
+	NoImage = "no hibernation image on "
+
+	// WaitingFor says that /init waits for the resume device (the spec) at most this long
+	// (as time.Duration prints it).
+	WaitingFor = "waiting for resume device %s, up to %s"
+
+	// WaitingForever says that /init waits for the resume device (the spec) without a bound
+	// (resumewait).
+	WaitingForever = "waiting for resume device %s, as long as it takes (resumewait)"
+
+	// DeviceNotFound is the decision to boot when the resume device (the spec) did not appear
+	// within the wait.
+	DeviceNotFound = "resume device %s not found: booting"
+
+	// LoadModuleFailed begins the line of a module that failed to load; the module's file and
+	// the error follow it.
+	LoadModuleFailed = "load module "
+
+	// WritingResume ends the line of /init starting the restore: the resume device's number
+	// goes to /sys/power/resume.
+	WritingResume = " to /sys/power/resume"
+)

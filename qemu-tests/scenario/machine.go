@@ -1,0 +1,231 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
+)
+
+// Machine is one scenario's guest: its disk and boot files (Guest), the variant it was built
+// as (Config), and what the steps found on it. New builds it; Boot, the steps (steps.go) and
+// Resume act on it.
+type Machine struct {
+	Artifacts Artifacts
+	Config    Config
+	Guest     Guest
+	Setup     SetupResult // what `hibernate setup --json` printed
+	BootID    string      // of the machine's first boot: the one that hibernates
+	Release   string      // uname -r in the guest, read at the first boot
+	Summary   Summary
+	Systemd   Systemd // what the systemd steps saw (DebianSystemd guests)
+
+	guestInitrdSum string // the sha256 of the initramfs the guest built (BuildInitramfsInGuest)
+}
+
+// Config is a guest variant: what the options of New set, read by the steps after. Fields a
+// test changes between two boots (DiskBPS) are read at every boot.
+type Config struct {
+	Name        string
+	Out         io.Writer // progress lines
+	MemoryMiB   int       // default 512
+	Cmdline     string    // more kernel parameters for every boot
+	DiskBPS     int64     // throttle of the guest disk (bytes/s), 0 for none
+	RootFS      string    // the root file system: ext4 (default) or btrfs
+	InitrdFlags []string  // more flags for `hibernate initramfs build`
+	Files       []GuestFile
+	Swap        Swap
+	StateMiB    int      // the job's state, default 64
+	Ticks       int      // job lines to see before StartJob returns, default 3
+	NowFlags    []string // more flags for `hibernate now --mode shutdown`
+	CutPower    string   // HibernateNow pulls the plug when this console line appears
+	root        rootKind
+}
+
+// Swap is where `hibernate setup` makes the swap area.
+type Swap struct {
+	PartitionMiB int    // the swap partition of the guest disk: default 512, -1 for none
+	File         string // a swap file of the root file system instead (setup --file)
+	FileSize     string // its setup --size, default 320M
+	SecondDisk   bool   // the swap partition of a second disk instead (Guest.SwapDisk)
+}
+
+// An Option is a guest variant, given to New.
+type Option func(*Config)
+
+// Output sends the progress lines to w.
+func Output(w io.Writer) Option { return func(c *Config) { c.Out = w } }
+
+// Memory gives the guest mib MiB.
+func Memory(mib int) Option { return func(c *Config) { c.MemoryMiB = mib } }
+
+// Cmdline adds kernel parameters to every boot (e.g. hibernate=nocompress).
+func Cmdline(params string) Option {
+	return func(c *Config) { c.Cmdline = strings.TrimSpace(c.Cmdline + " " + params) }
+}
+
+// ThrottleDisk limits the guest disk to bps bytes a second, to widen the window of the image write.
+func ThrottleDisk(bps int64) Option { return func(c *Config) { c.DiskBPS = bps } }
+
+// RootFS makes the root file system fstype; btrfs puts its module into the initramfs.
+func RootFS(fstype string) Option {
+	return func(c *Config) {
+		c.RootFS = fstype
+		if fstype == "btrfs" {
+			c.InitrdFlags = append(c.InitrdFlags, "--add-module", "btrfs")
+		}
+	}
+}
+
+// Files adds files to the guest's root file system.
+func Files(f ...GuestFile) Option { return func(c *Config) { c.Files = append(c.Files, f...) } }
+
+// SwapPartition makes the guest disk's swap partition mib MiB (-1: none).
+func SwapPartition(mib int) Option { return func(c *Config) { c.Swap.PartitionMiB = mib } }
+
+// SwapFile puts the swap in a file of the root file system (setup --file path --size size;
+// size "" for 320M), and no swap partition on the disk.
+func SwapFile(path, size string) Option {
+	return func(c *Config) { c.Swap = Swap{PartitionMiB: -1, File: path, FileSize: size} }
+}
+
+// SwapOnSecondDisk puts the swap on a second disk (Guest.SwapDisk), and none on the first.
+func SwapOnSecondDisk() Option {
+	return func(c *Config) { c.Swap = Swap{PartitionMiB: -1, SecondDisk: true} }
+}
+
+// JobState gives the demo job mib MiB of state.
+func JobState(mib int) Option { return func(c *Config) { c.StateMiB = mib } }
+
+// JobTicks makes StartJob wait for the job's line count=n.
+func JobTicks(n int) Option { return func(c *Config) { c.Ticks = n } }
+
+// NowFlags adds flags to HibernateNow's `hibernate now --mode shutdown`.
+func NowFlags(flags ...string) Option {
+	return func(c *Config) { c.NowFlags = append(c.NowFlags, flags...) }
+}
+
+// CutPower makes HibernateNow pull the plug (kill QEMU) when line appears on the console.
+func CutPower(line string) Option { return func(c *Config) { c.CutPower = line } }
+
+func (c *Config) defaults() {
+	c.MemoryMiB = or(c.MemoryMiB, 512)
+	c.StateMiB = or(c.StateMiB, 64)
+	c.Ticks = or(c.Ticks, 3)
+	c.Swap.FileSize = or(c.Swap.FileSize, "320M")
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+	if c.root.build == nil {
+		c.root = minimalRoot
+	}
+}
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// New is the first step, build guest: it makes the guest disk named name (under
+// Artifacts.WorkDir) of the variant the options say, with the kernel and initramfs to boot it.
+func New(ctx context.Context, a Artifacts, name string, opts ...Option) (*Machine, error) {
+	m := &Machine{Artifacts: a, Config: Config{Name: name}}
+	for _, o := range opts {
+		o(&m.Config)
+	}
+	m.Config.defaults()
+	start := time.Now()
+	g, err := m.Config.root.build(ctx, m)
+	if err != nil {
+		return m, err
+	}
+	m.Guest = g
+	m.Summary.Kernel, m.Summary.BuildTime = g.Release, time.Since(start)
+	m.say("guest disk %s (%s to make): root PARTUUID %s, swap PARTUUID %s", g.Disk, m.Summary.BuildTime.Round(10*time.Millisecond),
+		g.Layout.RootPartUUID, g.Layout.SwapPartUUID)
+	return m, nil
+}
+
+func (m *Machine) say(format string, args ...any) {
+	fmt.Fprintf(m.Config.Out, m.Config.root.name+": "+format+"\n", args...)
+}
+
+// BaseCmdline is what every boot of the guest gets: its root file system, read-write, what the
+// root needs and the Cmdline option.
+func (m *Machine) BaseCmdline() string {
+	return strings.Join(strings.Fields(fmt.Sprintf("root=PARTUUID=%s rw %s %s", m.Guest.Layout.RootPartUUID, m.Config.root.cmdline, m.Config.Cmdline)), " ")
+}
+
+// Spec is the guest's description for one boot with the given kernel command line.
+func (m *Machine) Spec(cmdline string) harness.Spec {
+	disks := []harness.Disk{{Path: m.Guest.Disk, BPS: m.Config.DiskBPS}}
+	if m.Guest.SwapDisk != "" {
+		disks = append(disks, harness.Disk{Path: m.Guest.SwapDisk})
+	}
+	return harness.Spec{Name: m.Config.Name, Kernel: m.Guest.Kernel, Initrd: m.Guest.Initrd, Cmdline: cmdline,
+		MemoryMiB: m.Config.MemoryMiB, Disks: disks, LogDir: m.Artifacts.LogDir, Agent: true}
+}
+
+// Boot powers the guest on with the base command line plus extra and waits until the agent
+// answers (for a systemd guest, at most 90 s). It does not expect a resume. The first boot's
+// ID and kernel release are kept in BootID and Release.
+func (m *Machine) Boot(ctx context.Context, extra string) (*harness.VM, harness.AgentInfo, error) {
+	vm, err := m.powerOn(ctx, extra)
+	if err != nil {
+		return nil, harness.AgentInfo{}, err
+	}
+	info, err := m.ping(ctx, vm)
+	if err != nil {
+		return vm, info, err
+	}
+	m.say("agent up %s after power on (agent PID %d)", time.Since(vm.Started()).Round(100*time.Millisecond), info.PID)
+	if m.BootID == "" {
+		m.BootID = info.BootID
+		if r, err := vm.ReadFile(ctx, "/proc/sys/kernel/osrelease"); err == nil {
+			m.Release = strings.TrimSpace(string(r))
+		}
+	}
+	return vm, info, nil
+}
+
+// powerOn starts QEMU on the guest's disk, its console log in the summary.
+func (m *Machine) powerOn(ctx context.Context, extra string) (*harness.VM, error) {
+	vm, err := harness.Start(ctx, m.Spec(strings.TrimSpace(m.BaseCmdline()+" "+extra)))
+	if err != nil {
+		return nil, err
+	}
+	m.Summary.Logs = append(m.Summary.Logs, vm.ConsoleLogPath())
+	what := "power on"
+	if extra = strings.TrimSpace(extra); extra != "" {
+		what += " with " + extra
+	}
+	m.say("%s (%s): %s", what, filepath.Base(m.Guest.Initrd), vm.ConsoleLogPath())
+	return vm, nil
+}
+
+// ping waits for the agent, at most the root's agentWithin when it has one.
+func (m *Machine) ping(ctx context.Context, vm *harness.VM) (harness.AgentInfo, error) {
+	ctx, cancel := m.within(ctx)
+	defer cancel()
+	return vm.Ping(ctx)
+}
+
+// within bounds ctx by the root's agentWithin, if any: how long a boot may take to answer.
+func (m *Machine) within(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d := m.Config.root.agentWithin; d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return context.WithCancel(ctx)
+}
+
+// Command is the argv of the guest's hibernate with args (the binary is where the root has it).
+func (m *Machine) Command(args ...string) []string {
+	return append([]string{m.Config.root.hibernate}, args...)
+}
