@@ -46,6 +46,13 @@ const (
 	// by a scan, with no record of this root) or not the kernel's kind.
 	LeftAsItIs = "image left as it is"
 
+	// MountedBootReadOnly says that the boot file system was mounted to read a kernel for kexec,
+	// its block device read-only first; the device comes before it, the mount option after.
+	MountedBootReadOnly = "read-only, its block device read-only"
+
+	// KexecLoaded begins the line of the kernel loaded for kexec, just before /init boots it.
+	KexecLoaded = "kexec: loaded "
+
 	// NoImage begins the decision to boot when the resume device holds no image; the device
 	// and what it holds, in parentheses, follow it.
 	NoImage = "no hibernation image on "

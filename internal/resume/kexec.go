@@ -99,7 +99,7 @@ func (b *Machine) openBootFS(d blockdev.Device, dir string) (opener, func(), err
 		undoRO()
 		return nil, nil, fmt.Errorf("mount %s read-only (%s, %q): %w", d.Path, d.Probe.Type, data, err)
 	}
-	b.Logf("mounted %s read-only (%s, block device read-only) to read the kernel", d.Path, data)
+	b.Logf("mounted %s "+MountedBootReadOnly+" (%s) to read the kernel", d.Path, data)
 	root, err := os.Open(mnt)
 	if err != nil {
 		_ = unix.Unmount(mnt, 0)
@@ -193,7 +193,7 @@ func (b *Machine) KexecInto(kf KernelFiles, cmdline string) error {
 	if err := kexec.FileLoad(k, i, cmdline); err != nil {
 		return fmt.Errorf("kexec_file_load %s: %w", kf.From, err)
 	}
-	b.Logf("kexec: loaded %s; booting it with %q", kf.From, cmdline)
+	b.Logf(KexecLoaded+"%s; booting it with %q", kf.From, cmdline)
 	unix.Sync()
 	if err := kexec.Reboot(); err != nil {
 		return fmt.Errorf("kexec reboot: %w", err)

@@ -24,6 +24,7 @@ type Guest struct {
 	Kernel         string // what QEMU boots (see BootableKernel)
 	Initrd         string
 	Release        string
+	ExtraDisks     []string // more disks, attached read-only after the others (a stranger's USB stick)
 }
 
 // GuestFile is one more file of the guest's root file system.
@@ -97,6 +98,14 @@ func minimalTree(a Artifacts, tree string) error {
 		if err := copyFile(c.src, filepath.Join(tree, c.dst), c.mode); err != nil {
 			return err
 		}
+	}
+	// The harness is the guest's boot loader; like kernel-install's, its command line is
+	// /etc/kernel/cmdline, where setup --write-boot-config puts resume= and resume_offset=.
+	if err := os.MkdirAll(filepath.Join(tree, "etc/kernel"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tree, "etc/kernel/cmdline"), []byte("rw\n"), 0o644); err != nil {
+		return err
 	}
 	return os.WriteFile(filepath.Join(tree, "etc/hostname"), []byte("hibernate-guest\n"), 0o644)
 }

@@ -169,6 +169,9 @@ func (m *Machine) Spec(cmdline string) harness.Spec {
 	if m.Guest.SwapDisk != "" {
 		disks = append(disks, harness.Disk{Path: m.Guest.SwapDisk})
 	}
+	for _, d := range m.Guest.ExtraDisks {
+		disks = append(disks, harness.Disk{Path: d, ReadOnly: true})
+	}
 	return harness.Spec{Name: m.Config.Name, Kernel: m.Guest.Kernel, Initrd: m.Guest.Initrd, Cmdline: cmdline,
 		MemoryMiB: m.Config.MemoryMiB, Disks: disks, LogDir: m.Artifacts.LogDir, Agent: true}
 }

@@ -42,7 +42,10 @@ type SetupResult struct {
 func (m *Machine) SetupSwap(ctx context.Context, vm *harness.VM) error {
 	args := []string{"setup", "--device", "PARTUUID=" + m.SwapPartUUID(), "--json"}
 	if f := m.Config.Swap.File; f != "" {
-		args = []string{"setup", "--file", f, "--size", m.Config.Swap.FileSize, "--json"}
+		// A swap file's image is found only where the next boot is told resume_offset=: setup
+		// writes it into the boot configuration (/etc/kernel/cmdline of the guest, which the
+		// harness, as its boot loader, then passes: Setup.KernelParams).
+		args = []string{"setup", "--file", f, "--size", m.Config.Swap.FileSize, "--write-boot-config", "--json"}
 	}
 	r, err := run(ctx, vm, m.Command(args...)...)
 	if err != nil {

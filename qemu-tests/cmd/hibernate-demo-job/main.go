@@ -33,6 +33,14 @@ func run(stateMiB int, logPath, console string, interval time.Duration, ticks in
 		return err
 	}
 	defer log.Close()
+	// A live system nearly always holds files open that are deleted (the ext4 orphan list is
+	// not empty): so does the job, so that the tests see what a read-only mount of such a file
+	// system does to it.
+	held, err := holdDeleted(logPath + ".deleted")
+	if err != nil {
+		return err
+	}
+	defer held.Close()
 	o := demojob.Options{StateBytes: stateMiB << 20, Interval: interval, Log: log, Seed: uint64(time.Now().UnixNano()), Ticks: ticks}
 	if console != "" {
 		if c, err := os.OpenFile(console, os.O_WRONLY, 0); err == nil {
@@ -44,3 +52,20 @@ func run(stateMiB int, logPath, console string, interval time.Duration, ticks in
 }
 
 func dir(p string) string { return filepath.Dir(p) }
+
+// holdDeleted makes a file of 1 MiB at p, removes its name and keeps it open.
+func holdDeleted(p string) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(make([]byte, 1<<20)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, os.Remove(p)
+}
