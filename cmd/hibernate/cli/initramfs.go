@@ -66,6 +66,9 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 		}
 		o.KernelRelease = running.Release
 	}
+	if !fs.Changed("config") {
+		*cfgFile = machine.Path(strings.TrimPrefix(*cfgFile, "/"))
+	}
 	if !fs.Changed("resume") {
 		if err := readResumeConfig(*cfgFile, &o.Config, fs.Changed("config")); err != nil {
 			return err
@@ -75,10 +78,11 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 		*modDir = filepath.Join("/lib/modules", o.KernelRelease)
 	}
 	o.ModulesDir = *modDir
-	if o.KernelRelease == running.Release && *modDir == filepath.Join("/lib/modules", o.KernelRelease) {
-		// Built for this machine: add what mounts its / and /boot.
-		if mounts, err := machine.Mounts(); err == nil {
-			o.AddModules = append(initramfs.MountedFSModules(mounts), o.AddModules...)
+	if !fs.Changed("modules") {
+		// For this machine (its own /lib/modules): only if our /init can bring it up, with what
+		// mounts its / and /boot.
+		if err := checkMachine(machine, &o); err != nil {
+			return err
 		}
 	}
 	if fs.Changed("modules-only") {
@@ -96,6 +100,25 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 		return err
 	}
 	printBuild(env, *out, o, res)
+	return nil
+}
+
+// checkMachine refuses a machine whose /, /boot or resume device sits on a layer our /init
+// cannot bring up (the initramfs would leave it unbootable), and adds the modules of the file
+// systems it mounts.
+func checkMachine(machine sysfs.FS, o *initramfs.Options) error {
+	resumeSpec := o.Config.Resume
+	if resumeSpec == "" {
+		if devt, err := machine.ReadString("sys/power/resume"); err == nil && devt != "0:0" {
+			resumeSpec = devt
+		}
+	}
+	if _, err := initramfs.CheckStacks(machine, resumeSpec); err != nil {
+		return &ExitError{Code: 3, Err: fmt.Errorf("refusing, nothing written: %w; keep the distribution's initramfs", err)}
+	}
+	if mounts, err := machine.Mounts(); err == nil {
+		o.AddModules = append(initramfs.MountedFSModules(mounts), o.AddModules...)
+	}
 	return nil
 }
 

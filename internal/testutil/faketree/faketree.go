@@ -117,8 +117,10 @@ func (tr *Tree) blockDev(name, sysPath string, major, minor, partn int, partName
 		if partName != "" {
 			ue += "PARTNAME=" + partName + "\n"
 		}
+		tr.Write(filepath.Join("sys", sysPath, "partition"), fmt.Sprintf("%d\n", partn))
 	} else {
 		ue += "DEVTYPE=disk\n"
+		tr.Mkdir(filepath.Join("sys", sysPath, "device")) // a link to the hardware's node in sysfs
 	}
 	tr.Write(filepath.Join("sys", sysPath, "uevent"), ue)
 	link := filepath.Join(tr.Root, "sys/class/block", name)
@@ -136,6 +138,38 @@ func (tr *Tree) blockDev(name, sysPath string, major, minor, partn int, partName
 	}
 	if content != nil {
 		if _, err := f.WriteAt(content, 0); err != nil {
+			tr.t.Fatal(err)
+		}
+	}
+}
+
+// Mapper adds a device-mapper device (dm-N, major 253) named dmName with the dm uuid given
+// ("CRYPT-LUKS2-…" for LUKS, "LVM-…" for an LVM LV), made of slaves, and its /dev/mapper node.
+func (tr *Tree) Mapper(n int, dmName, uuid string, slaves ...string) {
+	tr.t.Helper()
+	name := fmt.Sprintf("dm-%d", n)
+	tr.blockDev(name, "devices/virtual/block/"+name, 253, n, 0, "", 32<<20, nil)
+	tr.Write(filepath.Join("sys/devices/virtual/block", name, "dm/name"), dmName+"\n")
+	tr.Write(filepath.Join("sys/devices/virtual/block", name, "dm/uuid"), uuid+"\n")
+	os.RemoveAll(filepath.Join(tr.Root, "sys/devices/virtual/block", name, "device"))
+	tr.slaves(name, slaves)
+}
+
+// MD adds an md RAID device (mdN, major 9) of the level given, made of slaves.
+func (tr *Tree) MD(n int, level string, slaves ...string) {
+	tr.t.Helper()
+	name := fmt.Sprintf("md%d", n)
+	tr.blockDev(name, "devices/virtual/block/"+name, 9, n, 0, "", 32<<20, nil)
+	tr.Write(filepath.Join("sys/devices/virtual/block", name, "md/level"), level+"\n")
+	os.RemoveAll(filepath.Join(tr.Root, "sys/devices/virtual/block", name, "device"))
+	tr.slaves(name, slaves)
+}
+
+func (tr *Tree) slaves(name string, slaves []string) {
+	tr.t.Helper()
+	tr.Mkdir(filepath.Join("sys/devices/virtual/block", name, "slaves"))
+	for _, s := range slaves {
+		if err := os.Symlink(filepath.Join("../../../../class/block", s), filepath.Join(tr.Root, "sys/devices/virtual/block", name, "slaves", s)); err != nil {
 			tr.t.Fatal(err)
 		}
 	}
