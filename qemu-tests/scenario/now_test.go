@@ -15,7 +15,7 @@ import (
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
-// Issue 5's end-to-end cases of hibernate now. Each builds its own guest (not the shared image):
+// The end-to-end cases of hibernate now. Each builds its own guest (not the shared image):
 // they need a first boot to act in, not an image.
 
 // sysPower are the values hibernate now may change.

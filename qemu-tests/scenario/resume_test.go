@@ -77,7 +77,7 @@ func swapWorks(t *testing.T, ctx context.Context, h *Machine, vm *harness.VM) {
 	}
 }
 
-// Issue 3: inspect from the host names the kernel that made the image; discard invalidates it;
+// Inspect from the host names the kernel that made the image; discard invalidates it;
 // the next boot is fresh and the area is plain swap again.
 func TestInspectAndDiscard(t *testing.T) {
 	h := hibernated(t)
@@ -128,9 +128,10 @@ func TestInspectAndDiscard(t *testing.T) {
 	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, resume.NoImage+"/dev/vda2 (swap)")
 }
 
-// Issue 6: resume= as UUID=, PARTUUID=, a /dev path, and absent (the initramfs scans): each resumes.
+// Resume= as UUID=, PARTUUID=, a /dev path, and absent (the initramfs scans): each resumes.
 func TestResumeDeviceSpecs(t *testing.T) {
 	for _, c := range []struct{ name, param string }{
+		{"UUID", "resume=UUID=%u"},
 		{"PARTUUID", "resume=PARTUUID=%s"},
 		{"devpath", "resume=/dev/vda2"},
 		{"none", ""},
@@ -139,9 +140,7 @@ func TestResumeDeviceSpecs(t *testing.T) {
 			h := hibernated(t)
 			ctx := timeout(t, 2*time.Minute)
 			param := c.param
-			if strings.Contains(param, "%s") {
-				param = fmt.Sprintf(param, h.Guest.Layout.SwapPartUUID)
-			}
+			param = strings.NewReplacer("%s", h.Guest.Layout.SwapPartUUID, "%u", h.Setup.UUID).Replace(param)
 			vm := resumeBoot(t, ctx, h, param)
 			if _, err := vm.WaitConsole(ctx, resume.LinePrefix); err != nil {
 				t.Fatal(err)
@@ -151,7 +150,7 @@ func TestResumeDeviceSpecs(t *testing.T) {
 	}
 }
 
-// Issue 6: the image was made by the amd64 kernel; the machine boots the cloud kernel with its own
+// The image was made by the amd64 kernel; the machine boots the cloud kernel with its own
 // initramfs (ours): /init reads the record, finds the amd64 kernel on the disk and kexecs into it,
 // whose /init resumes the job.
 func TestKernelMismatchKexecs(t *testing.T) {
@@ -179,7 +178,7 @@ func TestKernelMismatchKexecs(t *testing.T) {
 	t.Logf("resumed through kexec in %s", h.Summary.ResumeTime)
 }
 
-// Issue 6: noresume boots fresh and invalidates the image; a later boot without it does not resume it.
+// Noresume boots fresh and invalidates the image; a later boot without it does not resume it.
 func TestNoresumeDiscards(t *testing.T) {
 	h := hibernated(t)
 	ctx := timeout(t, 2*time.Minute)
@@ -197,7 +196,7 @@ func TestNoresumeDiscards(t *testing.T) {
 	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, resume.NoImage+"/dev/vda2 (swap)")
 }
 
-// Issue 6: a corrupted image (bytes flipped on the host) boots fresh with the reason, no panic.
+// A corrupted image (bytes flipped on the host) boots fresh with the reason, no panic.
 func TestCorruptedImageBootsFresh(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -240,7 +239,7 @@ func infoPage(t *testing.T, h *Machine) uint64 {
 	return binary.LittleEndian.Uint64(b)
 }
 
-// Issue 6: the resume device never appears: /init says what it waits for, gives up after the
+// The resume device never appears: /init says what it waits for, gives up after the
 // bounded wait, and the boot goes on.
 func TestResumeDeviceAbsent(t *testing.T) {
 	h := hibernated(t)
@@ -253,7 +252,7 @@ func TestResumeDeviceAbsent(t *testing.T) {
 	wantFreshBoot(t, ctx, h, vm, info, fmt.Sprintf(resume.DeviceNotFound, missing))
 }
 
-// Issue 6: the power fails while the kernel writes the image: the header is written last, so the
+// The power fails while the kernel writes the image: the header is written last, so the
 // next boot finds no image, boots fresh, and the swap is usable.
 func TestPowerCutWhileWritingImage(t *testing.T) {
 	ctx := timeout(t, 3*time.Minute)
@@ -270,7 +269,7 @@ func TestPowerCutWhileWritingImage(t *testing.T) {
 	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, resume.NoImage+"/dev/vda2 (swap)")
 }
 
-// Issue 6: a kernel whose modules are .ko.xz (Debian's 6.12 are): hibernate initramfs build
+// A kernel whose modules are .ko.xz (Debian's 6.12 are): hibernate initramfs build
 // puts them in decompressed (no xz at boot, which took /init 12 s in Go), and /init loads them;
 // here the 6.1 modules, xz-compressed as the kernel's own build compresses them (crc32 check),
 // resume the image.
@@ -312,7 +311,7 @@ func TestXZModulesLoad(t *testing.T) {
 	}
 }
 
-// Issue 6: the resume device is a disk that is not attached at the next boot: /init says what it
+// The resume device is a disk that is not attached at the next boot: /init says what it
 // waits for, gives up after the bounded wait, and the boot goes on (fresh: another boot ID).
 func TestResumeDiskDetached(t *testing.T) {
 	ctx := timeout(t, 3*time.Minute)

@@ -9,7 +9,7 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 )
 
-// Issue 4: a swap file on the root file system, its resume_offset computed by hibernate setup;
+// A swap file on the root file system, its resume_offset computed by hibernate setup;
 // hibernate, resume with the parameters setup printed: the job survives. Once on ext4, once on
 // btrfs (whose FIEMAP addresses are logical: setup maps them through the chunk tree).
 func TestSwapFileRoundTrip(t *testing.T) {
@@ -26,7 +26,7 @@ func TestSwapFileRoundTrip(t *testing.T) {
 	}
 }
 
-// Issue 4: setup refuses a swap file that others can read, and one marked for compression on
+// Setup refuses a swap file that others can read, and one marked for compression on
 // btrfs, with the reason, and changes nothing on disk. Both are swap areas already (made on the
 // host into the guest's root), so that setup would keep and activate them.
 func TestSwapFileRefusals(t *testing.T) {
