@@ -1,11 +1,7 @@
 package hibernate
 
 import (
-	"crypto/sha256"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -168,48 +164,6 @@ func TestPlanRefuses(t *testing.T) {
 	}
 }
 
-// snapshot is every file below root: its type and mode, and its bytes (a hash of them) or its
-// link's target.
-func snapshot(t *testing.T, root string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		v := fi.Mode().String()
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			v += " -> " + target
-		case fi.Mode().IsRegular():
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			h := sha256.New()
-			if _, err := io.Copy(h, f); err != nil {
-				return err
-			}
-			v += fmt.Sprintf(" %d %x", fi.Size(), h.Sum(nil))
-		}
-		out[strings.TrimPrefix(p, root)] = v
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // A dry run with every kind of step (hooks, restamp, resume to set, mode, image size, pm_test)
 // changes no byte below the root, the kernel log included; then a real run carries out that
 // same plan.
@@ -221,12 +175,12 @@ func TestNowDryRunChangesNoByte(t *testing.T) {
 	hook(t, tr, "etc/hibernate/hooks.d/10-first", "")
 	hook(t, tr, "usr/lib/systemd/system-sleep/20-second", "")
 	o := Options{Mode: "reboot", ImageSize: "min", Test: "core", Swapper: &testutil.Swapper{}, DryRun: true}
-	before := snapshot(t, tr.Root)
+	before := testutil.Snapshot(t, tr.Root)
 	dry, err := Now(tr.FS(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after := snapshot(t, tr.Root); !reflect.DeepEqual(before, after) {
+	if after := testutil.Snapshot(t, tr.Root); !reflect.DeepEqual(before, after) {
 		for p, v := range after {
 			if before[p] != v {
 				t.Errorf("%s: %q, was %q", p, v, before[p])

@@ -1,11 +1,7 @@
 package swapsetup
 
 import (
-	"crypto/sha256"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -256,39 +252,6 @@ func TestApplyStopsAndRecords(t *testing.T) {
 	}
 }
 
-// snapshot is every file, folder and link below root: its mode, and its content's hash or target.
-func snapshot(t *testing.T, root string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		v := info.Mode().String()
-		switch {
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			v += " -> " + target
-		case info.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			v += fmt.Sprintf(" %d %x", len(b), sha256.Sum256(b))
-		}
-		out[p] = v
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func sameTree(t *testing.T, before, after map[string]string) {
 	t.Helper()
 	for p, v := range after {
@@ -336,7 +299,7 @@ func TestDryRunLeavesTheTree(t *testing.T) {
 				tr.Swap("/dev/vda2 partition 65532 0 3")
 				sw.Calls = nil
 			}
-			before := snapshot(t, tr.Root)
+			before := testutil.Snapshot(t, tr.Root)
 			var res Result
 			var err error
 			if tc.setup {
@@ -352,7 +315,7 @@ func TestDryRunLeavesTheTree(t *testing.T) {
 			if len(res.Actions) < 5 || len(sw.Calls) != 0 {
 				t.Fatalf("dry run planned %q, called %q", res.Actions, sw.Calls)
 			}
-			sameTree(t, before, snapshot(t, tr.Root))
+			sameTree(t, before, testutil.Snapshot(t, tr.Root))
 		})
 	}
 }
