@@ -274,7 +274,7 @@ func (b *Machine) Settle(p Params, cfg config.Config, ld *Loader) Input {
 	found0 := b.Now()
 	in.Area, in.ReadErr = b.ReadArea(dev, offset, p.Keep)
 	in.dev, in.offset = dev, offset
-	b.Logf("resume device %s is %s (found in %d ms, its swap area read in %d ms)", spec, dev.Path,
+	b.Logf(ResumeDeviceIs+" (found in %d ms, its swap area read in %d ms)", spec, dev.Path,
 		(found0 - start).Milliseconds(), (b.Now() - found0).Milliseconds())
 	return in
 }

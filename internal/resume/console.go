@@ -50,6 +50,9 @@ const (
 	// its block device read-only first; the device comes before it, the mount option after.
 	MountedBootReadOnly = "read-only, its block device read-only"
 
+	// ResumeDeviceIs says which device the resume device's spec is (the spec, the device).
+	ResumeDeviceIs = "resume device %s is %s"
+
 	// KexecLoaded begins the line of the kernel loaded for kexec, just before /init boots it.
 	KexecLoaded = "kexec: loaded "
 
