@@ -66,6 +66,7 @@ func Check(fs sysfs.FS) Report {
 	r.ResumeDevT, r.SetResume = devt, set
 	initramfsCheck, ic := checkInitramfs(fs)
 	add(checkNextBoot(fs, devt, set, ic))
+	add(checkResumeStack(fs, devt, ic))
 	recordCheck, st := checkRecord(fs, devt, swaps, ic != nil && ic.Ours())
 	add(recordCheck)
 	r.record = st

@@ -1,0 +1,60 @@
+package hibernate
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/hibernate-linux/hibernate/internal/testutil"
+	"github.com/hibernate-linux/hibernate/internal/testutil/faketree"
+)
+
+// The resume device's stack, as the installers make it: said, and refused where the next boot
+// cannot bring it up.
+func TestResumeStack(t *testing.T) {
+	distro := func(tools ...string) func(tr *faketree.Tree) {
+		return func(tr *faketree.Tree) {
+			recs := []cpio.Record{cpio.StaticFile("init", "#!/bin/sh\n", 0o755), cpio.StaticFile("scripts/local-premount/resume", "", 0o755)}
+			for _, tool := range tools {
+				recs = append(recs, cpio.StaticFile(tool, "elf", 0o755))
+			}
+			writeInitramfs(tr, "boot/initrd.img-"+testRelease, testutil.Compress(t, "zstd", testutil.CPIO(t, recs...)))
+		}
+	}
+	lvmOnLUKS := func(tr *faketree.Tree) {
+		tr.Mapper(0, "vdb3_crypt", "CRYPT-LUKS2-0123-vdb3_crypt", "vdb3")
+		tr.Mapper(1, "debian--vg-swap_1", "LVM-swap", "dm-0")
+		tr.Write("sys/power/resume", "253:1\n")
+		tr.Write("etc/crypttab", "vdb3_crypt UUID=0123 none luks,discard\n")
+	}
+	for _, tc := range []struct {
+		name   string
+		setup  []func(tr *faketree.Tree)
+		ok     bool
+		detail string
+	}{
+		{"plain partition", nil, true, "the resume device 254:2 is partition vda2"},
+		{"swap with a random key", []func(*faketree.Tree){func(tr *faketree.Tree) {
+			tr.Mapper(0, "cswap", "CRYPT-PLAIN-cswap", "vda2")
+			tr.Write("sys/power/resume", "253:0\n")
+			tr.Write("etc/crypttab", "# swap\ncswap /dev/vda2 /dev/urandom swap\n")
+		}}, false, "cswap gets a new random key at each boot (/etc/crypttab line 2: key /dev/urandom)"},
+		{"LVM on LUKS, our /init", []func(*faketree.Tree){lvmOnLUKS}, false,
+			"LVM LV debian--vg-swap_1 on dm-crypt vdb3_crypt (LUKS2) on partition vdb3: hibernate's /init cannot bring up LVM LV debian--vg-swap_1 yet"},
+		{"LVM on LUKS, the distribution's with its tools", []func(*faketree.Tree){lvmOnLUKS, distro("usr/sbin/cryptsetup", "usr/sbin/lvm")}, true, "on partition vdb3"},
+		{"LVM on LUKS, the distribution's without lvm", []func(*faketree.Tree){lvmOnLUKS, distro("usr/sbin/cryptsetup")}, false, "the initramfs holds no lvm to bring up LVM LV debian--vg-swap_1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := ready(t)
+			tr.Disk("vdb", 252, faketree.Part{Size: 8 << 20}, faketree.Part{Size: 8 << 20}, faketree.Part{Size: 8 << 20})
+			for _, f := range tc.setup {
+				f(tr)
+			}
+			c := check(t, tr, "resume-stack")
+			if c.OK != tc.ok || !strings.Contains(c.Detail, tc.detail) || (!c.OK && c.Fix == "") {
+				t.Fatalf("resume-stack = %+v, want ok %v saying %q", c, tc.ok, tc.detail)
+			}
+		})
+	}
+}
