@@ -53,9 +53,10 @@ func (b *Machine) headerSig(in Input) (swsusp.Signature, error) {
 // about is read again, and an image still there (the kernel did not take it, or a discard
 // failed) is discarded and read back. An error means an image may remain: the caller must not
 // mount root. An image the decision left alone on purpose (another machine's, another
-// program's) is not touched.
+// program's) is not touched, and a device that could not be read at the decision is left to
+// it (powering off there would leave a machine that never boots while that device fails).
 func (b *Machine) ensureNoImage(in Input, d Decision) error {
-	if in.dev == nil || d.LeaveImage {
+	if in.dev == nil || in.Area == nil || d.LeaveImage {
 		return nil
 	}
 	sig, err := b.headerSig(in)

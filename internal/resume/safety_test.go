@@ -106,3 +106,15 @@ func TestHibernationOff(t *testing.T) {
 		t.Fatalf("lockdown: %q", why)
 	}
 }
+
+// A device that could not be read at the decision (no Area) is not a reason to power off.
+func TestDeviceUnreadableAtTheDecisionBoots(t *testing.T) {
+	tr, b, _, in := machineWithImage(t)
+	in.Area = nil
+	if err := os.Remove(tr.FS().Path("dev/vda2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.ensureNoImage(in, Decide(in)); err != nil {
+		t.Fatalf("ensureNoImage = %v, want the boot to go on", err)
+	}
+}
