@@ -15,6 +15,8 @@ type Layer struct {
 	Name string // "dm-0", "md0", "vda2"
 	Kind string // "disk", "partition", "crypt" (LUKS, plain dm-crypt), "lvm", "dm" (another device-mapper target), "md", "loop", "nbd", "bcache", "zram", or "unknown"
 	What string // for a person: "LVM LV vg-root", "md RAID1 md0", "partition vda2"
+	// DMName is a device-mapper device's name (/dev/mapper/NAME), "" for others.
+	DMName string
 }
 
 // Plain says whether the layer is a disk or a partition of one: what our /init brings up today.
@@ -64,6 +66,7 @@ func layerOf(fs sysfs.FS, name string) (Layer, error) {
 	l := Layer{Name: name, Kind: "unknown", What: "block device " + name}
 	if uuid, err := fs.ReadString(base + "/dm/uuid"); err == nil {
 		dmName, _ := fs.ReadString(base + "/dm/name")
+		l.DMName = dmName
 		switch {
 		case strings.HasPrefix(uuid, "CRYPT-"):
 			l.Kind, l.What = "crypt", fmt.Sprintf("dm-crypt %s (%s)", dmName, strings.SplitN(strings.TrimPrefix(uuid, "CRYPT-"), "-", 2)[0])
@@ -90,6 +93,17 @@ func layerOf(fs sysfs.FS, name string) (Layer, error) {
 		l.Kind, l.What = "disk", "disk "+name
 	}
 	return l, nil
+}
+
+// CryptNames are the dm names of the stack's dm-crypt layers, top first.
+func CryptNames(layers []Layer) []string {
+	var out []string
+	for _, l := range layers {
+		if l.Kind == "crypt" {
+			out = append(out, l.DMName)
+		}
+	}
+	return out
 }
 
 // DescribeStack is a stack for a person, top first: "LVM LV vg-root on dm-crypt sda3_crypt (LUKS2) on partition sda3".

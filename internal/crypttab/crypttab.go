@@ -47,6 +47,14 @@ func (e Entry) RandomKey() bool {
 	return false
 }
 
+// RandomKeyFix is what to do about a swap keyed anew at each boot.
+const RandomKeyFix = "make the swap a LUKS volume with a passphrase or key file (cryptsetup luksFormat, then luks in " + Path + "), or use a swap file on the encrypted root (hibernate setup --file)"
+
+// RandomKeyWhy says, for a person, why a volume with a random key cannot hold an image.
+func (e Entry) RandomKeyWhy() string {
+	return fmt.Sprintf("%s gets a new random key at each boot (%s line %d: key %s), so the next boot cannot read an image written to it", e.Name, Path, e.Line, e.KeyFile)
+}
+
 // Read reads the table below fs; no table is no entry and no error.
 func Read(fs sysfs.FS) ([]Entry, error) {
 	b, err := os.ReadFile(fs.Path(strings.TrimPrefix(Path, "/")))
@@ -94,4 +102,19 @@ func ByName(entries []Entry, name string) (Entry, bool) {
 		}
 	}
 	return Entry{}, false
+}
+
+// RandomKeyed is the first of the mappings named (dm names, top first) that the table below fs
+// keys anew at each boot: a swap there can never hold an image. ok is false when none is.
+func RandomKeyed(fs sysfs.FS, names []string) (e Entry, ok bool, err error) {
+	entries, err := Read(fs)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	for _, n := range names {
+		if e, found := ByName(entries, n); found && e.RandomKey() {
+			return e, true, nil
+		}
+	}
+	return Entry{}, false, nil
 }

@@ -2,7 +2,6 @@ package hibernate
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/crypttab"
@@ -46,20 +45,12 @@ func checkResumeStack(fs sysfs.FS, devt string, ic *initramfs.Contents) CheckRes
 
 // randomKeyLayer names a dm-crypt layer that /etc/crypttab keys anew at each boot.
 func randomKeyLayer(fs sysfs.FS, layers []blockdev.Layer) (why, fix string) {
-	entries, err := crypttab.Read(fs)
-	if err != nil {
+	e, ok, err := crypttab.RandomKeyed(fs, blockdev.CryptNames(layers))
+	switch {
+	case err != nil:
 		return err.Error(), "correct " + crypttab.Path
-	}
-	for _, l := range layers {
-		if l.Kind != "crypt" {
-			continue
-		}
-		name := strings.Fields(strings.TrimPrefix(l.What, "dm-crypt "))[0]
-		if e, ok := crypttab.ByName(entries, name); ok && e.RandomKey() {
-			return fmt.Sprintf("%s gets a new random key at each boot (%s line %d: key %s), so the next boot cannot read an image written to it",
-					name, crypttab.Path, e.Line, e.KeyFile),
-				"make the swap a LUKS volume with a passphrase or key file (cryptsetup luksFormat, then luks in " + crypttab.Path + "), or use a swap file on the encrypted root (hibernate setup --file)"
-		}
+	case ok:
+		return e.RandomKeyWhy(), crypttab.RandomKeyFix
 	}
 	return "", ""
 }

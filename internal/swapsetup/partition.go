@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/crypttab"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
@@ -30,6 +31,9 @@ func (pl planner) partition() (*Plan, error) {
 		return nil, fmt.Errorf("swap device %s: %w", pl.o.Device, err)
 	}
 	if err := refusePartition(dev, devs, pl.o.Force); err != nil {
+		return nil, err
+	}
+	if err := refuseRandomKey(pl.fs, dev); err != nil {
 		return nil, err
 	}
 	active, err := isActive(pl.fs, dev.Path)
@@ -145,4 +149,22 @@ func (a mkswapDevice) apply(r *work) error {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// refuseRandomKey refuses a device on a dm-crypt layer that /etc/crypttab keys anew at each
+// boot: whatever it holds is unreadable after the next boot, an image too. --force does not
+// change that.
+func refuseRandomKey(fs sysfs.FS, dev blockdev.Device) error {
+	layers, err := blockdev.Stack(fs, dev.Name)
+	if err != nil {
+		return err
+	}
+	e, ok, err := crypttab.RandomKeyed(fs, blockdev.CryptNames(layers))
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		return fmt.Errorf("%s is %s: %s; %s", dev.Path, blockdev.DescribeStack(layers), e.RandomKeyWhy(), crypttab.RandomKeyFix)
+	}
+	return nil
 }

@@ -150,3 +150,25 @@ func TestRootSwapperRefuses(t *testing.T) {
 		t.Fatal("RootSwapper activated swap")
 	}
 }
+
+// A swap on dm-crypt with a new random key at each boot can never hold an image: refused,
+// with the layouts that can, and the device byte for byte as it was, --force or not.
+func TestSetupRefusesRandomKeySwap(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		tr := machine(t, nil)
+		tr.Mapper(0, "cswap", "CRYPT-PLAIN-cswap", "vda2")
+		tr.Write("etc/crypttab", "cswap /dev/vda2 /dev/urandom swap,cipher=aes-xts-plain64\n")
+		before, err := os.ReadFile(tr.FS().Path("dev/dm-0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = SetupPartition(tr.FS(), &testutil.Swapper{}, Options{Device: "/dev/dm-0", Priority: -1, Force: force})
+		if err == nil || !strings.Contains(err.Error(), "dm-crypt cswap (PLAIN) on partition vda2: cswap gets a new random key at each boot (/etc/crypttab line 1") ||
+			!strings.Contains(err.Error(), "cryptsetup luksFormat") {
+			t.Errorf("force %v: err = %v, want a refusal naming the random key and the fix", force, err)
+		}
+		if after, _ := os.ReadFile(tr.FS().Path("dev/dm-0")); !bytes.Equal(before, after) {
+			t.Errorf("force %v: the device changed", force)
+		}
+	}
+}
