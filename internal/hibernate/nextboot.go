@@ -103,8 +103,8 @@ func commandLineSources(fs sysfs.FS) (sources []resumeSource, bad []string) {
 			continue
 		}
 		s := resumeSource{from: p.File, spec: p.Resume, offset: off}
-		if key := (resumeSource{spec: s.spec, offset: s.offset, from: p.File}); !seen[key] {
-			seen[key] = true
+		if !seen[s] { // GRUB's menu names it once per entry
+			seen[s] = true
 			sources = append(sources, s)
 		}
 	}
