@@ -184,10 +184,12 @@ func seeAlso(b *strings.Builder, subs []cli.Doc, self string) {
 }
 
 // roff escapes text for a roff line: backslashes, and dashes as the minus signs options are
-// made of (so that a copied --device still reads as one).
+// made of (so that a copied --device still reads as one); lines may break after a comma.
 func roff(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\e`)
-	return strings.ReplaceAll(s, "-", `\-`)
+	s = strings.ReplaceAll(s, "-", `\-`)
+	// A list without spaces (a,b,c) may break after its commas: hyphenation is off.
+	return strings.ReplaceAll(s, ",", `,\:`)
 }
 
 // roffLine is roff for a whole line of text: one starting with a control character (. or ')
