@@ -14,7 +14,7 @@ BASE_SRC := $(shell find cmd/hibernate-init internal -name '*.go' -not -name '*_
 # folder (internal/testutil.CacheDir).
 export HIBERNATE_CACHE ?= $(or $(XDG_CACHE_HOME),$(or $(HOME),/var/tmp)/.cache)/hibernate
 
-.PHONY: all build deps kernels demo test vet unit e2e fuzz-short fuzz fixtures install install-check clean bench FORCE
+.PHONY: all build deps kernels demo test vet unit e2e fuzz-short fuzz fixtures install install-check deb deb-check deb-test clean bench FORCE
 
 all: build
 
@@ -81,7 +81,11 @@ fuzz:
 fixtures: deps kernels build
 	$(GO) run ./qemu-tests/cmd/capture-fixtures -out internal/swsusp/testdata
 
-test: vet unit install-check fuzz-short e2e
+# deb-check here allows a dirty tree: it checks the packaging, not a release.
+test: vet unit install-check deb-test fuzz-short e2e
+
+deb-test:
+	@$(MAKE) -s deb-check DEB_ALLOW_DIRTY=1
 
 # Ours against initramfs-tools and dracut on the same kernel, disk and image (not part of test):
 # writes docs/benchmarks.md and docs/benchmarks-resume.png; the peers' chroots are made once
@@ -113,6 +117,29 @@ install-check: build
 		test -e $$d/$$f || { echo "install-check: $$f missing"; rm -rf $$d; exit 1; }; done && \
 	sh -n $$d/etc/kernel/postinst.d/zz-hibernate && grep -q '/usr/sbin/hibernate initramfs build' $$d/etc/kernel/postinst.d/zz-hibernate && \
 	echo "install-check: ok" && rm -rf $$d
+
+# The Debian package: build/hibernate_VERSION_amd64.deb (dist/deb/build.sh says how; the
+# version is dist/deb/version.sh's). Refuses a dirty tree unless DEB_ALLOW_DIRTY=1.
+DEB = $(BUILD)/hibernate_$(shell dist/deb/version.sh)_amd64.deb
+deb: $(BASE)
+	@dist/deb/build.sh $(BUILD) $(BASE)
+
+# The .deb checked: lintian (no error), the man pages rendered by man without a warning, the
+# completions' tests, and a second build from nothing (its own initramfs base too, in
+# $(BUILD)/repro) that must give the same bytes. Under a minute, most of it the second base;
+# make test runs it.
+deb-check: deb
+	@command -v lintian >/dev/null || apt-get install -y -q lintian
+	@command -v man >/dev/null || apt-get install -y -q man-db
+	@echo "lintian $(DEB)" && lintian --fail-on error $(DEB)
+	@for p in $(BUILD)/deb/root/usr/share/man/man8/*.8.gz; do \
+		w=$$(MANWIDTH=80 man -l --warnings $$p 2>&1 >/dev/null); \
+		test -z "$$w" || { echo "man -l $$p:"; echo "$$w"; exit 1; }; done; echo "man pages: render without a warning"
+	$(GO) test -count=1 ./tools/gendoc/
+	@rm -rf $(BUILD)/repro && $(MAKE) -s deb BUILD=$(BUILD)/repro >/dev/null && \
+	a=$(DEB) && b=$(BUILD)/repro/$(notdir $(DEB)) && \
+	if cmp -s $$a $$b; then echo "reproducible: $$(sha256sum < $$a | cut -c1-64) twice"; \
+	else echo "NOT reproducible: $$a and $$b differ"; sha256sum $$a $$b; exit 1; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -7,7 +7,14 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
-func runCheck(env Env, args []string) error {
+// checkArgs is the parsed command line of check.
+type checkArgs struct {
+	asJSON bool
+	root   string
+}
+
+func checkFlags(env Env) (*flagSet, *checkArgs) {
+	var a checkArgs
 	fs := newFlags(env, "check", "[--json] [--root DIR]", `
 Says whether hibernation, now, on this machine, will come back: kernel support, lockdown,
 the kernel command line, not in a container, swap (disk swap free against the image's
@@ -17,13 +24,18 @@ kexec into this one), and the initramfs of the running kernel (ours, or another 
 support: it says which). Each check prints its reason and, where it fails, the fix.
 Changes nothing.
 Exit status: 0 ready, 1 not ready, 2 cannot tell.`)
-	asJSON := fs.Bool("json", false, `print {"ready": bool, "checks": [{"name","ok","detail","fix"}]}`)
-	root := fs.String("root", "/", "the machine's root (a fake tree in tests)")
+	fs.BoolVar(&a.asJSON, "json", false, `print {"ready": bool, "checks": [{"name","ok","detail","fix"}]}`)
+	fs.StringVar(&a.root, "root", "/", "the machine's root (a fake tree in tests)")
+	return fs, &a
+}
+
+func runCheck(env Env, args []string) error {
+	fs, a := checkFlags(env)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	rep := hibernate.Check(sysfs.New(*root))
-	if *asJSON {
+	rep := hibernate.Check(sysfs.New(a.root))
+	if a.asJSON {
 		if err := printJSON(env.Stdout, rep); err != nil {
 			return err
 		}

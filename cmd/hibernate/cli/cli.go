@@ -38,18 +38,30 @@ type command struct {
 	name    string
 	summary string
 	run     func(env Env, args []string) error
+	// flags makes the flag set run parses, without running anything: the man pages and the
+	// shell completions are generated from it (tools/gendoc), so they cannot drift from --help.
+	// nil for a command without flags.
+	flags func(env Env) *flagSet
 }
 
 func commands() []command {
 	return []command{
-		{"check", "say whether hibernation will come back on this machine, now", runCheck},
-		{"now", "check, then hibernate this machine (it powers off)", runNow},
-		{"setup", "make the swap and resume settings hibernation needs", runSetup},
-		{"initramfs", "build the initramfs that resumes images at boot", runInitramfs},
-		{"inspect", "show what a swap device or file holds (image, record)", runInspect},
-		{"watch", "hibernate before the UPS or the battery runs out (a service)", runWatch},
-		{"discard", "invalidate a hibernation image so it is never resumed", runDiscard},
-		{"version", "print the version", runVersion},
+		{"check", "say whether hibernation will come back on this machine, now", runCheck, flagsOf(checkFlags)},
+		{"now", "check, then hibernate this machine (it powers off)", runNow, flagsOf(nowFlags)},
+		{"setup", "make the swap and resume settings hibernation needs", runSetup, flagsOf(setupFlags)},
+		{"initramfs", "build the initramfs that resumes images at boot", runInitramfs, flagsOf(initramfsBuildFlags)},
+		{"inspect", "show what a swap device or file holds (image, record)", runInspect, flagsOf(inspectFlags)},
+		{"watch", "hibernate before the UPS or the battery runs out (a service)", runWatch, flagsOf(watchFlags)},
+		{"discard", "invalidate a hibernation image so it is never resumed", runDiscard, flagsOf(discardFlags)},
+		{"version", "print the version", runVersion, nil},
+	}
+}
+
+// flagsOf drops the options that a subcommand's flag definer returns beside its flag set.
+func flagsOf[T any](define func(env Env) (*flagSet, T)) func(env Env) *flagSet {
+	return func(env Env) *flagSet {
+		fs, _ := define(env)
+		return fs
 	}
 }
 
@@ -98,36 +110,47 @@ func names() []string {
 	return out
 }
 
+// tagline is what hibernate is, in one line; firstTime, the commands of a first time on a machine.
+const (
+	tagline   = "freeze this machine to disk and bring it back exactly as it was."
+	firstTime = `  hibernate setup --device /dev/sdX2     make swap, set the resume device, print resume=
+  hibernate initramfs build              an initramfs that resumes (for the running kernel)
+  hibernate check                        every reason it would not come back, with the fix
+  hibernate now                          hibernate (the machine powers off)
+`
+)
+
 func usage(w io.Writer) {
-	fmt.Fprintf(w, `hibernate: freeze this machine to disk and bring it back exactly as it was.
+	fmt.Fprintf(w, `hibernate: %s
 
 Usage: hibernate COMMAND [flags]   (hibernate COMMAND --help for each)
 
 Commands:
-`)
+`, tagline)
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, `
-A first time on a machine:
-  hibernate setup --device /dev/sdX2     make swap, set the resume device, print resume=
-  hibernate initramfs build              an initramfs that resumes (for the running kernel)
-  hibernate check                        every reason it would not come back, with the fix
-  hibernate now                          hibernate (the machine powers off)
-`)
+	fmt.Fprintf(w, "\nA first time on a machine:\n%s", firstTime)
+}
+
+// flagSet is a subcommand's flags with what its --help says above them: the name ("check",
+// "initramfs build"), the usage line after "hibernate NAME", and the description.
+type flagSet struct {
+	*pflag.FlagSet
+	name, usage, about string
 }
 
 // newFlags makes a flag set whose --help prints the summary, the usage line and the flags.
-func newFlags(env Env, name, usageLine, about string) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("hibernate "+name, pflag.ContinueOnError)
+func newFlags(env Env, name, usageLine, about string) *flagSet {
+	fs := &flagSet{pflag.NewFlagSet("hibernate "+name, pflag.ContinueOnError), name, usageLine, strings.TrimSpace(about)}
 	fs.SetOutput(env.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stdout, "Usage: hibernate %s %s\n\n%s\n\nFlags:\n%s", name, usageLine, strings.TrimSpace(about), fs.FlagUsages())
+		fmt.Fprintf(env.Stdout, "Usage: hibernate %s %s\n\n%s\n\nFlags:\n%s", name, usageLine, fs.about, fs.FlagUsages())
 	}
 	return fs
 }
 
-func parse(fs *pflag.FlagSet, args []string) error {
+func parse(fs *flagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return err
@@ -159,3 +182,7 @@ func exeDir() string {
 	}
 	return filepath.Dir(p)
 }
+
+// DocDefault is the flag annotation whose value the man page gives as the flag's default
+// instead of the one found on the machine that runs the generator.
+const DocDefault = "hibernate-doc-default"

@@ -30,6 +30,36 @@ func defaultBase() string {
 	return filepath.Join("/usr/lib/hibernate", baseArchiveName)
 }
 
+// initramfsBuildArgs is the parsed command line of initramfs build.
+type initramfsBuildArgs struct {
+	o                          initramfs.Options
+	root, modDir, out, cfgFile string
+	only                       []string
+}
+
+func initramfsBuildFlags(env Env) (*flagSet, *initramfsBuildArgs) {
+	var a initramfsBuildArgs
+	fs := newFlags(env, "initramfs build", "[--kernel-release R] [--modules DIR] [--out FILE] [flags]", `
+Builds the initramfs that resumes hibernation images at boot, for kernel R: the compiled
+base that ships with hibernate (our /init, u-root's shell tools), R's storage modules with
+their dependencies in load order (from each module's .modinfo; no depmod needed), and the
+config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`)
+	fs.StringVar(&a.root, "root", "/", "the machine's root: its running kernel and mounts are read below it (a fake tree in tests)")
+	fs.StringVar(&a.o.KernelRelease, "kernel-release", "", "kernel release (uname -r) to build for (default: the running kernel's)")
+	fs.StringVar(&a.modDir, "modules", "", "that kernel's module folder (default /lib/modules/R); an unpacked kernel package's lib/modules/R works")
+	fs.StringVar(&a.out, "out", "", "output file (default /boot/initrd.img-R)")
+	fs.StringVar(&a.o.Base, "base", defaultBase(), "the base archive built with hibernate")
+	// Its default is found on the machine: the man page says where it is looked for instead.
+	fs.SetAnnotation("base", DocDefault, []string{"PREFIX/lib/hibernate/" + baseArchiveName + " where hibernate is PREFIX/sbin/hibernate, else /usr/lib/hibernate or /usr/local/lib/hibernate"})
+	fs.StringVar(&a.o.Compress, "compress", "zstd", "zstd, gzip, xz or none (the kernel must be built to decompress it: Debian's are, for all four)")
+	fs.StringSliceVar(&a.o.AddModules, "add-module", nil, "another module to include (with its dependencies); repeatable")
+	fs.StringSliceVar(&a.only, "modules-only", nil, "replace the default module set ("+strings.Join(initramfs.DefaultModules, ",")+")")
+	fs.StringVar(&a.o.Config.Resume, "resume", "", "resume device for /init when the kernel command line has no resume= (UUID=..., /dev/...)")
+	fs.Uint64Var(&a.o.Config.ResumeOffset, "resume-offset", 0, "resume offset in pages, with --resume (swap files)")
+	fs.StringVar(&a.cfgFile, "config", "/etc/hibernate/resume.json", "resume device and offset that hibernate setup --write-boot-config wrote; --resume wins over it")
+	return fs, &a
+}
+
 func runInitramfs(env Env, args []string) error {
 	if len(args) == 0 || args[0] != "build" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -38,27 +68,12 @@ func runInitramfs(env Env, args []string) error {
 		}
 		return fmt.Errorf("want 'hibernate initramfs build': %w", errUsage)
 	}
-	fs := newFlags(env, "initramfs build", "[--kernel-release R] [--modules DIR] [--out FILE] [flags]", `
-Builds the initramfs that resumes hibernation images at boot, for kernel R: the compiled
-base that ships with hibernate (our /init, u-root's shell tools), R's storage modules with
-their dependencies in load order (from each module's .modinfo; no depmod needed), and the
-config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`)
-	var o initramfs.Options
-	root := fs.String("root", "/", "the machine's root: its running kernel and mounts are read below it (a fake tree in tests)")
-	fs.StringVar(&o.KernelRelease, "kernel-release", "", "kernel release (uname -r) to build for (default: the running kernel's)")
-	modDir := fs.String("modules", "", "that kernel's module folder (default /lib/modules/R); an unpacked kernel package's lib/modules/R works")
-	out := fs.String("out", "", "output file (default /boot/initrd.img-R)")
-	fs.StringVar(&o.Base, "base", defaultBase(), "the base archive built with hibernate")
-	fs.StringVar(&o.Compress, "compress", "zstd", "zstd, gzip, xz or none (the kernel must be built to decompress it: Debian's are, for all four)")
-	fs.StringSliceVar(&o.AddModules, "add-module", nil, "another module to include (with its dependencies); repeatable")
-	only := fs.StringSlice("modules-only", nil, "replace the default module set ("+strings.Join(initramfs.DefaultModules, ",")+")")
-	fs.StringVar(&o.Config.Resume, "resume", "", "resume device for /init when the kernel command line has no resume= (UUID=..., /dev/...)")
-	fs.Uint64Var(&o.Config.ResumeOffset, "resume-offset", 0, "resume offset in pages, with --resume (swap files)")
-	cfgFile := fs.String("config", "/etc/hibernate/resume.json", "resume device and offset that hibernate setup --write-boot-config wrote; --resume wins over it")
+	fs, a := initramfsBuildFlags(env)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	machine := sysfs.New(*root)
+	o := &a.o
+	machine := sysfs.New(a.root)
 	running, err := machine.Uname()
 	if o.KernelRelease == "" {
 		if err != nil {
@@ -67,39 +82,39 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 		o.KernelRelease = running.Release
 	}
 	if !fs.Changed("config") {
-		*cfgFile = machine.Path(strings.TrimPrefix(*cfgFile, "/"))
+		a.cfgFile = machine.Path(strings.TrimPrefix(a.cfgFile, "/"))
 	}
 	if !fs.Changed("resume") {
-		if err := readResumeConfig(*cfgFile, &o.Config, fs.Changed("config")); err != nil {
+		if err := readResumeConfig(a.cfgFile, &o.Config, fs.Changed("config")); err != nil {
 			return err
 		}
 	}
-	if *modDir == "" {
-		*modDir = filepath.Join("/lib/modules", o.KernelRelease)
+	if a.modDir == "" {
+		a.modDir = filepath.Join("/lib/modules", o.KernelRelease)
 	}
-	o.ModulesDir = *modDir
+	o.ModulesDir = a.modDir
 	if !fs.Changed("modules") {
 		// For this machine (its own /lib/modules): only if our /init can bring it up, with what
 		// mounts its / and /boot.
-		if err := checkMachine(machine, &o); err != nil {
+		if err := checkMachine(machine, o); err != nil {
 			return err
 		}
 	}
 	if fs.Changed("modules-only") {
-		o.Modules = *only
+		o.Modules = a.only
 	}
-	if *out == "" {
-		*out = filepath.Join("/boot", "initrd.img-"+o.KernelRelease)
+	if a.out == "" {
+		a.out = filepath.Join("/boot", "initrd.img-"+o.KernelRelease)
 	}
 	var buf bytes.Buffer
-	res, err := initramfs.Build(o, &buf)
+	res, err := initramfs.Build(*o, &buf)
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(*out, buf.Bytes(), 0o644); err != nil {
+	if err := writeFileAtomic(a.out, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
-	printBuild(env, *out, o, res)
+	printBuild(env, a.out, *o, res)
 	return nil
 }
 

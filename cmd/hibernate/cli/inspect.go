@@ -28,15 +28,29 @@ type inspectReport struct {
 	Problems      []string       `json:"problems"`
 }
 
-func runInspect(env Env, args []string) error {
+// areaArgs is the parsed command line of inspect and discard.
+type areaArgs struct {
+	offset    uint64
+	partition int
+	asJSON    bool // inspect
+	dryRun    bool // discard
+}
+
+func inspectFlags(env Env) (*flagSet, *areaArgs) {
+	var a areaArgs
 	fs := newFlags(env, "inspect", "DEV|FILE [--offset PAGES] [--partition N] [--json]", `
 Shows what a swap device, a disk image's partition or a swap file holds: a plain swap area,
 a hibernation image (the kernel's S1SUSPEND, or uswsusp, TuxOnIce and the others blkid
 knows), its size, compression, and our image record (which kernel made it). Reads only.
 Exit status: 0 a valid image is there; 1 no image; 2 an image that is not valid; 3 unreadable.`)
-	offset := fs.Uint64("offset", 0, "where the swap area starts, in pages (a swap file's resume_offset)")
-	part := fs.Int("partition", 0, "read partition N of a GPT disk image instead of the whole file")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
+	fs.Uint64Var(&a.offset, "offset", 0, "where the swap area starts, in pages (a swap file's resume_offset)")
+	fs.IntVar(&a.partition, "partition", 0, "read partition N of a GPT disk image instead of the whole file")
+	fs.BoolVar(&a.asJSON, "json", false, "print the report as JSON")
+	return fs, &a
+}
+
+func runInspect(env Env, args []string) error {
+	fs, fl := inspectFlags(env)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -44,17 +58,17 @@ Exit status: 0 a valid image is there; 1 no image; 2 an image that is not valid;
 		return fmt.Errorf("want one device or file: %w", errUsage)
 	}
 	path := fs.Arg(0)
-	ar, err := openArea(path, *part, false)
+	ar, err := openArea(path, fl.partition, false)
 	if err != nil {
 		return &ExitError{Code: 3, Err: err}
 	}
 	defer ar.f.Close()
-	a, err := swsusp.ReadArea(ar, ar.size, *offset)
+	a, err := swsusp.ReadArea(ar, ar.size, fl.offset)
 	if err != nil {
 		return &ExitError{Code: 3, Err: fmt.Errorf("read %s: %w", ar.where, err)}
 	}
 	path = ar.where
-	rep := inspectReport{Path: path, OffsetPages: *offset, Signature: string(a.Sig), Kind: a.Kind(),
+	rep := inspectReport{Path: path, OffsetPages: fl.offset, Signature: string(a.Sig), Kind: a.Kind(),
 		SwapUUID: a.Swap.UUIDString(), SwapLabel: a.Swap.Label, Valid: a.Valid(), Problems: a.Problems, Record: a.Record}
 	if rep.Problems == nil {
 		rep.Problems = []string{}
@@ -70,7 +84,7 @@ Exit status: 0 a valid image is there; 1 no image; 2 an image that is not valid;
 	if i := a.Info; i != nil {
 		rep.ImagePages, rep.ImageBytes, rep.NumPhysPages = &i.ImagePages, &i.Size, &i.NumPhysPages
 	}
-	if *asJSON {
+	if fl.asJSON {
 		if err := printJSON(env.Stdout, rep); err != nil {
 			return err
 		}

@@ -8,7 +8,15 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
-func runNow(env Env, args []string) error {
+// nowArgs is the parsed command line of now.
+type nowArgs struct {
+	o    hibernate.Options
+	root string
+}
+
+func nowFlags(env Env) (*flagSet, *nowArgs) {
+	a := nowArgs{o: hibernate.Options{Out: env.Stderr}}
+	o := &a.o
 	fs := newFlags(env, "now", "[--mode MODE] [--image-size BYTES|auto|min] [--dry-run] [--test LEVEL] [--no-hooks] [--hook-timeout D]", `
 Hibernates this machine: runs every check of 'hibernate check' and refuses (exit 1, nothing
 changed) unless hibernation will come back; runs the pre hooks (executables in
@@ -20,7 +28,6 @@ failure), this command puts every setting back, runs the post hooks ("post hiber
 says how long the machine was off and, where the kernel log says it, how long the restore took.
 Ctrl-C, SIGTERM or SIGHUP before the write of disk stops it and puts everything back; after the
 resume they wait for the settings and the post hooks.`)
-	o := hibernate.Options{Out: env.Stderr}
 	fs.StringVar(&o.Mode, "mode", "", "shutdown, platform (ACPI S4), reboot or suspend (hybrid); default platform where offered, else shutdown")
 	fs.StringVar(&o.ImageSize, "image-size", "auto", "target image size in bytes; auto keeps the kernel's (2/5 of RAM); min asks for the smallest")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "run the checks, print the plan (each step, then what is put back after the resume or a failure), and change nothing")
@@ -29,11 +36,17 @@ resume they wait for the settings and the post hooks.`)
 	fs.BoolVar(&o.NoRecord, "no-record", false, "go on without an image record of this boot: a boot under another kernel then cannot kexec into this one")
 	fs.BoolVar(&o.NoHooks, "no-hooks", false, "run no pre or post hooks")
 	fs.DurationVar(&o.HookTimeout, "hook-timeout", hibernate.DefaultHookTimeout, "kill a hook that runs longer (said, and the hibernation goes on)")
-	root := fs.String("root", "/", "the machine's root (a fake tree in tests)")
+	fs.StringVar(&a.root, "root", "/", "the machine's root (a fake tree in tests)")
+	return fs, &a
+}
+
+func runNow(env Env, args []string) error {
+	fs, a := nowFlags(env)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	res, err := hibernate.Now(sysfs.New(*root), o)
+	o := a.o
+	res, err := hibernate.Now(sysfs.New(a.root), o)
 	if err != nil {
 		return err
 	}

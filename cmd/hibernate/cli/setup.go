@@ -55,18 +55,19 @@ func parseSize(s string) (int64, error) {
 // setupArgs is the parsed command line of setup.
 type setupArgs struct {
 	o      swapsetup.Options
+	size   string
 	undo   bool
 	asJSON bool
 	root   string
 }
 
-func parseSetup(env Env, args []string) (setupArgs, error) {
+func setupFlags(env Env) (*flagSet, *setupArgs) {
 	var a setupArgs
 	fs := newFlags(env, "setup", "--device DEV | --file PATH [--size BYTES|auto] | --new-partition DISK [flags]; or --undo", setupAbout)
 	fs.StringVar(&a.o.Device, "device", "", "the partition to use for swap")
 	fs.StringVar(&a.o.File, "file", "", "the swap file to make or use (absolute path)")
 	fs.StringVar(&a.o.NewPartition, "new-partition", "", "a GPT disk to make a swap partition in")
-	size := fs.String("size", "auto", "size of a new swap file or partition: BYTES (K/M/G/T) or auto (RAM, rounded up to a GiB)")
+	fs.StringVar(&a.size, "size", "auto", "size of a new swap file or partition: BYTES (K/M/G/T) or auto (RAM, rounded up to a GiB)")
 	fs.StringVar(&a.o.Label, "label", "", "swap area label, for a new area")
 	fs.IntVar(&a.o.Priority, "priority", -1, "swapon priority (default: the kernel's)")
 	fs.BoolVar(&a.o.Force, "force", false, "remake the swap area (new UUID), overwrite another file system or file")
@@ -76,11 +77,17 @@ func parseSetup(env Env, args []string) (setupArgs, error) {
 	fs.BoolVar(&a.o.DryRun, "dry-run", false, "print the plan (every change, in order) and make none")
 	fs.BoolVar(&a.asJSON, "json", false, "print the result as JSON")
 	fs.StringVar(&a.root, "root", "/", "the machine's root (a fake tree in tests)")
+	return fs, &a
+}
+
+func parseSetup(env Env, args []string) (setupArgs, error) {
+	fs, p := setupFlags(env)
 	if err := parse(fs, args); err != nil {
-		return a, err
+		return *p, err
 	}
+	a := *p
 	var err error
-	if a.o.Size, err = parseSize(*size); err != nil {
+	if a.o.Size, err = parseSize(a.size); err != nil {
 		return a, err
 	}
 	if fs.NArg() > 0 {

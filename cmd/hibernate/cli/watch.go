@@ -15,7 +15,7 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/watch"
 )
 
-func runWatch(env Env, args []string) error {
+func watchFlags(env Env) (*flagSet, *watch.Args) {
 	fs := newFlags(env, "watch", "[--config FILE] [--ups NAME@HOST[:PORT]]... [--charge N] [--runtime S] [--grace D] [--dry-run]", `
 Runs until stopped, following the power: UPSes through Network UPS Tools' upsd (--ups), and
 the kernel's /sys/class/power_supply (batteries, mains). When on battery and the charge or the
@@ -24,7 +24,11 @@ waits the grace period (power coming back cancels), then hibernates as 'hibernat
 once per outage. At start-up it runs 'hibernate check' and warns loudly if hibernation would not
 come back. Settings come from the config file (`+watch.DefaultConfigFile+`, "key = value", the
 keys are the flags' names), then the flags. See docs/watch.md.`)
-	a := watch.Flags(fs)
+	return fs, watch.Flags(fs.FlagSet)
+}
+
+func runWatch(env Env, args []string) error {
+	fs, a := watchFlags(env)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
