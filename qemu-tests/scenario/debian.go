@@ -67,7 +67,7 @@ func (m *Machine) buildDebian(ctx context.Context, root debroot.Root) (Guest, er
 		return g, err
 	}
 	tree := filepath.Join(dir, "root")
-	if err := debianTree(ctx, a, root, tree); err != nil {
+	if err := debianTree(ctx, a, root, tree, m.Config.Package); err != nil {
 		return g, err
 	}
 	if err := writeFiles(tree, m.Config.Files); err != nil {
@@ -92,14 +92,22 @@ func (m *Machine) buildDebian(ctx context.Context, root debroot.Root) (Guest, er
 }
 
 // debianTree makes tree from the cached root and installs our programs into it.
-func debianTree(ctx context.Context, a Artifacts, root debroot.Root, tree string) error {
+func debianTree(ctx context.Context, a Artifacts, root debroot.Root, tree, deb string) error {
 	if err := command(ctx, "", "cp", "-al", root.Dir, tree); err != nil {
 		return err
 	}
-	// make install as a user runs it (PREFIX/sbin/hibernate, PREFIX/lib/hibernate/...), with
-	// -o build: the artifacts Discover found are installed, not rebuilt under other tests' feet.
-	if err := command(ctx, a.Root, "make", "--no-print-directory", "-o", "build", "install", "DESTDIR="+tree, "PREFIX="+debianPrefix); err != nil {
-		return err
+	switch {
+	case deb != "":
+		// The package, installed in the guest by InstallPackage, as a user does.
+		if err := copyFile(deb, filepath.Join(tree, guestPackageDir, filepath.Base(deb)), 0o644); err != nil {
+			return err
+		}
+	default:
+		// make install as a user runs it (PREFIX/sbin/hibernate, PREFIX/lib/hibernate/...), with
+		// -o build: the artifacts Discover found are installed, not rebuilt under other tests' feet.
+		if err := command(ctx, a.Root, "make", "--no-print-directory", "-o", "build", "install", "DESTDIR="+tree, "PREFIX="+debianPrefix); err != nil {
+			return err
+		}
 	}
 	for _, c := range []struct{ src, dst string }{{a.Agent, debroot.AgentPath}, {a.DemoJob, debroot.DemoJobPath}} {
 		dst := filepath.Join(tree, c.dst)

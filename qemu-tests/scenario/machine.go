@@ -24,7 +24,8 @@ type Machine struct {
 	Summary   Summary
 	Systemd   Systemd // what the systemd steps saw (DebianSystemd guests)
 
-	guestInitrdSum string // the sha256 of the initramfs the guest built (BuildInitramfsInGuest)
+	guestInitrdSum     string          // the sha256 of the initramfs the guest built (BuildInitramfsInGuest)
+	filesBeforePackage map[string]bool // the guest's files before InstallPackage
 }
 
 // Config is a guest variant: what the options of New set, read by the steps after. Fields a
@@ -43,6 +44,7 @@ type Config struct {
 	Ticks       int      // job lines to see before StartJob returns, default 3
 	NowFlags    []string // more flags for `hibernate now --mode shutdown`
 	CutPower    string   // HibernateNow pulls the plug when this console line appears
+	Package     string   // the .deb the Debian guest installs hibernate from (instead of make install)
 	root        rootKind
 }
 
@@ -56,6 +58,10 @@ type Swap struct {
 
 // An Option is a guest variant, given to New.
 type Option func(*Config)
+
+// FromPackage has the Debian guest get hibernate from the .deb at path (InstallPackage), as a
+// user does, instead of make install into its tree.
+func FromPackage(path string) Option { return func(c *Config) { c.Package = path } }
 
 // Output sends the progress lines to w.
 func Output(w io.Writer) Option { return func(c *Config) { c.Out = w } }
@@ -122,6 +128,9 @@ func (c *Config) defaults() {
 	}
 	if c.root.build == nil {
 		c.root = minimalRoot
+	}
+	if c.Package != "" {
+		c.root.hibernate = PackageHibernate
 	}
 }
 

@@ -18,8 +18,9 @@ const (
 	GuestDemoJob   = "/usr/bin/hibernate-demo-job"
 
 	// The Debian root's hibernate, put in by `make install PREFIX=/usr/local`.
-	debianPrefix    = "/usr/local"
-	DebianHibernate = debianPrefix + "/sbin/hibernate"
+	debianPrefix     = "/usr/local"
+	DebianHibernate  = debianPrefix + "/sbin/hibernate"
+	PackageHibernate = "/usr/sbin/hibernate" // where the .deb installs it (FromPackage)
 
 	JobOut   = demojob.Dir + "/job.out"           // the demo job's output, when StartJob starts it
 	NowOut   = demojob.Dir + "/hibernate-now.out" // HibernateNow's output, read after the resume
