@@ -170,19 +170,16 @@ var BcacheMagic = []byte{0xc6, 0x85, 0x73, 0xf6, 0x4e, 0x1a, 0x45, 0xca, 0x82, 0
 // sectors, an md superblock of metadata 1.1 (at 0) or 1.2 (at 4 KiB), bcache at 4 KiB.
 // md 0.90 and 1.0 keep theirs at the device's end, which this does not read.
 func foreignType(b []byte) string {
-	at := func(off int, magic string) bool {
-		return len(b) >= off+len(magic) && string(b[off:off+len(magic)]) == magic
-	}
 	switch {
-	case at(0, "LUKS\xba\xbe"):
+	case magicAt(b, 0, "LUKS\xba\xbe"):
 		return "crypto_LUKS"
-	case at(0, "\xfc\x4e\x2b\xa9"), at(4096, "\xfc\x4e\x2b\xa9"): // 0xa92b4efc, little-endian
+	case magicAt(b, 0, "\xfc\x4e\x2b\xa9"), magicAt(b, 4096, "\xfc\x4e\x2b\xa9"): // 0xa92b4efc, little-endian
 		return "linux_raid_member"
-	case at(4096+24, string(BcacheMagic)):
+	case magicAt(b, 4096+24, string(BcacheMagic)):
 		return "bcache"
 	}
 	for sector := 0; sector < 4; sector++ {
-		if at(sector*512, "LABELONE") && at(sector*512+24, "LVM2 001") {
+		if magicAt(b, sector*512, "LABELONE") && magicAt(b, sector*512+24, "LVM2 001") {
 			return "LVM2_member"
 		}
 	}
@@ -193,24 +190,26 @@ func foreignType(b []byte) string {
 // further in, and partition tables (a GPT's header in sector 1; an MBR's 55 aa with no file
 // system's boot sector).
 func laterType(b []byte) string {
-	at := func(off int, magic string) bool {
-		return len(b) >= off+len(magic) && string(b[off:off+len(magic)]) == magic
-	}
 	switch {
-	case at(1024, "\x10\x20\xf5\xf2"): // f2fs 0xF2F52010
+	case magicAt(b, 1024, "\x10\x20\xf5\xf2"): // f2fs 0xF2F52010
 		return "f2fs"
-	case at(32768, "JFS1"):
+	case magicAt(b, 32768, "JFS1"):
 		return "jfs"
-	case at(0x10000+52, "ReIsEr2Fs"), at(0x10000+52, "ReIsEr3Fs"), at(0x10000+52, "ReIsErFs"):
+	case magicAt(b, 0x10000+52, "ReIsEr2Fs"), magicAt(b, 0x10000+52, "ReIsEr3Fs"), magicAt(b, 0x10000+52, "ReIsErFs"):
 		return "reiserfs"
-	case at(32769, "CD001"):
+	case magicAt(b, 32769, "CD001"):
 		return "iso9660"
-	case at(0, "hsqs"):
+	case magicAt(b, 0, "hsqs"):
 		return "squashfs"
-	case at(512, "EFI PART"):
+	case magicAt(b, 512, "EFI PART"):
 		return "gpt"
 	case len(b) >= 512 && b[510] == 0x55 && b[511] == 0xAA:
 		return "dos"
 	}
 	return ""
+}
+
+// magicAt says whether b holds magic at byte off.
+func magicAt(b []byte, off int, magic string) bool {
+	return len(b) >= off+len(magic) && string(b[off:off+len(magic)]) == magic
 }

@@ -72,17 +72,9 @@ func checkNextBoot(fs sysfs.FS, devt string, setResume bool, ic *initramfs.Conte
 // commandLineSources are the command lines of this boot and the next that name resume=, and
 // what is wrong with those that cannot be read.
 func commandLineSources(fs sysfs.FS) (sources []resumeSource, bad []string) {
-	params := []swapsetup.BootParams{}
+	var params []swapsetup.BootParams
 	if cmdline, err := fs.Cmdline(); err == nil {
-		params = append(params, swapsetup.BootParams{File: "/proc/cmdline"})
-		for _, w := range strings.Fields(cmdline) {
-			if v, ok := strings.CutPrefix(w, "resume="); ok {
-				params[0].Resume = v
-			}
-			if v, ok := strings.CutPrefix(w, "resume_offset="); ok {
-				params[0].ResumeOffset = v
-			}
-		}
+		params = append(params, swapsetup.ParseBootParams("/proc/cmdline", cmdline))
 	}
 	params = append(params, swapsetup.ReadBootParams(fs)...)
 	seen := map[resumeSource]bool{}

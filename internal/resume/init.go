@@ -143,15 +143,18 @@ func (b *Machine) resumeInPlace(in Input, cmdline string, ld *Loader) {
 	b.Logf("the image on %s cannot be resumed by this kernel nor by %s", in.Device, rec.KernelRelease)
 }
 
+// readHeaderPage reads the header page of the area /init decided about.
 func (b *Machine) readHeaderPage(in Input) ([]byte, error) {
 	f, err := os.Open(b.FS.Path(strings.TrimPrefix(in.dev.Path, "/")))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open %s: %w", in.dev.Path, err)
 	}
 	defer f.Close()
 	page := make([]byte, swsusp.PageSize)
-	_, err = f.ReadAt(page, int64(in.offset)*swsusp.PageSize)
-	return page, err
+	if _, err := f.ReadAt(page, int64(in.offset)*swsusp.PageSize); err != nil {
+		return nil, fmt.Errorf("read the swap header of %s: %w", in.dev.Path, err)
+	}
+	return page, nil
 }
 
 func (b *Machine) writeHeaderPage(in Input, page []byte) error {

@@ -2,7 +2,6 @@ package resume
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
@@ -37,14 +36,9 @@ func hibernationOff(fs sysfs.FS, p Params) string {
 
 // headerSig reads the header page of the area /init decided about and names its signature.
 func (b *Machine) headerSig(in Input) (swsusp.Signature, error) {
-	f, err := os.Open(b.FS.Path(strings.TrimPrefix(in.dev.Path, "/")))
+	page, err := b.readHeaderPage(in)
 	if err != nil {
-		return swsusp.SigNone, fmt.Errorf("open %s: %w", in.dev.Path, err)
-	}
-	defer f.Close()
-	page := make([]byte, swsusp.PageSize)
-	if _, err := f.ReadAt(page, int64(in.offset)*swsusp.PageSize); err != nil {
-		return swsusp.SigNone, fmt.Errorf("read the swap header of %s: %w", in.dev.Path, err)
+		return swsusp.SigNone, err
 	}
 	return swsusp.DetectSignature(page), nil
 }

@@ -30,7 +30,7 @@ func ReadBootParams(fs sysfs.FS) []BootParams {
 	if b, err := os.ReadFile(fs.Path("boot/grub/grub.cfg")); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if m := grubCfgLinuxRe.FindStringSubmatch(l); m != nil {
-				out = append(out, paramsOf("/boot/grub/grub.cfg", m[1]))
+				out = append(out, ParseBootParams("/boot/grub/grub.cfg", m[1]))
 			}
 		}
 	}
@@ -41,10 +41,10 @@ func ReadBootParams(fs sysfs.FS) []BootParams {
 				words = append(words, v)
 			}
 		}
-		out = append(out, paramsOf("/"+grubDefaultName, strings.Join(words, " ")))
+		out = append(out, ParseBootParams("/"+grubDefaultName, strings.Join(words, " ")))
 	}
 	if b, err := os.ReadFile(fs.Path(kernelCmdlineName)); err == nil {
-		out = append(out, paramsOf("/"+kernelCmdlineName, string(b)))
+		out = append(out, ParseBootParams("/"+kernelCmdlineName, string(b)))
 	}
 	return out
 }
@@ -64,7 +64,9 @@ func lastAssignment(text string, re *regexp.Regexp) (string, bool) {
 	return value, found
 }
 
-func paramsOf(file, cmdline string) BootParams {
+// ParseBootParams reads resume= and resume_offset= from a kernel command line (the last of each
+// counts, as for the kernel), noting the file it came from.
+func ParseBootParams(file, cmdline string) BootParams {
 	p := BootParams{File: file}
 	for _, w := range strings.Fields(cmdline) {
 		if v, ok := strings.CutPrefix(w, "resume="); ok {

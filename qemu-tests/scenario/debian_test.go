@@ -38,12 +38,7 @@ func TestDebianFromPackage(t *testing.T) {
 		m.NoteSystemState, m.HibernateNow, m.CheckImage, m.UseGuestInitramfs)
 	vm2 := resumeBoot(t, ctx, m, m.Setup.KernelParams)
 	do(t, ctx, vm2, m.CheckSystemdKept, m.SaveJournal, m.RemovePackage)
-	if err := vm2.PowerOff(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vm2.WaitExit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	powerOff(t, ctx, vm2)
 	do(t, ctx, nil, m.UseGuestInitramfs, m.NotOurInitramfs)
 	vm3, _ := boot(t, ctx, m, "")
 	do(t, ctx, vm3, m.WaitSystemd, m.PurgePackage)

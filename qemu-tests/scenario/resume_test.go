@@ -187,12 +187,7 @@ func TestNoresumeDiscards(t *testing.T) {
 	if _, err := vm.WaitConsole(ctx, resume.Discarded); err != nil {
 		t.Fatal(err)
 	}
-	if err := vm.PowerOff(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vm.WaitExit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	powerOff(t, ctx, vm)
 	bootFreshSwapWorks(t, ctx, h, h.Setup.KernelParams, resume.NoImage+"/dev/vda2 (swap)")
 }
 

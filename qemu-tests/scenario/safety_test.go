@@ -112,12 +112,7 @@ func TestKernelTakingNoImageDiscardsBeforeRoot(t *testing.T) {
 			if _, err := vm.WaitConsole(ctx, resume.Discarded); err != nil {
 				t.Fatal(err)
 			}
-			if err := vm.PowerOff(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := vm.WaitExit(ctx); err != nil {
-				t.Fatal(err)
-			}
+			powerOff(t, ctx, vm)
 			// Read back from the disk itself: a plain swap area (inspect's exit 1), no image.
 			out, code, err := h.HostHibernate("inspect", "--partition", "2", h.Guest.Disk)
 			if err != nil || code != 1 || !strings.Contains(out, "swap") {

@@ -80,6 +80,18 @@ func do(t *testing.T, ctx context.Context, vm *harness.VM, steps ...Step) {
 	}
 }
 
+// powerOff powers the guest off through its agent and waits until QEMU has exited, its disk
+// written.
+func powerOff(t *testing.T, ctx context.Context, vm *harness.VM) {
+	t.Helper()
+	if err := vm.PowerOff(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vm.WaitExit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // resumeBoot powers m on to resume its image (Machine.Resume, which checks the job went on).
 func resumeBoot(t *testing.T, ctx context.Context, m *Machine, extra string) *harness.VM {
 	t.Helper()
