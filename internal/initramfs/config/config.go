@@ -15,8 +15,10 @@ const Path = "etc/hibernate/initramfs.json"
 // it (initramfs.Contents.ResumeSupport); the harness waits for the line.
 const InitMarker = "init of hibernate starting on"
 
-// Format is the version of this layout; /init refuses a config of a newer format.
-const Format = 1
+// Format is the version of this layout; /init refuses a config of a newer format. Format 2
+// added the volumes to unlock, the LVs to activate and the tools that do it: an /init of format
+// 1 would not unlock them, and the machine would not boot.
+const Format = 2
 
 // Config describes one initramfs.
 type Config struct {
@@ -36,6 +38,29 @@ type Config struct {
 	ResumeOffset uint64 `json:"resume_offset,omitempty"`
 	// WaitSeconds bounds the wait for the resume device (0 = the default).
 	WaitSeconds float64 `json:"wait_seconds,omitempty"`
+	// Volumes are the LUKS volumes /init unlocks before it looks for the resume device and
+	// root, in order (the kernel command line's rd.luks.*= and cryptdevice= add more).
+	Volumes []Volume `json:"volumes,omitempty"`
+	// LVs are the LVM logical volumes ("vg/lv") /init activates once the volumes are open:
+	// only those the resume device and root are on (rd.lvm.lv= adds more).
+	LVs []string `json:"lvs,omitempty"`
+	// Tools maps a tool's name ("cryptsetup", "lvm") to its path inside the archive; the
+	// shared libraries they need are in the archive at their own paths, under LibraryPath.
+	Tools map[string]string `json:"tools,omitempty"`
+	// LibraryPath is the LD_LIBRARY_PATH the tools run with (the folders their libraries are in).
+	LibraryPath string `json:"library_path,omitempty"`
+}
+
+// Volume is one LUKS volume to unlock.
+type Volume struct {
+	// Name is the device-mapper name it opens as (/dev/mapper/NAME), as /etc/crypttab names it.
+	Name string `json:"name"`
+	// Source is the LUKS device: UUID=… (of the LUKS header), PARTUUID=… or /dev/….
+	Source string `json:"source"`
+	// KeyFile is a key file's path inside the archive ("" asks for the passphrase).
+	KeyFile string `json:"key_file,omitempty"`
+	// Discard passes discards down (crypttab's discard, cryptsetup --allow-discards).
+	Discard bool `json:"discard,omitempty"`
 }
 
 // Marshal gives the stable bytes written into the archive.
