@@ -24,6 +24,7 @@ type Device struct {
 	Size     int64  // bytes
 	Probe    Probe
 	PartUUID string // GPT unique partition GUID, lowercase, when known
+	DMName   string // a device-mapper device's name (/dev/mapper/DMName), "" for others
 }
 
 // DevT is the "MAJ:MIN" form that /sys/power/resume takes.
@@ -105,6 +106,7 @@ func readDevice(fs sysfs.FS, name string) (Device, error) {
 		}
 		f.Close()
 	}
+	d.DMName, _ = fs.ReadString(base + "/dm/name")
 	if s, err := fs.ReadString(base + "/size"); err == nil {
 		n, _ := strconv.ParseInt(s, 10, 64)
 		d.Size = n * 512
@@ -160,7 +162,15 @@ func Resolve(devs []Device, spec string) (Device, error) {
 	}
 	if strings.HasPrefix(spec, "/dev/") {
 		name := strings.TrimPrefix(spec, "/dev/")
-		return match(func(d Device) bool { return d.Name == name || d.Path == spec })
+		// /dev/mapper/NAME and LVM's /dev/VG/LV are udev's links to a device-mapper device:
+		// matched by its name in sysfs, as /init has no udev to make them.
+		dm := strings.TrimPrefix(name, "mapper/")
+		if vg, lv, ok := strings.Cut(name, "/"); ok && vg != "mapper" && !strings.Contains(lv, "/") {
+			dm = LVMName(vg, lv)
+		}
+		return match(func(d Device) bool {
+			return d.Name == name || d.Path == spec || (d.DMName != "" && d.DMName == dm)
+		})
 	}
 	var maj, min int
 	if n, _ := fmt.Sscanf(spec, "%d:%d", &maj, &min); n == 2 {
@@ -201,4 +211,10 @@ func sortedKeys(m map[string][]int) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// LVMName is the device-mapper name LVM gives the logical volume lv of the volume group vg: each
+// dash inside a name doubled, the two joined by one ("guest-vg", "swap_1" → "guest--vg-swap_1").
+func LVMName(vg, lv string) string {
+	return strings.ReplaceAll(vg, "-", "--") + "-" + strings.ReplaceAll(lv, "-", "--")
 }

@@ -68,10 +68,14 @@ func TestListAndResolve(t *testing.T) {
 	tr.Disk("vda", 254,
 		faketree.Part{Size: 8 << 20, Label: "root", Content: ext4Super([16]byte{1}, "ROOT")},
 		faketree.Part{Size: 64 << 20, Label: "swap", Content: swapPage(t, "11111111-2222-4333-8444-555555555555", "SWAP")})
+	tr.Mapper(0, "vda2_crypt", "CRYPT-LUKS2-0a1b-vda2_crypt", "vda2")
+	tr.Mapper(1, "guest--vg-swap_1", "LVM-abcdef", "dm-0")
 	devs, err := List(tr.FS())
 	if err != nil {
 		t.Fatal(err)
 	}
+	all := devs
+	devs = devs[2:] // the dm devices sort first
 	if len(devs) != 3 {
 		t.Fatalf("%d devices, want vda vda1 vda2: %+v", len(devs), devs)
 	}
@@ -87,8 +91,14 @@ func TestListAndResolve(t *testing.T) {
 		"fe02":           "vda2",
 		"LABEL=nothing":  "",
 		"/dev/sda":       "",
+		// udev's links to device-mapper devices, matched by dm/name.
+		"/dev/mapper/vda2_crypt":       "dm-0",
+		"/dev/mapper/guest--vg-swap_1": "dm-1",
+		"/dev/guest-vg/swap_1":         "dm-1",
+		"/dev/guest-vg/swap-1":         "",
+		"/dev/mapper/guest-vg-swap_1":  "",
 	} {
-		d, err := Resolve(devs, spec)
+		d, err := Resolve(append(devs, all[:2]...), spec)
 		if want == "" {
 			if err == nil {
 				t.Errorf("Resolve(%q) = %s, want not found", spec, d.Name)
@@ -132,5 +142,17 @@ func TestPartUUIDFromGPT(t *testing.T) {
 	got, err := Resolve(devs, "PARTUUID="+strings.ToLower(guid))
 	if err != nil || got.Name != "vdb2" {
 		t.Fatalf("Resolve(PARTUUID=%s) = %s, %v; want vdb2", guid, got.Name, err)
+	}
+}
+
+func TestLVMName(t *testing.T) {
+	for _, tc := range []struct{ vg, lv, want string }{
+		{"vg", "root", "vg-root"},
+		{"guest-vg", "swap_1", "guest--vg-swap_1"},
+		{"a-b-c", "d-e", "a--b--c-d--e"},
+	} {
+		if got := LVMName(tc.vg, tc.lv); got != tc.want {
+			t.Errorf("LVMName(%q, %q) = %q, want %q", tc.vg, tc.lv, got, tc.want)
+		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
 )
 
 // Params is what the kernel command line says about resume and the root filesystem.
@@ -29,6 +31,12 @@ type Params struct {
 	Keep         bool   // hibernate.keep=1: never discard an image; power off instead
 	Wait         time.Duration
 	Debug        bool
+	// Volumes are the LUKS volumes the command line asks to unlock (rd.luks.uuid=,
+	// rd.luks.name=, cryptdevice=), on top of the initramfs config's.
+	Volumes []config.Volume
+	LVs     []string // rd.lvm.lv=VG/LV
+	NoLUKS  bool     // rd.luks=0: unlock nothing
+	NoLVM   bool     // rd.lvm=0: activate nothing
 }
 
 // DefaultWait bounds the wait for the resume device when neither resumewait nor hibernate.wait= says otherwise.
@@ -99,6 +107,37 @@ func (p *Params) set(w string) error {
 		p.Keep = flag
 	case "hibernate.debug":
 		p.Debug = flag
+	case "rd.luks.uuid":
+		uuid := strings.TrimPrefix(val, "luks-")
+		p.Volumes = append(p.Volumes, config.Volume{Name: "luks-" + uuid, Source: "UUID=" + uuid})
+	case "rd.luks.name":
+		// rd.luks.name=UUID=NAME, as systemd-cryptsetup-generator reads it.
+		uuid, name, ok := strings.Cut(val, "=")
+		if !ok || uuid == "" || name == "" {
+			return fmt.Errorf("want rd.luks.name=UUID=NAME")
+		}
+		p.Volumes = append(p.Volumes, config.Volume{Name: name, Source: "UUID=" + strings.TrimPrefix(uuid, "luks-")})
+	case "cryptdevice":
+		// cryptdevice=DEVICE:NAME[:OPTIONS], as Arch's encrypt hook reads it; DEVICE may be
+		// UUID=…, PARTUUID=… or /dev/….
+		parts := strings.Split(val, ":")
+		if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+			return fmt.Errorf("want cryptdevice=DEVICE:NAME[:allow-discards]")
+		}
+		v := config.Volume{Source: parts[0], Name: parts[1]}
+		if len(parts) > 2 {
+			v.Discard = strings.Contains(parts[2], "allow-discards")
+		}
+		p.Volumes = append(p.Volumes, v)
+	case "rd.luks":
+		p.NoLUKS = val == "0" || val == "no"
+	case "rd.lvm.lv":
+		if vg, lv, ok := strings.Cut(val, "/"); !ok || vg == "" || lv == "" {
+			return fmt.Errorf("want rd.lvm.lv=VG/LV")
+		}
+		p.LVs = append(p.LVs, val)
+	case "rd.lvm":
+		p.NoLVM = val == "0" || val == "no"
 	case "hibernate.wait":
 		secs, err := strconv.ParseFloat(val, 64)
 		if err != nil || secs < 0 || secs > 1e6 {

@@ -1,9 +1,12 @@
 package resume
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
 )
 
 func TestParseCmdline(t *testing.T) {
@@ -23,13 +26,19 @@ func TestParseCmdline(t *testing.T) {
 		{"hibernate.kexec=0", Params{ReadOnly: true, Wait: DefaultWait}},
 		{"hibernate=no", Params{NoHibernate: "hibernate=no", ReadOnly: true, Wait: DefaultWait}},
 		{"nohibernate noresume", Params{NoHibernate: "nohibernate", NoResume: true, ReadOnly: true, Wait: DefaultWait}},
+		{"rd.luks.uuid=luks-0a1b rd.luks.name=2c3d=cryptswap rd.lvm.lv=vg-1/root rd.lvm.lv=vg-1/swap_1",
+			Params{ReadOnly: true, Wait: DefaultWait, LVs: []string{"vg-1/root", "vg-1/swap_1"}, Volumes: []config.Volume{
+				{Name: "luks-0a1b", Source: "UUID=0a1b"}, {Name: "cryptswap", Source: "UUID=2c3d"}}}},
+		{"cryptdevice=UUID=0a1b:cryptroot:allow-discards cryptdevice=/dev/vda3:swap rd.luks=0 rd.lvm=0",
+			Params{ReadOnly: true, Wait: DefaultWait, NoLUKS: true, NoLVM: true, Volumes: []config.Volume{
+				{Name: "cryptroot", Source: "UUID=0a1b", Discard: true}, {Name: "swap", Source: "/dev/vda3"}}}},
 	} {
 		got, err := ParseCmdline(tc.in)
 		if err != nil {
 			t.Errorf("ParseCmdline(%q): %v", tc.in, err)
 			continue
 		}
-		if got != tc.want {
+		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("ParseCmdline(%q)\n got %+v\nwant %+v", tc.in, got, tc.want)
 		}
 	}
@@ -50,9 +59,11 @@ func TestParseCmdlineErrors(t *testing.T) {
 			Params{ResumeOffset: 34816, HasOffset: true, Wait: DefaultWait}},
 		{"hibernate.wait=-1 resumedelay=-3 nohibernate", []string{"hibernate.wait=-1", "resumedelay=-3"},
 			Params{NoHibernate: "nohibernate", ReadOnly: true, Wait: DefaultWait}},
+		{"rd.luks.name=nouuid cryptdevice=/dev/vda3 rd.lvm.lv=root rd.lvm.lv=vg/lv", []string{"rd.luks.name=nouuid", "cryptdevice=/dev/vda3", "rd.lvm.lv=root"},
+			Params{ReadOnly: true, Wait: DefaultWait, LVs: []string{"vg/lv"}}},
 	} {
 		got, err := ParseCmdline(tc.in)
-		if got != tc.want {
+		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("ParseCmdline(%q)\n got %+v\nwant %+v", tc.in, got, tc.want)
 		}
 		if err == nil {
