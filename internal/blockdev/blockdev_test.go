@@ -2,6 +2,8 @@ package blockdev
 
 import (
 	"encoding/binary"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -153,6 +155,26 @@ func TestLVMName(t *testing.T) {
 	} {
 		if got := LVMName(tc.vg, tc.lv); got != tc.want {
 			t.Errorf("LVMName(%q, %q) = %q, want %q", tc.vg, tc.lv, got, tc.want)
+		}
+	}
+}
+
+// The LUKS headers that cryptsetup 2.6.1 writes (luksFormat --uuid, on a file: the first page,
+// testdata/luks*-header.bin) give blkid's UUID, and LUKS2 its label.
+func TestProbeLUKS(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want Probe
+	}{
+		{"luks2-header.bin", Probe{"crypto_LUKS", "0a1b2c3d-1111-4222-8333-444455556666", "TESTLABEL"}},
+		{"luks1-header.bin", Probe{"crypto_LUKS", "0a1b2c3d-1111-4222-8333-777788889999", ""}},
+	} {
+		b, err := os.ReadFile(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := probeBytes(b); got != tc.want {
+			t.Errorf("%s: probe = %+v, want %+v", tc.file, got, tc.want)
 		}
 	}
 }

@@ -116,7 +116,15 @@ func probeBytes(b []byte) Probe {
 		}
 	}
 	if t := foreignType(b); t != "" {
-		return Probe{Type: t}
+		p := Probe{Type: t}
+		if t == "crypto_LUKS" && len(b) >= 208 {
+			// LUKS1 and LUKS2 keep the UUID as text at 168 (blkid's UUID=); LUKS2 a label at 24.
+			p.UUID = cString(b[168:208])
+			if binary.BigEndian.Uint16(b[6:8]) == 2 {
+				p.Label = cString(b[24:72])
+			}
+		}
+		return p
 	}
 	// ext2/3/4 superblock at 1024: magic 0xEF53 at +56, uuid at +104, label at +120.
 	if len(b) >= 1024+136 && binary.LittleEndian.Uint16(b[1024+56:]) == 0xEF53 {

@@ -30,6 +30,13 @@ type Machine struct {
 	// LoadModule loads the module file at a path of the initramfs (nil: finit_module or
 	// init_module).
 	LoadModule func(path string) error
+	// Run runs a tool of the initramfs (cryptsetup, lvm): argv, environment, standard input;
+	// it returns the output and the exit code (nil: exec).
+	Run func(argv, env []string, stdin []byte) ([]byte, int, error)
+	// Ask asks for a passphrase on the consoles (nil: every console the kernel writes to).
+	Ask func(prompt string) ([]byte, error)
+
+	keys map[string][]byte // the keys that opened volumes at this boot, by volume name
 }
 
 // Logf prints one console line, prefixed as every /init line is, with the time since boot.
@@ -226,40 +233,7 @@ func (b *Machine) Settle(p Params, cfg config.Config, ld *Loader) Input {
 		b.Logf("resumedelay: waiting %s", p.ResumeDelay)
 		b.Sleep(p.ResumeDelay)
 	}
-	var more func() (bool, bool)
-	if ld != nil {
-		// The drivers of the devices present are queued (Init's coldplug): load them one at a
-		// time, looking for the device after each, and queue the drivers of the devices they
-		// bring. Once none is left and the device has not come for half a second, load the rest
-		// of the modules: the device may be behind a driver no device asked for.
-		var idleSince time.Duration = -1
-		more = func() (coming, loaded bool) {
-			if ld.rest {
-				return ld.Busy(), false // every module asked for: nothing to match any more
-			}
-			t := b.Now()
-			if m := ld.Coldplug(); len(m) > 0 {
-				b.Logf("loading %d modules for the devices that appeared: %s", len(m), moduleNames(m))
-			}
-			if ld.LoadNext() {
-				idleSince = -1
-				return true, true
-			}
-			if ld.Busy() {
-				idleSince = -1
-				return true, false
-			}
-			if idleSince < 0 {
-				idleSince = t
-			}
-			if t-idleSince < 500*time.Millisecond {
-				return true, false
-			}
-			ld.LoadRest()
-			b.logLoadedSince(ld, "the rest of the modules, the resume device not being there yet,", t)
-			return true, true
-		}
-	}
+	more := b.moreModules(ld)
 	start := b.Now()
 	found, dev, err := b.FindResumeDevice(spec, wait, more)
 	in.DeviceSpec, in.Scanned = found, spec == ""
@@ -277,4 +251,42 @@ func (b *Machine) Settle(p Params, cfg config.Config, ld *Loader) Input {
 	b.Logf(ResumeDeviceIs+" (found in %d ms, its swap area read in %d ms)", spec, dev.Path,
 		(found0 - start).Milliseconds(), (b.Now() - found0).Milliseconds())
 	return in
+}
+
+// moreModules is FindResumeDevice's more for a wait at boot: the drivers of the devices present
+// are queued (Init's coldplug): it loads them one at a time, looking for the device after each,
+// and queues the drivers of the devices they bring. Once none is left and the device has not
+// come for half a second, it loads the rest of the modules: the device may be behind a driver
+// no device asked for. nil without a loader.
+func (b *Machine) moreModules(ld *Loader) func() (coming, loaded bool) {
+	if ld == nil {
+		return nil
+	}
+	var idleSince time.Duration = -1
+	return func() (coming, loaded bool) {
+		if ld.rest {
+			return ld.Busy(), false // every module asked for: nothing to match any more
+		}
+		t := b.Now()
+		if m := ld.Coldplug(); len(m) > 0 {
+			b.Logf("loading %d modules for the devices that appeared: %s", len(m), moduleNames(m))
+		}
+		if ld.LoadNext() {
+			idleSince = -1
+			return true, true
+		}
+		if ld.Busy() {
+			idleSince = -1
+			return true, false
+		}
+		if idleSince < 0 {
+			idleSince = t
+		}
+		if t-idleSince < 500*time.Millisecond {
+			return true, false
+		}
+		ld.LoadRest()
+		b.logLoadedSince(ld, "the rest of the modules, the resume device not being there yet,", t)
+		return true, true
+	}
 }

@@ -80,3 +80,26 @@ const (
 	// goes to /sys/power/resume.
 	WritingResume = " to /sys/power/resume"
 )
+
+// The lines of the unlock step (unlock.go), before the decision.
+const (
+	// PassphrasePrompt asks for the passphrase of a volume (its name, its LUKS device's spec).
+	PassphrasePrompt = "Passphrase for %s (%s): "
+
+	// WrongPassphrase says that the passphrase typed did not open the volume (name, try, tries).
+	WrongPassphrase = "no key slot of %s opens with that passphrase (try %d of %d)"
+
+	// Unlocked begins the line of a volume opened: its name, the device, how long it took.
+	Unlocked = "unlocked "
+
+	// NoPassphraseWorked begins the line of /init giving up on a volume after its tries; the
+	// machine powers off, nothing written.
+	NoPassphraseWorked = "no passphrase opened "
+
+	// Activated begins the line of the LVM logical volumes activated.
+	Activated = "activated LVM logical volumes "
+
+	// KeysPassed says that the keys typed at this boot go to the kernel kexec'ed into, in the
+	// memory of its initramfs; the count follows.
+	KeysPassed = "passing the keys typed at this boot to it, in its initramfs in memory: "
+)

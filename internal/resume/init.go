@@ -63,6 +63,14 @@ func Init() error {
 		b.Logf("no module for the devices present (their drivers are built in, or not in this initramfs)")
 	}
 
+	if len(Volumes(cfg, p)) > 0 || len(LVs(cfg, p)) > 0 {
+		// dm-crypt and the ciphers are no device's driver: in before cryptsetup asks for them.
+		b.loadRest(ld)
+		if err := b.BringUp(p, cfg, b.moreModules(ld)); err != nil {
+			b.Logf("%v: powering off; nothing was written to any disk (power on to try again)", err)
+			return powerOff()
+		}
+	}
 	in := b.Settle(p, cfg, ld)
 	d := Decide(in)
 	b.Logf("%s", d.Reason)
@@ -85,6 +93,7 @@ func Init() error {
 		return powerOff()
 	}
 	b.loadRest(ld)
+	b.forgetKeys()
 	return b.switchToRoot(p, in)
 }
 
@@ -104,6 +113,15 @@ func (b *Machine) kexecToRecord(in Input, cmdline string) error {
 		return err
 	}
 	b.Logf("found kernel %s: %s", rec.KernelRelease, kf.From)
+	if len(b.keys) > 0 {
+		undo, err := appendKeys(kf.Initrd, b.keys)
+		if err != nil {
+			b.Logf("%v: its /init will ask for the passphrases again", err)
+		} else {
+			defer undo() // the kexec did not happen: the keys go back off the copy
+			b.Logf("%s%d", KeysPassed, len(b.keys))
+		}
+	}
 	return b.KexecInto(kf, kexecCmdline(cmdline))
 }
 
