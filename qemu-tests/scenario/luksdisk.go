@@ -121,7 +121,7 @@ type luksDisk struct {
 func luksCacheDir() string { return filepath.Join(testutil.CacheDir(), "luksdisk") }
 
 // luksCacheKeep is how many disks the cache keeps (the most recently used): one disk is about
-// 530 MiB on the host (the root LV's ciphertext; the rest is holes).
+// 70 MB on the host (the LUKS header, the LVM metadata and what e2image wrote; the rest is holes).
 const luksCacheKeep = 2
 
 // treeHash hashes a tree: every path, its type and mode, and each file's contents (a symlink's
