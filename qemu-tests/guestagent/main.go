@@ -49,16 +49,26 @@ func Version() string {
 	return "devel"
 }
 
+// tools are the agent's subcommands (`hibernate-guest-agent NAME ARGS...`): what the test
+// guests need and their roots have no program for.
+var tools = map[string]func([]string) error{
+	"chattr":  Chattr,
+	"insmod":  Insmod,
+	"askpass": Askpass,
+}
+
 // Main runs the agent and returns its exit code. As PID 1 it mounts what is missing, reaps
 // orphans, ignores SIGTERM/SIGINT/SIGHUP and never returns: failures are reported on
 // /dev/console and retried.
 func Main(args []string) int {
-	if len(args) > 0 && args[0] == "chattr" {
-		if err := Chattr(args[1:]); err != nil {
-			fmt.Fprintf(os.Stderr, "%s chattr: %v\n", Name, err)
-			return 1
+	if len(args) > 0 {
+		if tool, ok := tools[args[0]]; ok {
+			if err := tool(args[1:]); err != nil {
+				fmt.Fprintf(os.Stderr, "%s %s: %v\n", Name, args[0], err)
+				return 1
+			}
+			return 0
 		}
-		return 0
 	}
 	pid1 := os.Getpid() == 1
 	var logw io.Writer = os.Stderr

@@ -1,7 +1,8 @@
 // Package guestdisk builds the GPT disk images the end-to-end tests boot:
 // partition 1 is the root filesystem (ext4 or btrfs) filled from a host
 // folder, partition 2 an optional swap partition left zeroed for the guest's
-// `hibernate setup` to format.
+// `hibernate setup` to format. Blank makes a disk of one zeroed partition, for a guest to lay
+// out itself (LUKS and LVM, which the host cannot make without device-mapper).
 //
 // Why the filesystems come from mkfs and not from go-diskfs's ext4 writer:
 // go-diskfs v1.9.4 can Chmod and Symlink, but an image it wrote (a 300 MiB
@@ -113,6 +114,27 @@ func Build(s Spec) (Layout, error) {
 		return Layout{}, err
 	}
 	return l, nil
+}
+
+// Blank writes the disk image s.Path with its GPT and one partition (the root's: index 1,
+// named "root") over the whole disk but the first and the last MiB, left zeroed, for a guest to
+// lay out itself (the encrypted LVM disk of the tests: LUKS and LVM are made inside a guest,
+// the host having no device-mapper). Only Path, SizeMiB, DiskGUID and RootPartUUID of s count;
+// the Layout has no file system UUID. The image is sparse, written beside and renamed.
+func Blank(s Spec) (Layout, error) {
+	s = Spec{Path: s.Path, SizeMiB: s.SizeMiB, DiskGUID: s.DiskGUID, RootPartUUID: s.RootPartUUID}
+	l, err := plan(&s)
+	if err != nil {
+		return Layout{}, err
+	}
+	l.RootFSUUID = ""
+	tmp := filepath.Join(filepath.Dir(s.Path), "."+filepath.Base(s.Path)+".tmp")
+	os.Remove(tmp)
+	defer os.Remove(tmp)
+	if err := writeTable(tmp, s, l); err != nil {
+		return Layout{}, err
+	}
+	return l, os.Rename(tmp, s.Path)
 }
 
 // plan checks s, fills its defaults and computes the layout.

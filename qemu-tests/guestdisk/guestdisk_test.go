@@ -229,11 +229,41 @@ func checkImage(t *testing.T, path string, l Layout, sizeMiB int) {
 			t.Errorf("partition %d not 1 MiB aligned: %+v", i, w)
 		}
 	}
-	if p := tool("blkid"); isExecutable(p) {
+	if p := tool("blkid"); isExecutable(p) && l.RootFSUUID != "" {
 		out, err := exec.Command(p, "-p", "-o", "export", "-O", strconv.FormatInt(l.RootStart, 10), path).Output()
 		if err != nil || !strings.Contains(string(out), "UUID="+l.RootFSUUID) {
 			t.Errorf("blkid -p -O %d: %v\n%s", l.RootStart, err, out)
 		}
+	}
+}
+
+// TestBlank: one zeroed partition over the disk but its first and last MiB, and a sparse file.
+func TestBlank(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "blank.img")
+	l, err := Blank(Spec{Path: path, SizeMiB: 1100, RootPartUUID: "AAAAAAAA-0000-4000-8000-000000000001", SwapSizeMiB: 64, RootTree: "/nonexistent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Layout{DiskGUID: l.DiskGUID, RootPartUUID: "aaaaaaaa-0000-4000-8000-000000000001", RootPartIndex: 1, RootStart: 1 << 20, RootSize: 1098 << 20}
+	if l != want || len(l.DiskGUID) != 36 {
+		t.Errorf("layout\n got %+v\nwant %+v", l, want)
+	}
+	checkImage(t, path, l, 1100)
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Blocks*512 > 1<<20 {
+		t.Errorf("%d bytes allocated: not sparse", st.Blocks*512)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1<<20)
+	if _, err := f.ReadAt(b, l.RootStart); err != nil || !bytes.Equal(b, make([]byte, len(b))) {
+		t.Errorf("the partition's first MiB is not zeroed (%v)", err)
 	}
 }
 

@@ -99,8 +99,8 @@ func qemuEscape(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 // Args returns QEMU's arguments (without the binary) for s. It is pure: Start picks the paths,
 // and a table test checks the result without QEMU.
 //
-// The console is the first serial port (ttyS0, the chardev on QEMU's stdout, piped into the
-// harness); QMP is a unix socket; the agent, if asked, is the second serial port (ttyS1) on a
+// The console is the first serial port (ttyS0, the chardev on QEMU's stdio: its output piped
+// into the harness, its input a pipe that Type writes to); QMP is a unix socket; the agent, if asked, is the second serial port (ttyS1) on a
 // unix socket that QEMU serves without waiting (wait=off), so the guest boots whether or not the
 // harness is connected.
 func (s Spec) Args(p RunPaths) []string {

@@ -29,6 +29,9 @@ type VM struct {
 	conLog  *os.File
 	conDone chan struct{} // the console pipe has reached EOF
 
+	typeMu sync.Mutex
+	stdin  *os.File // the write end of QEMU's stdin: the console's input (typing.go)
+
 	qmp *qmpClient
 
 	evMu   sync.Mutex
@@ -164,7 +167,17 @@ func (vm *VM) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// QEMU's stdin is the console's input: a pipe held open until QEMU exits, so the stdio
+	// chardev never reads an end of file, and Type can write to it.
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		pr.Close()
+		pw.Close()
+		return err
+	}
+	vm.stdin = inW
 	vm.cmd = exec.Command(bin, args...)
+	vm.cmd.Stdin = inR
 	vm.cmd.Stdout = pw
 	vm.cmd.Stderr = stderr
 	// QEMU must not outlive the test binary, whatever kills it.
@@ -172,8 +185,10 @@ func (vm *VM) start(ctx context.Context) error {
 	vm.started = time.Now()
 	err = vm.cmd.Start()
 	pw.Close()
+	inR.Close()
 	if err != nil {
 		pr.Close()
+		vm.closeStdin()
 		close(vm.conDone)
 		close(vm.exited)
 		return fmt.Errorf("harness: start %s: %w", bin, err)
@@ -189,6 +204,7 @@ func (vm *VM) start(ctx context.Context) error {
 		vm.exitState = vm.cmd.ProcessState
 		vm.exitTime = time.Now()
 		close(vm.exited)
+		vm.closeStdin()
 		if vm.sockDir != "" {
 			os.RemoveAll(vm.sockDir)
 		}
@@ -217,6 +233,16 @@ func (vm *VM) start(ctx context.Context) error {
 
 // dialUnix connects to a socket QEMU creates, retrying until it exists, QEMU exits or ctx ends.
 // There is nothing to wait on for a socket to appear, so this polls every 10 ms.
+// closeStdin closes the console's input once QEMU cannot read it.
+func (vm *VM) closeStdin() {
+	vm.typeMu.Lock()
+	defer vm.typeMu.Unlock()
+	if vm.stdin != nil {
+		vm.stdin.Close()
+		vm.stdin = nil
+	}
+}
+
 func (vm *VM) dialUnix(ctx context.Context, path string) (net.Conn, error) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()

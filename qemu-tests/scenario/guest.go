@@ -25,6 +25,9 @@ type Guest struct {
 	Initrd         string
 	Release        string
 	ExtraDisks     []string // more disks, attached read-only after the others (a stranger's USB stick)
+	// LUKS is the encrypted LVM layout of Disk (EncryptedLVM): its LUKS UUID, VG and LVs; nil
+	// for a plain disk. Layout then has the LUKS partition as its root partition, and no swap.
+	LUKS *LUKS
 }
 
 // GuestFile is one more file of the guest's root file system.

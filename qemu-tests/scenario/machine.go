@@ -157,6 +157,11 @@ func New(ctx context.Context, a Artifacts, name string, opts ...Option) (*Machin
 	}
 	m.Guest = g
 	m.Summary.Kernel, m.Summary.BuildTime = g.Release, time.Since(start)
+	if l := g.LUKS; l != nil {
+		m.say("guest disk %s (%s to make): LUKS UUID %s (PARTUUID %s) as %s, root %s, swap %s", g.Disk, m.Summary.BuildTime.Round(10*time.Millisecond),
+			l.UUID, l.PartUUID, l.Name, l.RootDevice(), l.SwapDevice())
+		return m, nil
+	}
 	m.say("guest disk %s (%s to make): root PARTUUID %s, swap PARTUUID %s", g.Disk, m.Summary.BuildTime.Round(10*time.Millisecond),
 		g.Layout.RootPartUUID, g.Layout.SwapPartUUID)
 	return m, nil
@@ -169,7 +174,11 @@ func (m *Machine) say(format string, args ...any) {
 // BaseCmdline is what every boot of the guest gets: its root file system, read-write, what the
 // root needs and the Cmdline option.
 func (m *Machine) BaseCmdline() string {
-	return strings.Join(strings.Fields(fmt.Sprintf("root=PARTUUID=%s rw %s %s", m.Guest.Layout.RootPartUUID, m.Config.root.cmdline, m.Config.Cmdline)), " ")
+	root := "PARTUUID=" + m.Guest.Layout.RootPartUUID
+	if l := m.Guest.LUKS; l != nil {
+		root = l.RootDevice()
+	}
+	return strings.Join(strings.Fields(fmt.Sprintf("root=%s rw %s %s", root, m.Config.root.cmdline, m.Config.Cmdline)), " ")
 }
 
 // Spec is the guest's description for one boot with the given kernel command line.
@@ -207,7 +216,8 @@ func (m *Machine) Boot(ctx context.Context, extra string) (*harness.VM, harness.
 	return vm, info, nil
 }
 
-// powerOn starts QEMU on the guest's disk, its console log in the summary.
+// powerOn starts QEMU on the guest's disk, its console log in the summary; for an encrypted
+// disk, it answers /init's passphrase prompt.
 func (m *Machine) powerOn(ctx context.Context, extra string) (*harness.VM, error) {
 	vm, err := harness.Start(ctx, m.Spec(strings.TrimSpace(m.BaseCmdline()+" "+extra)))
 	if err != nil {
@@ -219,7 +229,15 @@ func (m *Machine) powerOn(ctx context.Context, extra string) (*harness.VM, error
 		what += " with " + extra
 	}
 	m.say("%s (%s): %s", what, filepath.Base(m.Guest.Initrd), vm.ConsoleLogPath())
+	if m.Guest.LUKS != nil {
+		return vm, m.answerPassphrase(ctx, vm)
+	}
 	return vm, nil
+}
+
+// vmSince is the time since vm's power on, for the progress lines.
+func vmSince(vm *harness.VM) time.Duration {
+	return time.Since(vm.Started()).Round(100 * time.Millisecond)
 }
 
 // ping waits for the agent, at most the root's agentWithin when it has one.

@@ -40,7 +40,7 @@ type SetupResult struct {
 // SetupSwap runs `hibernate setup --json` for the swap of the variant (Config.Swap) and keeps
 // what it printed in Setup.
 func (m *Machine) SetupSwap(ctx context.Context, vm *harness.VM) error {
-	args := []string{"setup", "--device", "PARTUUID=" + m.SwapPartUUID(), "--json"}
+	args := []string{"setup", "--device", m.swapDevice(), "--json"}
 	if f := m.Config.Swap.File; f != "" {
 		// A swap file's image is found only where the next boot is told resume_offset=: setup
 		// writes it into the boot configuration (/etc/kernel/cmdline of the guest, which the
@@ -57,6 +57,15 @@ func (m *Machine) SetupSwap(ctx context.Context, vm *harness.VM) error {
 	m.Summary.SetupResumeArgs = m.Setup.KernelParams
 	m.say("hibernate setup: swap area UUID %s; kernel parameters: %s", m.Setup.UUID, m.Setup.KernelParams)
 	return nil
+}
+
+// swapDevice is what SetupSwap's --device names: the swap partition by PARTUUID, or an
+// encrypted disk's swap LV.
+func (m *Machine) swapDevice() string {
+	if l := m.Guest.LUKS; l != nil {
+		return l.SwapDevice()
+	}
+	return "PARTUUID=" + m.SwapPartUUID()
 }
 
 // SwapPartUUID is the PARTUUID of the swap partition: of the guest disk, or of the second disk.
@@ -259,6 +268,9 @@ func waitJobLine(ctx context.Context, vm *harness.VM, mark int, ok func(demojob.
 // SwapArea reads the guest's swap area from the host: the swap partition (of the guest disk or
 // the second disk), or the swap file at its resume_offset in the root partition.
 func (m *Machine) SwapArea() (*swsusp.Area, error) {
+	if m.Guest.LUKS != nil {
+		return nil, fmt.Errorf("the swap of %s is in the LUKS volume %s: the host cannot read it", m.Guest.Disk, m.Guest.LUKS.Name)
+	}
 	disk, l := m.Guest.Disk, m.Guest.Layout
 	start, size, offset := l.SwapStart, l.SwapSize, uint64(0)
 	switch {

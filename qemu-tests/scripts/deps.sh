@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh: installs what the demo and the tests need and the machine lacks, from Debian's
-# packages: QEMU (software emulation is enough: KVM is not needed) and e2fsprogs (mkfs.ext4 -d).
+# packages: QEMU (software emulation is enough: KVM is not needed), e2fsprogs (mkfs.ext4 -d),
+# and the rest below.
 # It installs packages only; it changes nothing else on the machine.
 set -euo pipefail
 need=()
@@ -13,6 +14,10 @@ command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v lz4 >/dev/null || need+=(lz4)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# cryptsetup and lvm run only inside the tools guest (qemu-tests/scenario/toolsguest.go), which
+# lays out the encrypted LVM disk: never on this machine. /usr/sbin is not on a user's PATH.
+[ -x /usr/sbin/cryptsetup ] || [ -x /sbin/cryptsetup ] || need+=(cryptsetup-bin)
+[ -x /usr/sbin/lvm ] || [ -x /sbin/lvm ] || need+=(lvm2)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: missing ${need[*]}; install them as root: apt-get install ${need[*]}" >&2

@@ -1,0 +1,99 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
+)
+
+// EncryptedLVM makes the guest's disk the Debian installer's encrypted LVM layout (luksdisk.go):
+// root on /dev/mapper/guest--vg-root, the swap on /dev/mapper/guest--vg-swap_1, both in the LVM
+// of the LUKS volume vda1_crypt. The root tree is the minimal one; its initramfs is built with
+// LUKS.InitramfsFlags; every boot answers /init's passphrase prompt on the console (Boot,
+// Resume). The host cannot read the encrypted swap: CheckImage does not apply.
+func EncryptedLVM() Option { return func(c *Config) { c.root = encryptedRoot } }
+
+var encryptedRoot = rootKind{name: "luks", hibernate: GuestHibernate, build: buildEncrypted}
+
+// ErrNoLUKSInitramfs says that the hibernate under test cannot build an initramfs for an
+// encrypted LVM machine (its initramfs build has no --luks or --lvm yet).
+var ErrNoLUKSInitramfs = errors.New("hibernate initramfs build cannot make the initramfs of an encrypted LVM machine (--luks, --lvm: issue 13)")
+
+// buildEncrypted makes an EncryptedLVM guest: the minimal tree with its initramfs (built with
+// the disk's flags), and a sparse copy of the encrypted disk made from that tree (luksDiskFor:
+// once for every guest of the same tree, cached).
+func buildEncrypted(ctx context.Context, m *Machine) (Guest, error) {
+	a := m.Artifacts
+	var g Guest
+	dir, err := freshDir(a, m.Config.Name)
+	if err != nil {
+		return g, err
+	}
+	l, initrdErr, err := encryptedTree(ctx, a, filepath.Join(dir, "root"), m.Config)
+	if err != nil {
+		return g, err
+	}
+	if initrdErr != nil {
+		return g, initrdErr
+	}
+	rel := a.Kernel.Release
+	g.Initrd = filepath.Join(dir, "initrd.img-"+rel)
+	if err := copyFile(filepath.Join(dir, "root", "boot", "initrd.img-"+rel), g.Initrd, 0o644); err != nil {
+		return g, err
+	}
+	if g.Kernel, err = BootableKernel(a.Kernel.Image); err != nil {
+		return g, err
+	}
+	g.Release = rel
+	d, err := luksDiskFor(ctx, a, filepath.Join(dir, "root"), l.UUID, filepath.Join(dir, "disk.img"), m.say)
+	if err != nil {
+		return g, err
+	}
+	g.Disk, g.Layout, g.LUKS = d.Disk, d.Layout, &d.LUKS
+	return g, nil
+}
+
+// encryptedTree makes the root tree of an encrypted guest in tree (the minimal one, with c's
+// files), fixes its LUKS UUID from it, and builds its initramfs into /boot with the disk's
+// flags. When hibernate cannot build it (ErrNoLUKSInitramfs), the tree is left without one and
+// initrdErr says so: the disk can still be made and checked.
+func encryptedTree(ctx context.Context, a Artifacts, tree string, c Config) (l *LUKS, initrdErr, err error) {
+	if err := minimalTree(a, tree); err != nil {
+		return nil, nil, err
+	}
+	if err := writeFiles(tree, c.Files); err != nil {
+		return nil, nil, err
+	}
+	th, err := treeHash(tree)
+	if err != nil {
+		return nil, nil, err
+	}
+	l = newLUKS(luksUUIDFor(hashStrings(luksRecipe, th, strings.Join(c.InitrdFlags, " "))))
+	rel := a.Kernel.Release
+	flags := append(append([]string(nil), c.InitrdFlags...), l.InitramfsFlags()...)
+	said, err := buildInitramfs(ctx, a, rel, a.Kernel.ModulesDir, filepath.Join(tree, "boot", "initrd.img-"+rel), flags...)
+	if err != nil {
+		for _, line := range strings.Split(said, "\n") {
+			if strings.Contains(line, "unknown flag") {
+				return l, fmt.Errorf("%w: it says %q", ErrNoLUKSInitramfs, strings.TrimSpace(line)), nil
+			}
+		}
+		return nil, nil, err
+	}
+	return l, nil, nil
+}
+
+// answerPassphrase answers /init's passphrase prompt for the guest's LUKS volume on the console.
+func (m *Machine) answerPassphrase(ctx context.Context, vm *harness.VM) error {
+	l := m.Guest.LUKS
+	line, _, err := vm.AnswerPrompt(ctx, -1, l.Prompt(), l.Passphrase+"\n", "<passphrase>")
+	if err != nil {
+		return fmt.Errorf("the passphrase prompt %q: %w", l.Prompt(), err)
+	}
+	m.say("typed the passphrase at %q, %s after power on", line, vmSince(vm))
+	return nil
+}

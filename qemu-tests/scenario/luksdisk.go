@@ -1,0 +1,482 @@
+package scenario
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hibernate-linux/hibernate/internal/testutil"
+	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
+)
+
+// The encrypted LVM disk: the layout of the Debian installer's "Guided - use entire disk and set
+// up encrypted LVM", the default on a laptop. One GPT partition holds a LUKS2 container; in it
+// an LVM physical volume of the volume group guest-vg, whose LVs are root (ext4) and swap_1.
+// The installer also makes an ESP and a /boot partition; our guests boot PVH without a boot
+// loader, so /boot is on the root LV.
+//
+// The host has no device-mapper: the disk is laid out inside the tools guest (toolsguest.go)
+// by the host's own cryptsetup and lvm, and the root file system, made on the host as for every
+// guest (guestdisk, mke2fs -d), is copied into its LV there.
+
+// LUKS is how an encrypted LVM disk was laid out: names as the Debian installer gives them.
+type LUKS struct {
+	Partition  string // the LUKS partition in the guest: /dev/vda1
+	PartUUID   string // its GPT PARTUUID
+	UUID       string // the LUKS header's UUID (cryptsetup luksUUID): what /init unlocks (UUID=…)
+	Name       string // the name it opens as: vda1_crypt, /dev/mapper/vda1_crypt
+	VG         string // guest-vg
+	RootLV     string // root: ext4, the guest's / (and /boot)
+	SwapLV     string // swap_1: left blank for hibernate setup to mkswap
+	RootMiB    int
+	SwapMiB    int
+	Passphrase string // LUKSPassphrase
+	PBKDF      string // the keyslot's PBKDF, as cryptsetup luksDump says it
+
+	// What the build took (the tools guest's wall time, from power on to off), and the unlock in
+	// it (cryptsetup open: the PBKDF under TCG). Cached is true when the disk came from the cache.
+	BuildTime, UnlockTime, CopyTime time.Duration
+	Cached                          bool
+}
+
+// The encrypted disk's constants. The passphrase is a test constant: it is typed at the console
+// (harness.VM.AnswerPrompt), never written to a log.
+const (
+	LUKSPassphrase = "hibernate e2e passphrase"
+	luksVG         = "guest-vg"
+	luksName       = "vda1_crypt"
+	// LUKSRootMiB is the root LV: the size of the minimal guest's root partition (a 1024 MiB
+	// disk, 512 MiB of swap, 2 MiB of GPT: 510 MiB), rounded up to LVM's 4 MiB extents.
+	LUKSRootMiB = 512
+	LUKSSwapMiB = 512
+	// The disk: 1 MiB of GPT, the LUKS2 header (16 MiB), the PV's metadata (1 MiB), root, swap,
+	// 1 MiB of backup GPT, and 4 MiB to spare for the rounding of extents.
+	luksDiskMiB = 1 + 16 + 1 + LUKSRootMiB + LUKSSwapMiB + 1 + 4
+)
+
+// The keyslot's PBKDF: argon2id as cryptsetup makes it, at costs a TCG guest can pay at every
+// boot. --pbkdf-force-iterations (4, argon2's least) with 32 MiB and one thread: the same work at
+// every unlock whatever the host's load, where --iter-time would benchmark the builder guest and
+// give each disk another cost.
+var luksPBKDF = []string{"--pbkdf", "argon2id", "--pbkdf-memory", "32768", "--pbkdf-parallel", "1", "--pbkdf-force-iterations", "4"}
+
+// luksRecipe names the way the disk is made: change it with the commands, to leave the cached
+// disks made another way.
+const luksRecipe = "luks2-aes-xts-plain64/lvm-root-swap_1/e2image/1"
+
+// newLUKS is the layout the builder makes, its LUKS UUID given (made from the cache key).
+func newLUKS(luksUUID string) *LUKS {
+	return &LUKS{Partition: "/dev/vda1", UUID: luksUUID, Name: luksName, VG: luksVG, RootLV: "root", SwapLV: "swap_1",
+		RootMiB: LUKSRootMiB, SwapMiB: LUKSSwapMiB, Passphrase: LUKSPassphrase}
+}
+
+// mapperName is the device-mapper name of an LV, as lvm makes it: each '-' doubled, then vg-lv.
+func mapperName(vg, lv string) string {
+	return strings.ReplaceAll(vg, "-", "--") + "-" + strings.ReplaceAll(lv, "-", "--")
+}
+
+// RootDevice is the root LV's device: /dev/mapper/guest--vg-root.
+func (l *LUKS) RootDevice() string { return "/dev/mapper/" + mapperName(l.VG, l.RootLV) }
+
+// SwapDevice is the swap LV's device: /dev/mapper/guest--vg-swap_1.
+func (l *LUKS) SwapDevice() string { return "/dev/mapper/" + mapperName(l.VG, l.SwapLV) }
+
+// Prompt is what the console shows when /init asks for this volume's passphrase (its start:
+// "Passphrase for vda1_crypt (UUID=…): ").
+func (l *LUKS) Prompt() string { return PassphrasePrompt + l.Name }
+
+// InitramfsFlags are the flags of `hibernate initramfs build` for this disk, as a user would give
+// them for a cross build: the volume to unlock (crypttab's way: name, source, options) and the
+// LVs to activate. The one place they are written.
+func (l *LUKS) InitramfsFlags() []string {
+	return []string{"--luks", l.Name + "=UUID=" + l.UUID + ",discard", "--lvm", l.VG + "/" + l.RootLV, "--lvm", l.VG + "/" + l.SwapLV}
+}
+
+// luksDisk is a built encrypted disk: the image and its layout.
+type luksDisk struct {
+	Disk   string `json:"-"` // the copy made for the caller
+	Layout guestdisk.Layout
+	LUKS   LUKS
+}
+
+// luksCacheDir holds the encrypted disks across runs ($HIBERNATE_CACHE/luksdisk/KEY), each keyed
+// by all it is made from. The root tree holds this build's binaries, so a disk is found again
+// only for the same tree (a second make test of the same commit); luksCacheKeep bounds the
+// folder.
+func luksCacheDir() string { return filepath.Join(testutil.CacheDir(), "luksdisk") }
+
+// luksCacheKeep is how many disks the cache keeps (the most recently used): one disk is about
+// 70 MB on the host (the LUKS header, the LVM metadata and what e2image wrote; the rest is holes).
+const luksCacheKeep = 2
+
+// treeHash hashes a tree: every path, its type and mode, and each file's contents (a symlink's
+// target), in path order.
+func treeHash(tree string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(tree, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%o\x00", rel, info.Mode())
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			io.WriteString(h, t)
+		case info.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		h.Write([]byte{0})
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
+}
+
+func hashStrings(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		io.WriteString(h, p)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// luksUUIDFor is the LUKS UUID of a disk made from key: fixed by what the disk is made of, so
+// that the initramfs (whose flags name it) can be built before the disk, and the same inputs make
+// the same disk.
+func luksUUIDFor(key string) string {
+	return uuid.NewSHA1(uuid.NameSpaceOID, []byte("hibernate-luksdisk:"+key)).String()
+}
+
+// luksDiskFor writes to dst (sparse) the encrypted disk holding tree in its root LV, and
+// returns its layout: made by the tools guest, or copied from the cache, where it is made once
+// for every run of the same tree. luksUUID is the UUID its header must have (luksUUIDFor). say
+// reports progress.
+func luksDiskFor(ctx context.Context, a Artifacts, tree, luksUUID, dst string, say func(string, ...any)) (*luksDisk, error) {
+	ti, err := buildToolsInitramfs(a)
+	if err != nil {
+		return nil, fmt.Errorf("the tools guest's initramfs: %w", err)
+	}
+	th, err := treeHash(tree)
+	if err != nil {
+		return nil, err
+	}
+	toolsHash, err := sha256File(ti.Path)
+	if err != nil {
+		return nil, err
+	}
+	l := newLUKS(luksUUID)
+	params, _ := json.Marshal(struct {
+		L     *LUKS
+		PBKDF []string
+		Disk  int
+	}{l, luksPBKDF, luksDiskMiB})
+	// What the disk is made of: how, its parameters, the root tree (this build's binaries among
+	// them), the tools guest's initramfs (the host's cryptsetup, lvm and e2fsprogs with their
+	// libraries, the kernel's modules, this build's agent), the kernel.
+	key := hashStrings(luksRecipe, string(params), th, toolsHash, a.Kernel.Release, a.Kernel.Version)[:16]
+	cache := luksCacheDir()
+	entry := filepath.Join(cache, key)
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, err
+	}
+	// One lock for the whole cache, held to the end of the copy: a build (seconds) holds up the
+	// others, and nothing is pruned under a reader.
+	unlock, err := flock(ctx, filepath.Join(cache, ".lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	d := &luksDisk{}
+	cached, meta := filepath.Join(entry, "disk.img"), filepath.Join(entry, "layout.json")
+	if b, err := os.ReadFile(meta); err == nil && json.Unmarshal(b, d) == nil && d.LUKS.UUID == luksUUID {
+		now := time.Now()
+		os.Chtimes(meta, now, now) // most recently used: kept by the pruning
+		d.LUKS.Cached = true
+		say("encrypted disk from the cache, %s (made in %s)", entry, d.LUKS.BuildTime.Round(100*time.Millisecond))
+	} else {
+		if err := os.RemoveAll(entry); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(entry, 0o755); err != nil {
+			return nil, err
+		}
+		d = &luksDisk{LUKS: *l}
+		if err := buildLUKSDisk(ctx, a, tree, cached, d, filepath.Join(entry, "root.img"), say); err != nil {
+			os.RemoveAll(entry)
+			return nil, err
+		}
+		b, err := json.MarshalIndent(d, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(meta, b, 0o644); err != nil { // last: an entry without it is made again
+			return nil, err
+		}
+		pruneLUKSCache(key)
+	}
+	if err := guestdisk.CopySparse(dst, cached); err != nil {
+		return nil, err
+	}
+	d.Disk = dst
+	return d, nil
+}
+
+// buildLUKSDisk lays the disk out in the tools guest: it boots with the blank disk (vda, GPT of
+// one partition made here) and the root file system made from tree (vdb, read-only), asks the
+// passphrase on the console as /init will (answered by the harness), makes the LUKS2 container,
+// the PV, the VG and the LVs, copies the root file system into its LV, closes everything and
+// powers off.
+func buildLUKSDisk(ctx context.Context, a Artifacts, tree, disk string, d *luksDisk, rootImg string, say func(string, ...any)) error {
+	l := &d.LUKS
+	var err error
+	if d.Layout, err = guestdisk.Blank(guestdisk.Spec{Path: disk, SizeMiB: luksDiskMiB}); err != nil {
+		return err
+	}
+	l.PartUUID = d.Layout.RootPartUUID
+	if _, err := guestdisk.Build(guestdisk.Spec{Path: rootImg, SizeMiB: l.RootMiB + 2, RootSizeMiB: l.RootMiB, RootTree: tree}); err != nil {
+		return fmt.Errorf("the root file system for the encrypted disk: %w", err)
+	}
+	defer os.Remove(rootImg)
+	start := time.Now()
+	g, err := bootToolsGuest(ctx, a, "luks-disk-builder", []harness.Disk{{Path: disk}, {Path: rootImg, ReadOnly: true}}, say)
+	if g != nil {
+		defer g.vm.Kill()
+	}
+	if err != nil {
+		return err
+	}
+	say("tools guest up %s after power on: %s", time.Since(start).Round(100*time.Millisecond), g.vm.ConsoleLogPath())
+	for _, dev := range []struct {
+		name string
+		size int64
+	}{{"vda1", d.Layout.RootSize}, {"vdb1", int64(l.RootMiB) << 20}} {
+		if got, err := g.partitionBytes(ctx, dev.name); err != nil || got != dev.size {
+			return fmt.Errorf("the tools guest's %s: %d bytes (%v), want %d", dev.name, got, err, dev.size)
+		}
+	}
+	// The passphrase, asked on the console and typed by the harness: the typing /init's prompt
+	// will need, proved here.
+	const keyFile = "/run/passphrase"
+	asked := make(chan error, 1)
+	prompt := "Passphrase for the new LUKS volume " + l.Name + ": "
+	go func() {
+		_, err := g.run(ctx, toolsAgent, "askpass", "/dev/ttyS0", prompt, keyFile)
+		asked <- err
+	}()
+	if _, _, err := g.vm.AnswerPrompt(ctx, -1, prompt, l.Passphrase+"\n", "<passphrase>"); err != nil {
+		return err
+	}
+	if err := <-asked; err != nil {
+		return err
+	}
+	if got, err := g.vm.ReadFile(ctx, keyFile); err != nil || string(got) != l.Passphrase {
+		return g.vm.Fail("the passphrase typed at the console came as %d bytes (%v), not the %d typed", len(got), err, len(l.Passphrase))
+	}
+
+	t0 := time.Now()
+	format := append([]string{"/usr/sbin/cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--cipher", "aes-xts-plain64",
+		"--uuid", l.UUID, "--key-file", keyFile}, luksPBKDF...)
+	if _, err := g.run(ctx, append(format, l.Partition)...); err != nil {
+		return err
+	}
+	say("cryptsetup luksFormat %s (%s)", l.Partition, time.Since(t0).Round(10*time.Millisecond))
+	r, err := g.run(ctx, "/usr/sbin/cryptsetup", "luksUUID", l.Partition)
+	if err != nil {
+		return err
+	}
+	if got := strings.TrimSpace(r.Stdout); got != l.UUID {
+		return g.vm.Fail("cryptsetup luksUUID says %s, luksFormat was given %s", got, l.UUID)
+	}
+	if r, err = g.run(ctx, "/usr/sbin/cryptsetup", "luksDump", l.Partition); err != nil {
+		return err
+	}
+	l.PBKDF = keyslotPBKDF(r.Stdout)
+	t0 = time.Now()
+	if _, err := g.run(ctx, "/usr/sbin/cryptsetup", "open", "--key-file", keyFile, l.Partition, l.Name); err != nil {
+		return err
+	}
+	l.UnlockTime = time.Since(t0)
+	say("cryptsetup open %s as %s: %s (keyslot %s)", l.Partition, l.Name, l.UnlockTime.Round(10*time.Millisecond), l.PBKDF)
+	pv := "/dev/mapper/" + l.Name
+	for _, cmd := range [][]string{
+		{"pvcreate", "--yes", pv},
+		{"vgcreate", "--yes", l.VG, pv},
+		{"lvcreate", "--yes", "--wipesignatures", "y", "--zero", "y", "-n", l.RootLV, "-L", fmt.Sprintf("%dm", l.RootMiB), l.VG},
+		{"lvcreate", "--yes", "--wipesignatures", "y", "--zero", "y", "-n", l.SwapLV, "-L", fmt.Sprintf("%dm", l.SwapMiB), l.VG},
+	} {
+		if _, err := g.lvm(ctx, cmd...); err != nil {
+			return err
+		}
+	}
+	if err := checkLVs(ctx, g, l); err != nil {
+		return err
+	}
+	t0 = time.Now()
+	// e2image -ra to a block device writes every block the file system uses, its whole inode
+	// tables and its zeroed blocks too (it skips zeros only into a file): what reads as zeros in
+	// the image does in the LV, and the free blocks, left as they are, are never read. A dd of the
+	// whole LV took 50 s here (10 MB/s through dm-crypt under TCG); this writes about a tenth.
+	if _, err := g.run(ctx, "/sbin/e2image", "-ra", "/dev/vdb1", l.RootDevice()); err != nil {
+		return err
+	}
+	l.CopyTime = time.Since(t0)
+	say("root file system copied into %s by e2image -ra (%s)", l.RootDevice(), l.CopyTime.Round(10*time.Millisecond))
+	if _, err := g.run(ctx, "/sbin/e2fsck", "-fn", l.RootDevice()); err != nil {
+		return err
+	}
+	if err := closeLUKS(ctx, g, l); err != nil {
+		return err
+	}
+	if err := g.powerOff(ctx); err != nil {
+		return err
+	}
+	l.BuildTime = time.Since(start)
+	say("encrypted disk %s made in %s (LUKS UUID %s)", disk, l.BuildTime.Round(100*time.Millisecond), l.UUID)
+	return nil
+}
+
+// checkLVs checks the LVs' sizes as lvm reports them, and that their /dev/mapper nodes are there
+// (made by libdevmapper: there is no udev).
+func checkLVs(ctx context.Context, g *toolsGuest, l *LUKS) error {
+	r, err := g.lvm(ctx, "lvs", "--noheadings", "--units", "b", "--nosuffix", "-o", "lv_name,lv_size", l.VG)
+	if err != nil {
+		return err
+	}
+	sizes := map[string]int64{}
+	for _, line := range strings.Split(r.Stdout, "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			sizes[f[0]], _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	if sizes[l.RootLV] != int64(l.RootMiB)<<20 || sizes[l.SwapLV] != int64(l.SwapMiB)<<20 || len(sizes) != 2 {
+		return g.vm.Fail("lvs %s: %v, want %s %d MiB and %s %d MiB", l.VG, sizes, l.RootLV, l.RootMiB, l.SwapLV, l.SwapMiB)
+	}
+	// The nodes /init will name (root=, setup --device), made by libdevmapper: there is no udev.
+	for _, dev := range []string{l.RootDevice(), l.SwapDevice()} {
+		if _, err := g.run(ctx, "/bin/dd", "if="+dev, "of=/dev/null", "bs=4096", "count=1", "status=none"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closeLUKS deactivates the VG and closes the LUKS volume.
+func closeLUKS(ctx context.Context, g *toolsGuest, l *LUKS) error {
+	if _, err := g.lvm(ctx, "vgchange", "-an", l.VG); err != nil {
+		return err
+	}
+	_, err := g.run(ctx, "/usr/sbin/cryptsetup", "close", l.Name)
+	return err // the agent's PowerOff syncs
+}
+
+// keyslotPBKDF is the first keyslot's PBKDF line of a luksDump, with its costs:
+// "argon2id, time 4, memory 32768, threads 1".
+func keyslotPBKDF(dump string) string {
+	var out []string
+	in := false
+	for _, line := range strings.Split(dump, "\n") {
+		t := strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "Keyslots:"):
+			in = true
+		case strings.HasPrefix(line, "Tokens:"), strings.HasPrefix(line, "Digests:"):
+			in = false
+		case in && (strings.HasPrefix(t, "PBKDF:") || strings.HasPrefix(t, "Time cost:") || strings.HasPrefix(t, "Memory:") || strings.HasPrefix(t, "Threads:")):
+			_, v, _ := strings.Cut(t, ":")
+			k, _, _ := strings.Cut(t, ":")
+			if k == "PBKDF" {
+				out = append(out, strings.TrimSpace(v))
+			} else {
+				out = append(out, strings.ToLower(k)+" "+strings.TrimSpace(v))
+			}
+		}
+		if len(out) == 4 {
+			break
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// pruneLUKSCache removes all but the luksCacheKeep most recently used disks (keep is the one
+// just made), under the cache's lock.
+func pruneLUKSCache(keep string) {
+	dir := luksCacheDir()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type entry struct {
+		name string
+		used time.Time
+	}
+	var all []entry
+	for _, e := range ents {
+		if !e.IsDir() || e.Name() == keep {
+			continue
+		}
+		st, err := os.Stat(filepath.Join(dir, e.Name(), "layout.json"))
+		if err != nil {
+			continue // being made, or broken: its maker removes it
+		}
+		all = append(all, entry{e.Name(), st.ModTime()})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].used.After(all[j].used) })
+	for i := luksCacheKeep - 1; i < len(all); i++ {
+		os.RemoveAll(filepath.Join(dir, all[i].name))
+	}
+}
+
+// flock takes an exclusive lock on path (created), waiting for another holder (bounded by ctx).
+func flock(ctx context.Context, path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("flock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for %s (another build of this disk): %w", path, ctx.Err())
+		case <-time.After(500 * time.Millisecond): // flock has no timeout; poll it
+		}
+	}
+}

@@ -1,0 +1,299 @@
+package scenario
+
+import (
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/hibernate-linux/hibernate/internal/initramfs/modules"
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
+)
+
+// The tools guest: the test kernel with the agent as PID 1 in an initramfs that also holds the
+// host's cryptsetup, lvm, dd and e2fsprogs (with their shared libraries and loader) and the
+// device-mapper and crypto modules. The host has no device-mapper, so whatever needs one (the
+// encrypted LVM disk: luksFormat, pvcreate, the copy of the root into its LV, and the checks
+// of what was made) runs in this guest. It never boots a disk: the disks it is given are its
+// /dev/vda, /dev/vdb, ...
+
+// hostTools are the host's programs the tools guest runs (cryptsetup-bin, lvm2, coreutils,
+// e2fsprogs: qemu-tests/scripts/deps.sh installs them).
+var hostTools = []string{"/usr/sbin/cryptsetup", "/usr/sbin/lvm", "/bin/dd", "/usr/bin/sha256sum", "/sbin/e2fsck", "/sbin/e2image", "/sbin/debugfs"}
+
+// toolsModules are what the tools guest loads, their dependencies first (modules.Closure):
+// the disk's drivers (Debian's virtio_pci is a module, which virtio_blk does not depend on);
+// device-mapper and dm-crypt; aes-xts (aesni-intel: TCG's max CPU has AES-NI)
+// for dm-crypt and, through AF_ALG, for cryptsetup's keyslots. What the Debian kernel has built
+// in (sha256, aes-generic) is left out by Closure.
+var toolsModules = []string{"virtio_pci", "virtio_blk", "dm_mod", "dm_crypt", "xts", "aesni_intel", "af_alg", "algif_skcipher"}
+
+// toolsAgent is the agent in the tools guest: its /init.
+const toolsAgent = "/init"
+
+// toolsLibraryPath is where the tools' libraries are, in the guest (where the host has them).
+const toolsLibraryPath = "/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu"
+
+// toolsEnv is the environment of every tool run in the tools guest: there is no udev, so
+// libdevmapper makes the /dev/mapper nodes itself (DM_DISABLE_UDEV), and lvm is told so too
+// (lvmConfig).
+var toolsEnv = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LD_LIBRARY_PATH=" + toolsLibraryPath,
+	"DM_DISABLE_UDEV=1", "LVM_SUPPRESS_FD_WARNINGS=1"}
+
+// lvmConfig is given to every lvm command (--config): no udev to wait for or to leave the nodes
+// to, devices found by scanning /dev, no devices file, no polling or monitoring daemon, no
+// metadata backups in the guest's RAM.
+const lvmConfig = "activation{udev_sync=0 udev_rules=0 monitoring=0} devices{obtain_device_list_from_udev=0 use_devicesfile=0} " +
+	"global{use_lvmpolld=0} backup{backup=0 archive=0}"
+
+// toolsInitramfs is the tools guest's initramfs of one run, built once per test process
+// (the agent is this run's; the rest is the host's and the kernel's).
+type toolsInitramfs struct {
+	Path    string   // the cpio
+	Modules []string // the modules' paths in the guest, in load order
+	Files   []string // the host files put in (tools, libraries, loader), for the report
+}
+
+var toolsOnce = struct {
+	sync.Mutex
+	m map[string]*toolsInitramfs
+}{m: map[string]*toolsInitramfs{}}
+
+// buildToolsInitramfs writes (once per process and work folder) the tools guest's initramfs
+// under a.WorkDir.
+func buildToolsInitramfs(a Artifacts) (*toolsInitramfs, error) {
+	toolsOnce.Lock()
+	defer toolsOnce.Unlock()
+	out := filepath.Join(a.WorkDir, "tools-guest", "tools-"+a.Kernel.Release+".cpio")
+	if t := toolsOnce.m[out]; t != nil {
+		return t, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, err
+	}
+	t := &toolsInitramfs{Path: out}
+	for _, p := range hostTools {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%s %w", p, errNoTool)
+		}
+	}
+	var recs []cpio.Record
+	files, err := elfClosure(hostTools...)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f.host)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, cpio.StaticRecord(b, cpio.Info{Name: strings.TrimPrefix(f.guest, "/"), Mode: cpio.S_IFREG | 0o755}))
+		t.Files = append(t.Files, f.guest)
+	}
+	ix, err := modules.Scan(a.Kernel.ModulesDir)
+	if err != nil {
+		return nil, err
+	}
+	mods, _, err := ix.Closure(toolsModules...)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range mods {
+		b, err := modules.Decompress(filepath.Join(a.Kernel.ModulesDir, m.Path))
+		if err != nil {
+			return nil, err
+		}
+		// Decompressed: the guest's finit_module is given the ELF file.
+		p := filepath.Join("lib/modules", a.Kernel.Release, strings.TrimSuffix(m.Path, filepath.Ext(m.Path)))
+		if !strings.HasSuffix(p, ".ko") {
+			p = filepath.Join("lib/modules", a.Kernel.Release, m.Path)
+		}
+		recs = append(recs, cpio.StaticRecord(b, cpio.Info{Name: p, Mode: cpio.S_IFREG | 0o644}))
+		t.Modules = append(t.Modules, "/"+p)
+	}
+	if err := harness.AgentInitramfs(a.Agent, out, recs...); err != nil {
+		return nil, err
+	}
+	toolsOnce.m[out] = t
+	return t, nil
+}
+
+// closureFile is one file of a program's closure: where it is on the host, and where it goes in
+// the guest (where the loader will look for it).
+type closureFile struct{ host, guest string }
+
+// libDirs are the host loader's folders (Debian's multiarch ones first), searched for the
+// DT_NEEDED names of a program without RUNPATH.
+var libDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"}
+
+// dlopened are libraries loaded at run time, not named by DT_NEEDED, that the tools may need:
+// glibc opens libgcc_s for a thread's cancellation and unwinding.
+var dlopened = []string{"libgcc_s.so.1"}
+
+// elfClosure returns bins, their loader (PT_INTERP) and every shared library they need
+// (DT_NEEDED, transitively, found in libDirs), each at the path the loader asks for; the
+// guest gets them at the same paths. It reads the ELF headers only: no ldd, which runs the loader.
+//
+// TODO: switch to internal/initramfs/elfdeps once it is merged (it is being written for
+// `hibernate initramfs build --luks`, to put cryptsetup and lvm into our initramfs); this is the
+// only function that would change.
+func elfClosure(bins ...string) ([]closureFile, error) {
+	seen := map[string]bool{}
+	var out []closureFile
+	add := func(host, guest string) bool {
+		if seen[guest] {
+			return false
+		}
+		seen[guest] = true
+		out = append(out, closureFile{host, guest})
+		return true
+	}
+	var walk func(host, guest string) error
+	walk = func(host, guest string) error {
+		if !add(host, guest) {
+			return nil
+		}
+		f, err := elf.Open(host)
+		if err != nil {
+			return fmt.Errorf("%s: %w", host, err)
+		}
+		defer f.Close()
+		for _, p := range f.Progs {
+			if p.Type != elf.PT_INTERP {
+				continue
+			}
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err != nil {
+				return fmt.Errorf("%s: PT_INTERP: %w", host, err)
+			}
+			interp := strings.TrimRight(string(b), "\x00")
+			add(interp, interp)
+		}
+		needed, err := f.ImportedLibraries()
+		if err != nil {
+			return fmt.Errorf("%s: DT_NEEDED: %w", host, err)
+		}
+		for _, lib := range needed {
+			p, err := findLib(lib)
+			if err != nil {
+				return fmt.Errorf("%s needs %s: %w", host, lib, err)
+			}
+			if err := walk(p, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, b := range bins {
+		if err := walk(b, b); err != nil {
+			return nil, err
+		}
+	}
+	for _, lib := range dlopened {
+		if p, err := findLib(lib); err == nil {
+			if err := walk(p, p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].guest < out[j].guest })
+	return out, nil
+}
+
+func findLib(name string) (string, error) {
+	for _, d := range libDirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("not found in %s", strings.Join(libDirs, ", "))
+}
+
+// toolsGuest is a running tools guest.
+type toolsGuest struct {
+	vm  *harness.VM
+	say func(format string, args ...any)
+}
+
+// bootToolsGuest powers on the tools guest with disks (/dev/vda, /dev/vdb, ...), waits for the
+// agent and loads the modules.
+func bootToolsGuest(ctx context.Context, a Artifacts, name string, disks []harness.Disk, say func(string, ...any)) (*toolsGuest, error) {
+	ti, err := buildToolsInitramfs(a)
+	if err != nil {
+		return nil, fmt.Errorf("the tools guest's initramfs: %w", err)
+	}
+	k, err := BootableKernel(a.Kernel.Image)
+	if err != nil {
+		return nil, err
+	}
+	vm, err := harness.Start(ctx, harness.Spec{Name: name, Kernel: k, Initrd: ti.Path, Cmdline: "quiet", Disks: disks,
+		LogDir: a.LogDir, Agent: true})
+	if err != nil {
+		return nil, err
+	}
+	g := &toolsGuest{vm: vm, say: say}
+	if _, err := vm.Ping(ctx); err != nil {
+		return g, err
+	}
+	if _, err := g.run(ctx, append([]string{toolsAgent, "insmod"}, ti.Modules...)...); err != nil {
+		return g, err
+	}
+	return g, nil
+}
+
+// run runs argv in the tools guest with toolsEnv; a non-zero exit is an error with the output.
+func (g *toolsGuest) run(ctx context.Context, argv ...string) (harness.Result, error) {
+	r, err := g.vm.RunEnv(ctx, toolsEnv, argv...)
+	if err != nil {
+		return r, err
+	}
+	if r.Exit != 0 {
+		return r, g.vm.Fail("%s exited %d:\n%s%s", strings.Join(argv, " "), r.Exit, r.Stdout, r.Stderr)
+	}
+	return r, nil
+}
+
+// lvm runs an lvm command with lvmConfig.
+func (g *toolsGuest) lvm(ctx context.Context, args ...string) (harness.Result, error) {
+	return g.run(ctx, append([]string{"/usr/sbin/lvm", args[0], "--config", lvmConfig}, args[1:]...)...)
+}
+
+// partitionBytes is the size of the guest's block device name (vda1), from sysfs: it must be
+// there.
+func (g *toolsGuest) partitionBytes(ctx context.Context, name string) (int64, error) {
+	b, err := g.vm.ReadFile(ctx, "/sys/class/block/"+name+"/size")
+	if err != nil {
+		return 0, err
+	}
+	var sectors int64
+	if _, err := fmt.Sscan(string(b), &sectors); err != nil {
+		return 0, g.vm.Fail("/sys/class/block/%s/size: %q", name, b)
+	}
+	return sectors * 512, nil
+}
+
+// powerOff syncs and powers the tools guest off, and waits until QEMU has exited.
+func (g *toolsGuest) powerOff(ctx context.Context) error {
+	if err := g.vm.PowerOff(ctx); err != nil {
+		return err
+	}
+	exit, err := g.vm.WaitExit(ctx)
+	if err != nil {
+		return err
+	}
+	if !exit.GuestShutdown {
+		return g.vm.Fail("the tools guest did not power off (%s)", exit.Reason)
+	}
+	return nil
+}
+
+// errNoTool says that a host tool of the tools guest is missing.
+var errNoTool = errors.New("not installed: run qemu-tests/scripts/deps.sh (cryptsetup-bin, lvm2, e2fsprogs)")
