@@ -131,7 +131,7 @@ func TestEncryptedLVMNames(t *testing.T) {
 		{"command line", m.BaseCmdline(), "root=/dev/mapper/guest--vg-root rw hibernate=nocompress"},
 		{"initramfs flags", strings.Join(l.InitramfsFlags(), " "),
 			"--luks vda1_crypt=UUID=7ea252aa-519f-5f3e-881a-6d4d3259bf31,discard --lvm guest-vg/root --lvm guest-vg/swap_1"},
-		{"prompt", l.Prompt(), "Passphrase for vda1_crypt"},
+		{"prompt", l.Prompt(), "Passphrase for vda1_crypt (UUID=7ea252aa-519f-5f3e-881a-6d4d3259bf31): "},
 		{"mapper name of a dashed LV", mapperName("a-b", "c-d"), "a--b-c--d"},
 	} {
 		if c.got != c.want {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hibernate-linux/hibernate/internal/resume"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
@@ -96,9 +97,9 @@ func (l *LUKS) RootDevice() string { return "/dev/mapper/" + mapperName(l.VG, l.
 // SwapDevice is the swap LV's device: /dev/mapper/guest--vg-swap_1.
 func (l *LUKS) SwapDevice() string { return "/dev/mapper/" + mapperName(l.VG, l.SwapLV) }
 
-// Prompt is what the console shows when /init asks for this volume's passphrase (its start:
-// "Passphrase for vda1_crypt (UUID=…): ").
-func (l *LUKS) Prompt() string { return PassphrasePrompt + l.Name }
+// Prompt is what the console shows when /init asks for this volume's passphrase
+// (resume.PassphrasePrompt: "Passphrase for vda1_crypt (UUID=…): ").
+func (l *LUKS) Prompt() string { return fmt.Sprintf(resume.PassphrasePrompt, l.Name, "UUID="+l.UUID) }
 
 // InitramfsFlags are the flags of `hibernate initramfs build` for this disk, as a user would give
 // them for a cross build: the volume to unlock (crypttab's way: name, source, options) and the

@@ -38,11 +38,6 @@ const (
 	KernelPanic       = "Kernel panic"
 	GoPanic           = "panic:" // a Go program's (our /init's) panic
 
-	// PassphrasePrompt begins /init's question for a LUKS volume's passphrase, which Boot and
-	// Resume answer on the console for an EncryptedLVM guest: the whole prompt is "Passphrase for
-	// vda1_crypt (UUID=…): ", and the wait is for this and the volume's name (LUKS.Prompt). /init
-	// is being taught to ask (issue 13): when its line is a constant of internal/resume, use that.
-	PassphrasePrompt = "Passphrase for "
 
 	// hibernate now's, in internal/hibernate/now.go (to /dev/kmsg) and cmd/hibernate/cli/now.go
 	// (its output): outside this package's reach, written once here.
