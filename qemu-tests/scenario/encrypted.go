@@ -87,13 +87,28 @@ func encryptedTree(ctx context.Context, a Artifacts, tree string, c Config) (l *
 	return l, nil, nil
 }
 
-// answerPassphrase answers /init's passphrase prompt for the guest's LUKS volume on the console.
+// answerPassphrase answers /init's passphrase prompt for the guest's LUKS volume on the console:
+// with Machine.Passphrases, one a prompt, if set (they are for one boot only), else with the
+// volume's passphrase.
 func (m *Machine) answerPassphrase(ctx context.Context, vm *harness.VM) error {
 	l := m.Guest.LUKS
-	line, _, err := vm.AnswerPrompt(ctx, -1, l.Prompt(), l.Passphrase+"\n", "<passphrase>")
-	if err != nil {
-		return fmt.Errorf("the passphrase prompt %q: %w", l.Prompt(), err)
+	answers := m.Passphrases
+	m.Passphrases = nil
+	if len(answers) == 0 {
+		answers = []string{l.Passphrase}
 	}
-	m.say("typed the passphrase at %q, %s after power on", line, vmSince(vm))
+	mark := -1
+	for i, a := range answers {
+		label := "<passphrase>"
+		if a != l.Passphrase {
+			label = fmt.Sprintf("<wrong passphrase %d>", i+1)
+		}
+		line, idx, err := vm.AnswerPrompt(ctx, mark, l.Prompt(), a+"\n", label)
+		if err != nil {
+			return fmt.Errorf("the passphrase prompt %q: %w", l.Prompt(), err)
+		}
+		mark = idx
+		m.say("typed %s at %q, %s after power on", label, line, vmSince(vm))
+	}
 	return nil
 }

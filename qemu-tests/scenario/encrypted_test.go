@@ -2,12 +2,17 @@ package scenario
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/internal/resume"
+	"github.com/hibernate-linux/hibernate/internal/testutil"
+	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
+	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
@@ -102,22 +107,154 @@ func TestEncryptedLVMDiskOpensInAFreshGuest(t *testing.T) {
 	t.Logf("opened in a fresh guest: cryptsetup open %s, the whole check %s", unlock.Round(10*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
 }
 
-// TestEncryptedLVMRoundTrip: on the Debian installer's encrypted LVM layout, the job survives
-// hibernate and resume, /init asking the passphrase at both boots. It needs hibernate initramfs
-// build --luks/--lvm and /init's unlocking (issue 13): until then it skips, saying so.
-func TestEncryptedLVMRoundTrip(t *testing.T) {
-	ctx := timeout(t, 6*time.Minute)
+// encryptedHibernated builds an EncryptedLVM guest, boots it (the passphrase typed at /init's
+// prompt), makes its swap in the swap LV, starts the job and hibernates it.
+func encryptedHibernated(t *testing.T, ctx context.Context) *Machine {
+	t.Helper()
 	m, err := New(ctx, artifacts(t), t.Name(), Output(testWriter{t}), EncryptedLVM())
-	if errors.Is(err, ErrNoLUKSInitramfs) {
-		t.Skip(err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	vm, _ := boot(t, ctx, m, "")
 	do(t, ctx, vm, m.SetupSwap, m.StartJob, m.HibernateCheck, m.HibernateNow)
-	resumeBoot(t, ctx, m, m.Setup.KernelParams)
-	t.Logf("hibernate %s, resume %s (passphrase typed at both boots)", m.Summary.HibernateTime, m.Summary.ResumeTime)
+	return m
+}
+
+// luksHeadRange is where the LUKS2 header (16 MiB) and, behind it in the volume, the PV's label
+// and LVM metadata (1 MiB) are on the guest disk: encrypted, they are the same bytes exactly
+// when their plaintext is the same.
+func luksHeadRange(m *Machine) (off, n int64) { return m.Guest.Layout.RootStart, 17 << 20 }
+
+// On the Debian installer's encrypted LVM layout, the job survives hibernate and resume: /init
+// asks for the passphrase, takes a wrong one and asks again, opens the LUKS volume, activates
+// the root and swap LVs and resumes from the swap LV. The LUKS header and the LVM metadata are
+// byte for byte what they were at power-off. Hibernated again, a boot with noresume discards
+// the image and boots the encrypted root.
+func TestEncryptedLVMRoundTrip(t *testing.T) {
+	ctx := timeout(t, 8*time.Minute)
+	m := encryptedHibernated(t, ctx)
+	atPowerOff := filepath.Join(filepath.Dir(m.Guest.Disk), "at-power-off.img")
+	if err := guestdisk.CopySparse(atPowerOff, m.Guest.Disk); err != nil {
+		t.Fatal(err)
+	}
+	m.Passphrases = []string{"not the passphrase", m.Guest.LUKS.Passphrase}
+	vm := resumeBoot(t, ctx, m, m.Setup.KernelParams)
+	for _, want := range []string{fmt.Sprintf(resume.WrongPassphrase, luksName, 1, resume.Tries), resume.Unlocked + luksName,
+		resume.Activated + luksVG + "/root " + luksVG + "/swap_1"} {
+		if _, err := vm.WaitConsole(ctx, want); err != nil {
+			t.Fatalf("no %q on the console: %v", want, err)
+		}
+	}
+	t.Logf("hibernate %s, resume %s (a wrong passphrase, then the right one)", m.Summary.HibernateTime, m.Summary.ResumeTime)
+	do(t, ctx, vm, m.HibernateNow) // the job that was resumed, hibernated again
+	off, n := luksHeadRange(m)
+	if err := sameRange(atPowerOff, m.Guest.Disk, off, n); err != nil {
+		t.Errorf("the LUKS header or the LVM metadata changed: %v", err)
+	}
+	vm, info := boot(t, ctx, m, m.Setup.KernelParams+" noresume")
+	wantFreshBoot(t, ctx, m, vm, info, resume.NoResume+resume.Discarding)
+	if _, err := vm.WaitConsole(ctx, resume.Discarded); err != nil {
+		t.Fatal(err)
+	}
+	mounts, err := vm.ReadFile(ctx, "/proc/mounts")
+	if err != nil || !strings.Contains(string(mounts), "/dev/dm-") {
+		t.Errorf("the fresh boot's root is not the root LV: /proc/mounts %q, %v", mounts, err)
+	}
+	powerOff(t, ctx, vm)
+}
+
+// The image was made by the amd64 kernel; the machine boots the cloud kernel, with an initramfs
+// of ours for it. /init asks for the passphrase once, opens the volume, activates the LVs, reads
+// the record, copies the amd64 kernel from the root LV and kexecs into it: at that moment the
+// disk holds every byte it held at power-off (unlocking, activating and the read-only mount
+// wrote nothing). The amd64 kernel's /init opens the volume with the key passed in memory, asks
+// nothing, and resumes the job.
+func TestEncryptedLVMKexecAsksOnce(t *testing.T) {
+	ctx := timeout(t, 8*time.Minute)
+	m := encryptedHibernated(t, ctx)
+	atPowerOff := filepath.Join(filepath.Dir(m.Guest.Disk), "at-power-off.img")
+	if err := guestdisk.CopySparse(atPowerOff, m.Guest.Disk); err != nil {
+		t.Fatal(err)
+	}
+	cloud, err := FindKernel(testutil.KernelCache(), "cloud-amd64")
+	if err != nil {
+		t.Fatalf("%v (make kernels fetches it)", err)
+	}
+	initrd := filepath.Join(m.Artifacts.WorkDir, t.Name(), "initrd.img-"+cloud.Release)
+	if _, err := buildInitramfs(ctx, m.Artifacts, cloud.Release, cloud.ModulesDir, initrd, m.Guest.LUKS.InitramfsFlags()...); err != nil {
+		t.Fatalf("initramfs for %s: %v", cloud.Release, err)
+	}
+	if m.Guest.Kernel, err = BootableKernel(cloud.Image); err != nil {
+		t.Fatal(err)
+	}
+	m.Guest.Initrd = initrd
+	vm, err := m.powerOn(ctx, m.Setup.KernelParams)
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vm.WaitConsole(ctx, resume.KexecLoaded); err != nil {
+		t.Fatalf("no %q: %v", resume.KexecLoaded, err)
+	}
+	if _, err := vm.QMP(ctx, "stop", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{resume.Unlocked + luksName, resume.Activated, resume.MountedBootReadOnly, resume.KeysPassed + "1"} {
+		if _, err := vm.WaitConsole(ctx, want); err != nil {
+			t.Fatalf("the kexec line came without %q before it: %v", want, err)
+		}
+	}
+	if err := sameBytes(atPowerOff, m.Guest.Disk); err != nil {
+		t.Fatalf("the disk changed before the image was resumed: %v\nlog: %s", err, vm.ConsoleLogPath())
+	}
+	if _, err := vm.QMP(ctx, "cont", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vm.WaitConsole(ctx, resume.Unlocked+luksName+" (/dev/vda1) with the key passed by the boot before the kexec"); err != nil {
+		t.Fatalf("the kernel kexec'ed into did not open the volume with the key passed: %v\nlog: %s", err, vm.ConsoleLogPath())
+	}
+	wctx, cancel := m.within(ctx)
+	defer cancel()
+	if m.Summary.After, err = waitJobLine(wctx, vm, -1, func(demojob.Line) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CheckJobWentOn(ctx, vm); err != nil {
+		t.Fatal(err)
+	}
+	prompts := 0
+	for _, l := range vm.ConsoleLines() {
+		if strings.Contains(l, m.Guest.LUKS.Prompt()) {
+			prompts++
+		}
+	}
+	if prompts != 1 {
+		t.Errorf("the passphrase was asked %d times, want once", prompts)
+	}
+}
+
+// sameRange says whether n bytes at off are the same in two files.
+func sameRange(a, b string, off, n int64) error {
+	ba, bb := make([]byte, n), make([]byte, n)
+	for _, f := range []struct {
+		path string
+		buf  []byte
+	}{{a, ba}, {b, bb}} {
+		fh, err := os.Open(f.path)
+		if err != nil {
+			return err
+		}
+		_, err = fh.ReadAt(f.buf, off)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("read %d bytes at %d of %s: %w", n, off, f.path, err)
+		}
+	}
+	for i := range ba {
+		if ba[i] != bb[i] {
+			return fmt.Errorf("%s differs from %s at byte %d (of the %d from %d)", b, a, off+int64(i), n, off)
+		}
+	}
+	return nil
 }
 
 // TestEncryptedLVMNames: the names the encrypted disk's boots use, without a guest.

@@ -24,6 +24,10 @@ type Machine struct {
 	Summary   Summary
 	Systemd   Systemd // what the systemd steps saw (DebianSystemd guests)
 
+	// Passphrases are typed at the next boot's passphrase prompts, one a prompt (wrong ones
+	// first, to see /init ask again); empty: the LUKS volume's passphrase, once.
+	Passphrases []string
+
 	guestInitrdSum     string          // the sha256 of the initramfs the guest built (BuildInitramfsInGuest)
 	filesBeforePackage map[string]bool // the guest's files before InstallPackage
 }

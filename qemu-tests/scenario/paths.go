@@ -38,7 +38,6 @@ const (
 	KernelPanic       = "Kernel panic"
 	GoPanic           = "panic:" // a Go program's (our /init's) panic
 
-
 	// hibernate now's, in internal/hibernate/now.go (to /dev/kmsg) and cmd/hibernate/cli/now.go
 	// (its output): outside this package's reach, written once here.
 	NowResumedKmsg = "hibernate: resumed after"
