@@ -109,9 +109,9 @@ func TestEncryptedLVMDiskOpensInAFreshGuest(t *testing.T) {
 
 // encryptedHibernated builds an EncryptedLVM guest, boots it (the passphrase typed at /init's
 // prompt), makes its swap in the swap LV, starts the job and hibernates it.
-func encryptedHibernated(t *testing.T, ctx context.Context) *Machine {
+func encryptedHibernated(t *testing.T, ctx context.Context, opts ...Option) *Machine {
 	t.Helper()
-	m, err := New(ctx, artifacts(t), t.Name(), Output(testWriter{t}), EncryptedLVM())
+	m, err := New(ctx, artifacts(t), t.Name(), append([]Option{Output(testWriter{t}), EncryptedLVM()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,6 +230,21 @@ func TestEncryptedLVMKexecAsksOnce(t *testing.T) {
 	if prompts != 1 {
 		t.Errorf("the passphrase was asked %d times, want once", prompts)
 	}
+}
+
+// Ubuntu's way: the swap is a file on the encrypted LVM root. /init opens the volume, activates
+// the LVs and resumes from the root LV at the file's resume_offset.
+func TestEncryptedLVMSwapFile(t *testing.T) {
+	ctx := timeout(t, 6*time.Minute)
+	m := encryptedHibernated(t, ctx, SwapFile("/swapfile", "256M"))
+	if !strings.Contains(m.Setup.KernelParams, "resume_offset=") {
+		t.Fatalf("setup --file on the root LV gave %q, no resume_offset=", m.Setup.KernelParams)
+	}
+	vm := resumeBoot(t, ctx, m, m.Setup.KernelParams)
+	if _, err := vm.WaitConsole(ctx, resume.Activated); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("resumed from the swap file on the encrypted root in %s", m.Summary.ResumeTime)
 }
 
 // sameRange says whether n bytes at off are the same in two files.
