@@ -17,6 +17,9 @@ type Layer struct {
 	What string // for a person: "LVM LV vg-root", "md RAID1 md0", "partition vda2"
 	// DMName is a device-mapper device's name (/dev/mapper/NAME), "" for others.
 	DMName string
+	// DMUUID is a device-mapper device's dm uuid, which names what made it: "CRYPT-LUKS2-…"
+	// (cryptsetup), "LVM-…" (lvm), "mpath-…"; "" for others.
+	DMUUID string
 }
 
 // Plain says whether the layer is a disk or a partition of one: what our /init brings up today.
@@ -66,7 +69,7 @@ func layerOf(fs sysfs.FS, name string) (Layer, error) {
 	l := Layer{Name: name, Kind: "unknown", What: "block device " + name}
 	if uuid, err := fs.ReadString(base + "/dm/uuid"); err == nil {
 		dmName, _ := fs.ReadString(base + "/dm/name")
-		l.DMName = dmName
+		l.DMName, l.DMUUID = dmName, uuid
 		switch {
 		case strings.HasPrefix(uuid, "CRYPT-"):
 			l.Kind, l.What = "crypt", fmt.Sprintf("dm-crypt %s (%s)", dmName, strings.SplitN(strings.TrimPrefix(uuid, "CRYPT-"), "-", 2)[0])
