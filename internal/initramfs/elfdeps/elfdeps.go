@@ -280,3 +280,21 @@ func expandPaths(values []string, origin string) []string {
 	}
 	return out
 }
+
+// programDirs are the folders LookPath searches, in initramfs-tools' order (its hooks copy
+// /sbin/cryptsetup and /sbin/lvm, which merged /usr makes /usr/sbin/…).
+var programDirs = []string{"/usr/sbin", "/sbin", "/usr/bin", "/bin"}
+
+// LookPath finds the program name below root in /usr/sbin, /sbin, /usr/bin or /bin, and returns
+// its path there (not its real path: the name to carry it by). The error says where it looked.
+func LookPath(root, name string) (string, error) {
+	for _, d := range programDirs {
+		p := path.Join(d, name)
+		if real, err := resolveIn(root, p); err == nil {
+			if st, err := os.Stat(filepath.Join(root, real)); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no program %s below %s in %s", name, root, strings.Join(programDirs, ", "))
+}

@@ -374,3 +374,22 @@ func FuzzParseObject(f *testing.F) {
 		}
 	})
 }
+
+func TestLookPath(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "usr/sbin/cryptsetup"), []byte("x"), 0o755)
+	write(t, filepath.Join(root, "usr/sbin/lvm"), []byte("x"), 0o644) // not executable
+	write(t, filepath.Join(root, "bin/lvm"), []byte("x"), 0o755)
+	link(t, root, "sbin", "usr/sbin")
+	link(t, root, "usr/bin/app", "/opt/app")
+	for _, tc := range []struct{ name, want, err string }{
+		{"cryptsetup", "/usr/sbin/cryptsetup", ""},
+		{"lvm", "/bin/lvm", ""},
+		{"app", "", "no program app below " + root + " in /usr/sbin, /sbin, /usr/bin, /bin"},
+	} {
+		got, err := LookPath(root, tc.name)
+		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) {
+			t.Errorf("LookPath(%s) = %q, %v; want %q, %q", tc.name, got, err, tc.want, tc.err)
+		}
+	}
+}
