@@ -20,9 +20,11 @@ type Layer struct {
 	// DMUUID is a device-mapper device's dm uuid, which names what made it: "CRYPT-LUKS2-…"
 	// (cryptsetup), "LVM-…" (lvm), "mpath-…"; "" for others.
 	DMUUID string
+	// Slaves are the names of the block devices it is made of (sorted), each a layer after it.
+	Slaves []string
 }
 
-// Plain says whether the layer is a disk or a partition of one: what our /init brings up today.
+// Plain says whether the layer is a disk or a partition of one, which needs nothing brought up.
 func (l Layer) Plain() bool { return l.Kind == "disk" || l.Kind == "partition" }
 
 // Stack lists the layers under the block device name (as /sys/class/block has it), top first,
@@ -43,14 +45,13 @@ func Stack(fs sysfs.FS, name string) ([]Layer, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, l)
 		slaves, _ := os.ReadDir(fs.Path("sys/class/block", name, "slaves"))
-		names := make([]string, 0, len(slaves))
 		for _, s := range slaves {
-			names = append(names, s.Name())
+			l.Slaves = append(l.Slaves, s.Name())
 		}
-		sort.Strings(names)
-		for _, s := range names {
+		sort.Strings(l.Slaves)
+		out = append(out, l)
+		for _, s := range l.Slaves {
 			if err := walk(s, depth+1); err != nil {
 				return err
 			}
