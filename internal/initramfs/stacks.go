@@ -66,7 +66,7 @@ func CheckStacks(fs sysfs.FS, resumeSpec string) ([]StackUse, error) {
 		}
 	}
 	for _, u := range uses {
-		if err := u.bootable(); err != nil {
+		if err := u.Bootable(); err != nil {
 			return uses, err
 		}
 	}
@@ -125,20 +125,29 @@ func btrfsDevices(fs sysfs.FS, d blockdev.Device) int {
 	return n
 }
 
-// bootable says which layer of u our /init cannot bring up, if one. The layers are judged
-// bottom first, so that the refusal names the lowest one it does not bring up (md RAID, not
-// the LUKS volume on it).
-func (u StackUse) bootable() error {
-	byName := map[string]blockdev.Layer{}
-	for _, l := range u.Layers {
-		byName[l.Name] = l
-	}
-	for i := len(u.Layers) - 1; i >= 0; i-- {
-		if why := unsupported(u.Layers[i], byName); why != "" {
-			return fmt.Errorf("%w: %s (%s) is %s: %s", ErrCannotBoot, u.What, u.Device, blockdev.DescribeStack(u.Layers), why)
-		}
+// Bootable says which layer of u our /init cannot bring up, if one (ErrCannotBoot): what
+// CheckStacks refuses.
+func (u StackUse) Bootable() error {
+	if why := Unsupported(u.Layers); why != "" {
+		return fmt.Errorf("%w: %s (%s) is %s: %s", ErrCannotBoot, u.What, u.Device, blockdev.DescribeStack(u.Layers), why)
 	}
 	return nil
+}
+
+// Unsupported says why our /init cannot bring up a stack (layers top first, as blockdev.Stack
+// gives them), "" when it can. The layers are judged bottom first, so that the reason names
+// the lowest one it does not bring up (md RAID, not the LUKS volume on it).
+func Unsupported(layers []blockdev.Layer) string {
+	byName := map[string]blockdev.Layer{}
+	for _, l := range layers {
+		byName[l.Name] = l
+	}
+	for i := len(layers) - 1; i >= 0; i-- {
+		if why := unsupported(layers[i], byName); why != "" {
+			return why
+		}
+	}
+	return ""
 }
 
 // unsupported says why our /init cannot bring up layer l (its slaves in byName), "" when it
