@@ -221,7 +221,7 @@ func describeVolume(v config.Volume) string {
 		d = append(d, "discard")
 	}
 	if v.KeyFile != "" {
-		d = append(d, "key file "+v.KeyFile)
+		d = append(d, "key file "+v.KeyFile+", copied in")
 	} else {
 		d = append(d, "asks for the passphrase")
 	}
