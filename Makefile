@@ -69,7 +69,8 @@ FUZZ_TARGETS := \
 	./internal/swsusp:FuzzParsePage0 ./internal/swsusp:FuzzReadArea ./internal/swsusp:FuzzDecodeRecord \
 	./internal/initramfs/modules:FuzzModinfo ./internal/initramfs/modalias:FuzzMatch ./internal/resume:FuzzParseCmdline \
 	./internal/blockdev:FuzzProbe ./internal/initramfs:FuzzInspect ./internal/sysfs:FuzzParseMounts \
-	./internal/resume:FuzzDiskPath ./internal/units:FuzzParseBytes ./internal/crypttab:FuzzParse
+	./internal/resume:FuzzDiskPath ./internal/units:FuzzParseBytes ./internal/crypttab:FuzzParse \
+	./internal/initramfs/elfdeps:FuzzParseObject
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

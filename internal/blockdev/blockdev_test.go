@@ -47,6 +47,9 @@ func xfsSuper(uuid [16]byte, label string) []byte {
 func TestProbe(t *testing.T) {
 	hib := swapPage(t, "11111111-2222-4333-8444-555555555555", "SWAP")
 	copy(hib[4086:], "S1SUSPEND\x00")
+	const luksUUID = "5f2c1a3e-8d4b-4c6a-9e1f-0a1b2c3d4e5f"
+	damaged := faketree.LUKSHeader(2, luksUUID, "root")
+	damaged[170], damaged[25] = 0x01, 0xff
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -56,6 +59,10 @@ func TestProbe(t *testing.T) {
 		{"image", hib, Probe{"swsusp", "11111111-2222-4333-8444-555555555555", "SWAP"}},
 		{"ext4", ext4Super([16]byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, "root"), Probe{"ext4", "deadbeef-0102-0304-0506-0708090a0b0c", "root"}},
 		{"xfs", xfsSuper([16]byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, "data"), Probe{"xfs", "deadbeef-0102-0304-0506-0708090a0b0c", "data"}},
+		{"LUKS2", faketree.LUKSHeader(2, luksUUID, "cryptroot"), Probe{"crypto_LUKS", luksUUID, "cryptroot"}},
+		{"LUKS1 (no label)", faketree.LUKSHeader(1, luksUUID, "cryptroot"), Probe{"crypto_LUKS", luksUUID, ""}},
+		{"LUKS2, damaged header", damaged, Probe{"crypto_LUKS", "", ""}},
+		{"LUKS, cut short", faketree.LUKSHeader(2, luksUUID, "x")[:100], Probe{"crypto_LUKS", "", "x"}},
 		{"zeros", make([]byte, 8192), Probe{}},
 		{"short", []byte{1, 2, 3}, Probe{}},
 	} {

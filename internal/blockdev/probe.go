@@ -1,7 +1,7 @@
 // Package blockdev lists the machine's block devices below a root prefix, tells what each holds
-// the way blkid does (a swap area, a hibernation image, the file systems hibernate reads, and
-// by name only what it must never overwrite: LUKS, LVM and RAID members, other file systems,
-// partition tables), and resolves device specs (resume=, root=) to one of them.
+// the way blkid does (a swap area, a hibernation image, the file systems hibernate reads, a LUKS
+// header's UUID, by which the initramfs unlocks it, and by name only what it must never
+// overwrite: LVM and RAID members, other file systems, partition tables), and resolves device specs (resume=, root=) to one of them.
 //
 // u-root's pkg/mount/block was passed over: it fills UUIDs for vfat/ext4/xfs only, knows no swap
 // area or hibernation signature, and reads the real /sys with no root prefix.
@@ -17,11 +17,11 @@ import (
 // Probe is what the start of a device says it holds.
 type Probe struct {
 	// Type is blkid's TYPE: "swap", "swsusp" (a swap area holding a hibernation image), "ext4",
-	// "btrfs", "vfat", "xfs" (with UUID and label); by name only "crypto_LUKS", "LVM2_member",
+	// "btrfs", "vfat", "xfs", "crypto_LUKS" (with UUID and label); by name only "LVM2_member",
 	// "linux_raid_member", "bcache", "ntfs", "exfat", "BitLocker", "f2fs", "jfs", "reiserfs",
 	// "iso9660", "squashfs", and the partition tables "gpt" and "dos"; "" when none is known.
 	Type  string
-	UUID  string // filesystem or swap area UUID, lowercase canonical form
+	UUID  string // filesystem, swap area or LUKS header UUID, lowercase canonical form (a LUKS header's as written)
 	Label string
 }
 
@@ -116,15 +116,10 @@ func probeBytes(b []byte) Probe {
 		}
 	}
 	if t := foreignType(b); t != "" {
-		p := Probe{Type: t}
-		if t == "crypto_LUKS" && len(b) >= 208 {
-			// LUKS1 and LUKS2 keep the UUID as text at 168 (blkid's UUID=); LUKS2 a label at 24.
-			p.UUID = cString(b[168:208])
-			if binary.BigEndian.Uint16(b[6:8]) == 2 {
-				p.Label = cString(b[24:72])
-			}
+		if t == "crypto_LUKS" {
+			return luksProbe(b)
 		}
-		return p
+		return Probe{Type: t}
 	}
 	// ext2/3/4 superblock at 1024: magic 0xEF53 at +56, uuid at +104, label at +120.
 	if len(b) >= 1024+136 && binary.LittleEndian.Uint16(b[1024+56:]) == 0xEF53 {
@@ -168,6 +163,30 @@ func probeBytes(b []byte) Probe {
 func fatSerial(b []byte) string {
 	v := binary.LittleEndian.Uint32(b)
 	return fmt.Sprintf("%04X-%04X", v>>16, v&0xffff)
+}
+
+// luksProbe reads a LUKS header's UUID, as text at 168 in both versions (LUKS1's uuid field,
+// LUKS2's binary header), and LUKS2's label at 24: blkid's UUID= and LABEL= of the volume, by
+// which the initramfs names it (a LUKS1 header has no label).
+func luksProbe(b []byte) Probe {
+	p := Probe{Type: "crypto_LUKS"}
+	if len(b) >= 208 {
+		p.UUID = printable(cString(b[168:208]))
+	}
+	if len(b) >= 72 && binary.BigEndian.Uint16(b[6:8]) == 2 {
+		p.Label = printable(cString(b[24:72]))
+	}
+	return p
+}
+
+// printable is s when it is printable ASCII, else "": a damaged header names nothing.
+func printable(s string) string {
+	for _, c := range []byte(s) {
+		if c < 0x20 || c > 0x7e {
+			return ""
+		}
+	}
+	return s
 }
 
 // BcacheMagic is bcache's superblock magic, at 4096+24.

@@ -17,9 +17,14 @@ type Layer struct {
 	What string // for a person: "LVM LV vg-root", "md RAID1 md0", "partition vda2"
 	// DMName is a device-mapper device's name (/dev/mapper/NAME), "" for others.
 	DMName string
+	// DMUUID is a device-mapper device's dm uuid, which names what made it: "CRYPT-LUKS2-…"
+	// (cryptsetup), "LVM-…" (lvm), "mpath-…"; "" for others.
+	DMUUID string
+	// Slaves are the names of the block devices it is made of (sorted), each a layer after it.
+	Slaves []string
 }
 
-// Plain says whether the layer is a disk or a partition of one: what our /init brings up today.
+// Plain says whether the layer is a disk or a partition of one, which needs nothing brought up.
 func (l Layer) Plain() bool { return l.Kind == "disk" || l.Kind == "partition" }
 
 // Stack lists the layers under the block device name (as /sys/class/block has it), top first,
@@ -40,14 +45,13 @@ func Stack(fs sysfs.FS, name string) ([]Layer, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, l)
 		slaves, _ := os.ReadDir(fs.Path("sys/class/block", name, "slaves"))
-		names := make([]string, 0, len(slaves))
 		for _, s := range slaves {
-			names = append(names, s.Name())
+			l.Slaves = append(l.Slaves, s.Name())
 		}
-		sort.Strings(names)
-		for _, s := range names {
+		sort.Strings(l.Slaves)
+		out = append(out, l)
+		for _, s := range l.Slaves {
 			if err := walk(s, depth+1); err != nil {
 				return err
 			}
@@ -66,7 +70,7 @@ func layerOf(fs sysfs.FS, name string) (Layer, error) {
 	l := Layer{Name: name, Kind: "unknown", What: "block device " + name}
 	if uuid, err := fs.ReadString(base + "/dm/uuid"); err == nil {
 		dmName, _ := fs.ReadString(base + "/dm/name")
-		l.DMName = dmName
+		l.DMName, l.DMUUID = dmName, uuid
 		switch {
 		case strings.HasPrefix(uuid, "CRYPT-"):
 			l.Kind, l.What = "crypt", fmt.Sprintf("dm-crypt %s (%s)", dmName, strings.SplitN(strings.TrimPrefix(uuid, "CRYPT-"), "-", 2)[0])

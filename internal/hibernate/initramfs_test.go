@@ -39,6 +39,9 @@ func TestCheckInitramfsFinds(t *testing.T) {
 	}{
 		{"ours, zstd after microcode", "boot/initrd.img-" + testRelease, "zstd", true,
 			[]cpio.Record{cpio.Symlink("init", "bbin/hibernate-init"), ourConfig(testRelease)}, "hibernate's /init (etc/hibernate/initramfs.json for " + testRelease + ")"},
+		{"ours, bringing up LUKS and LVM", "boot/initrd.img-" + testRelease, "zstd", false,
+			[]cpio.Record{cpio.Symlink("init", "bbin/hibernate-init"), cpio.StaticFile("etc/hibernate/initramfs.json", `{"format": 2, "kernel_release": "`+testRelease+`", "volumes": [{"name": "vda3_crypt", "source": "UUID=x"}], "lvs": ["vg/root", "vg/swap_1"], "tools": {"lvm": "/usr/sbin/lvm", "cryptsetup": "/usr/sbin/cryptsetup"}}`, 0o644)},
+			"; it unlocks vda3_crypt, activates vg/root vg/swap_1 (with cryptsetup lvm)"},
 		{"ours for another kernel", "boot/initrd.img-" + testRelease, "zstd", false,
 			[]cpio.Record{ourConfig("6.1.0-9-amd64")}, "not the running " + testRelease},
 		{"ours without config, gzip", "boot/initramfs-" + testRelease + ".img", "gzip", false,

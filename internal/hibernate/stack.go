@@ -2,17 +2,21 @@ package hibernate
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/crypttab"
 	"github.com/hibernate-linux/hibernate/internal/initramfs"
+	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
 // checkResumeStack says what the resume device is made of, and whether the next boot can
 // bring it up before the resume: a swap encrypted with a new random key at each boot never
-// can; our /init brings up plain partitions only (for now); another initramfs needs the tools
-// of each layer (cryptsetup, lvm).
+// can; our /init brings up LUKS volumes and linear LVs on partitions and disks when its
+// initramfs carries cryptsetup and lvm and names the volume and the LV (as initramfs build
+// does for this machine); another initramfs needs the tools of each layer.
 func checkResumeStack(fs sysfs.FS, devt string, ic *initramfs.Contents) CheckResult {
 	c := CheckResult{Name: "resume-stack"}
 	if devt == "" {
@@ -35,7 +39,7 @@ func checkResumeStack(fs sysfs.FS, devt string, ic *initramfs.Contents) CheckRes
 		c.Detail, c.Fix = c.Detail+": "+why, fix
 		return c
 	}
-	if why, fix := unbootableLayer(layers, ic); why != "" {
+	if why, fix := unbootableLayer(fs, layers, ic); why != "" {
 		c.Detail, c.Fix = c.Detail+": "+why, fix
 		return c
 	}
@@ -56,19 +60,79 @@ func randomKeyLayer(fs sysfs.FS, layers []blockdev.Layer) (why, fix string) {
 }
 
 // unbootableLayer names a layer the initramfs that boots next cannot bring up.
-func unbootableLayer(layers []blockdev.Layer, ic *initramfs.Contents) (why, fix string) {
+func unbootableLayer(fs sysfs.FS, layers []blockdev.Layer, ic *initramfs.Contents) (why, fix string) {
+	if ic != nil && ic.Ours() {
+		return oursCannot(fs, layers, *ic)
+	}
 	for _, l := range layers {
-		switch {
-		case l.Plain():
-		case ic != nil && ic.Ours():
-			return fmt.Sprintf("hibernate's /init cannot bring up %s yet (it unlocks no dm-crypt and activates no LVM)", l.What),
-				"use the distribution's initramfs with its tools (for Debian: cryptsetup-initramfs, lvm2; update-initramfs -u), which hibernate check recognises"
-		case ic != nil && !hasTool(ic, l.Kind):
+		if !l.Plain() && ic != nil && !hasTool(ic, l.Kind) {
 			return fmt.Sprintf("the initramfs holds no %s to bring up %s", toolOf(l.Kind), l.What),
 				"install the initramfs part of " + toolOf(l.Kind) + " (Debian: cryptsetup-initramfs, lvm2) and update-initramfs -u"
 		}
 	}
 	return "", ""
+}
+
+// rebuild is the fix where our initramfs lacks what this machine's stacks need.
+const rebuild = "hibernate initramfs build: for this machine it carries cryptsetup and lvm and names the volumes and LVs the resume device and root are on"
+
+// oursCannot names a layer our /init cannot bring up: one of a kind it never brings up (as
+// initramfs build refuses), or a LUKS volume or LV that this initramfs has no tool for, or does
+// not name (nor this boot's command line, with rd.luks.*= or cryptdevice=, rd.lvm.lv=).
+func oursCannot(fs sysfs.FS, layers []blockdev.Layer, ic initramfs.Contents) (why, fix string) {
+	if why := initramfs.Unsupported(layers); why != "" {
+		return "hibernate's /init cannot bring it up: " + why,
+			"use the distribution's initramfs with its tools (for Debian: cryptsetup-initramfs, lvm2, mdadm; update-initramfs -u), which hibernate check recognises"
+	}
+	cfg, _ := ic.Config()
+	line, _ := fs.Cmdline()
+	cmdline := strings.Fields(line)
+	for _, l := range slices.Backward(layers) { // bottom first: what is unlocked first
+		switch l.Kind {
+		case "crypt":
+			if cfg.Tools[initramfs.Cryptsetup] == "" {
+				return fmt.Sprintf("hibernate's initramfs holds no cryptsetup to unlock %s", l.What), rebuild
+			}
+			if !slices.ContainsFunc(cfg.Volumes, func(v config.Volume) bool { return v.Name == l.DMName }) && !cmdlineHas(cmdline, "rd.luks.", "cryptdevice=") {
+				return fmt.Sprintf("hibernate's initramfs does not unlock %s (its config names %s, this boot's command line no rd.luks.*= or cryptdevice=)", l.What, volumeNames(cfg.Volumes)), rebuild
+			}
+		case "lvm":
+			vg, lv, _ := initramfs.SplitLVName(l.DMName)
+			if cfg.Tools[initramfs.LVM] == "" {
+				return fmt.Sprintf("hibernate's initramfs holds no lvm to activate %s", l.What), rebuild
+			}
+			if !slices.Contains(cfg.LVs, vg+"/"+lv) && !cmdlineHas(cmdline, "rd.lvm.lv=") {
+				return fmt.Sprintf("hibernate's initramfs does not activate %s (its config names %s, this boot's command line no rd.lvm.lv=)", l.What, orNone(cfg.LVs)), rebuild
+			}
+		}
+	}
+	return "", ""
+}
+
+func cmdlineHas(cmdline []string, prefixes ...string) bool {
+	for _, w := range cmdline {
+		for _, p := range prefixes {
+			if strings.HasPrefix(w, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func volumeNames(vols []config.Volume) string {
+	var names []string
+	for _, v := range vols {
+		names = append(names, v.Name)
+	}
+	return orNone(names)
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, " ")
 }
 
 func toolOf(kind string) string {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -67,17 +68,36 @@ type Options struct {
 	Modules       []string // module names; nil means DefaultModules
 	AddModules    []string // more names, on top of Modules
 	Compress      string   // "zstd" (default: Debian's kernels decompress it fastest), "gzip", "xz" or "none"
-	Config        config.Config
+	// Config is what /init reads. Its Volumes' KeyFile names a key file on this machine (the
+	// path to read, root prefix and all): Build copies it into the archive (KeyFileDir) and
+	// the config names it there. Volumes and LVs bring in the tools and modules they need.
+	Config config.Config
+	// ToolsRoot is the root the tools and their libraries are read from ("" is "/"): the
+	// machine's, or a guest's root for a cross build.
+	ToolsRoot string
+	// Tools are programs to carry (absolute paths below ToolsRoot), with their loader and
+	// libraries, named in Config.Tools by their base name; nil means what Config needs:
+	// cryptsetup for Volumes, lvm for LVs, found in ToolsRoot's sbin and bin folders.
+	Tools []string
 }
 
 // Result says what went in.
 type Result struct {
-	Modules      []modules.Module
-	Builtin      []string // asked for but built into the kernel
-	Missing      []string // of the default set, not in this kernel at all
+	Modules   []modules.Module
+	Builtin   []string // asked for but built into the kernel
+	Missing   []string // of the default set (and of CryptModules, LVMModules), not in this kernel at all
+	Tools     []string // the programs carried (their paths in the archive)
+	Libraries int      // the files carried for them: loaders, libraries
+	ToolBytes int64    // the programs' and libraries' bytes, uncompressed
+	// KeyFiles are the key files copied in (their paths in the archive): the initramfs holds
+	// secrets, and is to be readable by root alone (Private).
+	KeyFiles     []string
 	Uncompressed int64
 	Compressed   int64
 }
+
+// Private says whether the initramfs holds key files: to be written mode 0600.
+func (r Result) Private() bool { return len(r.KeyFiles) > 0 }
 
 // Build writes the initramfs to w.
 func Build(o Options, w io.Writer) (Result, error) {
@@ -92,24 +112,58 @@ func Build(o Options, w io.Writer) (Result, error) {
 	cfg := o.Config
 	cfg.KernelRelease = o.KernelRelease
 	cfg.Modules = nil
-	recs, err := addModules(o, &cfg, &res)
+	tools, err := neededTools(o)
 	if err != nil {
+		return res, err
+	}
+	recs, err := addModules(o, stackModules(cfg, tools), &cfg, &res)
+	if err != nil {
+		return res, err
+	}
+	toolRecs, err := addTools(o, tools, &cfg, &res)
+	if err != nil {
+		return res, err
+	}
+	keyRecs, err := addKeyFiles(&cfg, &res)
+	if err != nil {
+		return res, err
+	}
+	recs = append(append(recs, toolRecs...), keyRecs...)
+	if err := notInBase(base, recs); err != nil {
 		return res, err
 	}
 	return res, writeInitramfs(w, cfg, base, recs, o.Compress, &res)
 }
 
+// notInBase refuses a file of ours that the base archive has already: the writer keeps the
+// first of a name, and ours would be lost without a word.
+func notInBase(base, recs []cpio.Record) error {
+	inBase := map[string]bool{}
+	for _, r := range base {
+		if r.Mode&cpio.S_IFMT != cpio.S_IFDIR {
+			inBase[path.Clean(r.Name)] = true
+		}
+	}
+	for _, r := range recs {
+		if inBase[path.Clean(r.Name)] {
+			return fmt.Errorf("%s is in the base archive already", r.Name)
+		}
+	}
+	return nil
+}
+
 // addModules resolves the modules to take (the options' names, or DefaultModules less what this
-// kernel lacks, and AddModules) with their dependencies, and returns their archive records,
-// noting each in cfg (path, needs, devices) and in res.
-func addModules(o Options, cfg *config.Config, res *Result) ([]cpio.Record, error) {
+// kernel lacks; stack, those the volumes and LVs need, less what it lacks; and AddModules) with
+// their dependencies, and returns their archive records, noting each in cfg (path, needs,
+// devices) and in res.
+func addModules(o Options, stack []string, cfg *config.Config, res *Result) ([]cpio.Record, error) {
 	names := o.Modules
 	defaults := names == nil
 	if defaults {
 		names = DefaultModules
 	}
 	names = append([]string(nil), names...)
-	if len(names) == 0 && len(o.AddModules) == 0 {
+	if len(names) == 0 && len(stack) == 0 && len(o.AddModules) == 0 {
 		return nil, nil
 	}
 	ix, err := modules.Scan(o.ModulesDir)
@@ -119,16 +173,10 @@ func addModules(o Options, cfg *config.Config, res *Result) ([]cpio.Record, erro
 	if defaults {
 		// The default set is for every machine: a kernel without one of them (the cloud
 		// flavour has no SATA or NVMe drivers at all) just goes without it.
-		kept := names[:0]
-		for _, n := range names {
-			if _, _, err := ix.Closure(n); err != nil {
-				res.Missing = append(res.Missing, n)
-				continue
-			}
-			kept = append(kept, n)
-		}
-		names = kept
+		names = present(ix, names, res)
 	}
+	// So are the stack's: a kernel without aesni_intel (another architecture) uses aes_generic.
+	names = append(names, present(ix, stack, res)...)
 	mods, builtin, err := ix.Closure(append(names, o.AddModules...)...)
 	if err != nil {
 		return nil, fmt.Errorf("modules for %s: %w", o.KernelRelease, err)
@@ -147,6 +195,22 @@ func addModules(o Options, cfg *config.Config, res *Result) ([]cpio.Record, erro
 	}
 	cfg.Needs, cfg.Devices = loadingTables(ix, mods, inArchive)
 	return recs, nil
+}
+
+// present is names less those the index has no module, built-in module or alias of (noted in
+// res.Missing, once each).
+func present(ix *modules.Index, names []string, res *Result) []string {
+	var kept []string
+	for _, n := range names {
+		if _, _, err := ix.Closure(n); err != nil {
+			if !slices.Contains(res.Missing, n) {
+				res.Missing = append(res.Missing, n)
+			}
+			continue
+		}
+		kept = append(kept, n)
+	}
+	return kept
 }
 
 // moduleRecord is module m as a file of the archive, at lib/modules/R/…/NAME.ko. A compressed

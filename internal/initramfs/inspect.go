@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -58,6 +59,9 @@ func (ic Contents) ResumeSupport(release string) (string, bool) {
 		if cfg.KernelRelease != release {
 			what += "; built for " + cfg.KernelRelease + ", not the running " + release + ": its modules may not load"
 		}
+		if b := bringsUp(cfg); b != "" {
+			what += "; it " + b
+		}
 		return what, true
 	}
 	if t, ok := ic.Links["init"]; ok && path.Base(t) == "hibernate-init" {
@@ -88,6 +92,33 @@ func (ic Contents) ResumeSupport(release string) (string, bool) {
 		return "systemd-hibernate-resume (/" + systemd + ")", true
 	}
 	return "", false
+}
+
+// bringsUp says what our /init unlocks and activates before the resume, and with what: "unlocks
+// vda3_crypt, activates vg/root vg/swap_1 (with cryptsetup lvm)"; "" for nothing.
+func bringsUp(cfg config.Config) string {
+	var parts, tools []string
+	if len(cfg.Volumes) > 0 {
+		var names []string
+		for _, v := range cfg.Volumes {
+			names = append(names, v.Name)
+		}
+		parts = append(parts, "unlocks "+strings.Join(names, " "))
+	}
+	if len(cfg.LVs) > 0 {
+		parts = append(parts, "activates "+strings.Join(cfg.LVs, " "))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	for t := range cfg.Tools {
+		tools = append(tools, t)
+	}
+	sort.Strings(tools)
+	if len(tools) == 0 {
+		tools = []string{"no tool"}
+	}
+	return strings.Join(parts, ", ") + " (with " + strings.Join(tools, " ") + ")"
 }
 
 // Inspect reads an initramfs as the kernel unpacks it: uncompressed cpio archives one after
@@ -192,13 +223,24 @@ func keepFile(name string) bool {
 // initramfsToolsResume is where initramfs-tools keeps RESUME= (and RESUME_OFFSET=).
 const initramfsToolsResume = "conf/conf.d/resume"
 
+// Config is our config in the initramfs (the volumes, LVs and tools /init has among the rest);
+// ok is false when there is none, or it does not parse.
+func (ic Contents) Config() (config.Config, bool) {
+	b, found := ic.Files[config.Path]
+	if !found {
+		return config.Config{}, false
+	}
+	cfg, err := config.Parse(b)
+	return cfg, err == nil
+}
+
 // ResumeConfig is the resume device and offset the initramfs itself carries, for a boot whose
 // command line has no resume=: our config's, or initramfs-tools' conf.d/resume. ok is false when
 // it carries none (or Inspect stopped at our config before a later one: ours is first).
 func (ic Contents) ResumeConfig() (spec string, offset uint64, ok bool) {
-	if b, found := ic.Files[config.Path]; found {
-		cfg, err := config.Parse(b)
-		if err != nil || cfg.Resume == "" {
+	if _, found := ic.Files[config.Path]; found {
+		cfg, ok := ic.Config()
+		if !ok || cfg.Resume == "" {
 			return "", 0, false
 		}
 		return cfg.Resume, cfg.ResumeOffset, true

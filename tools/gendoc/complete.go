@@ -25,7 +25,7 @@ const (
 var valueKinds = map[string]int{
 	"device": valueDevice, "new-partition": valueDevice, "resume": valueDevice,
 	"file": valueFile, "out": valueFile, "config": valueFile, "base": valueFile, "nut-password-file": valueFile,
-	"root": valueDir, "modules": valueDir,
+	"root": valueDir, "modules": valueDir, "tools-root": valueDir,
 }
 
 // valueKind says what f's value is, and for valueWords, the words.
@@ -218,7 +218,7 @@ _hibernate() {
 			_, usage := pflag.UnquoteUsage(f)
 			varname, _ := pflag.UnquoteUsage(f)
 			spec := "--" + f.Name
-			if f.Value.Type() == "stringSlice" {
+			if t := f.Value.Type(); t == "stringSlice" || t == "stringArray" {
 				spec = "*" + spec
 			}
 			desc := "[" + zdesc(usage) + "]"

@@ -3,9 +3,11 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/initramfs"
@@ -35,6 +37,7 @@ type initramfsBuildArgs struct {
 	o                          initramfs.Options
 	root, modDir, out, cfgFile string
 	only                       []string
+	luks, lvm                  []string // --luks NAME=SOURCE[,…], --lvm VG/LV
 }
 
 func initramfsBuildFlags(env Env) (*flagSet, *initramfsBuildArgs) {
@@ -43,10 +46,17 @@ func initramfsBuildFlags(env Env) (*flagSet, *initramfsBuildArgs) {
 Builds the initramfs that resumes hibernation images at boot, for kernel R: the compiled
 base that ships with hibernate (our /init, u-root's shell tools), R's storage modules with
 their dependencies in load order (from each module's .modinfo; no depmod needed), and the
-config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`)
+config /init reads. Needs no Go toolchain; the same inputs give the same bytes.
+
+Built for this machine (no --modules), it reads how /, /boot and the resume device are
+stacked and refuses (exit 3, nothing written) what /init cannot bring up. LUKS volumes on
+partitions or disks and linear LVM LVs on those it takes, with cryptsetup and lvm (and their
+libraries) from this machine, the device-mapper and crypto modules, and each volume's
+discard and key file as /etc/crypttab says; an initramfs holding a key file is written mode
+0600. A cross build names its volumes and LVs with --luks and --lvm.`)
 	fs.StringVar(&a.root, "root", "/", "the machine's root: its running kernel and mounts are read below it (a fake tree in tests)")
 	fs.StringVar(&a.o.KernelRelease, "kernel-release", "", "kernel release (uname -r) to build for (default: the running kernel's)")
-	fs.StringVar(&a.modDir, "modules", "", "that kernel's module folder (default /lib/modules/R); an unpacked kernel package's lib/modules/R works")
+	fs.StringVar(&a.modDir, "modules", "", "that kernel's module folder (default /lib/modules/R below the --root); an unpacked kernel package's lib/modules/R works")
 	fs.StringVar(&a.out, "out", "", "output file (default /boot/initrd.img-R)")
 	fs.StringVar(&a.o.Base, "base", defaultBase(), "the base archive built with hibernate")
 	// Its default is found on the machine: the man page says where it is looked for instead.
@@ -57,6 +67,9 @@ config /init reads. Needs no Go toolchain; the same inputs give the same bytes.`
 	fs.StringVar(&a.o.Config.Resume, "resume", "", "resume device for /init when the kernel command line has no resume= (UUID=..., /dev/...)")
 	fs.Uint64Var(&a.o.Config.ResumeOffset, "resume-offset", 0, "resume offset in pages, with --resume (swap files)")
 	fs.StringVar(&a.cfgFile, "config", "/etc/hibernate/resume.json", "resume device and offset that hibernate setup --write-boot-config wrote; --resume wins over it")
+	fs.StringArrayVar(&a.luks, "luks", nil, "a LUKS volume for /init to unlock, as `NAME=SOURCE`[,discard][,keyfile=PATH]: /dev/mapper/NAME opened from SOURCE (UUID=..., PARTUUID=... or /dev/...); discard passes discards down; PATH is a key file on this machine, copied into the initramfs (then written mode 0600); repeatable, unlocked in order")
+	fs.StringArrayVar(&a.lvm, "lvm", nil, "an LVM LV for /init to activate once the volumes are open, as `VG/LV`; repeatable")
+	fs.StringVar(&a.o.ToolsRoot, "tools-root", "", "the root that cryptsetup, lvm and their libraries are taken from (default: the --root)")
 	return fs, &a
 }
 
@@ -90,15 +103,22 @@ func runInitramfs(env Env, args []string) error {
 		}
 	}
 	if a.modDir == "" {
-		a.modDir = filepath.Join("/lib/modules", o.KernelRelease)
+		a.modDir = machine.Path("lib/modules", o.KernelRelease)
 	}
 	o.ModulesDir = a.modDir
+	if o.ToolsRoot == "" {
+		o.ToolsRoot = a.root
+	}
+	var notes []string
 	if !fs.Changed("modules") {
 		// For this machine (its own /lib/modules): only if our /init can bring it up, with what
-		// mounts its / and /boot.
-		if err := checkMachine(machine, o); err != nil {
+		// mounts its / and /boot, unlocks its volumes and activates its LVs.
+		if notes, err = checkMachine(machine, o); err != nil {
 			return err
 		}
+	}
+	if err := addVolumeFlags(&o.Config, a.luks, a.lvm); err != nil {
+		return err
 	}
 	if fs.Changed("modules-only") {
 		o.Modules = a.only
@@ -106,39 +126,64 @@ func runInitramfs(env Env, args []string) error {
 	if a.out == "" {
 		a.out = filepath.Join("/boot", "initrd.img-"+o.KernelRelease)
 	}
+	return buildAndWrite(env, a.out, *o, notes)
+}
+
+// buildAndWrite builds the initramfs and writes it to out, mode 0600 when it holds key files.
+func buildAndWrite(env Env, out string, o initramfs.Options, notes []string) error {
 	var buf bytes.Buffer
-	res, err := initramfs.Build(*o, &buf)
+	res, err := initramfs.Build(o, &buf)
+	if errors.Is(err, initramfs.ErrCannotBoot) {
+		return &ExitError{Code: 3, Err: fmt.Errorf("refusing, nothing written: %w; keep the distribution's initramfs", err)}
+	}
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(a.out, buf.Bytes(), 0o644); err != nil {
+	mode := os.FileMode(0o644)
+	if res.Private() {
+		mode = 0o600
+	}
+	if err := writeFileAtomic(out, buf.Bytes(), mode); err != nil {
 		return err
 	}
-	printBuild(env, a.out, *o, res)
+	printBuild(env, out, o, res, notes)
 	return nil
 }
 
 // checkMachine refuses a machine whose /, /boot or resume device sits on a layer our /init
-// cannot bring up (the initramfs would leave it unbootable), and adds the modules of the file
-// systems it mounts.
-func checkMachine(machine sysfs.FS, o *initramfs.Options) error {
+// cannot bring up (the initramfs would leave it unbootable); else it adds the modules of the
+// file systems it mounts, and the volumes and LVs its stacks need. It returns what the stacks
+// did not tell, for the output.
+func checkMachine(machine sysfs.FS, o *initramfs.Options) ([]string, error) {
 	resumeSpec := o.Config.Resume
 	if resumeSpec == "" {
 		if devt, err := machine.ReadString("sys/power/resume"); err == nil && devt != "0:0" {
 			resumeSpec = devt
 		}
 	}
-	if _, err := initramfs.CheckStacks(machine, resumeSpec); err != nil {
-		return &ExitError{Code: 3, Err: fmt.Errorf("refusing, nothing written: %w; keep the distribution's initramfs", err)}
+	refuse := func(err error) error {
+		if errors.Is(err, initramfs.ErrCannotBoot) {
+			return &ExitError{Code: 3, Err: fmt.Errorf("refusing, nothing written: %w; keep the distribution's initramfs", err)}
+		}
+		return err
 	}
+	uses, err := initramfs.CheckStacks(machine, resumeSpec)
+	if err != nil {
+		return nil, refuse(err)
+	}
+	b, err := initramfs.PlanBringup(machine, uses)
+	if err != nil {
+		return nil, refuse(err)
+	}
+	o.Config.Volumes, o.Config.LVs = b.Volumes, b.LVs
 	if mounts, err := machine.Mounts(); err == nil {
 		o.AddModules = append(initramfs.MountedFSModules(mounts), o.AddModules...)
 	}
-	return nil
+	return b.Notes, nil
 }
 
 // printBuild says what went into the initramfs at out.
-func printBuild(env Env, out string, o initramfs.Options, res initramfs.Result) {
+func printBuild(env Env, out string, o initramfs.Options, res initramfs.Result, notes []string) {
 	var names []string
 	for _, m := range res.Modules {
 		names = append(names, m.Name)
@@ -152,6 +197,85 @@ func printBuild(env Env, out string, o initramfs.Options, res initramfs.Result) 
 	if len(res.Builtin) > 0 {
 		fmt.Fprintf(env.Stdout, "built into the kernel, not needed: %s\n", strings.Join(res.Builtin, " "))
 	}
+	if len(res.Tools) > 0 {
+		fmt.Fprintf(env.Stdout, "tools from %s: %s, with %d libraries and loaders (%.1f MiB uncompressed)\n",
+			o.ToolsRoot, strings.Join(res.Tools, " "), res.Libraries, float64(res.ToolBytes)/(1<<20))
+	}
+	for _, v := range o.Config.Volumes {
+		fmt.Fprintf(env.Stdout, "unlocks %s (%s)\n", v.Name, describeVolume(v))
+	}
+	if len(o.Config.LVs) > 0 {
+		fmt.Fprintf(env.Stdout, "then activates %s\n", strings.Join(o.Config.LVs, " "))
+	}
+	for _, n := range notes {
+		fmt.Fprintln(env.Stdout, "note: "+n)
+	}
+	if res.Private() {
+		fmt.Fprintf(env.Stdout, "it holds key files (%s): written mode 0600, readable by root alone; keep copies of it as private as the keys\n", strings.Join(res.KeyFiles, " "))
+	}
+}
+
+func describeVolume(v config.Volume) string {
+	d := []string{v.Source}
+	if v.Discard {
+		d = append(d, "discard")
+	}
+	if v.KeyFile != "" {
+		d = append(d, "key file "+v.KeyFile+", copied in")
+	} else {
+		d = append(d, "asks for the passphrase")
+	}
+	return strings.Join(d, ", ")
+}
+
+// addVolumeFlags adds --luks and --lvm to c: a volume of a name c has already is replaced.
+func addVolumeFlags(c *config.Config, luks, lvm []string) error {
+	for _, s := range luks {
+		v, err := parseLUKSFlag(s)
+		if err != nil {
+			return err
+		}
+		c.Volumes = slices.DeleteFunc(c.Volumes, func(o config.Volume) bool { return o.Name == v.Name })
+		c.Volumes = append(c.Volumes, v)
+	}
+	for _, s := range lvm {
+		vg, lv, ok := strings.Cut(s, "/")
+		if !ok || vg == "" || lv == "" || strings.Contains(lv, "/") {
+			return fmt.Errorf("--lvm %q: want VG/LV: %w", s, errUsage)
+		}
+		if !slices.Contains(c.LVs, s) {
+			c.LVs = append(c.LVs, s)
+		}
+	}
+	return nil
+}
+
+// parseLUKSFlag reads --luks NAME=SOURCE[,discard][,keyfile=PATH].
+func parseLUKSFlag(s string) (config.Volume, error) {
+	bad := func(why string) (config.Volume, error) {
+		return config.Volume{}, fmt.Errorf("--luks %q: %s (want NAME=SOURCE[,discard][,keyfile=PATH]): %w", s, why, errUsage)
+	}
+	name, rest, ok := strings.Cut(s, "=")
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return bad("no NAME=")
+	}
+	parts := strings.Split(rest, ",")
+	v := config.Volume{Name: name, Source: parts[0]}
+	k, val, _ := strings.Cut(v.Source, "=")
+	if !strings.HasPrefix(v.Source, "/dev/") && (k != "UUID" && k != "PARTUUID" || val == "") {
+		return bad("SOURCE is not UUID=…, PARTUUID=… or /dev/…")
+	}
+	for _, opt := range parts[1:] {
+		switch k, val, _ := strings.Cut(opt, "="); {
+		case opt == "discard":
+			v.Discard = true
+		case k == "keyfile" && val != "":
+			v.KeyFile = val
+		default:
+			return bad("unknown option " + opt)
+		}
+	}
+	return v, nil
 }
 
 // writeFileAtomic puts data at path so that a power cut at any moment leaves either the old
@@ -159,7 +283,12 @@ func printBuild(env Env, out string, o initramfs.Options, res initramfs.Result) 
 // syncs the folder (without the syncs a crash can leave an empty /boot/initrd.img).
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".hibernate-new"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	// A file left there by a crash keeps its mode through O_TRUNC: a new one gets mode, which
+	// is 0600 for an initramfs holding key files.
+	if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove %s: %w", tmp, err)
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/hibernate-linux/hibernate/internal/initramfs"
+	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
 	"github.com/hibernate-linux/hibernate/internal/testutil/faketree"
 )
 
@@ -25,33 +30,208 @@ func TestWriteFileAtomic(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("left %v in the folder, want the file alone", ents)
 	}
+	// A file left beside by a crash, readable by all, does not pass its mode on to a private one.
+	if err := os.WriteFile(p+".hibernate-new", []byte("left"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileAtomic(p, []byte("with a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v, %v; want mode 0600", p, st.Mode(), err)
+	}
 	if err := writeFileAtomic(filepath.Join(dir, "no", "such"), []byte("x"), 0o644); err == nil {
 		t.Fatal("wrote into a folder that does not exist")
 	}
 }
 
-// For a machine whose root is on LUKS and LVM, initramfs build refuses: exit 3, the layer
-// named, and the distribution's initramfs byte for byte as it was.
-func TestInitramfsBuildRefusesWhatInitCannotBringUp(t *testing.T) {
-	tr := faketree.New(t)
-	tr.Write("proc/sys/kernel/osrelease", "6.1.0-57-amd64\n")
-	tr.Disk("vda", 254, faketree.Part{Size: 8 << 20}, faketree.Part{Size: 8 << 20}, faketree.Part{Size: 8 << 20})
-	tr.Mapper(0, "vda3_crypt", "CRYPT-LUKS2-0123-vda3_crypt", "vda3")
-	tr.Mapper(1, "vg-root", "LVM-0123", "dm-0")
-	tr.Write("proc/mounts", "/dev/dm-1 / ext4 rw 0 0\n/dev/vda1 /boot ext4 rw 0 0\n")
-	out := filepath.Join(t.TempDir(), "initrd.img-6.1.0-57-amd64")
-	if err := os.WriteFile(out, []byte("the distribution's initramfs"), 0o644); err != nil {
+// cliBase is a base archive for initramfs build: a folder and a file.
+func cliBase(t *testing.T) string {
+	t.Helper()
+	var b bytes.Buffer
+	w := cpio.Newc.Writer(&b)
+	if err := cpio.WriteRecords(w, []cpio.Record{cpio.Directory("bbin", 0o755), cpio.StaticFile("bbin/bb", "\x7fELF fake busybox", 0o755)}); err != nil {
 		t.Fatal(err)
 	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "base.cpio")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// builtConfig is the config of the initramfs at p, as hibernate check reads it.
+func builtConfig(t *testing.T, p string) config.Config {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ic, err := initramfs.Inspect(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(ic.Files[config.Path])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+const luksUUID = "5f2c1a3e-8d4b-4c6a-9e1f-0a1b2c3d4e5f"
+
+// encryptedMachine is Debian's guided encrypted LVM on a fake tree: vda3 a LUKS2 volume
+// (vda3_crypt) holding the VG guest-vg with root and swap_1, /boot on vda1, the resume device
+// swap_1, the kernel's module folder with ext4 built in and no module.
+func encryptedMachine(t *testing.T) *faketree.Tree {
+	tr := faketree.New(t)
+	tr.Write("proc/sys/kernel/osrelease", "6.1.0-57-amd64\n")
+	tr.Disk("vda", 254, faketree.Part{Size: 8 << 20}, faketree.Part{Size: 8 << 20}, faketree.Part{Size: 8 << 20, Content: faketree.LUKSHeader(2, luksUUID, "")})
+	tr.Mapper(0, "vda3_crypt", "CRYPT-LUKS2-5f2c1a3e8d4b4c6a9e1f0a1b2c3d4e5f-vda3_crypt", "vda3")
+	tr.Mapper(1, "guest--vg-root", "LVM-"+strings.Repeat("v", 32)+strings.Repeat("r", 32), "dm-0")
+	tr.Mapper(2, "guest--vg-swap_1", "LVM-"+strings.Repeat("v", 32)+strings.Repeat("s", 32), "dm-0")
+	tr.Write("proc/mounts", "/dev/dm-1 / ext4 rw 0 0\n/dev/vda1 /boot ext4 rw 0 0\n")
+	tr.Write("sys/power/resume", "253:2\n")
+	tr.Write("lib/modules/6.1.0-57-amd64/modules.builtin", "kernel/fs/ext4/ext4.ko\n") // built in: what mounts / and /boot
+	return tr
+}
+
+// For this machine, initramfs build takes what its stacks need: the LUKS volume named and
+// sourced as the machine has it, with crypttab's discard and key file, the LVs root and swap
+// sit on, cryptsetup and lvm; an initramfs holding a key file is written 0600. What /init cannot
+// do is refused: exit 3, the reason said, the distribution's initramfs byte for byte as it was.
+func TestInitramfsBuildForThisMachine(t *testing.T) {
+	haveTools := true
+	for _, p := range []string{"/usr/sbin/cryptsetup", "/usr/sbin/lvm"} {
+		if _, err := os.Stat(p); err != nil {
+			haveTools = false
+		}
+	}
+	keyed := func(tr *faketree.Tree) {
+		tr.Write("etc/crypttab", "vda3_crypt UUID="+luksUUID+" /etc/keys/root.key luks,discard\n")
+		tr.Write("etc/keys/root.key", "the key")
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(tr *faketree.Tree)
+		flags  []string
+		code   int
+		say    string // in stdout (exit 0) or stderr
+		mode   os.FileMode
+		volume config.Volume
+		tools  bool // needs cryptsetup and lvm on this machine
+	}{
+		{"a key file", keyed, []string{"--tools-root", "/"}, 0, "written mode 0600, readable by root alone", 0o600,
+			config.Volume{Name: "vda3_crypt", Source: "UUID=" + luksUUID, KeyFile: "/etc/hibernate/keys/vda3_crypt.key", Discard: true}, true},
+		{"the passphrase", nil, []string{"--tools-root", "/"}, 0, "unlocks vda3_crypt (UUID=" + luksUUID + ", asks for the passphrase)\nthen activates guest-vg/root guest-vg/swap_1", 0o644,
+			config.Volume{Name: "vda3_crypt", Source: "UUID=" + luksUUID}, true},
+		{"no cryptsetup below the root", nil, nil, 3, "cryptsetup is not installed (no program cryptsetup below ", 0, config.Volume{}, false},
+		{"keyscript", func(tr *faketree.Tree) {
+			tr.Write("etc/crypttab", "vda3_crypt UUID="+luksUUID+" none luks,keyscript=decrypt_keyctl\n")
+		}, []string{"--tools-root", "/"}, 3, "keyscript=decrypt_keyctl runs a program of initramfs-tools at boot; hibernate's /init does not run it", 0, config.Volume{}, false},
+		{"md RAID under the volume", func(tr *faketree.Tree) {
+			tr.MD(0, "raid1", "vda2", "vda3")
+			os.Remove(filepath.Join(tr.Root, "sys/devices/virtual/block/dm-0/slaves/vda3"))
+			if err := os.Symlink("../../../../class/block/md0", filepath.Join(tr.Root, "sys/devices/virtual/block/dm-0/slaves/md0")); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"--tools-root", "/"}, 3, "md raid1 md0: it does not assemble md RAID", 0, config.Volume{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.tools && !haveTools {
+				t.Skip("cryptsetup or lvm is not installed here")
+			}
+			tr := encryptedMachine(t)
+			if tc.change != nil {
+				tc.change(tr)
+			}
+			out := filepath.Join(t.TempDir(), "initrd.img-6.1.0-57-amd64")
+			if err := os.WriteFile(out, []byte("the distribution's initramfs"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"initramfs", "build", "--root", tr.Root, "--base", cliBase(t), "--out", out, "--compress", "none"}, tc.flags...)
+			code := Run(Env{Stdout: &stdout, Stderr: &stderr}, args)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stdout %q, stderr %q", code, tc.code, stdout.String(), stderr.String())
+			}
+			if tc.code != 0 {
+				b, _ := os.ReadFile(out)
+				ents, _ := os.ReadDir(filepath.Dir(out))
+				if !strings.Contains(stderr.String(), "refusing, nothing written") || !strings.Contains(stderr.String(), tc.say) || string(b) != "the distribution's initramfs" || len(ents) != 1 {
+					t.Fatalf("stderr %q, want the refusal saying %q; %s holds %q, beside it %v", stderr.String(), tc.say, out, b, ents)
+				}
+				return
+			}
+			if !strings.Contains(stdout.String(), tc.say) {
+				t.Errorf("stdout %q, want %q", stdout.String(), tc.say)
+			}
+			if st, err := os.Stat(out); err != nil || st.Mode().Perm() != tc.mode {
+				t.Errorf("%s: %v, %v; want mode %o", out, st.Mode(), err, tc.mode)
+			}
+			cfg := builtConfig(t, out)
+			if len(cfg.Volumes) != 1 || cfg.Volumes[0] != tc.volume || strings.Join(cfg.LVs, " ") != "guest-vg/root guest-vg/swap_1" ||
+				cfg.Tools["cryptsetup"] != "/usr/sbin/cryptsetup" || cfg.Tools["lvm"] != "/usr/sbin/lvm" || cfg.LibraryPath == "" {
+				t.Errorf("config: volumes %+v, LVs %v, tools %v, library path %q", cfg.Volumes, cfg.LVs, cfg.Tools, cfg.LibraryPath)
+			}
+		})
+	}
+}
+
+// A cross build names its volumes and LVs on the command line.
+func TestInitramfsBuildLUKSAndLVMFlags(t *testing.T) {
+	if _, err := os.Stat("/usr/sbin/cryptsetup"); err != nil {
+		t.Skip("cryptsetup is not installed here")
+	}
+	dir := t.TempDir()
+	mods := filepath.Join(dir, "modules")
+	if err := os.MkdirAll(mods, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mods, "modules.builtin"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "initrd")
 	var stdout, stderr bytes.Buffer
-	code := Run(Env{Stdout: &stdout, Stderr: &stderr}, []string{"initramfs", "build", "--root", tr.Root, "--out", out})
-	if code != 3 || !strings.Contains(stderr.String(), "refusing, nothing written") || !strings.Contains(stderr.String(), "LVM LV vg-root on dm-crypt") {
-		t.Fatalf("exit %d, stderr %q: want 3 naming the layers", code, stderr.String())
+	code := Run(Env{Stdout: &stdout, Stderr: &stderr}, []string{"initramfs", "build", "--kernel-release", "6.1.0-57-amd64", "--modules", mods,
+		"--base", cliBase(t), "--out", out, "--compress", "none", "--tools-root", "/", "--luks", "swap_crypt=PARTUUID=0123,discard", "--luks", "root_crypt=/dev/vda3", "--lvm", "vg/root"})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	if b, _ := os.ReadFile(out); string(b) != "the distribution's initramfs" {
-		t.Fatalf("%s now holds %q", out, b)
+	cfg := builtConfig(t, out)
+	want := []config.Volume{{Name: "swap_crypt", Source: "PARTUUID=0123", Discard: true}, {Name: "root_crypt", Source: "/dev/vda3"}}
+	if !reflect.DeepEqual(cfg.Volumes, want) || strings.Join(cfg.LVs, " ") != "vg/root" || cfg.Tools["lvm"] == "" {
+		t.Fatalf("config: volumes %+v, LVs %v, tools %v", cfg.Volumes, cfg.LVs, cfg.Tools)
 	}
-	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
-		t.Fatalf("left %v beside it", ents)
+	if code := Run(Env{Stdout: &stdout, Stderr: &stderr}, []string{"initramfs", "build", "--kernel-release", "x", "--modules", mods, "--out", out, "--lvm", "root"}); code != 2 {
+		t.Fatalf("--lvm root: exit %d, want 2", code)
+	}
+}
+
+func TestParseLUKSFlag(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want config.Volume
+		err  string
+	}{
+		{"vda3_crypt=UUID=5f2c", config.Volume{Name: "vda3_crypt", Source: "UUID=5f2c"}, ""},
+		{"c=PARTUUID=ab,discard,keyfile=/etc/k", config.Volume{Name: "c", Source: "PARTUUID=ab", Discard: true, KeyFile: "/etc/k"}, ""},
+		{"c=/dev/vda3,keyfile=rel/k", config.Volume{Name: "c", Source: "/dev/vda3", KeyFile: "rel/k"}, ""},
+		{"c", config.Volume{}, "no NAME="},
+		{"=UUID=x", config.Volume{}, "no NAME="},
+		{"a/b=UUID=x", config.Volume{}, "no NAME="},
+		{"c=LABEL=x", config.Volume{}, "SOURCE is not UUID="},
+		{"c=UUID=", config.Volume{}, "SOURCE is not UUID="},
+		{"c=UUID=x,nofail", config.Volume{}, "unknown option nofail"},
+		{"c=UUID=x,keyfile=", config.Volume{}, "unknown option keyfile="},
+	} {
+		v, err := parseLUKSFlag(tc.in)
+		if v != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("parseLUKSFlag(%q) = %+v, %v; want %+v, %q", tc.in, v, err, tc.want, tc.err)
+		}
 	}
 }

@@ -179,3 +179,17 @@ func (tr *Tree) slaves(name string, slaves []string) {
 func (tr *Tree) Swap(lines ...string) {
 	tr.Write("proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"+strings.Join(lines, "\n")+"\n")
 }
+
+// LUKSHeader is the start of a LUKS volume of version 1 or 2 whose header has uuid (and, for
+// LUKS2, label), where blkid and blockdev read them: the magic, the version, the UUID as text
+// at 168, LUKS2's label at 24. The rest of the header (key slots, JSON) is zeros.
+func LUKSHeader(version int, uuid, label string) []byte {
+	b := make([]byte, 4096)
+	copy(b, "LUKS\xba\xbe")
+	b[7] = byte(version)
+	if version == 2 {
+		copy(b[24:72], label)
+	}
+	copy(b[168:208], uuid)
+	return b
+}
