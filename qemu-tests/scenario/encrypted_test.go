@@ -327,25 +327,3 @@ Digests:
 		t.Errorf("keyslotPBKDF = %q, want %q", got, want)
 	}
 }
-
-// TestELFClosure: the host's dd comes with its loader and libc, at the paths the loader asks for.
-func TestELFClosure(t *testing.T) {
-	files, err := elfClosure("/bin/dd")
-	if err != nil {
-		t.Skip(err) // not a glibc host
-	}
-	got := map[string]bool{}
-	for _, f := range files {
-		got[f.guest] = true
-	}
-	if !got["/bin/dd"] || !got["/lib64/ld-linux-x86-64.so.2"] {
-		t.Errorf("closure of /bin/dd: %v", files)
-	}
-	libc := false
-	for p := range got {
-		libc = libc || strings.HasSuffix(p, "/libc.so.6")
-	}
-	if !libc {
-		t.Errorf("no libc.so.6 in %v", files)
-	}
-}

@@ -2,17 +2,16 @@ package scenario
 
 import (
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
 	"github.com/u-root/u-root/pkg/cpio"
 
+	"github.com/hibernate-linux/hibernate/internal/initramfs/elfdeps"
 	"github.com/hibernate-linux/hibernate/internal/initramfs/modules"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
@@ -85,17 +84,24 @@ func buildToolsInitramfs(a Artifacts) (*toolsInitramfs, error) {
 		}
 	}
 	var recs []cpio.Record
-	files, err := elfClosure(hostTools...)
+	// The closure as hibernate initramfs build takes it for our /init (elfdeps).
+	files, err := elfdeps.Closure("/", hostTools...)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range files {
-		b, err := os.ReadFile(f.host)
+		name := strings.TrimPrefix(f.Path, "/")
+		if f.LinkTo != "" {
+			recs = append(recs, cpio.Symlink(name, f.LinkTo))
+			t.Files = append(t.Files, f.Path)
+			continue
+		}
+		b, err := os.ReadFile(f.Source)
 		if err != nil {
 			return nil, err
 		}
-		recs = append(recs, cpio.StaticRecord(b, cpio.Info{Name: strings.TrimPrefix(f.guest, "/"), Mode: cpio.S_IFREG | 0o755}))
-		t.Files = append(t.Files, f.guest)
+		recs = append(recs, cpio.StaticRecord(b, cpio.Info{Name: name, Mode: cpio.S_IFREG | 0o755}))
+		t.Files = append(t.Files, f.Path)
 	}
 	ix, err := modules.Scan(a.Kernel.ModulesDir)
 	if err != nil {
@@ -123,98 +129,6 @@ func buildToolsInitramfs(a Artifacts) (*toolsInitramfs, error) {
 	}
 	toolsOnce.m[out] = t
 	return t, nil
-}
-
-// closureFile is one file of a program's closure: where it is on the host, and where it goes in
-// the guest (where the loader will look for it).
-type closureFile struct{ host, guest string }
-
-// libDirs are the host loader's folders (Debian's multiarch ones first), searched for the
-// DT_NEEDED names of a program without RUNPATH.
-var libDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"}
-
-// dlopened are libraries loaded at run time, not named by DT_NEEDED, that the tools may need:
-// glibc opens libgcc_s for a thread's cancellation and unwinding.
-var dlopened = []string{"libgcc_s.so.1"}
-
-// elfClosure returns bins, their loader (PT_INTERP) and every shared library they need
-// (DT_NEEDED, transitively, found in libDirs), each at the path the loader asks for; the
-// guest gets them at the same paths. It reads the ELF headers only: no ldd, which runs the loader.
-//
-// TODO: switch to internal/initramfs/elfdeps once it is merged (it is being written for
-// `hibernate initramfs build --luks`, to put cryptsetup and lvm into our initramfs); this is the
-// only function that would change.
-func elfClosure(bins ...string) ([]closureFile, error) {
-	seen := map[string]bool{}
-	var out []closureFile
-	add := func(host, guest string) bool {
-		if seen[guest] {
-			return false
-		}
-		seen[guest] = true
-		out = append(out, closureFile{host, guest})
-		return true
-	}
-	var walk func(host, guest string) error
-	walk = func(host, guest string) error {
-		if !add(host, guest) {
-			return nil
-		}
-		f, err := elf.Open(host)
-		if err != nil {
-			return fmt.Errorf("%s: %w", host, err)
-		}
-		defer f.Close()
-		for _, p := range f.Progs {
-			if p.Type != elf.PT_INTERP {
-				continue
-			}
-			b := make([]byte, p.Filesz)
-			if _, err := p.ReadAt(b, 0); err != nil {
-				return fmt.Errorf("%s: PT_INTERP: %w", host, err)
-			}
-			interp := strings.TrimRight(string(b), "\x00")
-			add(interp, interp)
-		}
-		needed, err := f.ImportedLibraries()
-		if err != nil {
-			return fmt.Errorf("%s: DT_NEEDED: %w", host, err)
-		}
-		for _, lib := range needed {
-			p, err := findLib(lib)
-			if err != nil {
-				return fmt.Errorf("%s needs %s: %w", host, lib, err)
-			}
-			if err := walk(p, p); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	for _, b := range bins {
-		if err := walk(b, b); err != nil {
-			return nil, err
-		}
-	}
-	for _, lib := range dlopened {
-		if p, err := findLib(lib); err == nil {
-			if err := walk(p, p); err != nil {
-				return nil, err
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].guest < out[j].guest })
-	return out, nil
-}
-
-func findLib(name string) (string, error) {
-	for _, d := range libDirs {
-		p := filepath.Join(d, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("not found in %s", strings.Join(libDirs, ", "))
 }
 
 // toolsGuest is a running tools guest.
