@@ -129,7 +129,8 @@ func luksHeadRange(m *Machine) (off, n int64) { return m.Guest.Layout.RootStart,
 // asks for the passphrase, takes a wrong one and asks again, opens the LUKS volume, activates
 // the root and swap LVs and resumes from the swap LV. The LUKS header and the LVM metadata are
 // byte for byte what they were at power-off. Hibernated again, a boot with noresume discards
-// the image and boots the encrypted root.
+// the image and boots the encrypted root. Three wrong passphrases power the machine off, the
+// disk unchanged.
 func TestEncryptedLVMRoundTrip(t *testing.T) {
 	ctx := timeout(t, 8*time.Minute)
 	m := encryptedHibernated(t, ctx)
@@ -161,6 +162,34 @@ func TestEncryptedLVMRoundTrip(t *testing.T) {
 		t.Errorf("the fresh boot's root is not the root LV: /proc/mounts %q, %v", mounts, err)
 	}
 	powerOff(t, ctx, vm)
+	wrongPassphrasesPowerOff(t, ctx, m)
+}
+
+// wrongPassphrasesPowerOff boots m and types a wrong passphrase at each of /init's tries: /init
+// says it gives up, the machine powers off, and the disk holds every byte it held before.
+func wrongPassphrasesPowerOff(t *testing.T, ctx context.Context, m *Machine) {
+	t.Helper()
+	before := filepath.Join(filepath.Dir(m.Guest.Disk), "before-wrong-passphrases.img")
+	if err := guestdisk.CopySparse(before, m.Guest.Disk); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < resume.Tries; i++ {
+		m.Passphrases = append(m.Passphrases, fmt.Sprintf("wrong %d", i+1))
+	}
+	vm, err := m.powerOn(ctx, m.Setup.KernelParams)
+	killAtEnd(t, vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vm.WaitConsole(ctx, resume.NoPassphraseWorked+luksName); err != nil {
+		t.Fatalf("no %q after %d wrong passphrases: %v", resume.NoPassphraseWorked, resume.Tries, err)
+	}
+	if _, err := vm.WaitExit(ctx); err != nil {
+		t.Fatalf("the guest did not power off after %d wrong passphrases: %v", resume.Tries, err)
+	}
+	if err := sameBytes(before, m.Guest.Disk); err != nil {
+		t.Errorf("the disk changed in a boot that opened nothing: %v\nlog: %s", err, vm.ConsoleLogPath())
+	}
 }
 
 // The image was made by the amd64 kernel; the machine boots the cloud kernel, with an initramfs
