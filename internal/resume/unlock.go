@@ -24,7 +24,7 @@ import (
 const Tries = 3
 
 // ErrNoKey says that no passphrase typed opened a volume.
-var ErrNoKey = errors.New("no passphrase opened it")
+var ErrNoKey = errors.New("it stays locked")
 
 // KeyDir is where a kexec'ed kernel's /init finds the keys typed at the boot before it: an
 // archive of its initramfs in memory that the first /init appended (keys.go).
