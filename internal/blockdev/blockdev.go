@@ -218,3 +218,29 @@ func sortedKeys(m map[string][]int) []string {
 func LVMName(vg, lv string) string {
 	return strings.ReplaceAll(vg, "-", "--") + "-" + strings.ReplaceAll(lv, "-", "--")
 }
+
+// SplitLVName splits an LVM LV's device-mapper name into its VG and LV names: LVM joins them
+// with a dash and doubles the dashes inside each ("guest--vg-swap_1" is VG guest-vg, LV
+// swap_1). A name with a third part (vg-lv-real, a hidden layer of an LV) or without both is
+// an error.
+func SplitLVName(dm string) (vg, lv string, err error) {
+	var parts []string
+	var cur strings.Builder
+	for i := 0; i < len(dm); i++ {
+		switch {
+		case dm[i] == '-' && i+1 < len(dm) && dm[i+1] == '-':
+			cur.WriteByte('-')
+			i++
+		case dm[i] == '-':
+			parts = append(parts, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(dm[i])
+		}
+	}
+	parts = append(parts, cur.String())
+	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+		return "", "", fmt.Errorf("device-mapper name %q: not an LVM LV's VG-LV (dashes inside each doubled)", dm)
+	}
+	return parts[0], parts[1], nil
+}

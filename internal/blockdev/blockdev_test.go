@@ -185,3 +185,22 @@ func TestProbeLUKS(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitLVName(t *testing.T) {
+	for _, tc := range []struct{ dm, vg, lv string }{
+		{"guest--vg-swap_1", "guest-vg", "swap_1"},
+		{"vg-root", "vg", "root"},
+		{"a--b--c-d--e", "a-b-c", "d-e"},
+		{"vg---lv", "vg-", "lv"},
+		{"vg-lv-real", "", ""},
+		{"novg", "", ""},
+		{"-lv", "", ""},
+		{"vg-", "", ""},
+		{"", "", ""},
+	} {
+		vg, lv, err := SplitLVName(tc.dm)
+		if vg != tc.vg || lv != tc.lv || (err == nil) != (tc.vg != "") {
+			t.Errorf("SplitLVName(%q) = %q, %q, %v; want %q, %q", tc.dm, vg, lv, err, tc.vg, tc.lv)
+		}
+	}
+}

@@ -14,7 +14,7 @@ import (
 type Layer struct {
 	Name string // "dm-0", "md0", "vda2"
 	Kind string // "disk", "partition", "crypt" (LUKS, plain dm-crypt), "lvm", "dm" (another device-mapper target), "md", "loop", "nbd", "bcache", "zram", or "unknown"
-	What string // for a person: "LVM LV vg-root", "md RAID1 md0", "partition vda2"
+	What string // for a person: "LVM LV root of VG vg", "md RAID1 md0", "partition vda2"
 	// DMName is a device-mapper device's name (/dev/mapper/NAME), "" for others.
 	DMName string
 	// DMUUID is a device-mapper device's dm uuid, which names what made it: "CRYPT-LUKS2-…"
@@ -76,6 +76,9 @@ func layerOf(fs sysfs.FS, name string) (Layer, error) {
 			l.Kind, l.What = "crypt", fmt.Sprintf("dm-crypt %s (%s)", dmName, strings.SplitN(strings.TrimPrefix(uuid, "CRYPT-"), "-", 2)[0])
 		case strings.HasPrefix(uuid, "LVM-"):
 			l.Kind, l.What = "lvm", "LVM LV "+dmName
+			if vg, lv, err := SplitLVName(dmName); err == nil {
+				l.What = fmt.Sprintf("LVM LV %s of VG %s", lv, vg)
+			}
 		default:
 			l.Kind, l.What = "dm", fmt.Sprintf("device-mapper %s (%s)", dmName, uuid)
 		}
@@ -110,7 +113,7 @@ func CryptNames(layers []Layer) []string {
 	return out
 }
 
-// DescribeStack is a stack for a person, top first: "LVM LV vg-root on dm-crypt sda3_crypt (LUKS2) on partition sda3".
+// DescribeStack is a stack for a person, top first: "LVM LV root of VG vg on dm-crypt sda3_crypt (LUKS2) on partition sda3".
 func DescribeStack(layers []Layer) string {
 	var parts []string
 	for _, l := range layers {

@@ -97,7 +97,7 @@ func oursCannot(fs sysfs.FS, layers []blockdev.Layer, ic initramfs.Contents) (wh
 				return fmt.Sprintf("hibernate's initramfs does not unlock %s (its config names %s, this boot's command line no rd.luks.*= or cryptdevice=)", l.What, volumeNames(cfg.Volumes)), rebuild
 			}
 		case "lvm":
-			vg, lv, _ := initramfs.SplitLVName(l.DMName)
+			vg, lv, _ := blockdev.SplitLVName(l.DMName)
 			if cfg.Tools[initramfs.LVM] == "" {
 				return fmt.Sprintf("hibernate's initramfs holds no lvm to activate %s", l.What), rebuild
 			}

@@ -55,24 +55,24 @@ func TestResumeStack(t *testing.T) {
 			tr.Write("etc/crypttab", "# swap\ncswap /dev/vda2 /dev/urandom swap\n")
 		}}, false, "cswap gets a new random key at each boot (/etc/crypttab line 2: key /dev/urandom)"},
 		{"LVM on LUKS, our initramfs with its tools", []func(*faketree.Tree){lvmOnLUKS, ours(vdb3, []string{"debian-vg/swap_1"}, both)}, true,
-			"the resume device 253:1 is LVM LV debian--vg-swap_1 on dm-crypt vdb3_crypt (LUKS2) on partition vdb3"},
+			"the resume device 253:1 is LVM LV swap_1 of VG debian-vg on dm-crypt vdb3_crypt (LUKS2) on partition vdb3"},
 		{"LVM on LUKS, our initramfs of before (no tools)", []func(*faketree.Tree){lvmOnLUKS}, false,
-			"LVM LV debian--vg-swap_1 on dm-crypt vdb3_crypt (LUKS2) on partition vdb3: hibernate's initramfs holds no cryptsetup to unlock dm-crypt vdb3_crypt (LUKS2)"},
+			"LVM LV swap_1 of VG debian-vg on dm-crypt vdb3_crypt (LUKS2) on partition vdb3: hibernate's initramfs holds no cryptsetup to unlock dm-crypt vdb3_crypt (LUKS2)"},
 		{"LVM on LUKS, our initramfs without the LV", []func(*faketree.Tree){lvmOnLUKS, ours(vdb3, []string{"debian-vg/root"}, both)}, false,
-			"hibernate's initramfs does not activate LVM LV debian--vg-swap_1 (its config names debian-vg/root, this boot's command line no rd.lvm.lv=)"},
+			"hibernate's initramfs does not activate LVM LV swap_1 of VG debian-vg (its config names debian-vg/root, this boot's command line no rd.lvm.lv=)"},
 		{"LVM on LUKS, our initramfs without the LV, rd.lvm.lv= on the command line", []func(*faketree.Tree){lvmOnLUKS, ours(vdb3, nil, both), func(tr *faketree.Tree) {
 			tr.Write("proc/cmdline", "root=/dev/mapper/debian--vg-root rd.lvm.lv=debian-vg/swap_1 ro\n")
 		}}, true, "on partition vdb3"},
 		{"LVM on LUKS, our initramfs without the volume", []func(*faketree.Tree){lvmOnLUKS, ours(nil, []string{"debian-vg/swap_1"}, both)}, false,
 			"hibernate's initramfs does not unlock dm-crypt vdb3_crypt (LUKS2) (its config names none, this boot's command line no rd.luks.*= or cryptdevice=)"},
 		{"LVM on LUKS, our initramfs without lvm", []func(*faketree.Tree){lvmOnLUKS, ours(vdb3, []string{"debian-vg/swap_1"}, map[string]string{"cryptsetup": "/usr/sbin/cryptsetup"})}, false,
-			"hibernate's initramfs holds no lvm to activate LVM LV debian--vg-swap_1"},
+			"hibernate's initramfs holds no lvm to activate LVM LV swap_1 of VG debian-vg"},
 		{"md RAID, our initramfs", []func(*faketree.Tree){func(tr *faketree.Tree) {
 			tr.MD(0, "raid1", "vdb2", "vdb3")
 			tr.Write("sys/power/resume", "9:0\n")
 		}}, false, "the resume device 9:0 is md raid1 md0 on partition vdb2 on partition vdb3: hibernate's /init cannot bring it up: md raid1 md0: it does not assemble md RAID"},
 		{"LVM on LUKS, the distribution's with its tools", []func(*faketree.Tree){lvmOnLUKS, distro("usr/sbin/cryptsetup", "usr/sbin/lvm")}, true, "on partition vdb3"},
-		{"LVM on LUKS, the distribution's without lvm", []func(*faketree.Tree){lvmOnLUKS, distro("usr/sbin/cryptsetup")}, false, "the initramfs holds no lvm to bring up LVM LV debian--vg-swap_1"},
+		{"LVM on LUKS, the distribution's without lvm", []func(*faketree.Tree){lvmOnLUKS, distro("usr/sbin/cryptsetup")}, false, "the initramfs holds no lvm to bring up LVM LV swap_1 of VG debian-vg"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := ready(t)

@@ -46,7 +46,7 @@ func PlanBringup(fs sysfs.FS, uses []StackUse) (Bringup, error) {
 				}
 				b.Volumes = append(b.Volumes, v)
 			case "lvm":
-				vg, lv, err := SplitLVName(l.DMName)
+				vg, lv, err := blockdev.SplitLVName(l.DMName)
 				if err != nil {
 					return b, fmt.Errorf("%s (%s): %w", u.What, u.Device, err)
 				}
@@ -116,30 +116,4 @@ func luksUUID(fs sysfs.FS, l blockdev.Layer) (string, error) {
 		err = fmt.Errorf("it holds %s, no LUKS header", d.Probe.Describe())
 	}
 	return "", fmt.Errorf("cannot read the LUKS header of %s on %s (%v), and its dm uuid %q does not name it", l.What, dev, err, l.DMUUID)
-}
-
-// SplitLVName splits an LVM LV's device-mapper name into its VG and LV names: LVM joins them
-// with a dash and doubles the dashes inside each ("guest--vg-swap_1" is VG guest-vg, LV
-// swap_1). A name with a third part (vg-lv-real, a hidden layer of an LV) or without both is
-// an error.
-func SplitLVName(dm string) (vg, lv string, err error) {
-	var parts []string
-	var cur strings.Builder
-	for i := 0; i < len(dm); i++ {
-		switch {
-		case dm[i] == '-' && i+1 < len(dm) && dm[i+1] == '-':
-			cur.WriteByte('-')
-			i++
-		case dm[i] == '-':
-			parts = append(parts, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteByte(dm[i])
-		}
-	}
-	parts = append(parts, cur.String())
-	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
-		return "", "", fmt.Errorf("device-mapper name %q: not an LVM LV's VG-LV (dashes inside each doubled)", dm)
-	}
-	return parts[0], parts[1], nil
 }

@@ -42,13 +42,13 @@ func TestCheckStacks(t *testing.T) {
 		{"plain", nil, "/dev/vda1 / ext4 rw 0 0\n", "254:2", "/ (/dev/vda1): partition vda1", true},
 		{"plain, /boot apart", nil, "/dev/vda1 / ext4 rw 0 0\n/dev/vda3 /boot ext4 rw 0 0\n", "", "/boot (/dev/vda3): partition vda3", true},
 		{"guided encrypted LVM", guidedLVM, "/dev/dm-1 / ext4 rw 0 0\n/dev/vda1 /boot ext4 rw 0 0\n", "/dev/dm-2",
-			"/ (/dev/dm-1): LVM LV guest--vg-root on dm-crypt vda3_crypt (LUKS2) on partition vda3\n/boot (/dev/vda1): partition vda1\nthe resume device (/dev/dm-2): LVM LV guest--vg-swap_1 on dm-crypt vda3_crypt (LUKS2) on partition vda3", true},
-		{"an LV on a plain partition", lvOnPartition, "/dev/dm-0 / ext4 rw 0 0\n", "", "/ (/dev/dm-0): LVM LV vg-root on partition vda3", true},
+			"/ (/dev/dm-1): LVM LV root of VG guest-vg on dm-crypt vda3_crypt (LUKS2) on partition vda3\n/boot (/dev/vda1): partition vda1\nthe resume device (/dev/dm-2): LVM LV swap_1 of VG guest-vg on dm-crypt vda3_crypt (LUKS2) on partition vda3", true},
+		{"an LV on a plain partition", lvOnPartition, "/dev/dm-0 / ext4 rw 0 0\n", "", "/ (/dev/dm-0): LVM LV root of VG vg on partition vda3", true},
 		{"swap on LUKS1", swapOnLUKS, "/dev/vda1 / ext4 rw 0 0\n", "/dev/dm-0", "the resume device (/dev/dm-0): dm-crypt swap_crypt (LUKS1) on partition vda2", true},
 		{"a VG on a LUKS volume and a plain partition", func(tr *faketree.Tree) {
 			tr.Mapper(0, "vda3_crypt", "CRYPT-LUKS2-0123-vda3_crypt", "vda3")
 			tr.Mapper(1, "vg-root", lvmUUID('r', ""), "dm-0", "vda2")
-		}, "/dev/dm-1 / ext4 rw 0 0\n", "", "LVM LV vg-root on dm-crypt vda3_crypt (LUKS2) on partition vda3 on partition vda2", true},
+		}, "/dev/dm-1 / ext4 rw 0 0\n", "", "LVM LV root of VG vg on dm-crypt vda3_crypt (LUKS2) on partition vda3 on partition vda2", true},
 		{"md RAID1 root", func(tr *faketree.Tree) { tr.MD(0, "raid1", "vda1", "vda3") }, "/dev/md0 / ext4 rw 0 0\n", "",
 			"/ (/dev/md0) is md raid1 md0 on partition vda1 on partition vda3: md raid1 md0: it does not assemble md RAID", false},
 		{"LUKS on md RAID: the RAID named", func(tr *faketree.Tree) {
@@ -64,7 +64,7 @@ func TestCheckStacks(t *testing.T) {
 		{"LUKS inside an LV", func(tr *faketree.Tree) {
 			tr.Mapper(0, "vg-crypt", lvmUUID('c', ""), "vda3")
 			tr.Mapper(1, "root_crypt", "CRYPT-LUKS2-0123-root_crypt", "dm-0")
-		}, "/dev/dm-1 / ext4 rw 0 0\n", "", "dm-crypt root_crypt (LUKS2) is inside LVM LV vg-crypt: it unlocks the LUKS volumes before it activates the LVs", false},
+		}, "/dev/dm-1 / ext4 rw 0 0\n", "", "dm-crypt root_crypt (LUKS2) is inside LVM LV crypt of VG vg: it unlocks the LUKS volumes before it activates the LVs", false},
 		{"a thin LV", func(tr *faketree.Tree) {
 			tr.Mapper(0, "vg-pool-tpool", lvmUUID('p', "-tpool"), "vda3")
 			tr.Mapper(1, "vg-thin", lvmUUID('t', ""), "dm-0")
@@ -73,7 +73,7 @@ func TestCheckStacks(t *testing.T) {
 			tr.Mapper(0, "vg-root_rimage_0", lvmUUID('0', ""), "vda2")
 			tr.Mapper(1, "vg-root_rimage_1", lvmUUID('1', ""), "vda3")
 			tr.Mapper(2, "vg-root", lvmUUID('r', ""), "dm-0", "dm-1")
-		}, "/dev/dm-2 / ext4 rw 0 0\n", "", "LVM LV vg-root is made of LVM LV vg-root_rimage_0: a RAID, mirror, thin, cache, snapshot or integrity LV", false},
+		}, "/dev/dm-2 / ext4 rw 0 0\n", "", "LVM LV root of VG vg is made of LVM LV root_rimage_0 of VG vg: a RAID, mirror, thin, cache, snapshot or integrity LV", false},
 		{"multipath", func(tr *faketree.Tree) { tr.Mapper(0, "mpatha", "mpath-3600a0b80", "vda") }, "/dev/dm-0 / ext4 rw 0 0\n", "",
 			"device-mapper mpatha (mpath-3600a0b80) is a device-mapper target it does not set up", false},
 		{"swap keyed anew at each boot", func(tr *faketree.Tree) {
@@ -167,24 +167,5 @@ func TestPlanBringup(t *testing.T) {
 				t.Fatalf("PlanBringup = %+v, %v; want volumes %+v, LVs %v", b, err, tc.vols, tc.lvs)
 			}
 		})
-	}
-}
-
-func TestSplitLVName(t *testing.T) {
-	for _, tc := range []struct{ dm, vg, lv string }{
-		{"guest--vg-swap_1", "guest-vg", "swap_1"},
-		{"vg-root", "vg", "root"},
-		{"a--b--c-d--e", "a-b-c", "d-e"},
-		{"vg---lv", "vg-", "lv"},
-		{"vg-lv-real", "", ""},
-		{"novg", "", ""},
-		{"-lv", "", ""},
-		{"vg-", "", ""},
-		{"", "", ""},
-	} {
-		vg, lv, err := SplitLVName(tc.dm)
-		if vg != tc.vg || lv != tc.lv || (err == nil) != (tc.vg != "") {
-			t.Errorf("SplitLVName(%q) = %q, %q, %v; want %q, %q", tc.dm, vg, lv, err, tc.vg, tc.lv)
-		}
 	}
 }
