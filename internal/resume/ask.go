@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -15,13 +16,19 @@ import (
 // maxSecret bounds a typed passphrase (cryptsetup's own interactive limit is 512 bytes).
 const maxSecret = 1024
 
-// consolePaths are the terminals the kernel writes its console to, from
-// /sys/class/tty/console/active ("tty0 ttyS0": every console= of the command line, the last
-// being /dev/console), as paths below fs; /dev/console alone when that file is missing or empty.
+// consolePaths are the terminals to ask on, as paths below fs: those the kernel writes its
+// console to, from /sys/class/tty/console/active ("tty0 ttyS0": every console= of the command
+// line, the last being /dev/console), and the screen's (tty0) when the machine has one but the
+// command line sent the console elsewhere (a laptop booted with console=ttyS0 still has its
+// keyboard); /dev/console alone when neither is there.
 func consolePaths(fs sysfs.FS) []string {
 	active, _ := fs.ReadString("sys/class/tty/console/active")
+	names := strings.Fields(active)
+	if !slices.Contains(names, "tty0") && fs.Exists("sys/class/tty/tty0") {
+		names = append([]string{"tty0"}, names...)
+	}
 	var paths []string
-	for _, name := range strings.Fields(active) {
+	for _, name := range names {
 		if strings.ContainsAny(name, "/.") {
 			continue
 		}

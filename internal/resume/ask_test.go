@@ -100,4 +100,10 @@ func TestConsolePaths(t *testing.T) {
 	if got := consolePaths(fs); len(got) != 2 || got[0] != fs.Path("dev/tty0") || got[1] != fs.Path("dev/ttyS0") {
 		t.Errorf("consolePaths = %v", got)
 	}
+	// console=ttyS0 alone, on a machine with a screen: its keyboard is asked too.
+	tr.Write("sys/class/tty/console/active", "ttyS0\n")
+	tr.Write("sys/class/tty/tty0/dev", "4:0\n")
+	if got := consolePaths(fs); len(got) != 2 || got[0] != fs.Path("dev/tty0") || got[1] != fs.Path("dev/ttyS0") {
+		t.Errorf("consolePaths with console=ttyS0 and a tty0 = %v", got)
+	}
 }
