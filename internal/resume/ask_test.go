@@ -2,35 +2,14 @@ package resume
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/internal/testutil/faketree"
 )
-
-// openPTY gives a pseudo-terminal pair: the master (the person's keyboard and screen) and the
-// slave's path (the console /init asks on).
-func openPTY(t *testing.T) (*os.File, string) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetUint32(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, fmt.Sprintf("/dev/pts/%d", n)
-}
 
 // readUntil reads the master side until want shows, or 5 s pass.
 func readUntil(t *testing.T, m *os.File, want string) string {
@@ -55,8 +34,8 @@ func readUntil(t *testing.T, m *os.File, want string) string {
 // The prompt shows on every console; the keys typed on one show as stars there, never as
 // themselves; Backspace and Ctrl-U take keys back; the other console says where it was answered.
 func TestAskSecretOnEveryConsole(t *testing.T) {
-	serial, serialPath := openPTY(t)
-	vt, vtPath := openPTY(t)
+	serial, serialPath := testutil.OpenPTY(t)
+	vt, vtPath := testutil.OpenPTY(t)
 	type answer struct {
 		line []byte
 		on   string

@@ -4,8 +4,13 @@
 package testutil
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
+	"time"
 )
 
 // CacheDir is where the tests keep what is slow to make and the same for every clone: unpacked
@@ -51,4 +56,30 @@ func (s *Swapper) Swapoff(path string) error {
 	s.Calls = append(s.Calls, "swapoff "+path)
 	s.Off = append(s.Off, path)
 	return s.Fail[path]
+}
+
+// LockCache takes an exclusive flock on path (created), waiting for another holder (another
+// test binary building the same cached thing: what says which) until ctx ends. The function
+// returned releases it.
+func LockCache(ctx context.Context, path, what string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("flock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for %s (another build of %s): %w", path, what, ctx.Err())
+		case <-time.After(500 * time.Millisecond): // flock has no timeout; poll it
+		}
+	}
 }

@@ -29,7 +29,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hibernate-linux/hibernate/internal/testutil"
@@ -161,7 +160,7 @@ func Ensure(ctx context.Context, s Spec) (Root, error) {
 	r.Dir = filepath.Join(r.Cache, "root")
 	r.Packages = append([]string(nil), s.Include...)
 	sort.Strings(r.Packages)
-	unlock, err := lock(ctx, r.Cache+".lock")
+	unlock, err := testutil.LockCache(ctx, r.Cache+".lock", "this root")
 	if err != nil {
 		return r, err
 	}
@@ -186,30 +185,6 @@ func Ensure(ctx context.Context, s Spec) (Root, error) {
 func done(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, ".done"))
 	return err == nil
-}
-
-// lock takes an exclusive flock on path, waiting (bounded by ctx) for another holder.
-func lock(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("flock %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for %s (another build of this root): %w", path, ctx.Err())
-		case <-time.After(500 * time.Millisecond): // flock has no timeout; poll it
-		}
-	}
 }
 
 // sysPlaceholder is put into the target's /sys before debootstrap: a non-empty /sys makes its

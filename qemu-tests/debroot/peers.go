@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/hibernate-linux/hibernate/internal/testutil"
 )
 
 // The roots of the benchmark's peers (qemu-tests/bench): Debian 12 as a user has it, with one
@@ -72,7 +74,7 @@ func EnsureKernelRoot(ctx context.Context, s Spec, debs []string, log io.Writer)
 	}
 	cache := r.Cache + "-kernel-" + hex.EncodeToString(h.Sum(nil))[:12]
 	k.Dir = filepath.Join(cache, "root")
-	unlock, err := lock(ctx, cache+".lock")
+	unlock, err := testutil.LockCache(ctx, cache+".lock", "this root")
 	if err != nil {
 		return k, err
 	}

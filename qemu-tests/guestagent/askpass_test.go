@@ -2,39 +2,19 @@ package guestagent
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/hibernate-linux/hibernate/internal/testutil"
 )
-
-// openPTY opens a pseudo-terminal pair: the master (the test's end, as QEMU's serial chardev
-// is the harness's) and the slave's path.
-func openPTY(t *testing.T) (*os.File, string) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, fmt.Sprintf("/dev/pts/%d", n)
-}
 
 // TestAskpassEchoesNothing asks on a pseudo-terminal left as the kernel sets one up (echo on):
 // the answer is written to the file, and nothing of it comes back on the terminal.
 func TestAskpassEchoesNothing(t *testing.T) {
-	master, slave := openPTY(t)
+	master, slave := testutil.OpenPTY(t)
 	out := filepath.Join(t.TempDir(), "passphrase")
 	done := make(chan error, 1)
 	go func() { done <- Askpass([]string{slave, "Passphrase for vda1_crypt: ", out}) }()

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -213,7 +211,7 @@ func luksDiskFor(ctx context.Context, a Artifacts, tree, luksUUID, dst string, s
 	}
 	// One lock for the whole cache, held to the end of the copy: a build (seconds) holds up the
 	// others, and nothing is pruned under a reader.
-	unlock, err := flock(ctx, filepath.Join(cache, ".lock"))
+	unlock, err := testutil.LockCache(ctx, filepath.Join(cache, ".lock"), "this disk")
 	if err != nil {
 		return nil, err
 	}
@@ -455,29 +453,5 @@ func pruneLUKSCache(keep string) {
 	sort.Slice(all, func(i, j int) bool { return all[i].used.After(all[j].used) })
 	for i := luksCacheKeep - 1; i < len(all); i++ {
 		os.RemoveAll(filepath.Join(dir, all[i].name))
-	}
-}
-
-// flock takes an exclusive lock on path (created), waiting for another holder (bounded by ctx).
-func flock(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("flock %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for %s (another build of this disk): %w", path, ctx.Err())
-		case <-time.After(500 * time.Millisecond): // flock has no timeout; poll it
-		}
 	}
 }
