@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hibernate-linux/hibernate/internal/resume"
-	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
 	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
@@ -205,29 +204,7 @@ func TestEncryptedLVMKexecAsksOnce(t *testing.T) {
 	if err := guestdisk.CopySparse(atPowerOff, m.Guest.Disk); err != nil {
 		t.Fatal(err)
 	}
-	cloud, err := FindKernel(testutil.KernelCache(), "cloud-amd64")
-	if err != nil {
-		t.Fatalf("%v (make kernels fetches it)", err)
-	}
-	initrd := filepath.Join(m.Artifacts.WorkDir, t.Name(), "initrd.img-"+cloud.Release)
-	if _, err := buildInitramfs(ctx, m.Artifacts, cloud.Release, cloud.ModulesDir, initrd, m.Guest.LUKS.InitramfsFlags()...); err != nil {
-		t.Fatalf("initramfs for %s: %v", cloud.Release, err)
-	}
-	if m.Guest.Kernel, err = BootableKernel(cloud.Image); err != nil {
-		t.Fatal(err)
-	}
-	m.Guest.Initrd = initrd
-	vm, err := m.powerOn(ctx, m.Setup.KernelParams)
-	killAtEnd(t, vm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := vm.WaitConsole(ctx, resume.KexecLoaded); err != nil {
-		t.Fatalf("no %q: %v", resume.KexecLoaded, err)
-	}
-	if _, err := vm.QMP(ctx, "stop", nil); err != nil {
-		t.Fatal(err)
-	}
+	vm := stoppedAtKexec(t, ctx, m, m.Guest.LUKS.InitramfsFlags()...)
 	for _, want := range []string{resume.Unlocked + luksName, resume.Activated, resume.MountedBootReadOnly, resume.KeysPassed + "1"} {
 		if _, err := vm.WaitConsole(ctx, want); err != nil {
 			t.Fatalf("the kexec line came without %q before it: %v", want, err)
@@ -244,9 +221,11 @@ func TestEncryptedLVMKexecAsksOnce(t *testing.T) {
 	}
 	wctx, cancel := m.within(ctx)
 	defer cancel()
-	if m.Summary.After, err = waitJobLine(wctx, vm, -1, func(demojob.Line) bool { return true }); err != nil {
+	after, err := waitJobLine(wctx, vm, -1, func(demojob.Line) bool { return true })
+	if err != nil {
 		t.Fatal(err)
 	}
+	m.Summary.After = after
 	if err := m.CheckJobWentOn(ctx, vm); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -15,6 +16,7 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/resume"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
 // The kexec path reads the kernel that made the image from the hibernated root, which holds an
@@ -28,12 +30,26 @@ func TestKexecPathWritesNoByteOfTheDisk(t *testing.T) {
 	if err := guestdisk.CopySparse(atPowerOff, h.Guest.Disk); err != nil {
 		t.Fatal(err)
 	}
+	vm := stoppedAtKexec(t, ctx, h)
+	if _, err := vm.WaitConsole(ctx, resume.MountedBootReadOnly); err != nil {
+		t.Fatalf("the kexec line came without %q before it: %v", resume.MountedBootReadOnly, err)
+	}
+	if err := sameBytes(atPowerOff, h.Guest.Disk); err != nil {
+		t.Fatalf("the disk changed before the image was resumed or discarded: %v\nlog: %s", err, vm.ConsoleLogPath())
+	}
+}
+
+// stoppedAtKexec boots h with the cloud kernel and an initramfs of ours for it (built with the
+// flags), so that /init kexecs into the kernel that made the image, and stops the guest (QMP
+// stop) at the line of the kernel loaded for the kexec: before it boots it.
+func stoppedAtKexec(t *testing.T, ctx context.Context, h *Machine, flags ...string) *harness.VM {
+	t.Helper()
 	cloud, err := FindKernel(testutil.KernelCache(), "cloud-amd64")
 	if err != nil {
 		t.Fatalf("%v (make kernels fetches it)", err)
 	}
 	initrd := filepath.Join(h.Artifacts.WorkDir, t.Name(), "initrd.img-"+cloud.Release)
-	if _, err := buildInitramfs(ctx, h.Artifacts, cloud.Release, cloud.ModulesDir, initrd); err != nil {
+	if _, err := buildInitramfs(ctx, h.Artifacts, cloud.Release, cloud.ModulesDir, initrd, flags...); err != nil {
 		t.Fatalf("initramfs for %s: %v", cloud.Release, err)
 	}
 	if h.Guest.Kernel, err = BootableKernel(cloud.Image); err != nil {
@@ -51,12 +67,7 @@ func TestKexecPathWritesNoByteOfTheDisk(t *testing.T) {
 	if _, err := vm.QMP(ctx, "stop", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := vm.WaitConsole(ctx, resume.MountedBootReadOnly); err != nil {
-		t.Fatalf("the kexec line came without %q before it: %v", resume.MountedBootReadOnly, err)
-	}
-	if err := sameBytes(atPowerOff, h.Guest.Disk); err != nil {
-		t.Fatalf("the disk changed before the image was resumed or discarded: %v\nlog: %s", err, vm.ConsoleLogPath())
-	}
+	return vm
 }
 
 // sameBytes says where two files differ, and how much of them: nil when every byte is equal.
