@@ -57,12 +57,13 @@ vet:
 unit: kernels build
 	$(GO) test -timeout 10m $$($(GO) list ./... | grep -v /qemu-tests/scenario)
 
-# End-to-end scenarios in QEMU guests (each keeps its logs under build/test-logs/).
+# End-to-end scenarios in QEMU guests (each keeps its logs under build/test-logs/), in two
+# groups side by side (qemu-tests/scripts/e2e.sh: the Debian guests, the rest).
 # TestDebianFromPackage installs the .deb in a Debian guest: make deb first (a tree with changes
 # allowed, as for deb-check).
 e2e: deps kernels build
 	@$(MAKE) -s deb DEB_ALLOW_DIRTY=1 >/dev/null
-	HIBERNATE_E2E=1 $(GO) test -v -count=1 -timeout 30m ./qemu-tests/scenario/
+	GO=$(GO) qemu-tests/scripts/e2e.sh
 
 FUZZTIME ?= 5s
 FUZZ_TARGETS := \

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# e2e.sh: the end-to-end scenarios (qemu-tests/scenario), in two groups side by side, one QEMU
+# guest each at a time: the Debian systemd guests (minutes each, most of it the guest's own
+# update-initramfs and systemd) and the rest. On two cores this takes the wall time of the longer
+# group instead of the sum. Each group's whole `go test -v` output is kept in
+# build/test-logs/e2e-GROUP.log; the lines that say a test passed or failed, and the whole log of a
+# group that failed, are printed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+GO=${GO:-go}
+logs=build/test-logs
+mkdir -p "$logs"
+declare -A args=([debian]="-run ^TestDebian" [minimal]="-skip ^TestDebian")
+declare -A pids
+for g in debian minimal; do
+	# shellcheck disable=SC2086 # the group's flags are words
+	HIBERNATE_E2E=1 $GO test -v -count=1 -timeout 40m ${args[$g]} ./qemu-tests/scenario/ >"$logs/e2e-$g.log" 2>&1 &
+	pids[$g]=$!
+done
+status=0
+for g in debian minimal; do
+	if wait "${pids[$g]}"; then
+		echo "e2e ($g): PASS, log $logs/e2e-$g.log"
+	else
+		status=1
+		echo "e2e ($g): FAIL, its whole log ($logs/e2e-$g.log):"
+		cat "$logs/e2e-$g.log"
+	fi
+	grep -E '^(--- (PASS|FAIL|SKIP)|ok |FAIL)' "$logs/e2e-$g.log" | sed "s/^/  [$g] /"
+done
+exit $status
