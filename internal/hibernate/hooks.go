@@ -215,8 +215,21 @@ func kernelLog(fs sysfs.FS) ([]string, error) {
 // restoreFromLog finds, in the kernel log after our last line before the write of disk, how long
 // the kernel took to read the image back: "PM: hibernation: Read N kbytes in X seconds".
 // The booting kernel prints it, and its log is gone once the image runs, so most kernels' logs
-// after the resume lack it (6.1 in the guests does); then ok is false.
+// after the resume lack it (6.1 in the guests does); then ok is false. A test_resume (the
+// canary) is read back by the same kernel, whose log has it.
 func restoreFromLog(lines []string) (d time.Duration, line string, ok bool) {
+	return speedFromLog(lines, "Read")
+}
+
+// writeFromLog is the kernel's line of the image written: "PM: hibernation: Wrote N kbytes in
+// X seconds", in the log of a kernel that came back without a boot (test_resume).
+func writeFromLog(lines []string) (d time.Duration, line string, ok bool) {
+	return speedFromLog(lines, "Wrote")
+}
+
+// speedFromLog finds the kernel's swsusp_show_speed line of verb (Read, Wrote) after our line
+// before the write of disk.
+func speedFromLog(lines []string, verb string) (d time.Duration, line string, ok bool) {
 	start := 0
 	for i, l := range lines {
 		if strings.Contains(l, "hibernate: writing disk to /sys/power/state") {
@@ -224,9 +237,9 @@ func restoreFromLog(lines []string) (d time.Duration, line string, ok bool) {
 		}
 	}
 	for _, l := range lines[start:] {
-		i := strings.Index(l, "PM: hibernation: Read ")
+		i := strings.Index(l, "PM: hibernation: "+verb+" ")
 		if i < 0 {
-			i = strings.Index(l, "PM: Read ")
+			i = strings.Index(l, "PM: "+verb+" ")
 		}
 		if i < 0 {
 			continue
@@ -234,7 +247,7 @@ func restoreFromLog(lines []string) (d time.Duration, line string, ok bool) {
 		var kb int64
 		var secs float64
 		rest := l[i:]
-		if _, err := fmt.Sscanf(rest[strings.Index(rest, "Read "):], "Read %d kbytes in %g seconds", &kb, &secs); err == nil {
+		if _, err := fmt.Sscanf(rest[strings.Index(rest, verb+" "):], verb+" %d kbytes in %g seconds", &kb, &secs); err == nil {
 			return time.Duration(secs * float64(time.Second)), strings.TrimSpace(rest), true
 		}
 	}

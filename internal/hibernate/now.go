@@ -31,6 +31,9 @@ type Options struct {
 
 	// write replaces the sysfs writes of the steps, for tests of the failure paths.
 	write func(fs sysfs.FS, file, value string) error
+	// testResume lets the mode be test_resume: only Canary sets it, which reads the area back
+	// after and discards what the kernel may leave there.
+	testResume bool
 }
 
 // Result says what happened.
@@ -43,6 +46,10 @@ type Result struct {
 	// says so (RestoreLog is its line); 0 when the log does not.
 	Restore    time.Duration `json:"restore_ns,omitempty"`
 	RestoreLog string        `json:"restore_log,omitempty"`
+	// Write is how long the kernel took to write the image, where its log after the return says
+	// so (a test_resume: the same kernel; WriteLog is its line).
+	Write    time.Duration `json:"write_ns,omitempty"`
+	WriteLog string        `json:"write_log,omitempty"`
 }
 
 // ErrNotReady is returned when a check fails: nothing was changed.
@@ -227,12 +234,14 @@ func (a *applier) restamp(s Action) error {
 
 // swapper is the one of the options, else the system's; below a fake root one that refuses, so
 // that the machine that runs us is never swapped off for a fake tree.
-func (a *applier) swapper() swapsetup.Swapper {
+func (a *applier) swapper() swapsetup.Swapper { return swapperFor(a.fs, a.o) }
+
+func swapperFor(fs sysfs.FS, o Options) swapsetup.Swapper {
 	switch {
-	case a.o.Swapper != nil:
-		return a.o.Swapper
-	case a.fs.Root() != "/":
-		return swapsetup.RootSwapper{Root: a.fs.Root()}
+	case o.Swapper != nil:
+		return o.Swapper
+	case fs.Root() != "/":
+		return swapsetup.RootSwapper{Root: fs.Root()}
 	}
 	return swapsetup.SystemSwapper{}
 }
@@ -251,6 +260,7 @@ func (a *applier) hibernate(s Action) error {
 	a.res.Asleep = max(after.Round(0).Sub(before.Round(0))-after.Sub(before), 0)
 	if log, err := kernelLog(a.fs); err == nil {
 		a.res.Restore, a.res.RestoreLog, _ = restoreFromLog(log)
+		a.res.Write, a.res.WriteLog, _ = writeFromLog(log)
 	}
 	if a.res.RestoreLog != "" {
 		a.k.logf("resumed after %s off; the kernel read the image back in %s (%s)", a.res.Asleep.Round(time.Second), a.res.Restore.Round(10*time.Millisecond), a.res.RestoreLog)

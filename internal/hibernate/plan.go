@@ -1,6 +1,7 @@
 package hibernate
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -166,6 +167,11 @@ func powerWrites(power map[string]string, rep Report, o Options) ([]Action, erro
 // powerSettings are the /sys/power files to write and their values, in the order written.
 func powerSettings(disk string, rep Report, o Options) ([][2]string, error) {
 	var out [][2]string
+	if o.Mode == "test_resume" && !o.testResume {
+		// The kernel may write the image and fail to read it back (6.1: EBUSY on an active
+		// swap partition), leaving it for the next boot to resume over a changed disk.
+		return nil, errors.New("mode test_resume: use hibernate canary, which reads the swap area back after and discards an image the kernel left there")
+	}
 	mode, err := diskMode(disk, o.Mode)
 	if err != nil {
 		return nil, err
