@@ -49,7 +49,7 @@ func buildEncrypted(ctx context.Context, m *Machine) (Guest, error) {
 		return g, err
 	}
 	g.Release = rel
-	d, err := luksDiskFor(ctx, a, filepath.Join(dir, "root"), l.UUID, filepath.Join(dir, "disk.img"), m.say)
+	d, err := luksDiskFor(ctx, a, l, filepath.Join(dir, "root"), filepath.Join(dir, "disk.img"), m.say)
 	if err != nil {
 		return g, err
 	}

@@ -29,7 +29,7 @@ func luksDiskT(t *testing.T, ctx context.Context, a Artifacts, dir string) *luks
 	if initrdErr != nil {
 		say("the disk's /boot has no initramfs: %v", initrdErr)
 	}
-	d, err := luksDiskFor(ctx, a, tree, l.UUID, filepath.Join(dir, "disk.img"), say)
+	d, err := luksDiskFor(ctx, a, l, tree, filepath.Join(dir, "disk.img"), say)
 	if err != nil {
 		t.Fatalf("the encrypted disk: %v", err)
 	}
