@@ -272,7 +272,7 @@ func sameRange(a, b string, off, n int64) error {
 	return nil
 }
 
-// TestEncryptedLVMNames: the names the encrypted disk's boots use, without a guest.
+// TestEncryptedLVMNames: the names the encrypted disks' boots use, without a guest.
 func TestEncryptedLVMNames(t *testing.T) {
 	l := newLUKS("7ea252aa-519f-5f3e-881a-6d4d3259bf31")
 	m := &Machine{Guest: Guest{LUKS: l}, Config: Config{root: encryptedRoot, Cmdline: "hibernate=nocompress"}}
@@ -290,8 +290,30 @@ func TestEncryptedLVMNames(t *testing.T) {
 			t.Errorf("%s: %q, want %q", c.what, c.got, c.want)
 		}
 	}
-	if _, err := m.SwapArea(); err == nil || !strings.Contains(err.Error(), "cannot read") {
-		t.Errorf("SwapArea of an encrypted disk: %v", err)
+	// The encrypted swap disk: the volume is the swap, the root the plain partition's.
+	s := newSwapLUKS()
+	s.UUID, s.KeyFile = "0b8c2f6e-3d1a-5e4b-9c7d-2a1b3c4d5e6f", "/guests/T/swap_crypt.key"
+	ms := &Machine{Guest: Guest{LUKS: s, Layout: guestdisk.Layout{RootPartUUID: "1f2e3d4c"}}, Config: Config{root: minimalRoot}}
+	for _, c := range []struct{ what, got, want string }{
+		{"swap setup --device", ms.swapDevice(), "/dev/mapper/swap_crypt"},
+		{"swap root", s.RootDevice(), ""},
+		{"swap command line", ms.BaseCmdline(), "root=PARTUUID=1f2e3d4c rw"},
+		{"swap initramfs flags", strings.Join(s.InitramfsFlags(), " "),
+			"--luks swap_crypt=UUID=0b8c2f6e-3d1a-5e4b-9c7d-2a1b3c4d5e6f,keyfile=/guests/T/swap_crypt.key"},
+		{"swap recipe", s.recipe(), luksSwapRecipe},
+		{"swap disk", fmt.Sprint(s.diskMiB()), "530"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	for _, m := range []*Machine{m, ms} {
+		if _, err := m.SwapArea(); err == nil || !strings.Contains(err.Error(), "cannot read") {
+			t.Errorf("SwapArea of an encrypted swap: %v", err)
+		}
+	}
+	if l.recipe() != luksRecipe || l.diskMiB() != luksDiskMiB {
+		t.Errorf("the encrypted LVM disk's recipe %s, %d MiB", l.recipe(), l.diskMiB())
 	}
 	if u := luksUUIDFor("k"); u != luksUUIDFor("k") || u == luksUUIDFor("k2") || len(u) != 36 {
 		t.Errorf("luksUUIDFor: %s", u)
