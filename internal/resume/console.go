@@ -89,8 +89,13 @@ const (
 	// WrongPassphrase says that the passphrase typed did not open the volume (name, try, tries).
 	WrongPassphrase = "no key slot of %s opens with that passphrase (try %d of %d)"
 
-	// Unlocked begins the line of a volume opened: its name, the device, how long it took.
+	// Unlocked begins the line of a volume opened: its name, the device, with what (WithKeyFile,
+	// its passphrase, the key passed through a kexec), how long it took.
 	Unlocked = "unlocked "
+
+	// WithKeyFile follows the device on the Unlocked line of a volume opened with the key file
+	// its initramfs holds (no passphrase asked).
+	WithKeyFile = "with its key file"
 
 	// NoPassphraseWorked begins the line of /init giving up on a volume after its tries; the
 	// machine powers off, nothing written.

@@ -138,7 +138,7 @@ func (b *Machine) unlock(v config.Volume, cfg config.Config, more func() (bool, 
 		if out, code, err := b.run(args, cfg, nil); err != nil || code != 0 {
 			return fmt.Errorf("cryptsetup open %s with its key file %s: exit %d: %v %s", dev.Path, v.KeyFile, code, err, oneLine(out))
 		}
-		b.Logf("%s%s (%s) with its key file in %d ms", Unlocked, v.Name, dev.Path, (b.Now() - start).Milliseconds())
+		b.Logf("%s%s (%s) %s in %d ms", Unlocked, v.Name, dev.Path, WithKeyFile, (b.Now() - start).Milliseconds())
 		return nil
 	}
 	args = append(args, "--key-file=-", dev.Path, v.Name)

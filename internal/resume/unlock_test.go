@@ -156,6 +156,9 @@ func TestBringUpKeyFileAndCommandLine(t *testing.T) {
 	if len(*prompts) != 0 || len(f.runs) != 1 || !contains(f.runs[0], tr.FS().Path("etc/hibernate/keys/swap_crypt")) {
 		t.Errorf("prompts %q, runs %q: want one open with the key file", *prompts, f.runs)
 	}
+	if want := Unlocked + "swap_crypt (/dev/vda1) " + WithKeyFile + " in "; !strings.Contains(out.String(), want) {
+		t.Errorf("console lacks %q:\n%s", want, out)
+	}
 	// rd.luks.name= names the same LUKS device by UUID: once only. rd.luks.uuid=x is not there.
 	if !strings.Contains(out.String(), "LUKS device UUID=x of luks-x did not appear") {
 		t.Errorf("console:\n%s", out)

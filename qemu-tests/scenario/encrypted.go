@@ -19,6 +19,29 @@ func EncryptedLVM() Option { return func(c *Config) { c.root = encryptedRoot } }
 
 var encryptedRoot = rootKind{name: "luks", hibernate: GuestHibernate, build: buildEncrypted}
 
+// EncryptedSwapWithKeyFile puts the swap in a LUKS2 volume of its own, swap_crypt, opened with a
+// key file, beside the minimal guest's plain root: the one partition of a second disk
+// (Guest.SwapDisk, attached at every boot), laid out by the tools guest with a random key file
+// and nothing in it (luksdisk.go), for `hibernate setup --device /dev/mapper/swap_crypt` to
+// make the swap area. The initramfs is built with --luks swap_crypt=UUID=…,keyfile=…
+// (LUKS.InitramfsFlags), which copies the key file in: /init opens the volume with it at every
+// boot and asks nothing. The host cannot read the encrypted swap: CheckImage does not apply.
+func EncryptedSwapWithKeyFile() Option {
+	return func(c *Config) { c.Swap = Swap{PartitionMiB: -1, SecondDisk: true, KeyFileLUKS: true} }
+}
+
+// encryptedSwapDisk makes the guest's second disk the encrypted swap disk (a sparse copy in dir,
+// made once for all guests: it holds nothing of the tree), and returns the initramfs flags that
+// name its volume and key file.
+func (m *Machine) encryptedSwapDisk(ctx context.Context, g *Guest, dir string) ([]string, error) {
+	d, err := luksDiskFor(ctx, m.Artifacts, newSwapLUKS(), "", filepath.Join(dir, "swapdisk.img"), m.say)
+	if err != nil {
+		return nil, fmt.Errorf("the encrypted swap disk: %w", err)
+	}
+	g.SwapDisk, g.SwapDiskLayout, g.LUKS = d.Disk, d.Layout, &d.LUKS
+	return d.LUKS.InitramfsFlags(), nil
+}
+
 // ErrNoLUKSInitramfs says that the hibernate under test cannot build an initramfs for an
 // encrypted LVM machine (its initramfs build has no --luks or --lvm yet).
 var ErrNoLUKSInitramfs = errors.New("hibernate initramfs build cannot make the initramfs of an encrypted LVM machine (--luks, --lvm: issue 13)")
@@ -49,7 +72,7 @@ func buildEncrypted(ctx context.Context, m *Machine) (Guest, error) {
 		return g, err
 	}
 	g.Release = rel
-	d, err := luksDiskFor(ctx, a, filepath.Join(dir, "root"), l.UUID, filepath.Join(dir, "disk.img"), m.say)
+	d, err := luksDiskFor(ctx, a, l, filepath.Join(dir, "root"), filepath.Join(dir, "disk.img"), m.say)
 	if err != nil {
 		return g, err
 	}

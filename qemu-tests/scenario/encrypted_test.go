@@ -1,14 +1,23 @@
 package scenario
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/hibernate-linux/hibernate/internal/initramfs"
+	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
 	"github.com/hibernate-linux/hibernate/internal/resume"
 	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
 	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
@@ -28,7 +37,7 @@ func luksDiskT(t *testing.T, ctx context.Context, a Artifacts, dir string) *luks
 	if initrdErr != nil {
 		say("the disk's /boot has no initramfs: %v", initrdErr)
 	}
-	d, err := luksDiskFor(ctx, a, tree, l.UUID, filepath.Join(dir, "disk.img"), say)
+	d, err := luksDiskFor(ctx, a, l, tree, filepath.Join(dir, "disk.img"), say)
 	if err != nil {
 		t.Fatalf("the encrypted disk: %v", err)
 	}
@@ -280,7 +289,7 @@ func sameRange(a, b string, off, n int64) error {
 	return nil
 }
 
-// TestEncryptedLVMNames: the names the encrypted disk's boots use, without a guest.
+// TestEncryptedLVMNames: the names the encrypted disks' boots use, without a guest.
 func TestEncryptedLVMNames(t *testing.T) {
 	l := newLUKS("7ea252aa-519f-5f3e-881a-6d4d3259bf31")
 	m := &Machine{Guest: Guest{LUKS: l}, Config: Config{root: encryptedRoot, Cmdline: "hibernate=nocompress"}}
@@ -298,8 +307,30 @@ func TestEncryptedLVMNames(t *testing.T) {
 			t.Errorf("%s: %q, want %q", c.what, c.got, c.want)
 		}
 	}
-	if _, err := m.SwapArea(); err == nil || !strings.Contains(err.Error(), "cannot read") {
-		t.Errorf("SwapArea of an encrypted disk: %v", err)
+	// The encrypted swap disk: the volume is the swap, the root the plain partition's.
+	s := newSwapLUKS()
+	s.UUID, s.KeyFile = "0b8c2f6e-3d1a-5e4b-9c7d-2a1b3c4d5e6f", "/guests/T/swap_crypt.key"
+	ms := &Machine{Guest: Guest{LUKS: s, Layout: guestdisk.Layout{RootPartUUID: "1f2e3d4c"}}, Config: Config{root: minimalRoot}}
+	for _, c := range []struct{ what, got, want string }{
+		{"swap setup --device", ms.swapDevice(), "/dev/mapper/swap_crypt"},
+		{"swap root", s.RootDevice(), ""},
+		{"swap command line", ms.BaseCmdline(), "root=PARTUUID=1f2e3d4c rw"},
+		{"swap initramfs flags", strings.Join(s.InitramfsFlags(), " "),
+			"--luks swap_crypt=UUID=0b8c2f6e-3d1a-5e4b-9c7d-2a1b3c4d5e6f,keyfile=/guests/T/swap_crypt.key"},
+		{"swap recipe", s.recipe(), luksSwapRecipe},
+		{"swap disk", fmt.Sprint(s.diskMiB()), "530"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	for _, m := range []*Machine{m, ms} {
+		if _, err := m.SwapArea(); err == nil || !strings.Contains(err.Error(), "cannot read") {
+			t.Errorf("SwapArea of an encrypted swap: %v", err)
+		}
+	}
+	if l.recipe() != luksRecipe || l.diskMiB() != luksDiskMiB {
+		t.Errorf("the encrypted LVM disk's recipe %s, %d MiB", l.recipe(), l.diskMiB())
 	}
 	if u := luksUUIDFor("k"); u != luksUUIDFor("k") || u == luksUUIDFor("k2") || len(u) != 36 {
 		t.Errorf("luksUUIDFor: %s", u)
@@ -333,5 +364,138 @@ Digests:
 `
 	if got, want := keyslotPBKDF(dump), "argon2id, time cost 4, memory 32768, threads 1"; got != want {
 		t.Errorf("keyslotPBKDF = %q, want %q", got, want)
+	}
+}
+
+// A swap partition of its own, a LUKS2 volume opened with a key file, beside a plain root, as
+// /etc/crypttab's "swap_crypt UUID=… /etc/keys/swap.key luks" has it: the initramfs built with
+// --luks swap_crypt=UUID=…,keyfile=… holds the key file (0600, its folder 0700) and is written
+// 0600, as build says; /init opens the volume with it at every boot and asks for no passphrase;
+// setup makes the swap area in /dev/mapper/swap_crypt, check passes (resume-stack: the volume on
+// the partition, which our initramfs unlocks), and the job survives hibernate and resume.
+func TestEncryptedSwapKeyFile(t *testing.T) {
+	ctx := timeout(t, 5*time.Minute)
+	start := time.Now()
+	m := newMachine(t, ctx, EncryptedSwapWithKeyFile())
+	l := m.Guest.LUKS
+	t.Logf("swap disk: from the cache %v, made in %s (unlock %s, keyslot %s); the guest built in %s",
+		l.Cached, l.BuildTime.Round(100*time.Millisecond), l.UnlockTime.Round(10*time.Millisecond), l.PBKDF, m.Summary.BuildTime.Round(100*time.Millisecond))
+	checkKeyFileInitramfs(t, m)
+
+	unlocked := fmt.Sprintf("%s%s (/dev/vdb1) %s", resume.Unlocked, l.Name, resume.WithKeyFile)
+	vm, _ := boot(t, ctx, m, "")
+	if _, err := vm.WaitConsole(ctx, unlocked); err != nil {
+		t.Fatalf("no %q at the first boot: %v", unlocked, err)
+	}
+	do(t, ctx, vm, m.SetupSwap, m.StartJob)
+	r, err := run(ctx, vm, m.Command("check", "--json")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct { // hibernate.Report
+		Ready  bool
+		Checks []struct{ Name, Detail string }
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil || !rep.Ready {
+		t.Fatalf("hibernate check --json: ready %v (%v):\n%s", rep.Ready, err, r.Stdout)
+	}
+	for _, c := range rep.Checks {
+		if c.Name == "resume-stack" {
+			t.Logf("check's resume-stack: %s", c.Detail)
+			if !strings.Contains(c.Detail, l.Name) || !strings.Contains(c.Detail, "vdb1") {
+				t.Errorf("resume-stack does not name the volume on its partition: %q", c.Detail)
+			}
+		}
+	}
+	noPassphraseAsked(t, vm)
+	do(t, ctx, vm, m.HibernateNow)
+
+	vm = resumeBoot(t, ctx, m, m.Setup.KernelParams)
+	if _, err := vm.WaitConsole(ctx, unlocked); err != nil {
+		t.Fatalf("no %q at the resume: %v", unlocked, err)
+	}
+	noPassphraseAsked(t, vm)
+	t.Logf("hibernate %s, resume %s (the volume opened with its key file); the whole test %s",
+		m.Summary.HibernateTime.Round(100*time.Millisecond), m.Summary.ResumeTime.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
+}
+
+// checkKeyFileInitramfs checks what `hibernate initramfs build` made for the encrypted swap: the
+// file mode 0600, said so; its config naming the volume by its LUKS UUID with the key file in
+// the archive; that file the host's key, mode 0600.
+func checkKeyFileInitramfs(t *testing.T, m *Machine) {
+	t.Helper()
+	l, g := m.Guest.LUKS, m.Guest
+	st, err := os.Stat(g.BuiltInitrd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("%s is mode %o, want 0600: it holds a key file", g.BuiltInitrd, st.Mode().Perm())
+	}
+	keyPath := "/" + initramfs.KeyFileDir + "/" + l.Name + ".key"
+	if want := "it holds key files (" + keyPath + "): written mode 0600"; !strings.Contains(g.BuildSaid, want) {
+		t.Errorf("initramfs build did not say %q:\n%s", want, g.BuildSaid)
+	}
+	img, err := os.ReadFile(g.BuiltInitrd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, err := initramfs.Inspect(bytes.NewReader(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := ic.Config()
+	want := config.Volume{Name: l.Name, Source: "UUID=" + l.UUID, KeyFile: keyPath}
+	if len(cfg.Volumes) != 1 || cfg.Volumes[0] != want {
+		t.Errorf("the initramfs's volumes %+v, want %+v", cfg.Volumes, want)
+	}
+	key, err := os.ReadFile(l.KeyFile)
+	if err != nil || len(key) != luksKeyFileBytes {
+		t.Fatalf("the host's key file %s: %d bytes, %v", l.KeyFile, len(key), err)
+	}
+	recs := map[string]cpio.Record{}
+	if err := compressedRecords(img, recs); err != nil {
+		t.Fatalf("%s: %v", g.BuiltInitrd, err)
+	}
+	k, dir := recs[strings.TrimPrefix(keyPath, "/")], recs[initramfs.KeyFileDir]
+	if k.ReaderAt == nil || k.Mode != cpio.S_IFREG|0o600 || dir.Mode != cpio.S_IFDIR|0o700 {
+		t.Fatalf("in the archive: %s mode %o, its folder %o; want 0600 in 0700", keyPath, k.Mode, dir.Mode)
+	}
+	if got, err := io.ReadAll(io.NewSectionReader(k.ReaderAt, 0, int64(k.FileSize))); err != nil || !bytes.Equal(got, key) {
+		t.Errorf("%s in the archive is not the host's key file %s (%v)", keyPath, l.KeyFile, err)
+	}
+}
+
+// compressedRecords puts into recs the records of the zstd part of an initramfs hibernate built
+// (after the uncompressed archive of its config, which Inspect stops at).
+func compressedRecords(img []byte, recs map[string]cpio.Record) error {
+	i := bytes.Index(img, []byte{0x28, 0xb5, 0x2f, 0xfd})
+	if i < 0 {
+		return errors.New("no zstd stream")
+	}
+	zr, err := zstd.NewReader(bytes.NewReader(img[i:]))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return err
+	}
+	all, err := cpio.ReadAllRecords(cpio.Newc.Reader(bytes.NewReader(raw)))
+	for _, r := range all {
+		recs[r.Name] = r
+	}
+	return err
+}
+
+// noPassphraseAsked fails the test if the boot's console shows /init's passphrase prompt.
+func noPassphraseAsked(t *testing.T, vm *harness.VM) {
+	t.Helper()
+	prompt, _, _ := strings.Cut(resume.PassphrasePrompt, "%")
+	for _, line := range vm.ConsoleLines() {
+		if strings.Contains(line, prompt) {
+			t.Errorf("a passphrase was asked (%q): %s", line, vm.ConsoleLogPath())
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
@@ -25,9 +26,14 @@ type Guest struct {
 	Initrd         string
 	Release        string
 	ExtraDisks     []string // more disks, attached read-only after the others (a stranger's USB stick)
-	// LUKS is the encrypted LVM layout of Disk (EncryptedLVM): its LUKS UUID, VG and LVs; nil
-	// for a plain disk. Layout then has the LUKS partition as its root partition, and no swap.
+	// LUKS is the encrypted layout: of Disk (EncryptedLVM: its LUKS UUID, VG and LVs; Layout then
+	// has the LUKS partition as its root partition, and no swap), or of SwapDisk
+	// (EncryptedSwapWithKeyFile: the volume swap_crypt and its key file; SwapDiskLayout has the
+	// LUKS partition as its root partition); nil for plain disks.
 	LUKS *LUKS
+	// BuiltInitrd is the file `hibernate initramfs build` wrote, in the root tree's /boot (Initrd
+	// is QEMU's copy of it), and BuildSaid what it printed: the minimal root's.
+	BuiltInitrd, BuildSaid string
 }
 
 // GuestFile is one more file of the guest's root file system.
@@ -54,9 +60,18 @@ func buildMinimal(ctx context.Context, m *Machine) (Guest, error) {
 	if err := writeFiles(tree, c.Files); err != nil {
 		return g, err
 	}
+	flags := c.InitrdFlags
+	if c.Swap.KeyFileLUKS {
+		more, err := m.encryptedSwapDisk(ctx, &g, dir)
+		if err != nil {
+			return g, err
+		}
+		flags = append(slices.Clip(flags), more...)
+	}
 	rel := a.Kernel.Release
 	initrd := filepath.Join(tree, "boot", "initrd.img-"+rel)
-	if _, err := buildInitramfs(ctx, a, rel, a.Kernel.ModulesDir, initrd, c.InitrdFlags...); err != nil {
+	g.BuiltInitrd = initrd
+	if g.BuildSaid, err = buildInitramfs(ctx, a, rel, a.Kernel.ModulesDir, initrd, flags...); err != nil {
 		return g, err
 	}
 	// QEMU boots copies kept outside the guest, as a boot loader reads them from /boot.
@@ -148,7 +163,7 @@ func buildInitramfs(ctx context.Context, a Artifacts, rel, modules, out string, 
 
 // writeDisks writes the guest's GPT disk of sizeMiB, the root partition from tree (labelled
 // label, "" for guestdisk's default) and the swap partition of Config.Swap, and the second
-// disk of SwapOnSecondDisk.
+// disk of SwapOnSecondDisk (unless it is made already: the encrypted swap disk).
 func (m *Machine) writeDisks(g *Guest, dir, tree string, sizeMiB int, label string) error {
 	swap := m.Config.Swap.PartitionMiB
 	if swap == 0 {
@@ -163,7 +178,7 @@ func (m *Machine) writeDisks(g *Guest, dir, tree string, sizeMiB int, label stri
 	if err != nil {
 		return fmt.Errorf("build guest disk %s: %w", g.Disk, err)
 	}
-	if !m.Config.Swap.SecondDisk {
+	if !m.Config.Swap.SecondDisk || g.SwapDisk != "" {
 		return nil
 	}
 	g.SwapDisk = filepath.Join(dir, "swapdisk.img")

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -23,28 +24,36 @@ import (
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
-// The encrypted LVM disk: the layout of the Debian installer's "Guided - use entire disk and set
-// up encrypted LVM", the default on a laptop. One GPT partition holds a LUKS2 container; in it
-// an LVM physical volume of the volume group guest-vg, whose LVs are root (ext4) and swap_1.
-// The installer also makes an ESP and a /boot partition; our guests boot PVH without a boot
-// loader, so /boot is on the root LV.
+// The encrypted disks. The host has no device-mapper: they are laid out inside the tools guest
+// (toolsguest.go) by the host's own cryptsetup and lvm. Two layouts, one GPT partition holding
+// a LUKS2 volume each:
 //
-// The host has no device-mapper: the disk is laid out inside the tools guest (toolsguest.go)
-// by the host's own cryptsetup and lvm, and the root file system, made on the host as for every
-// guest (guestdisk, mke2fs -d), is copied into its LV there.
+//   - the encrypted LVM disk (newLUKS), the layout of the Debian installer's "Guided - use entire
+//     disk and set up encrypted LVM", the default on a laptop: in the volume an LVM physical
+//     volume of the volume group guest-vg, whose LVs are root (ext4) and swap_1. The installer
+//     also makes an ESP and a /boot partition; our guests boot PVH without a boot loader, so
+//     /boot is on the root LV. The root file system, made on the host as for every guest
+//     (guestdisk, mke2fs -d), is copied into its LV there. Its key is a passphrase.
+//   - the encrypted swap disk (newSwapLUKS): the volume swap_crypt is the swap itself, blank for
+//     hibernate setup, keyed by a random key file made on the host, as crypttab's
+//     "swap_crypt UUID=… /etc/keys/swap.key luks" has it beside a plain root.
 
-// LUKS is how an encrypted LVM disk was laid out: names as the Debian installer gives them.
+// LUKS is how an encrypted disk was laid out: names as the Debian installer gives them.
 type LUKS struct {
-	Partition  string // the LUKS partition in the guest: /dev/vda1
-	PartUUID   string // its GPT PARTUUID
-	UUID       string // the LUKS header's UUID (cryptsetup luksUUID): what /init unlocks (UUID=…)
-	Name       string // the name it opens as: vda1_crypt, /dev/mapper/vda1_crypt
-	VG         string // guest-vg
-	RootLV     string // root: ext4, the guest's / (and /boot)
-	SwapLV     string // swap_1: left blank for hibernate setup to mkswap
-	RootMiB    int
-	SwapMiB    int
-	Passphrase string // LUKSPassphrase
+	Partition string // the LUKS partition in the tools guest: /dev/vda1
+	PartUUID  string // its GPT PARTUUID
+	UUID      string // the LUKS header's UUID (cryptsetup luksUUID): what /init unlocks (UUID=…)
+	Name      string // the name it opens as: vda1_crypt, /dev/mapper/vda1_crypt
+	// The LVM in the volume; VG "" for a volume that is the swap itself (the encrypted swap disk).
+	VG      string // guest-vg
+	RootLV  string // root: ext4, the guest's / (and /boot)
+	SwapLV  string // swap_1: left blank for hibernate setup to mkswap
+	RootMiB int
+	SwapMiB int // the swap LV, or the whole volume without a VG
+	// The key: a passphrase typed at /init's prompt (LUKSPassphrase), or, when it is "", the key
+	// file on the host (luksKeyFileBytes random bytes, a copy beside the disk), set by luksDiskFor.
+	Passphrase string
+	KeyFile    string
 	PBKDF      string // the keyslot's PBKDF, as cryptsetup luksDump says it
 
 	// What the build took (the tools guest's wall time, from power on to off), and the unlock in
@@ -65,7 +74,13 @@ const (
 	LUKSSwapMiB = 512
 	// The disk: 1 MiB of GPT, the LUKS2 header (16 MiB), the PV's metadata (1 MiB), root, swap,
 	// 1 MiB of backup GPT, and 4 MiB to spare for the rounding of extents.
-	luksDiskMiB = 1 + 16 + 1 + LUKSRootMiB + LUKSSwapMiB + 1 + 4
+	luksDiskMiB = 1 + luksHeaderMiB + 1 + LUKSRootMiB + LUKSSwapMiB + 1 + 4
+	// luksHeaderMiB is the LUKS2 header cryptsetup writes (its default data offset).
+	luksHeaderMiB = 16
+	// The encrypted swap disk's volume, and its key file: as many random bytes as a key file
+	// made with dd from /dev/urandom for crypttab usually has.
+	luksSwapName     = "swap_crypt"
+	luksKeyFileBytes = 64
 )
 
 // The keyslot's PBKDF: argon2id as cryptsetup makes it, at costs a TCG guest can pay at every
@@ -74,14 +89,41 @@ const (
 // give each disk another cost.
 var luksPBKDF = []string{"--pbkdf", "argon2id", "--pbkdf-memory", "32768", "--pbkdf-parallel", "1", "--pbkdf-force-iterations", "4"}
 
-// luksRecipe names the way the disk is made: change it with the commands, to leave the cached
-// disks made another way.
-const luksRecipe = "luks2-aes-xts-plain64/lvm-root-swap_1/e2image/1"
+// The recipes name the ways the disks are made: change one with the commands, to leave the
+// cached disks made another way.
+const (
+	luksRecipe     = "luks2-aes-xts-plain64/lvm-root-swap_1/e2image/1"
+	luksSwapRecipe = "luks2-aes-xts-plain64/keyfile-64/swap-blank/1"
+)
 
-// newLUKS is the layout the builder makes, its LUKS UUID given (made from the cache key).
+// newLUKS is the encrypted LVM disk's layout, its LUKS UUID given (luksUUIDFor): its root tree
+// holds the initramfs that names the UUID, so the UUID is fixed before the disk is made.
 func newLUKS(luksUUID string) *LUKS {
 	return &LUKS{Partition: "/dev/vda1", UUID: luksUUID, Name: luksName, VG: luksVG, RootLV: "root", SwapLV: "swap_1",
 		RootMiB: LUKSRootMiB, SwapMiB: LUKSSwapMiB, Passphrase: LUKSPassphrase}
+}
+
+// newSwapLUKS is the encrypted swap disk's layout. Its UUID is made from the cache key by
+// luksDiskFor: the initramfs that names it (and its key file) is built after the disk.
+func newSwapLUKS() *LUKS {
+	return &LUKS{Partition: "/dev/vda1", Name: luksSwapName, SwapMiB: LUKSSwapMiB}
+}
+
+// recipe is how the layout is made (luksRecipe, luksSwapRecipe).
+func (l *LUKS) recipe() string {
+	if l.VG == "" {
+		return luksSwapRecipe
+	}
+	return luksRecipe
+}
+
+// diskMiB is the size of the layout's disk: for the swap volume 1 MiB of GPT, the LUKS2 header,
+// the swap and 1 MiB of backup GPT.
+func (l *LUKS) diskMiB() int {
+	if l.VG == "" {
+		return 1 + luksHeaderMiB + l.SwapMiB + 1
+	}
+	return luksDiskMiB
 }
 
 // mapperName is the device-mapper name of an LV, as lvm makes it: each '-' doubled, then vg-lv.
@@ -89,29 +131,48 @@ func mapperName(vg, lv string) string {
 	return strings.ReplaceAll(vg, "-", "--") + "-" + strings.ReplaceAll(lv, "-", "--")
 }
 
-// RootDevice is the root LV's device: /dev/mapper/guest--vg-root.
-func (l *LUKS) RootDevice() string { return "/dev/mapper/" + mapperName(l.VG, l.RootLV) }
+// RootDevice is the root LV's device, /dev/mapper/guest--vg-root; "" without a VG (the root is
+// not in the volume).
+func (l *LUKS) RootDevice() string {
+	if l.VG == "" {
+		return ""
+	}
+	return "/dev/mapper/" + mapperName(l.VG, l.RootLV)
+}
 
-// SwapDevice is the swap LV's device: /dev/mapper/guest--vg-swap_1.
-func (l *LUKS) SwapDevice() string { return "/dev/mapper/" + mapperName(l.VG, l.SwapLV) }
+// SwapDevice is the swap LV's device, /dev/mapper/guest--vg-swap_1; without a VG the volume's
+// own, /dev/mapper/swap_crypt.
+func (l *LUKS) SwapDevice() string {
+	if l.VG == "" {
+		return "/dev/mapper/" + l.Name
+	}
+	return "/dev/mapper/" + mapperName(l.VG, l.SwapLV)
+}
 
 // Prompt is what the console shows when /init asks for this volume's passphrase
 // (resume.PassphrasePrompt: "Passphrase for vda1_crypt (UUID=…): ").
 func (l *LUKS) Prompt() string { return fmt.Sprintf(resume.PassphrasePrompt, l.Name, "UUID="+l.UUID) }
 
 // InitramfsFlags are the flags of `hibernate initramfs build` for this disk, as a user would give
-// them for a cross build: the volume to unlock (crypttab's way: name, source, options) and the
-// LVs to activate. The one place they are written.
+// them for a cross build: the volume to unlock (crypttab's way: name, source, options: the key
+// file, copied in) and the LVs to activate. The one place they are written.
 func (l *LUKS) InitramfsFlags() []string {
+	if l.VG == "" {
+		return []string{"--luks", l.Name + "=UUID=" + l.UUID + ",keyfile=" + l.KeyFile}
+	}
 	return []string{"--luks", l.Name + "=UUID=" + l.UUID + ",discard", "--lvm", l.VG + "/" + l.RootLV, "--lvm", l.VG + "/" + l.SwapLV}
 }
 
 // luksDisk is a built encrypted disk: the image and its layout.
 type luksDisk struct {
 	Disk   string `json:"-"` // the copy made for the caller
+	Recipe string // LUKS.recipe(): the cache is pruned by recipe ("" in entries made before: luksRecipe)
 	Layout guestdisk.Layout
 	LUKS   LUKS
 }
+
+// luksKeyFileName is the key file in a cache entry, beside its disk.img.
+const luksKeyFileName = "volume.key"
 
 // luksCacheDir holds the encrypted disks across runs ($HIBERNATE_CACHE/luksdisk/KEY), each keyed
 // by all it is made from. The root tree holds this build's binaries, so a disk is found again
@@ -119,8 +180,9 @@ type luksDisk struct {
 // folder.
 func luksCacheDir() string { return filepath.Join(testutil.CacheDir(), "luksdisk") }
 
-// luksCacheKeep is how many disks the cache keeps (the most recently used): one disk is about
-// 70 MB on the host (the LUKS header, the LVM metadata and what e2image wrote; the rest is holes).
+// luksCacheKeep is how many disks of each recipe the cache keeps (the most recently used): an
+// encrypted LVM disk is about 70 MB on the host (the LUKS header, the LVM metadata and what
+// e2image wrote; the rest is holes), a swap disk a few.
 const luksCacheKeep = 2
 
 // treeHash hashes a tree: every path, its type and mode, and each file's contents (a symlink's
@@ -177,33 +239,38 @@ func luksUUIDFor(key string) string {
 	return uuid.NewSHA1(uuid.NameSpaceOID, []byte("hibernate-luksdisk:"+key)).String()
 }
 
-// luksDiskFor writes to dst (sparse) the encrypted disk holding tree in its root LV, and
-// returns its layout: made by the tools guest, or copied from the cache, where it is made once
-// for every run of the same tree. luksUUID is the UUID its header must have (luksUUIDFor). say
-// reports progress.
-func luksDiskFor(ctx context.Context, a Artifacts, tree, luksUUID, dst string, say func(string, ...any)) (*luksDisk, error) {
+// luksDiskFor writes to dst (sparse) the encrypted disk l describes (newLUKS with tree in its
+// root LV, newSwapLUKS with tree ""), and returns it: made by the tools guest, or copied from the
+// cache, where it is made once for all that is made of the same. l.UUID is the UUID its header
+// must have (luksUUIDFor), or "": then it is made from the cache key, and set. A volume keyed by
+// a key file gets a copy of it beside dst (LUKS.KeyFile). say reports progress.
+func luksDiskFor(ctx context.Context, a Artifacts, l *LUKS, tree, dst string, say func(string, ...any)) (*luksDisk, error) {
 	ti, err := buildToolsInitramfs(a)
 	if err != nil {
 		return nil, fmt.Errorf("the tools guest's initramfs: %w", err)
 	}
-	th, err := treeHash(tree)
-	if err != nil {
-		return nil, err
+	th := ""
+	if tree != "" {
+		if th, err = treeHash(tree); err != nil {
+			return nil, err
+		}
 	}
 	toolsHash, err := sha256File(ti.Path)
 	if err != nil {
 		return nil, err
 	}
-	l := newLUKS(luksUUID)
 	params, _ := json.Marshal(struct {
 		L     *LUKS
 		PBKDF []string
 		Disk  int
-	}{l, luksPBKDF, luksDiskMiB})
+	}{l, luksPBKDF, l.diskMiB()})
 	// What the disk is made of: how, its parameters, the root tree (this build's binaries among
 	// them), the tools guest's initramfs (the host's cryptsetup, lvm and e2fsprogs with their
 	// libraries, the kernel's modules, this build's agent), the kernel.
-	key := hashStrings(luksRecipe, string(params), th, toolsHash, a.Kernel.Release, a.Kernel.Version)[:16]
+	key := hashStrings(l.recipe(), string(params), th, toolsHash, a.Kernel.Release, a.Kernel.Version)[:16]
+	if l.UUID == "" {
+		l.UUID = luksUUIDFor(key)
+	}
 	cache := luksCacheDir()
 	entry := filepath.Join(cache, key)
 	if err := os.MkdirAll(cache, 0o755); err != nil {
@@ -217,8 +284,9 @@ func luksDiskFor(ctx context.Context, a Artifacts, tree, luksUUID, dst string, s
 	}
 	defer unlock()
 	d := &luksDisk{}
-	cached, meta := filepath.Join(entry, "disk.img"), filepath.Join(entry, "layout.json")
-	if b, err := os.ReadFile(meta); err == nil && json.Unmarshal(b, d) == nil && d.LUKS.UUID == luksUUID {
+	cached, meta, hostKey := filepath.Join(entry, "disk.img"), filepath.Join(entry, "layout.json"), filepath.Join(entry, luksKeyFileName)
+	_, keyErr := os.Stat(hostKey)
+	if b, err := os.ReadFile(meta); err == nil && json.Unmarshal(b, d) == nil && d.LUKS.UUID == l.UUID && (l.Passphrase != "" || keyErr == nil) {
 		now := time.Now()
 		os.Chtimes(meta, now, now) // most recently used: kept by the pruning
 		d.LUKS.Cached = true
@@ -230,8 +298,8 @@ func luksDiskFor(ctx context.Context, a Artifacts, tree, luksUUID, dst string, s
 		if err := os.MkdirAll(entry, 0o755); err != nil {
 			return nil, err
 		}
-		d = &luksDisk{LUKS: *l}
-		if err := buildLUKSDisk(ctx, a, tree, cached, d, filepath.Join(entry, "root.img"), say); err != nil {
+		d = &luksDisk{LUKS: *l, Recipe: l.recipe()}
+		if err := buildLUKSDisk(ctx, a, tree, entry, d, say); err != nil {
 			os.RemoveAll(entry)
 			return nil, err
 		}
@@ -242,33 +310,52 @@ func luksDiskFor(ctx context.Context, a Artifacts, tree, luksUUID, dst string, s
 		if err := os.WriteFile(meta, b, 0o644); err != nil { // last: an entry without it is made again
 			return nil, err
 		}
-		pruneLUKSCache(key)
+		pruneLUKSCache(key, d.Recipe)
 	}
 	if err := guestdisk.CopySparse(dst, cached); err != nil {
 		return nil, err
 	}
 	d.Disk = dst
+	if d.LUKS.Passphrase == "" {
+		d.LUKS.KeyFile = filepath.Join(filepath.Dir(dst), d.LUKS.Name+".key")
+		if err := copyFile(hostKey, d.LUKS.KeyFile, 0o600); err != nil {
+			return nil, fmt.Errorf("the key file of %s: %w", d.LUKS.Name, err)
+		}
+	}
 	return d, nil
 }
 
-// buildLUKSDisk lays the disk out in the tools guest: it boots with the blank disk (vda, GPT of
-// one partition made here) and the root file system made from tree (vdb, read-only), asks the
-// passphrase on the console as /init will (answered by the harness), makes the LUKS2 container,
-// the PV, the VG and the LVs, copies the root file system into its LV, closes everything and
-// powers off.
-func buildLUKSDisk(ctx context.Context, a Artifacts, tree, disk string, d *luksDisk, rootImg string, say func(string, ...any)) error {
+// buildLUKSDisk lays the disk out in the tools guest, into the cache entry's folder: it boots
+// with the blank disk (vda, GPT of one partition made here) and, for the encrypted LVM disk, the
+// root file system made from tree (vdb, read-only); puts the key in (luksKey); makes the LUKS2
+// volume and opens it; fills it (fillLVM, blankSwap); closes everything and powers off.
+func buildLUKSDisk(ctx context.Context, a Artifacts, tree, entry string, d *luksDisk, say func(string, ...any)) error {
 	l := &d.LUKS
+	disk := filepath.Join(entry, "disk.img")
 	var err error
-	if d.Layout, err = guestdisk.Blank(guestdisk.Spec{Path: disk, SizeMiB: luksDiskMiB}); err != nil {
+	if d.Layout, err = guestdisk.Blank(guestdisk.Spec{Path: disk, SizeMiB: l.diskMiB()}); err != nil {
 		return err
 	}
 	l.PartUUID = d.Layout.RootPartUUID
-	if _, err := guestdisk.Build(guestdisk.Spec{Path: rootImg, SizeMiB: l.RootMiB + 2, RootSizeMiB: l.RootMiB, RootTree: tree}); err != nil {
-		return fmt.Errorf("the root file system for the encrypted disk: %w", err)
+	disks := []harness.Disk{{Path: disk}}
+	type part struct {
+		name string
+		size int64
 	}
-	defer os.Remove(rootImg)
+	parts := []part{{"vda1", d.Layout.RootSize}}
+	fill := blankSwap
+	if tree != "" {
+		rootImg := filepath.Join(entry, "root.img")
+		if _, err := guestdisk.Build(guestdisk.Spec{Path: rootImg, SizeMiB: l.RootMiB + 2, RootSizeMiB: l.RootMiB, RootTree: tree}); err != nil {
+			return fmt.Errorf("the root file system for the encrypted disk: %w", err)
+		}
+		defer os.Remove(rootImg)
+		disks = append(disks, harness.Disk{Path: rootImg, ReadOnly: true})
+		parts = append(parts, part{"vdb1", int64(l.RootMiB) << 20})
+		fill = fillLVM
+	}
 	start := time.Now()
-	g, err := bootToolsGuest(ctx, a, "luks-disk-builder", []harness.Disk{{Path: disk}, {Path: rootImg, ReadOnly: true}}, say)
+	g, err := bootToolsGuest(ctx, a, "luks-disk-builder", disks, say)
 	if g != nil {
 		defer g.vm.Kill()
 	}
@@ -276,33 +363,15 @@ func buildLUKSDisk(ctx context.Context, a Artifacts, tree, disk string, d *luksD
 		return err
 	}
 	say("tools guest up %s after power on: %s", time.Since(start).Round(100*time.Millisecond), g.vm.ConsoleLogPath())
-	for _, dev := range []struct {
-		name string
-		size int64
-	}{{"vda1", d.Layout.RootSize}, {"vdb1", int64(l.RootMiB) << 20}} {
-		if got, err := g.partitionBytes(ctx, dev.name); err != nil || got != dev.size {
-			return fmt.Errorf("the tools guest's %s: %d bytes (%v), want %d", dev.name, got, err, dev.size)
+	for _, p := range parts {
+		if got, err := g.partitionBytes(ctx, p.name); err != nil || got != p.size {
+			return fmt.Errorf("the tools guest's %s: %d bytes (%v), want %d", p.name, got, err, p.size)
 		}
 	}
-	// The passphrase, asked on the console and typed by the harness: the typing /init's prompt
-	// will need, proved here.
-	const keyFile = "/run/passphrase"
-	asked := make(chan error, 1)
-	prompt := "Passphrase for the new LUKS volume " + l.Name + ": "
-	go func() {
-		_, err := g.run(ctx, toolsAgent, "askpass", "/dev/ttyS0", prompt, keyFile)
-		asked <- err
-	}()
-	if _, _, err := g.vm.AnswerPrompt(ctx, -1, prompt, l.Passphrase+"\n", "<passphrase>"); err != nil {
+	keyFile, err := luksKey(ctx, g, l, filepath.Join(entry, luksKeyFileName))
+	if err != nil {
 		return err
 	}
-	if err := <-asked; err != nil {
-		return err
-	}
-	if got, err := g.vm.ReadFile(ctx, keyFile); err != nil || string(got) != l.Passphrase {
-		return g.vm.Fail("the passphrase typed at the console came as %d bytes (%v), not the %d typed", len(got), err, len(l.Passphrase))
-	}
-
 	t0 := time.Now()
 	format := append([]string{"/usr/sbin/cryptsetup", "luksFormat", "--batch-mode", "--type", "luks2", "--cipher", "aes-xts-plain64",
 		"--uuid", l.UUID, "--key-file", keyFile}, luksPBKDF...)
@@ -327,6 +396,57 @@ func buildLUKSDisk(ctx context.Context, a Artifacts, tree, disk string, d *luksD
 	}
 	l.UnlockTime = time.Since(t0)
 	say("cryptsetup open %s as %s: %s (keyslot %s)", l.Partition, l.Name, l.UnlockTime.Round(10*time.Millisecond), l.PBKDF)
+	if err := fill(ctx, g, l, say); err != nil {
+		return err
+	}
+	if err := closeLUKS(ctx, g, l); err != nil {
+		return err
+	}
+	if err := g.powerOff(ctx); err != nil {
+		return err
+	}
+	l.BuildTime = time.Since(start)
+	say("encrypted disk %s made in %s (LUKS UUID %s)", disk, l.BuildTime.Round(100*time.Millisecond), l.UUID)
+	return nil
+}
+
+// luksKey puts the volume's key into the tools guest and returns its path there: its passphrase,
+// asked on the console and typed by the harness (the typing /init's prompt will need, proved
+// here), or, without one, luksKeyFileBytes random bytes made on the host and kept at hostKey,
+// beside the disk in the cache.
+func luksKey(ctx context.Context, g *toolsGuest, l *LUKS, hostKey string) (string, error) {
+	const keyFile = "/run/volume.key"
+	if l.Passphrase == "" {
+		key := make([]byte, luksKeyFileBytes)
+		if _, err := rand.Read(key); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(hostKey, key, 0o600); err != nil {
+			return "", err
+		}
+		return keyFile, g.vm.WriteFile(ctx, keyFile, key, 0o600)
+	}
+	asked := make(chan error, 1)
+	prompt := "Passphrase for the new LUKS volume " + l.Name + ": "
+	go func() {
+		_, err := g.run(ctx, toolsAgent, "askpass", "/dev/ttyS0", prompt, keyFile)
+		asked <- err
+	}()
+	if _, _, err := g.vm.AnswerPrompt(ctx, -1, prompt, l.Passphrase+"\n", "<passphrase>"); err != nil {
+		return "", err
+	}
+	if err := <-asked; err != nil {
+		return "", err
+	}
+	if got, err := g.vm.ReadFile(ctx, keyFile); err != nil || string(got) != l.Passphrase {
+		return "", g.vm.Fail("the passphrase typed at the console came as %d bytes (%v), not the %d typed", len(got), err, len(l.Passphrase))
+	}
+	return keyFile, nil
+}
+
+// fillLVM makes the encrypted LVM disk's PV, VG and LVs in the open volume, and copies the root
+// file system (vdb1) into its LV.
+func fillLVM(ctx context.Context, g *toolsGuest, l *LUKS, say func(string, ...any)) error {
 	pv := "/dev/mapper/" + l.Name
 	for _, cmd := range [][]string{
 		{"pvcreate", "--yes", pv},
@@ -341,7 +461,7 @@ func buildLUKSDisk(ctx context.Context, a Artifacts, tree, disk string, d *luksD
 	if err := checkLVs(ctx, g, l); err != nil {
 		return err
 	}
-	t0 = time.Now()
+	t0 := time.Now()
 	// e2image -ra to a block device writes every block the file system uses, its whole inode
 	// tables and its zeroed blocks too (it skips zeros only into a file): what reads as zeros in
 	// the image does in the LV, and the free blocks, left as they are, are never read. A dd of the
@@ -351,18 +471,40 @@ func buildLUKSDisk(ctx context.Context, a Artifacts, tree, disk string, d *luksD
 	}
 	l.CopyTime = time.Since(t0)
 	say("root file system copied into %s by e2image -ra (%s)", l.RootDevice(), l.CopyTime.Round(10*time.Millisecond))
-	if _, err := g.run(ctx, "/sbin/e2fsck", "-fn", l.RootDevice()); err != nil {
+	_, err := g.run(ctx, "/sbin/e2fsck", "-fn", l.RootDevice())
+	return err
+}
+
+// blankSwap leaves nothing in the swap volume for hibernate setup to refuse: its first and last
+// MiB zeroed, where the signatures a probe looks for are (the blank disk's zeros read through
+// dm-crypt as noise). The volume must be SwapMiB, as cryptsetup status says.
+func blankSwap(ctx context.Context, g *toolsGuest, l *LUKS, say func(string, ...any)) error {
+	r, err := g.run(ctx, "/usr/sbin/cryptsetup", "status", l.Name)
+	if err != nil {
 		return err
 	}
-	if err := closeLUKS(ctx, g, l); err != nil {
-		return err
+	if got := statusSectors(r.Stdout); got != int64(l.SwapMiB)<<11 {
+		return g.vm.Fail("cryptsetup status %s: %d sectors, want %d MiB:\n%s", l.Name, got, l.SwapMiB, r.Stdout)
 	}
-	if err := g.powerOff(ctx); err != nil {
-		return err
+	for _, seek := range []int{0, l.SwapMiB - 1} {
+		if _, err := g.run(ctx, "/bin/dd", "if=/dev/zero", "of="+l.SwapDevice(), "bs=1M", "count=1", fmt.Sprintf("seek=%d", seek), "conv=fsync", "status=none"); err != nil {
+			return err
+		}
 	}
-	l.BuildTime = time.Since(start)
-	say("encrypted disk %s made in %s (LUKS UUID %s)", disk, l.BuildTime.Round(100*time.Millisecond), l.UUID)
+	say("%s: %d MiB, its first and last MiB zeroed", l.SwapDevice(), l.SwapMiB)
 	return nil
+}
+
+// statusSectors is the size line of a cryptsetup status ("  size:    1048576 sectors"), -1 if none.
+func statusSectors(status string) int64 {
+	for _, line := range strings.Split(status, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "size:" {
+			if n, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 // checkLVs checks the LVs' sizes as lvm reports them, and that their /dev/mapper nodes are there
@@ -390,10 +532,12 @@ func checkLVs(ctx context.Context, g *toolsGuest, l *LUKS) error {
 	return nil
 }
 
-// closeLUKS deactivates the VG and closes the LUKS volume.
+// closeLUKS deactivates the VG (if any) and closes the LUKS volume.
 func closeLUKS(ctx context.Context, g *toolsGuest, l *LUKS) error {
-	if _, err := g.lvm(ctx, "vgchange", "-an", l.VG); err != nil {
-		return err
+	if l.VG != "" {
+		if _, err := g.lvm(ctx, "vgchange", "-an", l.VG); err != nil {
+			return err
+		}
 	}
 	_, err := g.run(ctx, "/usr/sbin/cryptsetup", "close", l.Name)
 	return err // the agent's PowerOff syncs
@@ -427,9 +571,10 @@ func keyslotPBKDF(dump string) string {
 	return strings.Join(out, ", ")
 }
 
-// pruneLUKSCache removes all but the luksCacheKeep most recently used disks (keep is the one
-// just made), under the cache's lock.
-func pruneLUKSCache(keep string) {
+// pruneLUKSCache removes all but the luksCacheKeep most recently used disks of recipe (keep is
+// the one just made), under the cache's lock: the encrypted LVM disks and the swap disks are
+// kept apart, as tests of both run in one go.
+func pruneLUKSCache(keep, recipe string) {
 	dir := luksCacheDir()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -444,9 +589,17 @@ func pruneLUKSCache(keep string) {
 		if !e.IsDir() || e.Name() == keep {
 			continue
 		}
-		st, err := os.Stat(filepath.Join(dir, e.Name(), "layout.json"))
+		meta := filepath.Join(dir, e.Name(), "layout.json")
+		st, err := os.Stat(meta)
 		if err != nil {
 			continue // being made, or broken: its maker removes it
+		}
+		var d luksDisk
+		if b, err := os.ReadFile(meta); err == nil {
+			_ = json.Unmarshal(b, &d) // one that does not parse goes with the oldest kind
+		}
+		if or(d.Recipe, luksRecipe) != recipe {
+			continue
 		}
 		all = append(all, entry{e.Name(), st.ModTime()})
 	}

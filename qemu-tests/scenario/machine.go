@@ -58,6 +58,7 @@ type Swap struct {
 	File         string // a swap file of the root file system instead (setup --file)
 	FileSize     string // its setup --size, default 320M
 	SecondDisk   bool   // the swap partition of a second disk instead (Guest.SwapDisk)
+	KeyFileLUKS  bool   // that partition a LUKS2 volume opened with a key file (EncryptedSwapWithKeyFile)
 }
 
 // An Option is a guest variant, given to New.
@@ -161,7 +162,12 @@ func New(ctx context.Context, a Artifacts, name string, opts ...Option) (*Machin
 	}
 	m.Guest = g
 	m.Summary.Kernel, m.Summary.BuildTime = g.Release, time.Since(start)
-	if l := g.LUKS; l != nil {
+	switch l := g.LUKS; {
+	case l != nil && l.RootDevice() == "":
+		m.say("guest disk %s (%s to make): root PARTUUID %s; swap disk %s: LUKS UUID %s (PARTUUID %s) as %s, key file %s", g.Disk,
+			m.Summary.BuildTime.Round(10*time.Millisecond), g.Layout.RootPartUUID, g.SwapDisk, l.UUID, l.PartUUID, l.SwapDevice(), l.KeyFile)
+		return m, nil
+	case l != nil:
 		m.say("guest disk %s (%s to make): LUKS UUID %s (PARTUUID %s) as %s, root %s, swap %s", g.Disk, m.Summary.BuildTime.Round(10*time.Millisecond),
 			l.UUID, l.PartUUID, l.Name, l.RootDevice(), l.SwapDevice())
 		return m, nil
@@ -179,7 +185,7 @@ func (m *Machine) say(format string, args ...any) {
 // root needs and the Cmdline option.
 func (m *Machine) BaseCmdline() string {
 	root := "PARTUUID=" + m.Guest.Layout.RootPartUUID
-	if l := m.Guest.LUKS; l != nil {
+	if l := m.Guest.LUKS; l != nil && l.RootDevice() != "" {
 		root = l.RootDevice()
 	}
 	return strings.Join(strings.Fields(fmt.Sprintf("root=%s rw %s %s", root, m.Config.root.cmdline, m.Config.Cmdline)), " ")
@@ -220,8 +226,8 @@ func (m *Machine) Boot(ctx context.Context, extra string) (*harness.VM, harness.
 	return vm, info, nil
 }
 
-// powerOn starts QEMU on the guest's disk, its console log in the summary; for an encrypted
-// disk, it answers /init's passphrase prompt.
+// powerOn starts QEMU on the guest's disk, its console log in the summary; for a volume keyed
+// by a passphrase, it answers /init's passphrase prompt.
 func (m *Machine) powerOn(ctx context.Context, extra string) (*harness.VM, error) {
 	vm, err := harness.Start(ctx, m.Spec(strings.TrimSpace(m.BaseCmdline()+" "+extra)))
 	if err != nil {
@@ -233,7 +239,7 @@ func (m *Machine) powerOn(ctx context.Context, extra string) (*harness.VM, error
 		what += " with " + extra
 	}
 	m.say("%s (%s): %s", what, filepath.Base(m.Guest.Initrd), vm.ConsoleLogPath())
-	if m.Guest.LUKS != nil {
+	if l := m.Guest.LUKS; l != nil && l.Passphrase != "" {
 		return vm, m.answerPassphrase(ctx, vm)
 	}
 	return vm, nil

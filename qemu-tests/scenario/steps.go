@@ -60,7 +60,7 @@ func (m *Machine) SetupSwap(ctx context.Context, vm *harness.VM) error {
 }
 
 // swapDevice is what SetupSwap's --device names: the swap partition by PARTUUID, or an
-// encrypted disk's swap LV.
+// encrypted disk's swap LV or volume.
 func (m *Machine) swapDevice() string {
 	if l := m.Guest.LUKS; l != nil {
 		return l.SwapDevice()
@@ -268,8 +268,8 @@ func waitJobLine(ctx context.Context, vm *harness.VM, mark int, ok func(demojob.
 // SwapArea reads the guest's swap area from the host: the swap partition (of the guest disk or
 // the second disk), or the swap file at its resume_offset in the root partition.
 func (m *Machine) SwapArea() (*swsusp.Area, error) {
-	if m.Guest.LUKS != nil {
-		return nil, fmt.Errorf("the swap of %s is in the LUKS volume %s: the host cannot read it", m.Guest.Disk, m.Guest.LUKS.Name)
+	if l := m.Guest.LUKS; l != nil {
+		return nil, fmt.Errorf("the swap %s is in the LUKS volume %s: the host cannot read it", l.SwapDevice(), l.Name)
 	}
 	disk, l := m.Guest.Disk, m.Guest.Layout
 	start, size, offset := l.SwapStart, l.SwapSize, uint64(0)
