@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +16,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hibernate-linux/hibernate/internal/resume"
-	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
@@ -113,15 +110,10 @@ type luksDisk struct {
 	LUKS   LUKS
 }
 
-// luksCacheDir holds the encrypted disks across runs ($HIBERNATE_CACHE/luksdisk/KEY), each keyed
-// by all it is made from. The root tree holds this build's binaries, so a disk is found again
-// only for the same tree (a second make test of the same commit); luksCacheKeep bounds the
-// folder.
-func luksCacheDir() string { return filepath.Join(testutil.CacheDir(), "luksdisk") }
-
-// luksCacheKeep is how many disks the cache keeps (the most recently used): one disk is about
-// 70 MB on the host (the LUKS header, the LVM metadata and what e2image wrote; the rest is holes).
-const luksCacheKeep = 2
+// luksCache holds the encrypted disks across runs ($HIBERNATE_CACHE/luksdisk/KEY): two, about
+// 70 MB each on the host (the LUKS header, the LVM metadata and what e2image wrote; the rest is
+// holes).
+var luksCache = diskCache{name: "luksdisk", keep: 2}
 
 // treeHash hashes a tree: every path, its type and mode, and each file's contents (a symlink's
 // target), in path order.
@@ -182,70 +174,26 @@ func luksUUIDFor(key string) string {
 // for every run of the same tree. luksUUID is the UUID its header must have (luksUUIDFor). say
 // reports progress.
 func luksDiskFor(ctx context.Context, a Artifacts, tree, luksUUID, dst string, say func(string, ...any)) (*luksDisk, error) {
-	ti, err := buildToolsInitramfs(a)
-	if err != nil {
-		return nil, fmt.Errorf("the tools guest's initramfs: %w", err)
-	}
-	th, err := treeHash(tree)
-	if err != nil {
-		return nil, err
-	}
-	toolsHash, err := sha256File(ti.Path)
-	if err != nil {
-		return nil, err
-	}
 	l := newLUKS(luksUUID)
-	params, _ := json.Marshal(struct {
+	key, err := toolsDiskKey(a, luksRecipe, struct {
 		L     *LUKS
 		PBKDF []string
 		Disk  int
-	}{l, luksPBKDF, luksDiskMiB})
-	// What the disk is made of: how, its parameters, the root tree (this build's binaries among
-	// them), the tools guest's initramfs (the host's cryptsetup, lvm and e2fsprogs with their
-	// libraries, the kernel's modules, this build's agent), the kernel.
-	key := hashStrings(luksRecipe, string(params), th, toolsHash, a.Kernel.Release, a.Kernel.Version)[:16]
-	cache := luksCacheDir()
-	entry := filepath.Join(cache, key)
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return nil, err
-	}
-	// One lock for the whole cache, held to the end of the copy: a build (seconds) holds up the
-	// others, and nothing is pruned under a reader.
-	unlock, err := testutil.LockCache(ctx, filepath.Join(cache, ".lock"), "this disk")
+	}{l, luksPBKDF, luksDiskMiB}, tree)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
 	d := &luksDisk{}
-	cached, meta := filepath.Join(entry, "disk.img"), filepath.Join(entry, "layout.json")
-	if b, err := os.ReadFile(meta); err == nil && json.Unmarshal(b, d) == nil && d.LUKS.UUID == luksUUID {
-		now := time.Now()
-		os.Chtimes(meta, now, now) // most recently used: kept by the pruning
-		d.LUKS.Cached = true
-		say("encrypted disk from the cache, %s (made in %s)", entry, d.LUKS.BuildTime.Round(100*time.Millisecond))
-	} else {
-		if err := os.RemoveAll(entry); err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(entry, 0o755); err != nil {
-			return nil, err
-		}
-		d = &luksDisk{LUKS: *l}
-		if err := buildLUKSDisk(ctx, a, tree, cached, d, filepath.Join(entry, "root.img"), say); err != nil {
-			os.RemoveAll(entry)
-			return nil, err
-		}
-		b, err := json.MarshalIndent(d, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(meta, b, 0o644); err != nil { // last: an entry without it is made again
-			return nil, err
-		}
-		pruneLUKSCache(key)
-	}
-	if err := guestdisk.CopySparse(dst, cached); err != nil {
+	cached, err := luksCache.get(ctx, key, d, func() bool { return d.LUKS.UUID == luksUUID }, func(entry string) error {
+		*d = luksDisk{LUKS: *l}
+		return buildLUKSDisk(ctx, a, tree, filepath.Join(entry, "disk.img"), d, filepath.Join(entry, "root.img"), say)
+	}, map[string]string{"disk.img": dst})
+	if err != nil {
 		return nil, err
+	}
+	if cached {
+		d.LUKS.Cached = true
+		say("encrypted disk from the cache, %s (made in %s)", filepath.Join(luksCache.dir(), key), d.LUKS.BuildTime.Round(100*time.Millisecond))
 	}
 	d.Disk = dst
 	return d, nil
@@ -425,33 +373,4 @@ func keyslotPBKDF(dump string) string {
 		}
 	}
 	return strings.Join(out, ", ")
-}
-
-// pruneLUKSCache removes all but the luksCacheKeep most recently used disks (keep is the one
-// just made), under the cache's lock.
-func pruneLUKSCache(keep string) {
-	dir := luksCacheDir()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	type entry struct {
-		name string
-		used time.Time
-	}
-	var all []entry
-	for _, e := range ents {
-		if !e.IsDir() || e.Name() == keep {
-			continue
-		}
-		st, err := os.Stat(filepath.Join(dir, e.Name(), "layout.json"))
-		if err != nil {
-			continue // being made, or broken: its maker removes it
-		}
-		all = append(all, entry{e.Name(), st.ModTime()})
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].used.After(all[j].used) })
-	for i := luksCacheKeep - 1; i < len(all); i++ {
-		os.RemoveAll(filepath.Join(dir, all[i].name))
-	}
 }
