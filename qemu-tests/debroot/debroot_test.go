@@ -179,3 +179,25 @@ func TestEnsureSystemdGuest(t *testing.T) {
 		t.Errorf("%s left in the root", sysPlaceholder)
 	}
 }
+
+// TestEnsureSystemdMDGuest builds (or finds) the md RAID guest's root, as TestEnsureSystemdGuest.
+func TestEnsureSystemdMDGuest(t *testing.T) {
+	if os.Getenv("HIBERNATE_E2E") != "1" {
+		t.Skip("downloads Debian packages: run with HIBERNATE_E2E=1 (make e2e)")
+	}
+	if os.Getuid() != 0 {
+		t.Skip("debootstrap needs root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	r, err := Ensure(ctx, SystemdMDGuest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("root %s (built %v, debootstrap %s), kernels %v", r.Dir, r.Built, r.Took, r.Kernels)
+	for _, p := range []string{"sbin/mdadm", "usr/share/initramfs-tools/hooks/mdadm"} {
+		if _, err := os.Lstat(filepath.Join(r.Dir, p)); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -69,3 +69,15 @@ func SystemdGuest() Spec {
 		NoRootPW: true,
 	}
 }
+
+// SystemdMDGuest is SystemdGuest with mdadm: its root is on an md RAID1, which Debian's
+// initramfs (initramfs-tools' mdadm hook and local-block script) assembles at boot. The
+// kernel's initramfs is made at the end of debootstrap, after mdadm is unpacked (initramfs-tools
+// runs as a dpkg trigger), so it holds mdadm; with no ARRAY in mdadm.conf the script assembles
+// every array it finds. Its own root (and base) beside SystemdGuest's: one package more.
+func SystemdMDGuest() Spec {
+	s := SystemdGuest()
+	s.Name = "systemd-md"
+	s.Include = append(append([]string(nil), s.Include...), "mdadm")
+	return s
+}
