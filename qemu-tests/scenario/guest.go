@@ -28,6 +28,9 @@ type Guest struct {
 	// LUKS is the encrypted LVM layout of Disk (EncryptedLVM): its LUKS UUID, VG and LVs; nil
 	// for a plain disk. Layout then has the LUKS partition as its root partition, and no swap.
 	LUKS *LUKS
+	// MD is the md RAID1 pair of the root (MDRAID1Root): Disk is its first disk, MD.Second the
+	// other, attached at every boot; Layout is the first disk's. nil for a root on a partition.
+	MD *MD
 }
 
 // GuestFile is one more file of the guest's root file system.

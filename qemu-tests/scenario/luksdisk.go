@@ -224,13 +224,8 @@ func buildLUKSDisk(ctx context.Context, a Artifacts, tree, disk string, d *luksD
 		return err
 	}
 	say("tools guest up %s after power on: %s", time.Since(start).Round(100*time.Millisecond), g.vm.ConsoleLogPath())
-	for _, dev := range []struct {
-		name string
-		size int64
-	}{{"vda1", d.Layout.RootSize}, {"vdb1", int64(l.RootMiB) << 20}} {
-		if got, err := g.partitionBytes(ctx, dev.name); err != nil || got != dev.size {
-			return fmt.Errorf("the tools guest's %s: %d bytes (%v), want %d", dev.name, got, err, dev.size)
-		}
+	if err := g.checkSizes(ctx, map[string]int64{"vda1": d.Layout.RootSize, "vdb1": int64(l.RootMiB) << 20}); err != nil {
+		return err
 	}
 	// The passphrase, asked on the console and typed by the harness: the typing /init's prompt
 	// will need, proved here.
@@ -289,17 +284,7 @@ func buildLUKSDisk(ctx context.Context, a Artifacts, tree, disk string, d *luksD
 	if err := checkLVs(ctx, g, l); err != nil {
 		return err
 	}
-	t0 = time.Now()
-	// e2image -ra to a block device writes every block the file system uses, its whole inode
-	// tables and its zeroed blocks too (it skips zeros only into a file): what reads as zeros in
-	// the image does in the LV, and the free blocks, left as they are, are never read. A dd of the
-	// whole LV took 50 s here (10 MB/s through dm-crypt under TCG); this writes about a tenth.
-	if _, err := g.run(ctx, "/sbin/e2image", "-ra", "/dev/vdb1", l.RootDevice()); err != nil {
-		return err
-	}
-	l.CopyTime = time.Since(t0)
-	say("root file system copied into %s by e2image -ra (%s)", l.RootDevice(), l.CopyTime.Round(10*time.Millisecond))
-	if _, err := g.run(ctx, "/sbin/e2fsck", "-fn", l.RootDevice()); err != nil {
+	if l.CopyTime, err = g.copyRoot(ctx, "/dev/vdb1", l.RootDevice()); err != nil {
 		return err
 	}
 	if err := closeLUKS(ctx, g, l); err != nil {
