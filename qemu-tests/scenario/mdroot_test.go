@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"os"
 	"testing"
 	"time"
 
@@ -17,18 +16,7 @@ import (
 // `hibernate check` fails saying why (no swap) and names the initramfs as initramfs-tools'. /boot/initrd.img-R stays byte for byte what it was, and
 // the machine boots again from it, both disks attached, without hibernate's /init.
 func TestDebianMDRootKeepsDistributionInitrd(t *testing.T) {
-	a := artifacts(t)
-	if os.Getuid() != 0 {
-		t.Skip("debootstrap and the guest's root-owned tree need root")
-	}
-	deb, err := FindPackage(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := DebianRoot(timeout(t, 30*time.Minute), debroot.SystemdMDGuest(), testWriter{t}) // a cold debootstrap takes minutes
-	if err != nil {
-		t.Fatal(err)
-	}
+	deb, root := debianPackageRoot(t, debroot.SystemdMDGuest())
 	ctx := timeout(t, 10*time.Minute)
 	m := newMachine(t, ctx, DebianSystemd(root), MDRAID1Root(), FromPackage(deb))
 	vm, _ := boot(t, ctx, m, "")
