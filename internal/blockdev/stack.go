@@ -113,8 +113,48 @@ func CryptNames(layers []Layer) []string {
 	return out
 }
 
-// DescribeStack is a stack for a person, top first: "LVM LV root of VG vg on dm-crypt sda3_crypt (LUKS2) on partition sda3".
+// DescribeStack is a stack for a person, top first: "LVM LV root of VG vg on dm-crypt sda3_crypt
+// (LUKS2) on partition sda3". A layer made of several devices names them all, joined by "and",
+// a device that is itself on another in parentheses: "md raid1 md0 on partition vda1 and
+// partition vdb1", "LVM LV root of VG vg on (dm-crypt vda3_crypt (LUKS2) on partition vda3) and
+// partition vda2". Layers whose Slaves do not name the others (made by hand) are joined in order.
 func DescribeStack(layers []Layer) string {
+	if len(layers) == 0 {
+		return ""
+	}
+	byName := map[string]Layer{}
+	for _, l := range layers {
+		byName[l.Name] = l
+	}
+	seen := map[string]bool{}
+	var describe func(l Layer) string
+	describe = func(l Layer) string {
+		seen[l.Name] = true
+		var under []string
+		for _, name := range l.Slaves {
+			s, ok := byName[name]
+			if !ok || seen[name] {
+				continue
+			}
+			d := describe(s)
+			if len(l.Slaves) > 1 && strings.Contains(d, " on ") {
+				d = "(" + d + ")"
+			}
+			under = append(under, d)
+		}
+		if len(under) == 0 {
+			return l.What
+		}
+		last := len(under) - 1
+		if last == 0 {
+			return l.What + " on " + under[0]
+		}
+		return l.What + " on " + strings.Join(under[:last], ", ") + " and " + under[last]
+	}
+	out := describe(layers[0])
+	if len(seen) == len(byName) {
+		return out
+	}
 	var parts []string
 	for _, l := range layers {
 		if l.Kind == "disk" && len(parts) > 0 {

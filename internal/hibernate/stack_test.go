@@ -70,7 +70,7 @@ func TestResumeStack(t *testing.T) {
 		{"md RAID, our initramfs", []func(*faketree.Tree){func(tr *faketree.Tree) {
 			tr.MD(0, "raid1", "vdb2", "vdb3")
 			tr.Write("sys/power/resume", "9:0\n")
-		}}, false, "the resume device 9:0 is md raid1 md0 on partition vdb2 on partition vdb3: hibernate's /init cannot bring it up: md raid1 md0: it does not assemble md RAID"},
+		}}, false, "the resume device 9:0 is md raid1 md0 on partition vdb2 and partition vdb3: hibernate's /init cannot bring it up: md raid1 md0: it does not assemble md RAID"},
 		{"LVM on LUKS, the distribution's with its tools", []func(*faketree.Tree){lvmOnLUKS, distro("usr/sbin/cryptsetup", "usr/sbin/lvm")}, true, "on partition vdb3"},
 		{"LVM on LUKS, the distribution's without lvm", []func(*faketree.Tree){lvmOnLUKS, distro("usr/sbin/cryptsetup")}, false, "the initramfs holds no lvm to bring up LVM LV swap_1 of VG debian-vg"},
 	} {

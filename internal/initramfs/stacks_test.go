@@ -48,9 +48,9 @@ func TestCheckStacks(t *testing.T) {
 		{"a VG on a LUKS volume and a plain partition", func(tr *faketree.Tree) {
 			tr.Mapper(0, "vda3_crypt", "CRYPT-LUKS2-0123-vda3_crypt", "vda3")
 			tr.Mapper(1, "vg-root", lvmUUID('r', ""), "dm-0", "vda2")
-		}, "/dev/dm-1 / ext4 rw 0 0\n", "", "LVM LV root of VG vg on dm-crypt vda3_crypt (LUKS2) on partition vda3 on partition vda2", true},
+		}, "/dev/dm-1 / ext4 rw 0 0\n", "", "LVM LV root of VG vg on (dm-crypt vda3_crypt (LUKS2) on partition vda3) and partition vda2", true},
 		{"md RAID1 root", func(tr *faketree.Tree) { tr.MD(0, "raid1", "vda1", "vda3") }, "/dev/md0 / ext4 rw 0 0\n", "",
-			"/ (/dev/md0) is md raid1 md0 on partition vda1 on partition vda3: md raid1 md0: it does not assemble md RAID", false},
+			"/ (/dev/md0) is md raid1 md0 on partition vda1 and partition vda3: md raid1 md0: it does not assemble md RAID", false},
 		{"LUKS on md RAID: the RAID named", func(tr *faketree.Tree) {
 			tr.MD(0, "raid1", "vda1", "vda3")
 			tr.Mapper(0, "md0_crypt", "CRYPT-LUKS2-0123-md0_crypt", "md0")

@@ -152,20 +152,8 @@ func TestCheckRel(t *testing.T) {
 // TestEnsureSystemdGuest builds (or finds) the systemd guest's root: a cold build runs
 // debootstrap and downloads about 150 MiB of packages, so it runs only with HIBERNATE_E2E=1.
 func TestEnsureSystemdGuest(t *testing.T) {
-	if os.Getenv("HIBERNATE_E2E") != "1" {
-		t.Skip("downloads Debian packages: run with HIBERNATE_E2E=1 (make e2e)")
-	}
-	if os.Getuid() != 0 {
-		t.Skip("debootstrap needs root")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	s := SystemdGuest()
 	start := time.Now()
-	r, err := Ensure(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := ensure(t, SystemdGuest())
 	t.Logf("root %s (built %v, debootstrap %s, whole %s), kernels %v", r.Dir, r.Built, r.Took, time.Since(start), r.Kernels)
 	if len(r.Kernels) == 0 {
 		t.Error("no kernel under lib/modules")
@@ -178,4 +166,33 @@ func TestEnsureSystemdGuest(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.Dir, sysPlaceholder)); err == nil {
 		t.Errorf("%s left in the root", sysPlaceholder)
 	}
+}
+
+// TestEnsureSystemdMDGuest builds (or finds) the md RAID guest's root, as TestEnsureSystemdGuest.
+func TestEnsureSystemdMDGuest(t *testing.T) {
+	r := ensure(t, SystemdMDGuest())
+	t.Logf("root %s (built %v, debootstrap %s), kernels %v", r.Dir, r.Built, r.Took, r.Kernels)
+	for _, p := range []string{"sbin/mdadm", "usr/share/initramfs-tools/hooks/mdadm"} {
+		if _, err := os.Lstat(filepath.Join(r.Dir, p)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// ensure builds (or finds) the root of s, with HIBERNATE_E2E=1 and as root only.
+func ensure(t *testing.T, s Spec) Root {
+	t.Helper()
+	if os.Getenv("HIBERNATE_E2E") != "1" {
+		t.Skip("downloads Debian packages: run with HIBERNATE_E2E=1 (make e2e)")
+	}
+	if os.Getuid() != 0 {
+		t.Skip("debootstrap needs root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	r, err := Ensure(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

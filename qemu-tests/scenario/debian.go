@@ -55,6 +55,13 @@ func DebianSystemd(root debroot.Root) Option {
 	}
 }
 
+// MDRAID1Root puts the DebianSystemd guest's root (its ext4) on an md RAID1 of two disks
+// (mddisk.go), and boots it with the distribution's initramfs, the root's /boot/initrd.img-R
+// (initramfs-tools with mdadm, debroot.SystemdMDGuest), as the Debian installer leaves such a
+// machine: hibernate's /init does not assemble md arrays. No swap partition. Give it after
+// DebianSystemd.
+func MDRAID1Root() Option { return func(c *Config) { c.MDRoot = true } }
+
 // buildDebian makes this run's tree from the cached root (hard links: nothing in the run
 // changes a cached file), installs hibernate the way a user does, adds the agent and the demo
 // job the units start, builds the first boot's initramfs on the host, and writes the disk.
@@ -84,11 +91,29 @@ func (m *Machine) buildDebian(ctx context.Context, root debroot.Root) (Guest, er
 		return g, err
 	}
 	g.Release = rel
+	if m.Config.MDRoot {
+		return g, m.mdDebianDisks(ctx, &g, dir, tree)
+	}
 	g.Initrd = filepath.Join(dir, "initrd.img-"+rel+".host-built")
 	if _, err := buildInitramfs(ctx, a, rel, filepath.Join(tree, "lib/modules", rel), g.Initrd, m.Config.InitrdFlags...); err != nil {
 		return g, err
 	}
 	return g, m.writeDisks(&g, dir, tree, 2048, debroot.RootLabel)
+}
+
+// mdDebianDisks boots g with the distribution's initramfs, the tree's own (copied out: the
+// tree's is a hard link into the cached root), and writes the md RAID1 disks holding tree.
+func (m *Machine) mdDebianDisks(ctx context.Context, g *Guest, dir, tree string) error {
+	g.Initrd = filepath.Join(dir, "initrd.img-"+g.Release+".distribution")
+	if err := copyFile(filepath.Join(tree, "boot", "initrd.img-"+g.Release), g.Initrd, 0o644); err != nil {
+		return err
+	}
+	md, err := mdDisksFor(ctx, m.Artifacts, tree, filepath.Join(dir, "disk1.img"), filepath.Join(dir, "disk2.img"), m.say)
+	if err != nil {
+		return err
+	}
+	g.Disk, g.Layout, g.MD = filepath.Join(dir, "disk1.img"), md.Layouts[0], md
+	return nil
 }
 
 // debianTree makes tree from the cached root and installs our programs into it.

@@ -16,18 +16,7 @@ import (
 // the distribution's initramfs back, and the guest boots it; apt purge leaves the guest's files
 // as they were before the install.
 func TestDebianFromPackage(t *testing.T) {
-	a := artifacts(t)
-	if os.Getuid() != 0 {
-		t.Skip("debootstrap and the guest's root-owned tree need root")
-	}
-	deb, err := FindPackage(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := DebianRoot(timeout(t, 30*time.Minute), debroot.SystemdGuest(), testWriter{t}) // a cold debootstrap takes minutes
-	if err != nil {
-		t.Fatal(err)
-	}
+	deb, root := debianPackageRoot(t, debroot.SystemdGuest())
 	ctx := timeout(t, 12*time.Minute) // about 4 min alone on two host cores; update-initramfs in the guest is most of it
 	// The guest's initramfs-tools builds with MODULES=dep, as an admin may set it: with the
 	// default (most) update-initramfs took over 9 minutes under emulation, with dep about 100 s.
@@ -47,4 +36,23 @@ func TestDebianFromPackage(t *testing.T) {
 		s.Kernel, root.Took.Round(time.Second), s.BuildTime.Round(10*time.Millisecond), sd.BootState,
 		sd.BootToRunning.Round(100*time.Millisecond), sd.State, s.InitrdTime.Round(10*time.Millisecond),
 		s.HibernateTime.Round(100*time.Millisecond), s.ResumeTime.Round(100*time.Millisecond))
+}
+
+// debianPackageRoot is what a Debian guest installing the .deb needs: the package make deb left
+// and the root of spec (debootstrapped once and cached: a cold debootstrap takes minutes). It
+// skips the test without root.
+func debianPackageRoot(t *testing.T, spec debroot.Spec) (deb string, root debroot.Root) {
+	t.Helper()
+	a := artifacts(t)
+	if os.Getuid() != 0 {
+		t.Skip("debootstrap and the guest's root-owned tree need root")
+	}
+	deb, err := FindPackage(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root, err = DebianRoot(timeout(t, 30*time.Minute), spec, testWriter{t}); err != nil {
+		t.Fatal(err)
+	}
+	return deb, root
 }

@@ -47,12 +47,18 @@ func guestFiles(ctx context.Context, vm *harness.VM) (map[string]bool, error) {
 	return out, nil
 }
 
-// InstallPackage notes every file of the guest, then installs the .deb with apt, as a user does.
+// InstallPackage notes every file of the guest (for PurgePackage), then installs the .deb with
+// apt (AptInstall).
 func (m *Machine) InstallPackage(ctx context.Context, vm *harness.VM) error {
 	var err error
 	if m.filesBeforePackage, err = guestFiles(ctx, vm); err != nil {
 		return err
 	}
+	return m.AptInstall(ctx, vm)
+}
+
+// AptInstall installs the .deb with apt, as a user does.
+func (m *Machine) AptInstall(ctx context.Context, vm *harness.VM) error {
 	deb := filepath.Join(guestPackageDir, filepath.Base(m.Config.Package))
 	r, err := run(ctx, vm, "apt-get", "install", "-y", deb)
 	if err != nil {

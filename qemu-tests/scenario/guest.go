@@ -34,6 +34,9 @@ type Guest struct {
 	// BuiltInitrd is the file `hibernate initramfs build` wrote, in the root tree's /boot (Initrd
 	// is QEMU's copy of it), and BuildSaid what it printed: the minimal root's.
 	BuiltInitrd, BuildSaid string
+	// MD is the md RAID1 pair of the root (MDRAID1Root): Disk is its first disk, MD.Second the
+	// other, attached at every boot; Layout is the first disk's. nil for a root on a partition.
+	MD *MD
 }
 
 // GuestFile is one more file of the guest's root file system.

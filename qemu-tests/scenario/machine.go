@@ -49,6 +49,7 @@ type Config struct {
 	NowFlags    []string // more flags for `hibernate now --mode shutdown`
 	CutPower    string   // HibernateNow pulls the plug when this console line appears
 	Package     string   // the .deb the Debian guest installs hibernate from (instead of make install)
+	MDRoot      bool     // the Debian guest's root on an md RAID1, booting the distribution's initramfs (MDRAID1Root)
 	root        rootKind
 }
 
@@ -172,6 +173,11 @@ func New(ctx context.Context, a Artifacts, name string, opts ...Option) (*Machin
 			l.UUID, l.PartUUID, l.Name, l.RootDevice(), l.SwapDevice())
 		return m, nil
 	}
+	if md := m.Guest.MD; md != nil {
+		m.say("guest disks %s and %s (%s to make): md %s (UUID %s) of %s, ext4 UUID %s on it", g.Disk, md.Second, m.Summary.BuildTime.Round(10*time.Millisecond),
+			md.Level, md.UUID, strings.Join(md.Members, " "), md.FSUUID)
+		return m, nil
+	}
 	m.say("guest disk %s (%s to make): root PARTUUID %s, swap PARTUUID %s", g.Disk, m.Summary.BuildTime.Round(10*time.Millisecond),
 		g.Layout.RootPartUUID, g.Layout.SwapPartUUID)
 	return m, nil
@@ -188,12 +194,18 @@ func (m *Machine) BaseCmdline() string {
 	if l := m.Guest.LUKS; l != nil && l.RootDevice() != "" {
 		root = l.RootDevice()
 	}
+	if md := m.Guest.MD; md != nil {
+		root = "UUID=" + md.FSUUID
+	}
 	return strings.Join(strings.Fields(fmt.Sprintf("root=%s rw %s %s", root, m.Config.root.cmdline, m.Config.Cmdline)), " ")
 }
 
 // Spec is the guest's description for one boot with the given kernel command line.
 func (m *Machine) Spec(cmdline string) harness.Spec {
 	disks := []harness.Disk{{Path: m.Guest.Disk, BPS: m.Config.DiskBPS}}
+	if m.Guest.MD != nil {
+		disks = append(disks, harness.Disk{Path: m.Guest.MD.Second, BPS: m.Config.DiskBPS})
+	}
 	if m.Guest.SwapDisk != "" {
 		disks = append(disks, harness.Disk{Path: m.Guest.SwapDisk})
 	}

@@ -14,10 +14,12 @@ command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v lz4 >/dev/null || need+=(lz4)
 command -v debootstrap >/dev/null || need+=(debootstrap)
-# cryptsetup and lvm run only inside the tools guest (qemu-tests/scenario/toolsguest.go), which
-# lays out the encrypted LVM disk: never on this machine. /usr/sbin is not on a user's PATH.
+# cryptsetup, lvm and mdadm run only inside the tools guest (qemu-tests/scenario/toolsguest.go),
+# which lays out the encrypted LVM disk and the md RAID1 one: never on this machine. /usr/sbin is
+# not on a user's PATH.
 [ -x /usr/sbin/cryptsetup ] || [ -x /sbin/cryptsetup ] || need+=(cryptsetup-bin)
 [ -x /usr/sbin/lvm ] || [ -x /sbin/lvm ] || need+=(lvm2)
+[ -x /usr/sbin/mdadm ] || [ -x /sbin/mdadm ] || need+=(mdadm)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: missing ${need[*]}; install them as root: apt-get install ${need[*]}" >&2

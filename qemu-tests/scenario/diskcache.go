@@ -1,0 +1,129 @@
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/hibernate-linux/hibernate/internal/testutil"
+	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
+)
+
+// diskCache keeps the disks the tools guest lays out (the encrypted LVM disk, the md RAID1
+// pair) across runs: $HIBERNATE_CACHE/<name>/KEY, each entry keyed by all it is made from
+// (toolsDiskKey), holding its disk images and layout.json, what the build found (written last:
+// an entry without it is made again). A tree holding this build's binaries is found again only
+// for the same tree (a second make test of the same commit); keep bounds the folder.
+type diskCache struct {
+	name string // the folder under the cache: luksdisk, mddisk
+	keep int    // how many entries it keeps (the most recently used)
+}
+
+func (c diskCache) dir() string { return filepath.Join(testutil.CacheDir(), c.name) }
+
+const diskCacheMeta = "layout.json"
+
+// get copies the entry key's disks to where copies says (the file in the entry → its copy,
+// sparse) and reads its layout.json into meta, which valid then checks; an entry missing or
+// not valid is made again by build(entry), which writes the disks into entry and fills meta.
+// It says whether the entry came from the cache. One lock for the whole cache, held to the end
+// of the copy: a build holds up the others, and nothing is pruned under a reader.
+func (c diskCache) get(ctx context.Context, key string, meta any, valid func() bool, build func(entry string) error, copies map[string]string) (cached bool, err error) {
+	dir := c.dir()
+	entry := filepath.Join(dir, key)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return false, err
+	}
+	unlock, err := testutil.LockCache(ctx, filepath.Join(dir, ".lock"), "this disk")
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	metaPath := filepath.Join(entry, diskCacheMeta)
+	if b, err := os.ReadFile(metaPath); err == nil && json.Unmarshal(b, meta) == nil && valid() {
+		now := time.Now()
+		os.Chtimes(metaPath, now, now) // most recently used: kept by the pruning
+		cached = true
+	} else {
+		if err := os.RemoveAll(entry); err != nil {
+			return false, err
+		}
+		if err := os.MkdirAll(entry, 0o755); err != nil {
+			return false, err
+		}
+		if err := build(entry); err != nil {
+			os.RemoveAll(entry)
+			return false, err
+		}
+		b, err := json.MarshalIndent(meta, "", "  ")
+		if err != nil {
+			return false, err
+		}
+		if err := os.WriteFile(metaPath, b, 0o644); err != nil {
+			return false, err
+		}
+		c.prune(key)
+	}
+	for name, dst := range copies {
+		if err := guestdisk.CopySparse(dst, filepath.Join(entry, name)); err != nil {
+			return cached, err
+		}
+	}
+	return cached, nil
+}
+
+// prune removes all but the keep most recently used entries (keep is the one just made), under
+// the cache's lock.
+func (c diskCache) prune(keep string) {
+	dir := c.dir()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type entry struct {
+		name string
+		used time.Time
+	}
+	var all []entry
+	for _, e := range ents {
+		if !e.IsDir() || e.Name() == keep {
+			continue
+		}
+		st, err := os.Stat(filepath.Join(dir, e.Name(), diskCacheMeta))
+		if err != nil {
+			continue // being made, or broken: its maker removes it
+		}
+		all = append(all, entry{e.Name(), st.ModTime()})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].used.After(all[j].used) })
+	for i := c.keep - 1; i < len(all); i++ {
+		os.RemoveAll(filepath.Join(dir, all[i].name))
+	}
+}
+
+// toolsDiskKey is the cache key of a disk made in the tools guest: how it is made (recipe), its
+// parameters, the root tree copied into it (this build's binaries among them), the tools
+// guest's initramfs (the host's tools with their libraries, the kernel's modules, this build's
+// agent) and the kernel.
+func toolsDiskKey(a Artifacts, recipe string, params any, tree string) (string, error) {
+	ti, err := buildToolsInitramfs(a)
+	if err != nil {
+		return "", err
+	}
+	th, err := treeHash(tree)
+	if err != nil {
+		return "", err
+	}
+	toolsHash, err := sha256File(ti.Path)
+	if err != nil {
+		return "", err
+	}
+	p, err := json.Marshal(params)
+	if err != nil {
+		return "", err
+	}
+	return hashStrings(recipe, string(p), th, toolsHash, a.Kernel.Release, a.Kernel.Version)[:16], nil
+}
