@@ -104,6 +104,10 @@ const (
 	// Activated begins the line of the LVM logical volumes activated.
 	Activated = "activated LVM logical volumes "
 
+	// UdevRecords begins the line naming the device-mapper devices whose udev records /init
+	// wrote before switching to root (udevdb.go), so that the root's udev and systemd take them.
+	UdevRecords = "udev records for the root's udev and systemd: "
+
 	// KeysPassed says that the keys typed at this boot go to the kernel kexec'ed into, in the
 	// memory of its initramfs; the count follows.
 	KeysPassed = "passing the keys typed at this boot to it, in its initramfs in memory: "

@@ -275,6 +275,7 @@ func (b *Machine) switchToRoot(p Params, in Input) error {
 		return fmt.Errorf("root %s has no /sbin/init; say init=", dev.Path)
 	}
 	b.stampRecord(in, newRoot, dev)
+	b.recordForUdev()
 	b.Logf("mounted %s (%s) on /, switching to %s", dev.Path, fstype, init)
 	return switchRoot(newRoot, init)
 }
