@@ -24,8 +24,10 @@ build: $(BUILD)/bin/hibernate $(BUILD)/bin/hibernate-guest-agent $(BUILD)/bin/hi
 $(BUILD)/bin/hibernate: FORCE
 	$(GOBUILD) -o $@ ./cmd/hibernate
 
+# Those two carry no version: stamped, their bytes (and the guest disks and the tools guest's
+# initramfs cached with them, keyed by what they hold) would change with every commit.
 $(BUILD)/bin/hibernate-%: FORCE
-	$(GOBUILD) -o $@ ./qemu-tests/cmd/hibernate-$*
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $@ ./qemu-tests/cmd/hibernate-$*
 
 # The u-root part of the initramfs, compiled once with hibernate (needs the Go toolchain);
 # `hibernate initramfs build` adds a kernel's modules to it on the user's machine.
