@@ -94,13 +94,16 @@ test: vet unit install-check deb-test fuzz-short e2e
 deb-test:
 	@$(MAKE) -s deb-check DEB_ALLOW_DIRTY=1
 
-# Ours against initramfs-tools and dracut on the same kernel, disk and image (not part of test):
-# writes docs/benchmarks.md and docs/benchmarks-resume.png; the peers' chroots are made once
-# (debootstrap) under $(HIBERNATE_CACHE)/debroot. About 25 minutes.
+# Ours against initramfs-tools and dracut on the same kernel, disk and image (not part of test),
+# and on an encrypted LVM machine against initramfs-tools with cryptsetup-initramfs: writes
+# docs/benchmarks.md and docs/benchmarks-resume.png; the peers' chroots are made once
+# (debootstrap) under $(HIBERNATE_CACHE)/debroot. About 40 minutes; BENCH_ONLY=luks runs the
+# encrypted section alone (about 15) and rewrites only its part of docs/benchmarks.md.
+BENCH_ONLY ?=
 bench: deps kernels build
 	@command -v gnuplot >/dev/null || apt-get install -y -q gnuplot-nox
 	@command -v debootstrap >/dev/null || apt-get install -y -q debootstrap
-	$(GO) run ./qemu-tests/bench/cmd/bench
+	$(GO) run ./qemu-tests/bench/cmd/bench $(if $(BENCH_ONLY),-only $(BENCH_ONLY))
 
 # Installs the binary, its initramfs base, the Debian kernel hooks that build an initramfs for
 # every kernel installed (and remove it with the kernel), the systemd unit of hibernate watch and

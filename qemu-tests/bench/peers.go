@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
 	"github.com/hibernate-linux/hibernate/qemu-tests/scenario"
 )
@@ -36,17 +35,13 @@ type peerRoots struct {
 // boot installed by dpkg, and checks that their linux-image is that very version.
 func ensurePeerRoots(ctx context.Context, a scenario.Artifacts, log io.Writer) (peerRoots, error) {
 	var p peerRoots
-	debs, _ := filepath.Glob(filepath.Join(testutil.KernelCache(), "debs", "linux-image-"+a.Kernel.Release+"_"+a.Kernel.Version+"_*.deb"))
-	if len(debs) != 1 {
-		return p, fmt.Errorf("want one linux-image-%s_%s deb in the kernel cache's debs/, found %v: run make kernels", a.Kernel.Release, a.Kernel.Version, debs)
-	}
 	p.versions = map[string]string{}
 	for _, r := range []struct {
 		spec debroot.Spec
 		dst  *debroot.KernelRoot
 		gen  string
 	}{{debroot.InitramfsToolsPeer(), &p.tools, "initramfs-tools"}, {debroot.DracutPeer(), &p.dracut, "dracut"}} {
-		k, err := debroot.EnsureKernelRoot(ctx, r.spec, debs, log)
+		k, err := kernelRoot(ctx, a, r.spec, log)
 		if err != nil {
 			return p, err
 		}

@@ -23,6 +23,9 @@ const (
 	targetOverhead = 150 * time.Millisecond
 )
 
+// hibernatingHeading begins the section after the encrypted one.
+const hibernatingHeading = "## Hibernating"
+
 // Stats are a median and the range of durations.
 type Stats struct {
 	N                int
@@ -93,7 +96,8 @@ func Markdown(r *Result, plot string) string {
 	w("RAM, a job holding 64 MiB); each trial boots a sparse copy of that disk with the same kernel command")
 	w("line (`root=PARTUUID=… rw resume=UUID=…`), and only the initrd differs. Each peer was told the same")
 	w("resume device (initramfs-tools: `RESUME=UUID=…` in conf.d; dracut: `resume=` on the command line and")
-	w("its `resume` module).")
+	w("its `resume` module). An encrypted LVM machine, ours against initramfs-tools with cryptsetup-initramfs")
+	w("and lvm2, timed from the passphrase's Enter, has its own section below.")
 	w("")
 	ref := "initramfs-tools (MODULES=most)"
 	refMed := statsOf(r.byInitrd(ref, func(t Trial) time.Duration { return t.Resume })).Median
@@ -176,7 +180,9 @@ func Markdown(r *Result, plot string) string {
 		}
 	}
 	w("")
-	w("## Hibernating")
+	b.WriteString(LUKSMarkdown(r.LUKS))
+	w("")
+	w("%s", hibernatingHeading)
 	w("")
 	w("Fresh guests (512 MiB, the 64 MiB job), each hibernated once; time from the request (the agent")
 	w("spawning `hibernate now --mode shutdown`, or writing `disk` to /sys/power/state after `shutdown` to")
@@ -299,8 +305,9 @@ func Markdown(r *Result, plot string) string {
 		w("| %s | %s |", v[0], v[1])
 	}
 	w("")
-	w("Run it again with `make bench` (about 25 minutes; the chroots take a few minutes more the first")
-	w("time). Trials' console logs are under build/test-logs/bench-trial-*.")
+	w("Run it again with `make bench` (this run took %s; the chroots take a few minutes more the first", r.Took.Round(time.Minute))
+	w("time); `make bench BENCH_ONLY=luks` runs the encrypted section alone and rewrites only that section.")
+	w("Trials' console logs are under build/test-logs/bench-trial-* and bench-luks-trial-*.")
 	return b.String()
 }
 

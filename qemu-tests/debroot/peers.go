@@ -31,6 +31,28 @@ func InitramfsToolsPeer() Spec {
 		Remove:  []string{"etc/resolv.conf"}}
 }
 
+// InitramfsToolsLUKSPeer is initramfs-tools as the Debian installer leaves an encrypted LVM
+// machine: cryptsetup-initramfs and lvm2 beside it, the root and swap on LVs of guest-vg in the
+// LUKS volume vda1_crypt (scenario.EncryptedLVM's names). What names the disk itself (its LUKS
+// UUID in /etc/crypttab) changes with every build of the guest's tree, so the benchmark writes
+// crypttab into the root before each mkinitramfs; the rest is here:
+//   - fstab: the root and swap LVs, as the installer writes them (the hooks look for / and the
+//     resume device there and in conf.d);
+//   - conf.d/resume: RESUME= the swap LV;
+//   - cryptsetup-initramfs's conf-hook: CRYPTSETUP=y, so that the hook puts cryptsetup in
+//     though no volume is open in the chroot.
+func InitramfsToolsLUKSPeer() Spec {
+	s := InitramfsToolsPeer()
+	s.Name = "peer-initramfs-tools-luks"
+	s.Include = append(s.Include, "cryptsetup-initramfs", "lvm2")
+	s.Files = append(s.Files,
+		File{Path: "etc/fstab", Data: "# hibernate's benchmark: the Debian installer's encrypted LVM layout\n" +
+			"/dev/mapper/guest--vg-root / ext4 errors=remount-ro 0 1\n/dev/mapper/guest--vg-swap_1 none swap sw 0 0\n"},
+		File{Path: "etc/initramfs-tools/conf.d/resume", Data: "RESUME=/dev/mapper/guest--vg-swap_1\n"},
+		File{Path: "etc/cryptsetup-initramfs/conf-hook", Data: "# hibernate's benchmark: cryptsetup in the initramfs though no volume is open in the chroot\nCRYPTSETUP=y\n"})
+	return s
+}
+
 // DracutPeer is Debian 12 with dracut instead, told to build a generic initrd (a chroot's host is
 // not the guest) with its resume module.
 func DracutPeer() Spec {

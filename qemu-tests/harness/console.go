@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 )
 
 // console keeps a serial console: every byte goes to the log file as it comes, and the text is
@@ -14,6 +15,7 @@ type console struct {
 
 	mu      sync.Mutex
 	lines   []string
+	at      []time.Time   // when each line's end came (a benchmark's clock, beside the guest's)
 	partial []byte        // the line being received
 	changed chan struct{} // closed on every new byte and at EOF
 	eof     bool
@@ -31,6 +33,7 @@ func (c *console) Write(p []byte) (int, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := time.Now()
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
@@ -39,6 +42,7 @@ func (c *console) Write(p []byte) (int, error) {
 		}
 		c.partial = append(c.partial, p[:i]...)
 		c.lines = append(c.lines, strings.TrimRight(string(c.partial), "\r"))
+		c.at = append(c.at, now)
 		c.partial = c.partial[:0]
 		p = p[i+1:]
 	}
@@ -60,6 +64,7 @@ func (c *console) close() {
 	}
 	if len(c.partial) > 0 {
 		c.lines = append(c.lines, strings.TrimRight(string(c.partial), "\r"))
+		c.at = append(c.at, time.Now())
 		c.partial = nil
 	}
 	c.eof = true
@@ -88,6 +93,13 @@ func (c *console) snapshot() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.lines...)
+}
+
+// timed returns a copy of the complete lines with the times their ends came.
+func (c *console) timed() ([]string, []time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.lines...), append([]time.Time(nil), c.at...)
 }
 
 // tail returns the last n lines, the partial one included.

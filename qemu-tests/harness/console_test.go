@@ -70,3 +70,23 @@ func TestWaitConsoleErrorNamesLog(t *testing.T) {
 		t.Errorf("after EOF: %v", err)
 	}
 }
+
+// Each line carries the time its end came, in order, and the lines are ConsoleLines'.
+func TestConsoleTimedLines(t *testing.T) {
+	c := newConsole(&bytes.Buffer{})
+	vm := &VM{con: c, started: time.Now()}
+	c.Write([]byte("[    1.000000] one\n[    1.5"))
+	time.Sleep(20 * time.Millisecond)
+	c.Write([]byte("00000] two\nprompt: "))
+	tl := vm.ConsoleTimedLines()
+	if len(tl) != 2 || tl[0].Text != "[    1.000000] one" || tl[1].Text != "[    1.500000] two" {
+		t.Fatalf("timed lines %q", tl)
+	}
+	if tl[0].At <= 0 || tl[1].At-tl[0].At < 20*time.Millisecond {
+		t.Errorf("times %v, %v: want the second line's end at least 20 ms after the first's", tl[0].At, tl[1].At)
+	}
+	c.close()
+	if tl = vm.ConsoleTimedLines(); len(tl) != 3 || tl[2].Text != "prompt: " || tl[2].At < tl[1].At {
+		t.Errorf("after close: %q", tl)
+	}
+}

@@ -285,6 +285,23 @@ func (vm *VM) Started() time.Time { return vm.started }
 // ConsoleLines returns the console's complete lines so far, without line ends.
 func (vm *VM) ConsoleLines() []string { return vm.con.snapshot() }
 
+// TimedLine is a console line and when the harness read its end, since Started: the host's
+// clock, to set beside the guest's timestamps (a benchmark).
+type TimedLine struct {
+	Text string
+	At   time.Duration
+}
+
+// ConsoleTimedLines is ConsoleLines with the time each line's end came.
+func (vm *VM) ConsoleTimedLines() []TimedLine {
+	lines, at := vm.con.timed()
+	out := make([]TimedLine, len(lines))
+	for i, l := range lines {
+		out[i] = TimedLine{Text: l, At: at[i].Sub(vm.started)}
+	}
+	return out
+}
+
 // Events returns all QMP events so far (also in Dir()/qmp-events.jsonl).
 func (vm *VM) Events() []Event {
 	vm.evMu.Lock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
@@ -110,9 +111,10 @@ func encryptedTree(ctx context.Context, a Artifacts, tree string, c Config) (l *
 	return l, nil, nil
 }
 
-// answerPassphrase answers /init's passphrase prompt for the guest's LUKS volume on the console:
-// with Machine.Passphrases, one a prompt, if set (they are for one boot only), else with the
-// volume's passphrase.
+// answerPassphrase answers /init's passphrase prompt for the guest's LUKS volume on the console
+// (or Machine.PassphrasePrompt): with Machine.Passphrases, one a prompt, if set (they are for
+// one boot only), else with the volume's passphrase. Summary.PassphraseAt is when the last Enter
+// went.
 func (m *Machine) answerPassphrase(ctx context.Context, vm *harness.VM) error {
 	l := m.Guest.LUKS
 	answers := m.Passphrases
@@ -120,16 +122,21 @@ func (m *Machine) answerPassphrase(ctx context.Context, vm *harness.VM) error {
 	if len(answers) == 0 {
 		answers = []string{l.Passphrase}
 	}
+	prompt := l.Prompt()
+	if m.PassphrasePrompt != "" {
+		prompt = m.PassphrasePrompt
+	}
 	mark := -1
 	for i, a := range answers {
 		label := "<passphrase>"
 		if a != l.Passphrase {
 			label = fmt.Sprintf("<wrong passphrase %d>", i+1)
 		}
-		line, idx, err := vm.AnswerPrompt(ctx, mark, l.Prompt(), a+"\n", label)
+		line, idx, err := vm.AnswerPrompt(ctx, mark, prompt, a+"\n", label)
 		if err != nil {
-			return fmt.Errorf("the passphrase prompt %q: %w", l.Prompt(), err)
+			return fmt.Errorf("the passphrase prompt %q: %w", prompt, err)
 		}
+		m.Summary.PassphraseAt = time.Since(vm.Started())
 		mark = idx
 		m.say("typed %s at %q, %s after power on", label, line, vmSince(vm))
 	}

@@ -27,6 +27,9 @@ type Machine struct {
 	// Passphrases are typed at the next boot's passphrase prompts, one a prompt (wrong ones
 	// first, to see /init ask again); empty: the LUKS volume's passphrase, once.
 	Passphrases []string
+	// PassphrasePrompt is the prompt those boots answer; empty: /init's (LUKS.Prompt). Another
+	// initramfs asks its own way (a benchmark's peer: cryptsetup's "Please unlock disk …").
+	PassphrasePrompt string
 
 	guestInitrdSum     string          // the sha256 of the initramfs the guest built (BuildInitramfsInGuest)
 	filesBeforePackage map[string]bool // the guest's files before InstallPackage

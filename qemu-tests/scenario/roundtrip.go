@@ -14,6 +14,7 @@ type Summary struct {
 	Before, After   demojob.Line
 	HibernateTime   time.Duration // `hibernate now` started to QEMU gone
 	ResumeTime      time.Duration // QEMU started to the job's first line after resume
+	PassphraseAt    time.Duration // QEMU started to the Enter of the last passphrase typed (encrypted disks)
 	ImageBytes      uint64        // the image in memory terms (swsusp_info size)
 	ImageDiskBytes  uint64        // swap pages the image takes on disk
 	Compressor      string
