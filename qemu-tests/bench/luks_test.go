@@ -90,3 +90,21 @@ func TestLUKSMarkdown(t *testing.T) {
 		}
 	}
 }
+
+// A trial whose kernel stopped before /init is told apart from one whose initramfs failed.
+func TestBeforeInit(t *testing.T) {
+	dir := t.TempDir()
+	panicked, failed := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	os.WriteFile(panicked, []byte("[    0.068000] Kernel panic - not syncing: IO-APIC + timer doesn't work!  Boot with apic=debug\n"), 0o644)
+	os.WriteFile(failed, []byte("[    4.5] Run /init as init process\nhibernate: [5.0] …\n"), 0o644)
+	err := os.ErrDeadlineExceeded
+	if got := beforeInit(LUKSTrial{Log: panicked, Err: err}); !strings.HasPrefix(got, "Kernel panic - not syncing: IO-APIC") {
+		t.Errorf("panicked: %q", got)
+	}
+	if got := beforeInit(LUKSTrial{Log: failed, Err: err}); got != "" {
+		t.Errorf("the initramfs ran: %q", got)
+	}
+	if got := beforeInit(LUKSTrial{Log: panicked}); got != "" {
+		t.Errorf("no failure: %q", got)
+	}
+}
