@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,6 +79,8 @@ type LUKSResult struct {
 	InInitrd string
 	Prompts  map[string]string // initrd name -> the prompt line the trials answered
 	Retried  []string          // trials run again, their kernel never having run /init, and why
+	// HostTools: the versions of the build host's cryptsetup and lvm2, which our initramfs carries.
+	HostTools string
 	Versions [][2]string
 	Err      error // the section could not run
 }
@@ -171,6 +174,7 @@ func runLUKS(ctx context.Context, a scenario.Artifacts, o Options, outDir string
 		return r
 	}
 	r.LUKS = *h.Guest.LUKS
+	r.HostTools = "cryptsetup-bin " + cmdLine("dpkg-query", "-W", "-f", "${Version}", "cryptsetup-bin") + ", lvm2 " + cmdLine("dpkg-query", "-W", "-f", "${Version}", "lvm2")
 	r.Cmdline = h.BaseCmdline() + " resume=" + luksResume
 	ours := Initrd{Name: "ours", Path: h.Guest.Initrd, Generator: hibernateVersion(a) + " (initramfs build --luks, --lvm: below)"}
 	say("encrypted: building the peer's initramfs (MODULES=most, crypttab UUID=%s)", r.LUKS.UUID)
@@ -434,6 +438,16 @@ func LUKSMarkdown(r *LUKSResult) string {
 	if ours.N > 0 && peerMed > 0 {
 		w("")
 		w("**Enter to the job running: ours %s, %s %s (medians): %.2f× the peer's time.**", sec(ours.Median), luksPeerName, sec(peerMed), float64(ours.Median)/float64(peerMed))
+		job := pairRatios(r, func(t LUKSTrial) time.Duration { return t.Job }, false)
+		wr := pairRatios(r, func(t LUKSTrial) time.Duration { return t.Write }, true)
+		ow := stat("ours", func(t LUKSTrial) time.Duration { return t.Write }, true).Median
+		pw := stat(luksPeerName, func(t LUKSTrial) time.Duration { return t.Write }, true).Median
+		if len(job) > 0 && pw > 0 {
+			w("Each pair's two trials ran one after the other, under the same load: the median of the pairs' own")
+			w("ratios is %.2f (%d pairs: %s). Of that time, the initramfs's part (Enter → resume write) is ours %s", median(job), len(job), ratioList(job), sec(ow))
+			w("against %s, %.2f× (pairs' median %.2f); the rest, the kernel reading the image through dm-crypt and", sec(pw), float64(ow)/float64(pw), median(wr))
+			w("restoring it, is the same work for both, and most of the time.")
+		}
 	}
 	w("")
 	w("Enter → job is the figure: the harness's clock, from the Enter written to the console to the job's")
@@ -503,7 +517,8 @@ func LUKSMarkdown(r *LUKSResult) string {
 	w("written. The initramfs's own `cryptroot/crypttab` (checked by the benchmark): `%s`.", strings.TrimSpace(r.InInitrd))
 	w("It unlocks the volume in local-top (askpass's prompt above), udev's lvm2 rules activate the VG, and")
 	w("local-premount writes the swap LV to /sys/power/resume. Ours is `hibernate initramfs build %s`,", strings.Join(l.InitramfsFlags(), " "))
-	w("the flags the user gives for this disk: /init asks, opens the volume, activates those two LVs only and resumes.")
+	w("the flags the user gives for this disk: /init asks, opens the volume, activates those two LVs only and resumes;")
+	w("its cryptsetup and lvm are the build host's (%s).", r.HostTools)
 	w("")
 	w("| initramfs | generator | compressed | uncompressed | build |")
 	w("| --- | --- | --- | --- | --- |")
@@ -521,6 +536,37 @@ func LUKSMarkdown(r *LUKSResult) string {
 	}
 	w("Peer root: %s. Trials' console logs are under build/test-logs/bench-luks-trial-*.", strings.Join(vs, ", "))
 	return b.String()
+}
+
+// pairRatios is ours over the peer's figure f for each pair whose two trials both succeeded (and,
+// with clock, both gave the kernel's figures), in the run's order.
+func pairRatios(r *LUKSResult, f func(LUKSTrial) time.Duration, clock bool) []float64 {
+	ok := func(t LUKSTrial) bool { return t.Err == nil && (!clock || t.ClockErr == nil) && f(t) > 0 }
+	var out []float64
+	for i := 0; i+1 < len(r.Trials); i += 2 {
+		a, b := r.Trials[i], r.Trials[i+1]
+		if a.Initrd == "ours" && b.Initrd == luksPeerName && ok(a) && ok(b) {
+			out = append(out, float64(f(a))/float64(f(b)))
+		}
+	}
+	return out
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ratioList(xs []float64) string {
+	var out []string
+	for _, x := range xs {
+		out = append(out, fmt.Sprintf("%.2f", x))
+	}
+	return strings.Join(out, ", ")
 }
 
 // spliceSection puts section (a heading and what follows) into the Markdown file at path in place

@@ -82,9 +82,9 @@ func TestSpliceSection(t *testing.T) {
 // A report of an encrypted run has the ratio line and both rows.
 func TestLUKSMarkdown(t *testing.T) {
 	r := &LUKSResult{Start: time.Now(), Pairs: 1, Initrds: []Initrd{{Name: "ours"}, {Name: luksPeerName, Cold: time.Second}},
-		Trials: []LUKSTrial{{Initrd: "ours", Job: 4 * time.Second}, {Initrd: luksPeerName, Job: 10 * time.Second}}}
+		Trials: []LUKSTrial{{Initrd: "ours", Job: 4 * time.Second, Write: time.Second}, {Initrd: luksPeerName, Job: 10 * time.Second, Write: 4 * time.Second}}}
 	md := LUKSMarkdown(r)
-	for _, want := range []string{luksHeading + "\n", "| ours | 1 | 4.00 s |", "| " + luksPeerName + " | 1 | 10.00 s |", "0.40× the peer's time"} {
+	for _, want := range []string{luksHeading + "\n", "| ours | 1 | 4.00 s |", "| " + luksPeerName + " | 1 | 10.00 s |", "0.40× the peer's time", "ratios is 0.40 (1 pairs: 0.40)", "0.25× (pairs' median 0.25)"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("no %q in:\n%s", want, md)
 		}
