@@ -81,8 +81,8 @@ type LUKSResult struct {
 	Retried  []string          // trials run again, their kernel never having run /init, and why
 	// HostTools: the versions of the build host's cryptsetup and lvm2, which our initramfs carries.
 	HostTools string
-	Versions [][2]string
-	Err      error // the section could not run
+	Versions  [][2]string
+	Err       error // the section could not run
 }
 
 // luksPeerConf is the peer's configuration folder (a copy of /etc/initramfs-tools) in its root.
