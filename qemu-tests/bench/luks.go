@@ -176,7 +176,7 @@ func runLUKS(ctx context.Context, a scenario.Artifacts, o Options, outDir string
 	r.LUKS = *h.Guest.LUKS
 	r.HostTools = "cryptsetup-bin " + cmdLine("dpkg-query", "-W", "-f", "${Version}", "cryptsetup-bin") + ", lvm2 " + cmdLine("dpkg-query", "-W", "-f", "${Version}", "lvm2")
 	r.Cmdline = h.BaseCmdline() + " resume=" + luksResume
-	ours := Initrd{Name: "ours", Path: h.Guest.Initrd, Generator: hibernateVersion(a) + " (initramfs build --luks, --lvm: below)"}
+	ours := Initrd{Name: "ours", Path: h.Guest.Initrd, Generator: hibernateVersion(a)} // its flags are in the text
 	say("encrypted: building the peer's initramfs (MODULES=most, crypttab UUID=%s)", r.LUKS.UUID)
 	peer := buildLUKSPeer(ctx, a, root, vers, &r.LUKS, outDir, r, log)
 	r.Initrds = []Initrd{ours, peer}
