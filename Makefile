@@ -97,8 +97,8 @@ deb-test:
 # Ours against initramfs-tools and dracut on the same kernel, disk and image (not part of test),
 # and on an encrypted LVM machine against initramfs-tools with cryptsetup-initramfs: writes
 # docs/benchmarks.md and docs/benchmarks-resume.png; the peers' chroots are made once
-# (debootstrap) under $(HIBERNATE_CACHE)/debroot. About 40 minutes; BENCH_ONLY=luks runs the
-# encrypted section alone (about 15) and rewrites only its part of docs/benchmarks.md.
+# (debootstrap) under $(HIBERNATE_CACHE)/debroot. About 35 minutes; BENCH_ONLY=luks runs the
+# encrypted section alone (4 to 16 minutes with the host's load) and rewrites only its part of docs/benchmarks.md.
 BENCH_ONLY ?=
 bench: deps kernels build
 	@command -v gnuplot >/dev/null || apt-get install -y -q gnuplot-nox

@@ -82,11 +82,29 @@ func TestSpliceSection(t *testing.T) {
 // A report of an encrypted run has the ratio line and both rows.
 func TestLUKSMarkdown(t *testing.T) {
 	r := &LUKSResult{Start: time.Now(), Pairs: 1, Initrds: []Initrd{{Name: "ours"}, {Name: luksPeerName, Cold: time.Second}},
-		Trials: []LUKSTrial{{Initrd: "ours", Job: 4 * time.Second}, {Initrd: luksPeerName, Job: 10 * time.Second}}}
+		Trials: []LUKSTrial{{Initrd: "ours", Job: 4 * time.Second, Write: time.Second}, {Initrd: luksPeerName, Job: 10 * time.Second, Write: 4 * time.Second}}}
 	md := LUKSMarkdown(r)
-	for _, want := range []string{luksHeading + "\n", "| ours | 1 | 4.00 s |", "| " + luksPeerName + " | 1 | 10.00 s |", "0.40× the peer's time"} {
+	for _, want := range []string{luksHeading + "\n", "| ours | 1 | 4.00 s |", "| " + luksPeerName + " | 1 | 10.00 s |", "0.40× the peer's time", "ratios is 0.40 (1 pairs: 0.40)", "0.25× (pairs' median 0.25)"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("no %q in:\n%s", want, md)
 		}
+	}
+}
+
+// A trial whose kernel stopped before /init is told apart from one whose initramfs failed.
+func TestBeforeInit(t *testing.T) {
+	dir := t.TempDir()
+	panicked, failed := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	os.WriteFile(panicked, []byte("[    0.068000] Kernel panic - not syncing: IO-APIC + timer doesn't work!  Boot with apic=debug\n"), 0o644)
+	os.WriteFile(failed, []byte("[    4.5] Run /init as init process\nhibernate: [5.0] …\n"), 0o644)
+	err := os.ErrDeadlineExceeded
+	if got := beforeInit(LUKSTrial{Log: panicked, Err: err}); !strings.HasPrefix(got, "Kernel panic - not syncing: IO-APIC") {
+		t.Errorf("panicked: %q", got)
+	}
+	if got := beforeInit(LUKSTrial{Log: failed, Err: err}); got != "" {
+		t.Errorf("the initramfs ran: %q", got)
+	}
+	if got := beforeInit(LUKSTrial{Log: panicked}); got != "" {
+		t.Errorf("no failure: %q", got)
 	}
 }
