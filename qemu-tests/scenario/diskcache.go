@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,7 +20,10 @@ import (
 // for the same tree (a second make test of the same commit); keep bounds the folder.
 type diskCache struct {
 	name string // the folder under the cache: luksdisk, mddisk
-	keep int    // how many entries it keeps (the most recently used)
+	keep int    // how many entries of a kind it keeps (the most recently used)
+	// kindOf says an entry's kind from its layout.json (nil: one kind), so that the kinds of
+	// one folder (the encrypted LVM disks, the swap disks) are pruned apart.
+	kindOf func(meta []byte) string
 }
 
 func (c diskCache) dir() string { return filepath.Join(testutil.CacheDir(), c.name) }
@@ -65,7 +69,7 @@ func (c diskCache) get(ctx context.Context, key string, meta any, valid func() b
 		if err := os.WriteFile(metaPath, b, 0o644); err != nil {
 			return false, err
 		}
-		c.prune(key)
+		c.prune(key, c.kind(b))
 	}
 	for name, dst := range copies {
 		if err := guestdisk.CopySparse(dst, filepath.Join(entry, name)); err != nil {
@@ -75,9 +79,16 @@ func (c diskCache) get(ctx context.Context, key string, meta any, valid func() b
 	return cached, nil
 }
 
-// prune removes all but the keep most recently used entries (keep is the one just made), under
-// the cache's lock.
-func (c diskCache) prune(keep string) {
+func (c diskCache) kind(meta []byte) string {
+	if c.kindOf == nil {
+		return ""
+	}
+	return c.kindOf(meta)
+}
+
+// prune removes all but the keep most recently used entries of kind (keep is the one just
+// made), under the cache's lock.
+func (c diskCache) prune(keep, kind string) {
 	dir := c.dir()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -92,9 +103,16 @@ func (c diskCache) prune(keep string) {
 		if !e.IsDir() || e.Name() == keep {
 			continue
 		}
-		st, err := os.Stat(filepath.Join(dir, e.Name(), diskCacheMeta))
+		meta := filepath.Join(dir, e.Name(), diskCacheMeta)
+		st, err := os.Stat(meta)
 		if err != nil {
 			continue // being made, or broken: its maker removes it
+		}
+		if c.kindOf != nil {
+			b, _ := os.ReadFile(meta)
+			if c.kindOf(b) != kind {
+				continue
+			}
 		}
 		all = append(all, entry{e.Name(), st.ModTime()})
 	}
@@ -107,15 +125,17 @@ func (c diskCache) prune(keep string) {
 // toolsDiskKey is the cache key of a disk made in the tools guest: how it is made (recipe), its
 // parameters, the root tree copied into it (this build's binaries among them), the tools
 // guest's initramfs (the host's tools with their libraries, the kernel's modules, this build's
-// agent) and the kernel.
+// agent) and the kernel. tree is "" for a disk that holds none.
 func toolsDiskKey(a Artifacts, recipe string, params any, tree string) (string, error) {
 	ti, err := buildToolsInitramfs(a)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("the tools guest's initramfs: %w", err)
 	}
-	th, err := treeHash(tree)
-	if err != nil {
-		return "", err
+	th := ""
+	if tree != "" {
+		if th, err = treeHash(tree); err != nil {
+			return "", err
+		}
 	}
 	toolsHash, err := sha256File(ti.Path)
 	if err != nil {

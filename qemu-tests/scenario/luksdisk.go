@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hibernate-linux/hibernate/internal/resume"
-	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
@@ -174,16 +172,16 @@ type luksDisk struct {
 // luksKeyFileName is the key file in a cache entry, beside its disk.img.
 const luksKeyFileName = "volume.key"
 
-// luksCacheDir holds the encrypted disks across runs ($HIBERNATE_CACHE/luksdisk/KEY), each keyed
+// luksCache holds the encrypted disks across runs ($HIBERNATE_CACHE/luksdisk/KEY), each keyed
 // by all it is made from. The root tree holds this build's binaries, so a disk is found again
-// only for the same tree (a second make test of the same commit); luksCacheKeep bounds the
-// folder.
-func luksCacheDir() string { return filepath.Join(testutil.CacheDir(), "luksdisk") }
-
-// luksCacheKeep is how many disks of each recipe the cache keeps (the most recently used): an
-// encrypted LVM disk is about 70 MB on the host (the LUKS header, the LVM metadata and what
-// e2image wrote; the rest is holes), a swap disk a few.
-const luksCacheKeep = 2
+// only for the same tree (a second make test of the same commit). It keeps two disks of each
+// recipe (the most recently used): an encrypted LVM disk is about 70 MB on the host (the LUKS
+// header, the LVM metadata and what e2image wrote; the rest is holes), a swap disk a few.
+var luksCache = diskCache{name: "luksdisk", keep: 2, kindOf: func(meta []byte) string {
+	var d luksDisk
+	_ = json.Unmarshal(meta, &d) // one that does not parse goes with the oldest kind
+	return or(d.Recipe, luksRecipe)
+}}
 
 // treeHash hashes a tree: every path, its type and mode, and each file's contents (a symlink's
 // target), in path order.
@@ -245,83 +243,42 @@ func luksUUIDFor(key string) string {
 // must have (luksUUIDFor), or "": then it is made from the cache key, and set. A volume keyed by
 // a key file gets a copy of it beside dst (LUKS.KeyFile). say reports progress.
 func luksDiskFor(ctx context.Context, a Artifacts, l *LUKS, tree, dst string, say func(string, ...any)) (*luksDisk, error) {
-	ti, err := buildToolsInitramfs(a)
-	if err != nil {
-		return nil, fmt.Errorf("the tools guest's initramfs: %w", err)
-	}
-	th := ""
-	if tree != "" {
-		if th, err = treeHash(tree); err != nil {
-			return nil, err
-		}
-	}
-	toolsHash, err := sha256File(ti.Path)
-	if err != nil {
-		return nil, err
-	}
-	params, _ := json.Marshal(struct {
+	key, err := toolsDiskKey(a, l.recipe(), struct {
 		L     *LUKS
 		PBKDF []string
 		Disk  int
-	}{l, luksPBKDF, l.diskMiB()})
-	// What the disk is made of: how, its parameters, the root tree (this build's binaries among
-	// them), the tools guest's initramfs (the host's cryptsetup, lvm and e2fsprogs with their
-	// libraries, the kernel's modules, this build's agent), the kernel.
-	key := hashStrings(l.recipe(), string(params), th, toolsHash, a.Kernel.Release, a.Kernel.Version)[:16]
-	if l.UUID == "" {
-		l.UUID = luksUUIDFor(key)
-	}
-	cache := luksCacheDir()
-	entry := filepath.Join(cache, key)
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return nil, err
-	}
-	// One lock for the whole cache, held to the end of the copy: a build (seconds) holds up the
-	// others, and nothing is pruned under a reader.
-	unlock, err := testutil.LockCache(ctx, filepath.Join(cache, ".lock"), "this disk")
+	}{l, luksPBKDF, l.diskMiB()}, tree)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	d := &luksDisk{}
-	cached, meta, hostKey := filepath.Join(entry, "disk.img"), filepath.Join(entry, "layout.json"), filepath.Join(entry, luksKeyFileName)
-	_, keyErr := os.Stat(hostKey)
-	if b, err := os.ReadFile(meta); err == nil && json.Unmarshal(b, d) == nil && d.LUKS.UUID == l.UUID && (l.Passphrase != "" || keyErr == nil) {
-		now := time.Now()
-		os.Chtimes(meta, now, now) // most recently used: kept by the pruning
-		d.LUKS.Cached = true
-		say("encrypted disk from the cache, %s (made in %s)", entry, d.LUKS.BuildTime.Round(100*time.Millisecond))
-	} else {
-		if err := os.RemoveAll(entry); err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(entry, 0o755); err != nil {
-			return nil, err
-		}
-		d = &luksDisk{LUKS: *l, Recipe: l.recipe()}
-		if err := buildLUKSDisk(ctx, a, tree, entry, d, say); err != nil {
-			os.RemoveAll(entry)
-			return nil, err
-		}
-		b, err := json.MarshalIndent(d, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(meta, b, 0o644); err != nil { // last: an entry without it is made again
-			return nil, err
-		}
-		pruneLUKSCache(key, d.Recipe)
+	if l.UUID == "" {
+		l.UUID = luksUUIDFor(key)
 	}
-	if err := guestdisk.CopySparse(dst, cached); err != nil {
+	entry := filepath.Join(luksCache.dir(), key)
+	copies := map[string]string{"disk.img": dst}
+	keyCopy := ""
+	if l.Passphrase == "" {
+		// The key file goes with the disk, mode 0600 as luksKey wrote it in the entry.
+		keyCopy = filepath.Join(filepath.Dir(dst), l.Name+".key")
+		copies[luksKeyFileName] = keyCopy
+	}
+	d := &luksDisk{}
+	valid := func() bool {
+		_, keyErr := os.Stat(filepath.Join(entry, luksKeyFileName))
+		return d.LUKS.UUID == l.UUID && (l.Passphrase != "" || keyErr == nil)
+	}
+	cached, err := luksCache.get(ctx, key, d, valid, func(entry string) error {
+		*d = luksDisk{LUKS: *l, Recipe: l.recipe()}
+		return buildLUKSDisk(ctx, a, tree, entry, d, say)
+	}, copies)
+	if err != nil {
 		return nil, err
 	}
-	d.Disk = dst
-	if d.LUKS.Passphrase == "" {
-		d.LUKS.KeyFile = filepath.Join(filepath.Dir(dst), d.LUKS.Name+".key")
-		if err := copyFile(hostKey, d.LUKS.KeyFile, 0o600); err != nil {
-			return nil, fmt.Errorf("the key file of %s: %w", d.LUKS.Name, err)
-		}
+	if cached {
+		d.LUKS.Cached = true
+		say("encrypted disk from the cache, %s (made in %s)", entry, d.LUKS.BuildTime.Round(100*time.Millisecond))
 	}
+	d.Disk, d.LUKS.KeyFile = dst, keyCopy
 	return d, nil
 }
 
@@ -569,42 +526,4 @@ func keyslotPBKDF(dump string) string {
 		}
 	}
 	return strings.Join(out, ", ")
-}
-
-// pruneLUKSCache removes all but the luksCacheKeep most recently used disks of recipe (keep is
-// the one just made), under the cache's lock: the encrypted LVM disks and the swap disks are
-// kept apart, as tests of both run in one go.
-func pruneLUKSCache(keep, recipe string) {
-	dir := luksCacheDir()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	type entry struct {
-		name string
-		used time.Time
-	}
-	var all []entry
-	for _, e := range ents {
-		if !e.IsDir() || e.Name() == keep {
-			continue
-		}
-		meta := filepath.Join(dir, e.Name(), "layout.json")
-		st, err := os.Stat(meta)
-		if err != nil {
-			continue // being made, or broken: its maker removes it
-		}
-		var d luksDisk
-		if b, err := os.ReadFile(meta); err == nil {
-			_ = json.Unmarshal(b, &d) // one that does not parse goes with the oldest kind
-		}
-		if or(d.Recipe, luksRecipe) != recipe {
-			continue
-		}
-		all = append(all, entry{e.Name(), st.ModTime()})
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].used.After(all[j].used) })
-	for i := luksCacheKeep - 1; i < len(all); i++ {
-		os.RemoveAll(filepath.Join(dir, all[i].name))
-	}
 }
