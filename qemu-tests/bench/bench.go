@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/hibernate-linux/hibernate/internal/resume"
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 	"github.com/hibernate-linux/hibernate/qemu-tests/scenario"
 )
 
@@ -230,22 +231,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // first line (Resume checks that the job goes on with the same memory and boot).
 func trial(ctx context.Context, h *scenario.Machine, in Initrd, seq int, resumeArgs string) Trial {
 	t := Trial{Initrd: in.Name, Seq: seq}
-	c, err := h.Clone(fmt.Sprintf("bench-trial-%02d", seq))
-	if err != nil {
-		t.Err = err
-		return t
-	}
-	defer os.RemoveAll(filepath.Dir(c.Guest.Disk))
-	c.Guest.Initrd = in.Path
-	c.Config.Out = io.Discard
-	tctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	vm, err := c.Resume(tctx, resumeArgs)
-	if vm != nil {
-		t.Log = vm.ConsoleLogPath()
-		vm.Kill()
-		vm.WaitExit(tctx)
-	}
+	c, vm, err := resumeCopy(ctx, h, fmt.Sprintf("bench-trial-%02d", seq), in.Path, 3*time.Minute, resumeArgs, &t.Log, nil)
 	if err != nil {
 		t.Err = err
 		return t
@@ -253,6 +239,34 @@ func trial(ctx context.Context, h *scenario.Machine, in Initrd, seq int, resumeA
 	t.Resume = c.Summary.ResumeTime
 	t.Share, t.OurInit, t.AfterDev, t.ShareErr = shares(vm.ConsoleLines())
 	return t
+}
+
+// resumeCopy boots a sparse copy (named name) of h's disk with the initramfs at initrd and the
+// kernel parameters extra, up to the job's first line after the resume, within limit
+// (Machine.Resume, which checks that the job goes on with the same memory and boot); prepare,
+// if not nil, sets the copy up first. The VM is killed and gone when it returns, the copy's disk
+// removed; *logPath is its console log.
+func resumeCopy(ctx context.Context, h *scenario.Machine, name, initrd string, limit time.Duration, extra string, logPath *string,
+	prepare func(*scenario.Machine)) (*scenario.Machine, *harness.VM, error) {
+	c, err := h.Clone(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(filepath.Dir(c.Guest.Disk))
+	c.Guest.Initrd = initrd
+	c.Config.Out = io.Discard
+	if prepare != nil {
+		prepare(c)
+	}
+	tctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	vm, err := c.Resume(tctx, extra)
+	if vm != nil {
+		*logPath = vm.ConsoleLogPath()
+		vm.Kill()
+		vm.WaitExit(tctx)
+	}
+	return c, vm, err
 }
 
 var (

@@ -260,23 +260,8 @@ func hibernateEncrypted(ctx context.Context, h *scenario.Machine) error {
 // open. Resume checks that the job goes on with the same memory in the same boot.
 func luksTrial(ctx context.Context, h *scenario.Machine, in Initrd, seq int, prompt, opened string, r *LUKSResult) LUKSTrial {
 	t := LUKSTrial{Initrd: in.Name, Seq: seq}
-	c, err := h.Clone(fmt.Sprintf("bench-luks-trial-%02d", seq))
-	if err != nil {
-		t.Err = err
-		return t
-	}
-	defer os.RemoveAll(filepath.Dir(c.Guest.Disk))
-	c.Guest.Initrd = in.Path
-	c.PassphrasePrompt = prompt
-	c.Config.Out = io.Discard
-	tctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
-	defer cancel()
-	vm, err := c.Resume(tctx, "resume="+luksResume)
-	if vm != nil {
-		t.Log = vm.ConsoleLogPath()
-		vm.Kill()
-		vm.WaitExit(tctx)
-	}
+	c, vm, err := resumeCopy(ctx, h, fmt.Sprintf("bench-luks-trial-%02d", seq), in.Path, 4*time.Minute, "resume="+luksResume, &t.Log,
+		func(c *scenario.Machine) { c.PassphrasePrompt = prompt })
 	if err != nil {
 		t.Err = err
 		return t
