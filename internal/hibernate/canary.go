@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/swapsetup"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
@@ -103,47 +102,21 @@ func Canary(fs sysfs.FS, o Options) (CanaryResult, error) {
 	return res, err
 }
 
-// canaryArea is the swap area the canary reads back: a partition at offset 0, or the swap file
-// whose first page is at resume_offset of the device (then read through the file).
-type canaryArea struct {
-	path   string // below the root: the partition's node or the swap file
-	offset uint64 // pages, in path
-	swap   swapsetup.ActiveSwap
-	size   int64
-}
-
-func canaryAreaOf(fs sysfs.FS, devt string, offset uint64) (canaryArea, string, error) {
-	d, err := blockdev.Find(fs, strings.TrimSpace(devt))
-	if err != nil {
-		return canaryArea{}, "", fmt.Errorf("resume device %s: %w", devt, err)
-	}
-	where := fmt.Sprintf("%s (%s)", d.Path, d.DevT())
-	c := canaryArea{path: d.Path, offset: offset, size: d.Size}
-	swaps, _ := swapsetup.ReadProcSwaps(fs)
-	for _, s := range swaps {
-		switch {
-		case s.Filename == d.Path:
-			c.swap = s
-		case s.Type == "file":
-			if fd, foff, err := swapsetup.SwapFileLocation(fs, s.Filename); err == nil && fd.DevT() == d.DevT() && foff == offset {
-				c = canaryArea{path: s.Filename, swap: s, size: s.Size}
-				where = fmt.Sprintf("%s on %s", s.Filename, where)
-			}
-		}
-	}
-	return c, where, nil
-}
-
 // readBack reads the swap area's signature into res; an image found there is discarded, and
 // left says so: what was found, what the area holds now, read back. Where the discard fails (an
 // active area cannot be written), the error says what to do before the next boot.
 func (res *CanaryResult) readBack(fs sysfs.FS, devt string) (left string, err error) {
-	c, where, err := canaryAreaOf(fs, devt, res.Offset)
+	swaps, _ := swapsetup.ReadProcSwaps(fs)
+	c, err := swapAreaAt(fs, devt, fmt.Sprint(res.Offset), swaps)
 	if err != nil {
 		return "", err
 	}
+	where := fmt.Sprintf("%s (%s)", c.dev.Path, c.dev.DevT())
+	if c.file != "" {
+		where = fmt.Sprintf("%s on %s", c.file, where)
+	}
 	res.Device = where
-	sig, err := readAreaSig(fs, c)
+	sig, err := readAreaSig(fs, c, res.Offset)
 	if err != nil {
 		return "", err
 	}
@@ -152,10 +125,10 @@ func (res *CanaryResult) readBack(fs sysfs.FS, devt string) (left string, err er
 		return "", nil
 	}
 	found := res.After
-	if err := discardArea(fs, c); err != nil {
+	if err := discardArea(fs, c, res.Offset); err != nil {
 		return "", fmt.Errorf("the kernel left an image (%s) on %s, and discarding it failed: %w; boot next with noresume on the kernel command line, which discards it", found, where, err)
 	}
-	if sig, err = readAreaSig(fs, c); err != nil {
+	if sig, err = readAreaSig(fs, c, res.Offset); err != nil {
 		return "", fmt.Errorf("read %s back after discarding the image left there: %w", where, err)
 	}
 	res.After = string(sig)
@@ -163,36 +136,42 @@ func (res *CanaryResult) readBack(fs sysfs.FS, devt string) (left string, err er
 		where, found, res.After), nil
 }
 
-// readAreaSig reads the signature of area c. The kernel wrote the image past the page cache
-// (bios), and an active swap partition stays open, so the cache keeps the header page as the
-// checks read it before: it is dropped first (BLKFLSBUF, as blockdev --flushbufs), or the read
-// would see the old bytes. A swap file's pages are not cached: swap I/O bypasses them.
-func readAreaSig(fs sysfs.FS, c canaryArea) (swsusp.Signature, error) {
-	f, err := os.Open(fs.Path(strings.TrimPrefix(c.path, "/")))
+// readAreaSig reads the signature of area c, its header page at offset (pages) of the device
+// or at the start of its swap file. The kernel wrote the image past the page cache (bios), and
+// an active swap partition stays open, so the cache keeps the header page as the checks read it
+// before: it is dropped first (BLKFLSBUF, as blockdev --flushbufs), or the read would see the
+// old bytes. A swap file's pages are not cached: swap I/O bypasses them.
+func readAreaSig(fs sysfs.FS, c swapArea, offset uint64) (swsusp.Signature, error) {
+	p, off := c.header(offset)
+	f, err := os.Open(fs.Path(strings.TrimPrefix(p, "/")))
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Mode()&os.ModeDevice != 0 {
+	size := c.dev.Size
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	} else if err == nil && st.Mode()&os.ModeDevice != 0 {
 		if err := unix.IoctlSetInt(int(f.Fd()), unix.BLKFLSBUF, 0); err != nil {
-			return "", fmt.Errorf("drop the page cache of %s (BLKFLSBUF) to read it back: %w", c.path, err)
+			return "", fmt.Errorf("drop the page cache of %s (BLKFLSBUF) to read it back: %w", p, err)
 		}
 	}
-	a, err := swsusp.ReadAreaHead(f, c.size, c.offset)
+	a, err := swsusp.ReadAreaHead(f, size, off)
 	if err != nil {
-		return "", fmt.Errorf("read the swap area on %s: %w", c.path, err)
+		return "", fmt.Errorf("read the swap area on %s: %w", p, err)
 	}
 	return a.Sig, nil
 }
 
 // discardArea invalidates the image on area c as the kernel does after a resume.
-func discardArea(fs sysfs.FS, c canaryArea) error {
-	f, err := os.OpenFile(fs.Path(strings.TrimPrefix(c.path, "/")), os.O_RDWR, 0)
+func discardArea(fs sysfs.FS, c swapArea, offset uint64) error {
+	p, off := c.header(offset)
+	f, err := os.OpenFile(fs.Path(strings.TrimPrefix(p, "/")), os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if _, err := swsusp.Discard(f, c.offset, false); err != nil {
+	if _, err := swsusp.Discard(f, off, false); err != nil {
 		return err
 	}
 	return f.Sync()

@@ -32,40 +32,20 @@ type recordState struct {
 // the active swap file on devt at /sys/power/resume_offset.
 func inspectRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (recordState, error) {
 	var st recordState
-	devs, err := blockdev.ListSysfs(fs) // devt is MAJ:MIN: found without reading the devices
+	off, _ := fs.ReadString("sys/power/resume_offset")
+	sa, err := swapAreaAt(fs, devt, off, swaps)
 	if err != nil {
 		return st, err
 	}
-	dev, err := blockdev.Resolve(devs, devt)
-	if err != nil {
-		return st, fmt.Errorf("resume device %s: %w", devt, err)
-	}
-	st.dev = dev
-	for _, s := range swaps {
-		if s.Filename == dev.Path {
-			st.swap = s
-		}
-	}
-	area, where := strings.TrimPrefix(dev.Path, "/"), dev.Path
-	if st.swap.Filename == "" {
-		off, _ := fs.ReadString("sys/power/resume_offset")
-		for _, s := range swaps {
-			if s.Type != "file" {
-				continue
-			}
-			if fd, foff, err := swapsetup.SwapFileLocation(fs, s.Filename); err == nil && fd.DevT() == devt && fmt.Sprint(foff) == off {
-				// The header page is the file's first page: read (and stamp) it through the file.
-				st.swap, st.file = s, s.Filename
-				area, where = strings.TrimPrefix(s.Filename, "/"), s.Filename
-			}
-		}
-	}
+	st.dev, st.swap, st.file = sa.dev, sa.swap, sa.file
+	where, _ := sa.header(0) // a partition's area at its start, as setup makes it
+	area := strings.TrimPrefix(where, "/")
 	f, err := os.Open(fs.Path(area))
 	if err != nil {
 		return st, fmt.Errorf("read the swap header of %s: %w", where, err)
 	}
 	defer f.Close()
-	size := dev.Size
+	size := sa.dev.Size
 	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 		size = fi.Size()
 	}
@@ -90,6 +70,54 @@ func inspectRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (reco
 		st.why += "; it is not an active swap area"
 	}
 	return st, nil
+}
+
+// swapArea is where a hibernation image goes: the partition dev (its area at page 0), or the
+// active swap file on dev whose first page is at the resume offset.
+type swapArea struct {
+	dev  blockdev.Device
+	swap swapsetup.ActiveSwap // its line of /proc/swaps; Filename "" when it is not active
+	file string               // the swap file, "" for a partition
+}
+
+// header is where the area's header page is: the swap file's first page, or the page offset
+// (the resume offset) of the device.
+func (a swapArea) header(offset uint64) (path string, pages uint64) {
+	if a.file != "" {
+		return a.file, 0
+	}
+	return a.dev.Path, offset
+}
+
+// swapAreaAt finds the swap area at device devt (MAJ:MIN, found in sysfs without reading the
+// devices) and resume offset off (pages, as /sys/power/resume_offset has it), among the active
+// swaps: the partition itself when it is active, else an active swap file there.
+func swapAreaAt(fs sysfs.FS, devt, off string, swaps []swapsetup.ActiveSwap) (swapArea, error) {
+	var sa swapArea
+	devs, err := blockdev.ListSysfs(fs)
+	if err != nil {
+		return sa, err
+	}
+	if sa.dev, err = blockdev.Resolve(devs, strings.TrimSpace(devt)); err != nil {
+		return sa, fmt.Errorf("resume device %s: %w", devt, err)
+	}
+	for _, s := range swaps {
+		if s.Filename == sa.dev.Path {
+			sa.swap = s
+		}
+	}
+	if sa.swap.Filename != "" {
+		return sa, nil
+	}
+	for _, s := range swaps {
+		if s.Type != "file" {
+			continue
+		}
+		if fd, foff, err := swapsetup.SwapFileLocation(fs, s.Filename); err == nil && fd.DevT() == sa.dev.DevT() && fmt.Sprint(foff) == strings.TrimSpace(off) {
+			sa.swap, sa.file = s, s.Filename
+		}
+	}
+	return sa, nil
 }
 
 // checkRecord says whether the record on the resume area will serve the next boot. Only our
