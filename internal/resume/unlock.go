@@ -109,14 +109,6 @@ func (b *Machine) unlock(v config.Volume, cfg config.Config, more func() (bool, 
 	if tool == "" {
 		return fmt.Errorf("cannot unlock %s (%s): this initramfs has no cryptsetup; rebuild it with hibernate initramfs build", v.Name, v.Source)
 	}
-	if devs, err := blockdev.ListSysfs(b.FS); err == nil {
-		for _, d := range devs {
-			if d.DMName == v.Name {
-				b.Logf("%s (%s) is open already", v.Name, d.Path)
-				return nil
-			}
-		}
-	}
 	_, dev, err := b.FindResumeDevice(v.Source, unlockWait, more)
 	if err != nil {
 		return fmt.Errorf("LUKS device %s of %s: %w", v.Source, v.Name, err)

@@ -168,7 +168,7 @@ func TestBringUpKeyFileAndCommandLine(t *testing.T) {
 	}
 	// Already open: nothing run.
 	f.runs = nil
-	if err := b.BringUp(Params{}, cfg, nil); err != nil || len(f.runs) != 0 || !strings.Contains(out.String(), "swap_crypt (/dev/dm-1) is open already") {
+	if err := b.BringUp(Params{}, cfg, nil); err != nil || len(f.runs) != 0 || !strings.Contains(out.String(), "swap_crypt (/dev/vda1) is open already, as swap_crypt") {
 		t.Errorf("BringUp again = %v, runs %q\n%s", err, f.runs, out)
 	}
 }
