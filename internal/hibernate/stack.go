@@ -9,6 +9,7 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/crypttab"
 	"github.com/hibernate-linux/hibernate/internal/initramfs"
 	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
+	"github.com/hibernate-linux/hibernate/internal/resume"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
@@ -86,33 +87,57 @@ func oursCannot(fs sysfs.FS, layers []blockdev.Layer, ic initramfs.Contents) (wh
 	}
 	cfg, _ := ic.Config()
 	line, _ := fs.Cmdline()
-	cmdline := strings.Fields(line)
+	// What /init will unlock and activate: its config and this boot's command line, merged as
+	// /init merges them (rd.luks=0 and rd.lvm=0 included).
+	p, _ := resume.ParseCmdline(line)
+	vols, lvs := resume.Volumes(cfg, p), resume.LVs(cfg, p)
+	said := func(words ...string) string {
+		if cmdlineHas(strings.Fields(line), words...) {
+			return "this boot's command line names none of it"
+		}
+		return "this boot's command line no " + strings.Join(words, "= or ") + "="
+	}
 	for _, l := range slices.Backward(layers) { // bottom first: what is unlocked first
 		switch l.Kind {
 		case "crypt":
 			if cfg.Tools[initramfs.Cryptsetup] == "" {
 				return fmt.Sprintf("hibernate's initramfs holds no cryptsetup to unlock %s", l.What), rebuild
 			}
-			if !slices.ContainsFunc(cfg.Volumes, func(v config.Volume) bool { return v.Name == l.DMName }) && !cmdlineHas(cmdline, "rd.luks.", "cryptdevice=") {
-				return fmt.Sprintf("hibernate's initramfs does not unlock %s (its config names %s, this boot's command line no rd.luks.*= or cryptdevice=)", l.What, volumeNames(cfg.Volumes)), rebuild
+			if !slices.ContainsFunc(vols, func(v config.Volume) bool { return opens(fs, v, l) }) {
+				return fmt.Sprintf("hibernate's initramfs does not unlock %s (its config names %s, %s)", l.What, volumeNames(cfg.Volumes), said("rd.luks.*", "cryptdevice")), rebuild
 			}
 		case "lvm":
 			vg, lv, _ := blockdev.SplitLVName(l.DMName)
 			if cfg.Tools[initramfs.LVM] == "" {
 				return fmt.Sprintf("hibernate's initramfs holds no lvm to activate %s", l.What), rebuild
 			}
-			if !slices.Contains(cfg.LVs, vg+"/"+lv) && !cmdlineHas(cmdline, "rd.lvm.lv=") {
-				return fmt.Sprintf("hibernate's initramfs does not activate %s (its config names %s, this boot's command line no rd.lvm.lv=)", l.What, orNone(cfg.LVs)), rebuild
+			if !slices.Contains(lvs, vg+"/"+lv) {
+				return fmt.Sprintf("hibernate's initramfs does not activate %s (its config names %s, %s)", l.What, orNone(cfg.LVs), said("rd.lvm.lv")), rebuild
 			}
 		}
 	}
 	return "", ""
 }
 
+// opens says whether /init's volume v is the crypt layer l: by its name, or by its source
+// naming the LUKS device under l (the command line's rd.luks.uuid= opens it as luks-UUID).
+func opens(fs sysfs.FS, v config.Volume, l blockdev.Layer) bool {
+	if v.Name == l.DMName {
+		return true
+	}
+	if len(l.Slaves) != 1 {
+		return false
+	}
+	d, err := blockdev.Find(fs, v.Source)
+	return err == nil && d.Name == l.Slaves[0]
+}
+
+// cmdlineHas says whether a word of the command line begins with one of the prefixes (a
+// trailing "*" of one stands for the rest of its key: rd.luks.* is rd.luks.uuid=, rd.luks.name=…).
 func cmdlineHas(cmdline []string, prefixes ...string) bool {
 	for _, w := range cmdline {
 		for _, p := range prefixes {
-			if strings.HasPrefix(w, p) {
+			if strings.HasPrefix(w, strings.TrimSuffix(p, "*")) {
 				return true
 			}
 		}

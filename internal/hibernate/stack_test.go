@@ -65,6 +65,15 @@ func TestResumeStack(t *testing.T) {
 		}}, true, "on partition vdb3"},
 		{"LVM on LUKS, our initramfs without the volume", []func(*faketree.Tree){lvmOnLUKS, ours(nil, []string{"debian-vg/swap_1"}, both)}, false,
 			"hibernate's initramfs does not unlock dm-crypt vdb3_crypt (LUKS2) (its config names none, this boot's command line no rd.luks.*= or cryptdevice=)"},
+		{"LVM on LUKS, our initramfs with the volume, rd.luks=0 on the command line", []func(*faketree.Tree){lvmOnLUKS, ours(vdb3, []string{"debian-vg/swap_1"}, both), func(tr *faketree.Tree) {
+			tr.Write("proc/cmdline", "root=/dev/mapper/debian--vg-root rd.luks=0 ro\n")
+		}}, false, "hibernate's initramfs does not unlock dm-crypt vdb3_crypt (LUKS2) (its config names vdb3_crypt, this boot's command line no rd.luks.*= or cryptdevice=)"},
+		{"LVM on LUKS, our initramfs without the volume, another device's on the command line", []func(*faketree.Tree){lvmOnLUKS, ours(nil, []string{"debian-vg/swap_1"}, both), func(tr *faketree.Tree) {
+			tr.Write("proc/cmdline", "root=/dev/mapper/debian--vg-root rd.luks.uuid=ffff ro\n")
+		}}, false, "hibernate's initramfs does not unlock dm-crypt vdb3_crypt (LUKS2) (its config names none, this boot's command line names none of it)"},
+		{"LVM on LUKS, our initramfs without the volume, cryptdevice= of its device", []func(*faketree.Tree){lvmOnLUKS, ours(nil, []string{"debian-vg/swap_1"}, both), func(tr *faketree.Tree) {
+			tr.Write("proc/cmdline", "root=/dev/mapper/debian--vg-root cryptdevice=/dev/vdb3:cryptroot ro\n")
+		}}, true, "on partition vdb3"},
 		{"LVM on LUKS, our initramfs without lvm", []func(*faketree.Tree){lvmOnLUKS, ours(vdb3, []string{"debian-vg/swap_1"}, map[string]string{"cryptsetup": "/usr/sbin/cryptsetup"})}, false,
 			"hibernate's initramfs holds no lvm to activate LVM LV swap_1 of VG debian-vg"},
 		{"md RAID, our initramfs", []func(*faketree.Tree){func(tr *faketree.Tree) {
