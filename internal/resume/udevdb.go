@@ -29,7 +29,8 @@ const udevDataDir = "run/udev/data"
 const udevRecord = "E:DM_UDEV_PRIMARY_SOURCE_FLAG=1\nE:DM_UDEV_RULES_VSN=2\nV:1\n"
 
 // recordForUdev writes the udev record of each device-mapper device that cryptsetup or lvm
-// made (dm uuid CRYPT-… or LVM-…) and that has none yet. It returns their names; a failure is
+// made (dm uuid CRYPT-… or LVM-…) and that has none yet, and makes its /dev/mapper entry the
+// link udev makes (linkMapperNode). It returns the names of the records written; a failure is
 // said and the boot goes on (the devices work, only systemd does not see them).
 func (b *Machine) recordForUdev() []string {
 	devs, err := blockdev.ListSysfs(b.FS)
@@ -45,6 +46,7 @@ func (b *Machine) recordForUdev() []string {
 		if !strings.HasPrefix(uuid, "CRYPT-") && !strings.HasPrefix(uuid, "LVM-") {
 			continue // not made by cryptsetup or lvm here (dm-mod.create=, whose uevent udev sees as it came)
 		}
+		b.linkMapperNode(d)
 		if err := os.MkdirAll(b.FS.Path(udevDataDir), 0o755); err != nil {
 			b.Logf("no udev record for %s: %v", d.DMName, err)
 			return names
@@ -70,4 +72,28 @@ func (b *Machine) recordForUdev() []string {
 		b.Logf("%s%s", UdevRecords, strings.Join(names, " "))
 	}
 	return names
+}
+
+// linkMapperNode makes /dev/mapper/NAME of a dm device a link to ../dm-N, as the root's udev
+// (its 10-dm.rules) would make it. Without udev, libdevmapper (DM_DISABLE_UDEV=1) made a
+// device node there, which moves to the root with /dev; udev then could not make its link
+// ("Failed to create symlink … File exists", at every boot in the Debian guest's journal). The
+// link is made beside it and renamed over it: the name is never missing. /dev/dm-N is the
+// kernel's own node (devtmpfs). A failure is said; the node works as it is.
+func (b *Machine) linkMapperNode(d blockdev.Device) {
+	p := b.FS.Path("dev/mapper", d.DMName)
+	st, err := os.Lstat(p)
+	if err != nil || st.Mode()&os.ModeSymlink != 0 {
+		return // none, or a link already
+	}
+	tmp := b.FS.Path("dev/mapper", "."+d.DMName+".link")
+	os.Remove(tmp)
+	err = os.Symlink("../"+d.Name, tmp)
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		b.Logf("/dev/mapper/%s left a device node: %v", d.DMName, err)
+	}
 }

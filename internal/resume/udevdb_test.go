@@ -23,6 +23,13 @@ func TestRecordForUdev(t *testing.T) {
 	tr.Mapper(2, "guest--vg-swap_1", "LVM-"+strings.Repeat("b", 64), "dm-0")
 	tr.Mapper(3, "mpatha", "mpath-3600", "vda")
 	tr.Write("run/udev/data/b253:2", "E:SYSTEMD_READY=1\n")
+	// libdevmapper's nodes (files here), and a link udev made already.
+	tr.Write("dev/mapper/vda1_crypt", "")
+	tr.Write("dev/mapper/guest--vg-root", "")
+	tr.Write("dev/mapper/mpatha", "")
+	if err := os.Symlink("../dm-2", filepath.Join(tr.Root, "dev/mapper/guest--vg-swap_1")); err != nil {
+		t.Fatal(err)
+	}
 	out := &strings.Builder{}
 	b := &Machine{FS: tr.FS(), Out: out, Now: func() time.Duration { return 0 }}
 	got := b.recordForUdev()
@@ -41,6 +48,15 @@ func TestRecordForUdev(t *testing.T) {
 		if string(b) != c.want || (c.want == "") != errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s: %q (%v), want %q", c.file, b, err, c.want)
 		}
+	}
+	for name, want := range map[string]string{"vda1_crypt": "../dm-0", "guest--vg-root": "../dm-1", "guest--vg-swap_1": "../dm-2", "mpatha": ""} {
+		got, _ := os.Readlink(filepath.Join(tr.Root, "dev/mapper", name))
+		if got != want {
+			t.Errorf("/dev/mapper/%s links to %q, want %q (\"\": not a link)", name, got, want)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(tr.Root, "dev/mapper/.*")); len(left) > 0 {
+		t.Errorf("left %q", left)
 	}
 	if !strings.Contains(out.String(), UdevRecords+"vda1_crypt guest--vg-root") {
 		t.Errorf("said %q", out)
