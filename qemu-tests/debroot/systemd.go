@@ -15,8 +15,10 @@ const (
 
 // SystemdPackages are what SystemdGuest installs beyond minbase: systemd as PID 1, udev and
 // kmod to load the kernel's modules, the Debian kernel, e2fsprogs for the ext4 root, dbus for
-// systemd-logind (without it the system would be "degraded" from the start).
-var SystemdPackages = []string{"systemd", "systemd-sysv", "udev", "kmod", "e2fsprogs", "util-linux", "dbus", "linux-image-amd64"}
+// systemd-logind (without it the system would be "degraded" from the start), and cryptsetup-bin
+// and lvm2, which an encrypted LVM machine has (the EncryptedLVMRoot guest: hibernate initramfs
+// build copies them into the initramfs); one root for every Debian guest, debootstrapped once.
+var SystemdPackages = []string{"systemd", "systemd-sysv", "udev", "kmod", "e2fsprogs", "util-linux", "dbus", "linux-image-amd64", "cryptsetup-bin", "lvm2"}
 
 const agentUnit = `[Unit]
 Description=hibernate test guest agent on /dev/ttyS1

@@ -74,7 +74,7 @@ func (m *Machine) buildDebian(ctx context.Context, root debroot.Root) (Guest, er
 		return g, err
 	}
 	tree := filepath.Join(dir, "root")
-	if err := debianTree(ctx, a, root, tree, m.Config.Package); err != nil {
+	if err := debianTree(ctx, a, root, tree, m.Config); err != nil {
 		return g, err
 	}
 	if err := writeFiles(tree, m.Config.Files); err != nil {
@@ -93,6 +93,9 @@ func (m *Machine) buildDebian(ctx context.Context, root debroot.Root) (Guest, er
 	g.Release = rel
 	if m.Config.MDRoot {
 		return g, m.mdDebianDisks(ctx, &g, dir, tree)
+	}
+	if m.Config.EncryptedRoot {
+		return g, m.encryptedDebianDisks(ctx, &g, dir, tree)
 	}
 	g.Initrd = filepath.Join(dir, "initrd.img-"+rel+".host-built")
 	if _, err := buildInitramfs(ctx, a, rel, filepath.Join(tree, "lib/modules", rel), g.Initrd, m.Config.InitrdFlags...); err != nil {
@@ -116,12 +119,15 @@ func (m *Machine) mdDebianDisks(ctx context.Context, g *Guest, dir, tree string)
 	return nil
 }
 
-// debianTree makes tree from the cached root and installs our programs into it.
-func debianTree(ctx context.Context, a Artifacts, root debroot.Root, tree, deb string) error {
+// debianTree makes tree from the cached root and installs our programs into it: the .deb of
+// c.Package (but for an EncryptedRoot, whose package disk holds it), or make install.
+func debianTree(ctx context.Context, a Artifacts, root debroot.Root, tree string, c Config) error {
 	if err := command(ctx, "", "cp", "-al", root.Dir, tree); err != nil {
 		return err
 	}
-	switch {
+	switch deb := c.Package; {
+	case deb != "" && c.EncryptedRoot:
+		// On the package disk (encryptedDebianDisks): the encrypted disk made of tree is cached.
 	case deb != "":
 		// The package, installed in the guest by InstallPackage, as a user does.
 		if err := copyFile(deb, filepath.Join(tree, guestPackageDir, filepath.Base(deb)), 0o644); err != nil {
@@ -232,7 +238,11 @@ func (m *Machine) NoteSystemState(ctx context.Context, vm *harness.VM) error {
 func (m *Machine) UseGuestInitramfs(ctx context.Context, _ *harness.VM) error {
 	in := m.guestInitrdPath()
 	out := filepath.Join(filepath.Dir(m.Guest.Disk), filepath.Base(in)+".guest-built")
-	if err := dumpFromExt4(ctx, m.Guest.Disk, m.Guest.Layout.RootStart, in, out); err != nil {
+	disk, start, path := m.Guest.Disk, m.Guest.Layout.RootStart, in
+	if m.Guest.BootDisk != "" {
+		disk, start, path = m.Guest.BootDisk, m.Guest.BootLayout.RootStart, strings.TrimPrefix(in, "/boot")
+	}
+	if err := dumpFromExt4(ctx, disk, start, path, out); err != nil {
 		return err
 	}
 	if got, err := sha256File(out); err != nil || got != m.guestInitrdSum {

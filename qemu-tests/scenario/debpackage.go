@@ -59,7 +59,7 @@ func (m *Machine) InstallPackage(ctx context.Context, vm *harness.VM) error {
 
 // AptInstall installs the .deb with apt, as a user does.
 func (m *Machine) AptInstall(ctx context.Context, vm *harness.VM) error {
-	deb := filepath.Join(guestPackageDir, filepath.Base(m.Config.Package))
+	deb := filepath.Join(m.packageDir(), filepath.Base(m.Config.Package))
 	r, err := run(ctx, vm, "apt-get", "install", "-y", deb)
 	if err != nil {
 		return err

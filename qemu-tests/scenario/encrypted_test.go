@@ -329,8 +329,21 @@ func TestEncryptedLVMNames(t *testing.T) {
 			t.Errorf("SwapArea of an encrypted swap: %v", err)
 		}
 	}
-	if l.recipe() != luksRecipe || l.diskMiB() != luksDiskMiB {
+	if l.recipe() != luksRecipe || l.diskMiB() != 1047 {
 		t.Errorf("the encrypted LVM disk's recipe %s, %d MiB", l.recipe(), l.diskMiB())
+	}
+	// The Debian guest's: the larger root, its own recipe (cached apart), the installer's files.
+	d := newDebianLUKS("5c1e2f3a-4b5c-5d6e-8f70-8192a3b4c5d6")
+	if d.recipe() != luksDebianRecipe || d.diskMiB() != 2071 || d.RootDevice() != l.RootDevice() {
+		t.Errorf("the Debian encrypted LVM disk's recipe %s, %d MiB, root %s", d.recipe(), d.diskMiB(), d.RootDevice())
+	}
+	files := debianLUKSFiles(d)
+	if got, want := string(files[0].Data), "vda1_crypt UUID=5c1e2f3a-4b5c-5d6e-8f70-8192a3b4c5d6 none luks,discard\n"; files[0].Path != "/etc/crypttab" || got != want {
+		t.Errorf("%s: %q, want %q", files[0].Path, got, want)
+	}
+	if fstab := string(files[1].Data); files[1].Path != "/etc/fstab" || !strings.Contains(fstab, "\n/dev/mapper/guest--vg-root / ext4 errors=remount-ro 0 1\n") ||
+		!strings.Contains(fstab, "\nLABEL=boot /boot ext4 defaults 0 2\n") {
+		t.Errorf("%s:\n%s", files[1].Path, fstab)
 	}
 	if u := luksUUIDFor("k"); u != luksUUIDFor("k") || u == luksUUIDFor("k2") || len(u) != 36 {
 		t.Errorf("luksUUIDFor: %s", u)

@@ -34,6 +34,10 @@ type Guest struct {
 	// BuiltInitrd is the file `hibernate initramfs build` wrote, in the root tree's /boot (Initrd
 	// is QEMU's copy of it), and BuildSaid what it printed: the minimal root's.
 	BuiltInitrd, BuildSaid string
+	// BootDisk is a disk whose one partition is the plain /boot of a root the host cannot read
+	// (EncryptedLVMRoot), attached second; BootLayout is its layout. "" for a /boot in the root.
+	BootDisk   string
+	BootLayout guestdisk.Layout
 	// MD is the md RAID1 pair of the root (MDRAID1Root): Disk is its first disk, MD.Second the
 	// other, attached at every boot; Layout is the first disk's. nil for a root on a partition.
 	MD *MD

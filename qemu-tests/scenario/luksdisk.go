@@ -35,6 +35,9 @@ import (
 //   - the encrypted swap disk (newSwapLUKS): the volume swap_crypt is the swap itself, blank for
 //     hibernate setup, keyed by a random key file made on the host, as crypttab's
 //     "swap_crypt UUID=… /etc/keys/swap.key luks" has it beside a plain root.
+//   - the Debian guest's encrypted LVM disk (newDebianLUKS): the first layout with the Debian
+//     systemd root in a larger root LV; its /boot is a plain partition of a second disk, as the
+//     installer makes it (debian.go).
 
 // LUKS is how an encrypted disk was laid out: names as the Debian installer gives them.
 type LUKS struct {
@@ -47,7 +50,8 @@ type LUKS struct {
 	RootLV  string // root: ext4, the guest's / (and /boot)
 	SwapLV  string // swap_1: left blank for hibernate setup to mkswap
 	RootMiB int
-	SwapMiB int // the swap LV, or the whole volume without a VG
+	SwapMiB int    // the swap LV, or the whole volume without a VG
+	Recipe  string // how it is made (luksRecipe, …): the cache's kind, pruned apart
 	// The key: a passphrase typed at /init's prompt (LUKSPassphrase), or, when it is "", the key
 	// file on the host (luksKeyFileBytes random bytes, a copy beside the disk), set by luksDiskFor.
 	Passphrase string
@@ -70,9 +74,9 @@ const (
 	// disk, 512 MiB of swap, 2 MiB of GPT: 510 MiB), rounded up to LVM's 4 MiB extents.
 	LUKSRootMiB = 512
 	LUKSSwapMiB = 512
-	// The disk: 1 MiB of GPT, the LUKS2 header (16 MiB), the PV's metadata (1 MiB), root, swap,
-	// 1 MiB of backup GPT, and 4 MiB to spare for the rounding of extents.
-	luksDiskMiB = 1 + luksHeaderMiB + 1 + LUKSRootMiB + LUKSSwapMiB + 1 + 4
+	// luksDebianRootMiB is the Debian guest's root LV: its plain disk's root partition (a 2048 MiB
+	// disk less the swap), /boot aside.
+	luksDebianRootMiB = 1536
 	// luksHeaderMiB is the LUKS2 header cryptsetup writes (its default data offset).
 	luksHeaderMiB = 16
 	// The encrypted swap disk's volume, and its key file: as many random bytes as a key file
@@ -90,38 +94,42 @@ var luksPBKDF = []string{"--pbkdf", "argon2id", "--pbkdf-memory", "32768", "--pb
 // The recipes name the ways the disks are made: change one with the commands, to leave the
 // cached disks made another way.
 const (
-	luksRecipe     = "luks2-aes-xts-plain64/lvm-root-swap_1/e2image/1"
-	luksSwapRecipe = "luks2-aes-xts-plain64/keyfile-64/swap-blank/1"
+	luksRecipe       = "luks2-aes-xts-plain64/lvm-root-swap_1/e2image/1"
+	luksSwapRecipe   = "luks2-aes-xts-plain64/keyfile-64/swap-blank/1"
+	luksDebianRecipe = "luks2-aes-xts-plain64/lvm-root-swap_1/e2image/debian/1"
 )
 
 // newLUKS is the encrypted LVM disk's layout, its LUKS UUID given (luksUUIDFor): its root tree
 // holds the initramfs that names the UUID, so the UUID is fixed before the disk is made.
 func newLUKS(luksUUID string) *LUKS {
 	return &LUKS{Partition: "/dev/vda1", UUID: luksUUID, Name: luksName, VG: luksVG, RootLV: "root", SwapLV: "swap_1",
-		RootMiB: LUKSRootMiB, SwapMiB: LUKSSwapMiB, Passphrase: LUKSPassphrase}
+		RootMiB: LUKSRootMiB, SwapMiB: LUKSSwapMiB, Passphrase: LUKSPassphrase, Recipe: luksRecipe}
+}
+
+// newDebianLUKS is the Debian guest's encrypted LVM disk: newLUKS with the larger root LV.
+func newDebianLUKS(luksUUID string) *LUKS {
+	l := newLUKS(luksUUID)
+	l.RootMiB, l.Recipe = luksDebianRootMiB, luksDebianRecipe
+	return l
 }
 
 // newSwapLUKS is the encrypted swap disk's layout. Its UUID is made from the cache key by
 // luksDiskFor: the initramfs that names it (and its key file) is built after the disk.
 func newSwapLUKS() *LUKS {
-	return &LUKS{Partition: "/dev/vda1", Name: luksSwapName, SwapMiB: LUKSSwapMiB}
+	return &LUKS{Partition: "/dev/vda1", Name: luksSwapName, SwapMiB: LUKSSwapMiB, Recipe: luksSwapRecipe}
 }
 
-// recipe is how the layout is made (luksRecipe, luksSwapRecipe).
-func (l *LUKS) recipe() string {
-	if l.VG == "" {
-		return luksSwapRecipe
-	}
-	return luksRecipe
-}
+// recipe is how the layout is made (luksRecipe, luksSwapRecipe, luksDebianRecipe).
+func (l *LUKS) recipe() string { return l.Recipe }
 
-// diskMiB is the size of the layout's disk: for the swap volume 1 MiB of GPT, the LUKS2 header,
-// the swap and 1 MiB of backup GPT.
+// diskMiB is the size of the layout's disk: 1 MiB of GPT, the LUKS2 header, the volume and
+// 1 MiB of backup GPT; with a VG the volume holds the PV's metadata (1 MiB), root, swap, and 4
+// MiB to spare for the rounding of extents.
 func (l *LUKS) diskMiB() int {
 	if l.VG == "" {
 		return 1 + luksHeaderMiB + l.SwapMiB + 1
 	}
-	return luksDiskMiB
+	return 1 + luksHeaderMiB + 1 + l.RootMiB + l.SwapMiB + 1 + 4
 }
 
 // mapperName is the device-mapper name of an LV, as lvm makes it: each '-' doubled, then vg-lv.
@@ -164,7 +172,6 @@ func (l *LUKS) InitramfsFlags() []string {
 // luksDisk is a built encrypted disk: the image and its layout.
 type luksDisk struct {
 	Disk   string `json:"-"` // the copy made for the caller
-	Recipe string // LUKS.recipe(): the cache is pruned by recipe ("" in entries made before: luksRecipe)
 	Layout guestdisk.Layout
 	LUKS   LUKS
 }
@@ -173,14 +180,16 @@ type luksDisk struct {
 const luksKeyFileName = "volume.key"
 
 // luksCache holds the encrypted disks across runs ($HIBERNATE_CACHE/luksdisk/KEY), each keyed
-// by all it is made from. The root tree holds this build's binaries, so a disk is found again
-// only for the same tree (a second make test of the same commit). It keeps two disks of each
-// recipe (the most recently used): an encrypted LVM disk is about 70 MB on the host (the LUKS
-// header, the LVM metadata and what e2image wrote; the rest is holes), a swap disk a few.
+// by all it is made from. The minimal root tree holds this build's binaries, so its disk is
+// found again only for the same tree (a second make test of the same commit); the Debian guest's
+// holds none (it installs the .deb from another disk), so its disk serves every commit. It keeps
+// two disks of each recipe (the most recently used): an encrypted LVM disk is about 70 MB on the
+// host (the LUKS header, the LVM metadata and what e2image wrote; the rest is holes), the Debian
+// one some 700 MB, a swap disk a few.
 var luksCache = diskCache{name: "luksdisk", keep: 2, kindOf: func(meta []byte) string {
 	var d luksDisk
 	_ = json.Unmarshal(meta, &d) // one that does not parse goes with the oldest kind
-	return or(d.Recipe, luksRecipe)
+	return or(d.LUKS.Recipe, luksRecipe)
 }}
 
 // treeHash hashes a tree: every path, its type and mode, and each file's contents (a symlink's
@@ -268,7 +277,7 @@ func luksDiskFor(ctx context.Context, a Artifacts, l *LUKS, tree, dst string, sa
 		return d.LUKS.UUID == l.UUID && (l.Passphrase != "" || keyErr == nil)
 	}
 	cached, err := luksCache.get(ctx, key, d, valid, func(entry string) error {
-		*d = luksDisk{LUKS: *l, Recipe: l.recipe()}
+		*d = luksDisk{LUKS: *l}
 		return buildLUKSDisk(ctx, a, tree, entry, d, say)
 	}, copies)
 	if err != nil {

@@ -53,7 +53,9 @@ type Config struct {
 	CutPower    string   // HibernateNow pulls the plug when this console line appears
 	Package     string   // the .deb the Debian guest installs hibernate from (instead of make install)
 	MDRoot      bool     // the Debian guest's root on an md RAID1, booting the distribution's initramfs (MDRAID1Root)
-	root        rootKind
+	// EncryptedRoot puts the Debian guest on the installer's encrypted LVM layout (EncryptedLVMRoot).
+	EncryptedRoot bool
+	root          rootKind
 }
 
 // Swap is where `hibernate setup` makes the swap area.
@@ -206,6 +208,9 @@ func (m *Machine) BaseCmdline() string {
 // Spec is the guest's description for one boot with the given kernel command line.
 func (m *Machine) Spec(cmdline string) harness.Spec {
 	disks := []harness.Disk{{Path: m.Guest.Disk, BPS: m.Config.DiskBPS}}
+	if m.Guest.BootDisk != "" {
+		disks = append(disks, harness.Disk{Path: m.Guest.BootDisk})
+	}
 	if m.Guest.MD != nil {
 		disks = append(disks, harness.Disk{Path: m.Guest.MD.Second, BPS: m.Config.DiskBPS})
 	}
