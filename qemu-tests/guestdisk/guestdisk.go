@@ -23,6 +23,8 @@ import (
 	"strings"
 
 	diskfs "github.com/diskfs/go-diskfs"
+	"github.com/diskfs/go-diskfs/disk"
+	"github.com/diskfs/go-diskfs/filesystem"
 	"github.com/diskfs/go-diskfs/partition/gpt"
 	"github.com/google/uuid"
 )
@@ -38,10 +40,18 @@ type Spec struct {
 	RootLabel   string // filesystem label; default "root"
 
 	SwapSizeMiB int // 0 = no swap partition; the partition is left zeroed
+	// ESPSizeMiB makes an EFI system partition after the swap (index 3), an empty FAT32 labelled
+	// ESPLabel made with go-diskfs, for the guest's grub-install; 0 = none.
+	ESPSizeMiB int
+	ESPLabel   string // default "ESP"
 
 	// Fixed identifiers, for reproducible images; each "" means a random one.
 	DiskGUID, RootPartUUID, SwapPartUUID, RootFSUUID string
 }
+
+// ESPPartIndex is the GPT index of the EFI system partition (Spec.ESPSizeMiB): after root (1)
+// and swap (2), whose indices the tests name (/dev/vda1, /dev/vda2).
+const ESPPartIndex = 3
 
 // Layout says where Build put things. UUIDs are lower case, as the kernel and
 // blkid print them (PARTUUID=..., UUID=...).
@@ -50,6 +60,8 @@ type Layout struct {
 	RootPartIndex, SwapPartIndex                     int   // 1 and 2; SwapPartIndex 0 without swap
 	RootStart, SwapStart, SwapSize                   int64 // bytes from the start of the disk
 	RootSize                                         int64 // bytes
+	ESPPartUUID                                      string
+	ESPStart, ESPSize                                int64 // 0 without an EFI system partition
 }
 
 const (
@@ -151,19 +163,22 @@ func plan(s *Spec) (Layout, error) {
 	if s.RootLabel == "" {
 		s.RootLabel = "root"
 	}
-	if s.SizeMiB <= 0 || s.RootSizeMiB < 0 || s.SwapSizeMiB < 0 {
-		return Layout{}, fmt.Errorf("guestdisk: sizes must not be negative and SizeMiB > 0 (SizeMiB %d, RootSizeMiB %d, SwapSizeMiB %d)",
-			s.SizeMiB, s.RootSizeMiB, s.SwapSizeMiB)
+	if s.SizeMiB <= 0 || s.RootSizeMiB < 0 || s.SwapSizeMiB < 0 || s.ESPSizeMiB < 0 {
+		return Layout{}, fmt.Errorf("guestdisk: sizes must not be negative and SizeMiB > 0 (SizeMiB %d, RootSizeMiB %d, SwapSizeMiB %d, ESPSizeMiB %d)",
+			s.SizeMiB, s.RootSizeMiB, s.SwapSizeMiB, s.ESPSizeMiB)
+	}
+	if s.ESPLabel == "" {
+		s.ESPLabel = "ESP"
 	}
 	// 1 MiB before the first partition (MBR, GPT header and entries), 1 MiB
 	// after the last (backup GPT, 33 sectors, rounded up to keep alignment).
 	root := s.RootSizeMiB
 	if root == 0 {
-		root = s.SizeMiB - 2 - s.SwapSizeMiB
+		root = s.SizeMiB - 2 - s.SwapSizeMiB - s.ESPSizeMiB
 	}
-	if root <= 0 || 1+root+s.SwapSizeMiB+1 > s.SizeMiB {
-		return Layout{}, fmt.Errorf("guestdisk: %d MiB root and %d MiB swap do not fit a %d MiB disk (2 MiB go to the GPT)",
-			root, s.SwapSizeMiB, s.SizeMiB)
+	if root <= 0 || 1+root+s.SwapSizeMiB+s.ESPSizeMiB+1 > s.SizeMiB {
+		return Layout{}, fmt.Errorf("guestdisk: %d MiB root, %d MiB swap and %d MiB ESP do not fit a %d MiB disk (2 MiB go to the GPT)",
+			root, s.SwapSizeMiB, s.ESPSizeMiB, s.SizeMiB)
 	}
 	s.RootSizeMiB = root
 
@@ -172,6 +187,10 @@ func plan(s *Spec) (Layout, error) {
 		l.SwapPartIndex = 2
 		l.SwapStart = l.RootStart + l.RootSize
 		l.SwapSize = int64(s.SwapSizeMiB) * mib
+	}
+	if s.ESPSizeMiB > 0 {
+		l.ESPStart = l.RootStart + l.RootSize + l.SwapSize
+		l.ESPSize = int64(s.ESPSizeMiB) * mib
 	}
 	var err error
 	for _, id := range []struct {
@@ -184,6 +203,7 @@ func plan(s *Spec) (Layout, error) {
 		{"RootPartUUID", s.RootPartUUID, &l.RootPartUUID, false},
 		{"SwapPartUUID", s.SwapPartUUID, &l.SwapPartUUID, s.SwapSizeMiB == 0},
 		{"RootFSUUID", s.RootFSUUID, &l.RootFSUUID, false},
+		{"ESPPartUUID", "", &l.ESPPartUUID, s.ESPSizeMiB == 0},
 	} {
 		if id.skip {
 			continue
@@ -223,6 +243,12 @@ func writeTable(path string, s Spec, l Layout) error {
 			Start: uint64(l.SwapStart / sectorSize), End: uint64((l.SwapStart+l.SwapSize)/sectorSize - 1),
 		})
 	}
+	if l.ESPSize > 0 {
+		parts = append(parts, &gpt.Partition{
+			Index: ESPPartIndex, Type: gpt.EFISystemPartition, Name: "EFI system partition", GUID: l.ESPPartUUID,
+			Start: uint64(l.ESPStart / sectorSize), End: uint64((l.ESPStart+l.ESPSize)/sectorSize - 1),
+		})
+	}
 	table := &gpt.Table{
 		Partitions: parts, GUID: l.DiskGUID, ProtectiveMBR: true, // the kernel's GPT parser wants the protective MBR
 		LogicalSectorSize: sectorSize, PhysicalSectorSize: sectorSize,
@@ -230,6 +256,12 @@ func writeTable(path string, s Spec, l Layout) error {
 	if err := d.Partition(table); err != nil {
 		d.Close()
 		return fmt.Errorf("writing the GPT of %s: %w", path, err)
+	}
+	if l.ESPSize > 0 {
+		if _, err := d.CreateFilesystem(disk.FilesystemSpec{Partition: ESPPartIndex, FSType: filesystem.TypeFat32, VolumeLabel: s.ESPLabel}); err != nil {
+			d.Close()
+			return fmt.Errorf("making the FAT32 of the EFI system partition of %s: %w", path, err)
+		}
 	}
 	return d.Close()
 }

@@ -211,6 +211,9 @@ func checkImage(t *testing.T, path string, l Layout, sizeMiB int) {
 	if l.SwapPartIndex != 0 {
 		want[2] = part{gpt.LinuxSwap, "swap", l.SwapPartUUID, l.SwapStart, l.SwapStart + l.SwapSize}
 	}
+	if l.ESPSize != 0 {
+		want[ESPPartIndex] = part{gpt.EFISystemPartition, "EFI system partition", l.ESPPartUUID, l.ESPStart, l.ESPStart + l.ESPSize}
+	}
 	got := map[int]part{}
 	for _, p := range tab.Partitions {
 		if p.Type == gpt.Unused {
@@ -278,6 +281,29 @@ func TestBuildNoSwapEmptyTree(t *testing.T) {
 		t.Errorf("layout %+v", l)
 	}
 	checkImage(t, path, l, 64)
+}
+
+// An EFI system partition after the swap: FAT32 with its label, as blkid (the guest's udev)
+// reads it.
+func TestBuildESP(t *testing.T) {
+	need(t, "mkfs.ext4")
+	path := filepath.Join(t.TempDir(), "d.img")
+	l, err := Build(Spec{Path: path, SizeMiB: 160, SwapSizeMiB: 32, ESPSizeMiB: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.ESPStart != (1+62+32)<<20 || l.ESPSize != 64<<20 || l.ESPPartUUID == "" || l.RootSize != 62<<20 {
+		t.Errorf("layout %+v", l)
+	}
+	checkImage(t, path, l, 160)
+	p := tool("blkid")
+	if !isExecutable(p) {
+		t.Skip("no blkid to read the FAT back")
+	}
+	out, err := exec.Command(p, "-p", "-o", "export", "-O", strconv.FormatInt(l.ESPStart, 10), path).Output()
+	if err != nil || !strings.Contains(string(out), "TYPE=vfat") || !strings.Contains(string(out), "LABEL=ESP") {
+		t.Errorf("blkid -p -O %d: %v\n%s", l.ESPStart, err, out)
+	}
 }
 
 func TestBuildBtrfs(t *testing.T) {

@@ -29,11 +29,20 @@ type Disk struct {
 	Cache string
 }
 
+// Firmware is the UEFI firmware a boot starts in, as two flash chips: Code, OVMF's code (read
+// only, shared), and Vars, the machine's own copy of its variable store (written by the firmware
+// and the guest: boot entries, Secure Boot keys, systemd's HibernateLocation), kept across its
+// boots as a real machine's NVRAM is.
+type Firmware struct {
+	Code, Vars string
+}
+
 // Spec describes one boot.
 type Spec struct {
 	Name      string // names the log folder: LogDir/<Name>-<n>/, n counting the boots of Name in this process
-	Kernel    string
+	Kernel    string // "" with Firmware: the firmware boots the disks
 	Initrd    string
+	Firmware  *Firmware // nil: no firmware, the Kernel booted directly (PVH)
 	Cmdline   string // console=ttyS0 is added if absent
 	MemoryMiB int    // default 512
 	CPUs      int    // default 1
@@ -111,6 +120,11 @@ func (s Spec) Args(p RunPaths) []string {
 		"-cpu", or(s.CPU, or(os.Getenv("HIBERNATE_QEMU_CPU"), DefaultCPU)),
 		"-m", strconv.Itoa(or(s.MemoryMiB, DefaultMemoryMiB)),
 		"-smp", strconv.Itoa(or(s.CPUs, 1)),
+	}
+	if f := s.Firmware; f != nil {
+		a = append(a,
+			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+qemuEscape(f.Code),
+			"-drive", "if=pflash,format=raw,unit=1,file="+qemuEscape(f.Vars))
 	}
 	if s.Kernel != "" {
 		a = append(a, "-kernel", s.Kernel, "-append", s.KernelCmdline())

@@ -27,6 +27,10 @@ func TestArgs(t *testing.T) {
 			want: base + " -m 512 -smp 1 " + console + " " + qmp +
 				" -drive file=/d/root.img,format=raw,if=none,id=d0,cache=writeback -device virtio-blk-pci,drive=d0" +
 				" -drive file=/d/a,,b.qcow2,format=qcow2,if=none,id=d1,cache=unsafe,readonly=on,throttling.bps-total=1048576 -device virtio-blk-pci,drive=d1,serial=swap"},
+		{name: "firmware", spec: Spec{Firmware: &Firmware{Code: "/usr/share/OVMF/OVMF_CODE_4M.fd", Vars: "/g/x,vars.fd"}, Disks: []Disk{{Path: "/d/root.img"}}},
+			want: base + " -m 512 -smp 1 -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" +
+				" -drive if=pflash,format=raw,unit=1,file=/g/x,,vars.fd " + console + " " + qmp +
+				" -drive file=/d/root.img,format=raw,if=none,id=d0,cache=writeback -device virtio-blk-pci,drive=d0"},
 		{name: "machine overrides", spec: Spec{Machine: "pc", Accel: "kvm", CPU: "host"},
 			want: "-nodefaults -no-user-config -display none -machine pc -accel kvm -cpu host -m 512 -smp 1 " + console + " " + qmp},
 	}
