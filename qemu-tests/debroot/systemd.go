@@ -90,3 +90,43 @@ func SystemdMDGuest() Spec {
 
 // AptPackagesList is the list of the mirror's packages debootstrap leaves for apt.
 const AptPackagesList = "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages"
+
+// ESPLabel is the label of the EFI system partition an EFI guest's fstab mounts at /boot/efi.
+const ESPLabel = "ESP"
+
+// grubDefaults is /etc/default/grub of an EFI guest, as an admin of a headless machine writes it:
+// no menu to wait at, GRUB and the kernel on the serial console (the test's log), the kernel's
+// quiet off so that the log says what the boot did. hibernate setup --write-boot-config adds
+// resume= to GRUB_CMDLINE_LINUX_DEFAULT, and update-grub writes /boot/grub/grub.cfg from it.
+const grubDefaults = `GRUB_DEFAULT=0
+GRUB_TIMEOUT=0
+GRUB_DISTRIBUTOR=Debian
+GRUB_CMDLINE_LINUX_DEFAULT=""
+GRUB_CMDLINE_LINUX="console=ttyS0,115200"
+GRUB_TERMINAL=serial
+GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
+GRUB_DISABLE_OS_PROBER=true
+`
+
+// SystemdEFIGuest is SystemdGuest booted as a UEFI machine is: with GRUB for EFI
+// (grub-efi-amd64, which the Debian installer puts on a UEFI machine), the EFI system
+// partition mounted at /boot/efi by label, and grubDefaults. debootstrap installs GRUB's files,
+// not GRUB: the guest runs grub-install --removable itself (its postinst installs it only where
+// /boot/efi/EFI/debian exists). Its own root beside SystemdGuest's: with GRUB's configuration
+// there, hibernate check reads the next boot's command line from it.
+func SystemdEFIGuest() Spec {
+	s := SystemdGuest()
+	s.Name = "systemd-efi"
+	s.Include = append(append([]string(nil), s.Include...), "grub-efi-amd64")
+	files := []File{
+		{Path: "etc/fstab", Data: "# <file system> <mount point> <type> <options> <dump> <pass>\nLABEL=" + RootLabel + " / ext4 defaults 0 1\nLABEL=" + ESPLabel + " /boot/efi vfat umask=0077 0 1\n"},
+		{Path: "etc/default/grub", Data: grubDefaults},
+	}
+	for _, f := range s.Files {
+		if f.Path != "etc/fstab" {
+			files = append(files, f)
+		}
+	}
+	s.Files = files
+	return s
+}

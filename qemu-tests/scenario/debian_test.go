@@ -43,16 +43,25 @@ func TestDebianFromPackage(t *testing.T) {
 // skips the test without root.
 func debianPackageRoot(t *testing.T, spec debroot.Spec) (deb string, root debroot.Root) {
 	t.Helper()
-	a := artifacts(t)
-	if os.Getuid() != 0 {
-		t.Skip("debootstrap and the guest's root-owned tree need root")
-	}
-	deb, err := FindPackage(a)
+	root = debianRoot(t, spec)
+	deb, err := FindPackage(artifacts(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if root, err = DebianRoot(timeout(t, 30*time.Minute), spec, testWriter{t}); err != nil {
+	return deb, root
+}
+
+// debianRoot is the root of spec, debootstrapped once and cached. It skips the test without
+// root.
+func debianRoot(t *testing.T, spec debroot.Spec) debroot.Root {
+	t.Helper()
+	artifacts(t)
+	if os.Getuid() != 0 {
+		t.Skip("debootstrap and the guest's root-owned tree need root")
+	}
+	root, err := DebianRoot(timeout(t, 30*time.Minute), spec, testWriter{t})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return deb, root
+	return root
 }

@@ -12,8 +12,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
 	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
 	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
 // Guest is a disk made for one scenario, with the kernel and initramfs to boot it.
@@ -34,6 +36,8 @@ type Guest struct {
 	// BuiltInitrd is the file `hibernate initramfs build` wrote, in the root tree's /boot (Initrd
 	// is QEMU's copy of it), and BuildSaid what it printed: the minimal root's.
 	BuiltInitrd, BuildSaid string
+	// Firmware is the UEFI firmware of a UEFIGrub guest, with its own variable store.
+	Firmware *harness.Firmware
 	// BootDisk is a disk whose one partition is the plain /boot of a root the host cannot read
 	// (EncryptedLVMRoot), attached second; BootLayout is its layout. "" for a /boot in the root.
 	BootDisk   string
@@ -170,7 +174,8 @@ func buildInitramfs(ctx context.Context, a Artifacts, rel, modules, out string, 
 
 // writeDisks writes the guest's GPT disk of sizeMiB, the root partition from tree (labelled
 // label, "" for guestdisk's default) and the swap partition of Config.Swap, and the second
-// disk of SwapOnSecondDisk (unless it is made already: the encrypted swap disk).
+// disk of SwapOnSecondDisk (unless it is made already: the encrypted swap disk); for a UEFIGrub
+// guest, an EFI system partition after them (its mount point made in tree), and the firmware.
 func (m *Machine) writeDisks(g *Guest, dir, tree string, sizeMiB int, label string) error {
 	swap := m.Config.Swap.PartitionMiB
 	if swap == 0 {
@@ -180,8 +185,19 @@ func (m *Machine) writeDisks(g *Guest, dir, tree string, sizeMiB int, label stri
 	}
 	g.Disk = filepath.Join(dir, "disk.img")
 	var err error
+	esp := 0
+	if m.Config.UEFI {
+		esp = espMiB
+		sizeMiB += espMiB
+		if err := os.MkdirAll(filepath.Join(tree, "boot/efi"), 0o755); err != nil {
+			return err
+		}
+		if err := firmwareFiles(g, dir); err != nil {
+			return err
+		}
+	}
 	g.Layout, err = guestdisk.Build(guestdisk.Spec{Path: g.Disk, SizeMiB: sizeMiB, RootTree: tree,
-		RootFSType: m.Config.RootFS, RootLabel: label, SwapSizeMiB: swap})
+		RootFSType: m.Config.RootFS, RootLabel: label, SwapSizeMiB: swap, ESPSizeMiB: esp, ESPLabel: debroot.ESPLabel})
 	if err != nil {
 		return fmt.Errorf("build guest disk %s: %w", g.Disk, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -31,6 +30,10 @@ type Machine struct {
 	// initramfs asks its own way (a benchmark's peer: cryptsetup's "Please unlock disk …").
 	PassphrasePrompt string
 
+	// viaFirmware makes the boots go through the firmware and the guest's boot loader (UEFIGrub,
+	// once InstallGrub installed it) instead of PVH.
+	viaFirmware bool
+
 	guestInitrdSum     string          // the sha256 of the initramfs the guest built (BuildInitramfsInGuest)
 	filesBeforePackage map[string]bool // the guest's files before InstallPackage
 }
@@ -55,6 +58,7 @@ type Config struct {
 	MDRoot      bool     // the Debian guest's root on an md RAID1, booting the distribution's initramfs (MDRAID1Root)
 	// EncryptedRoot puts the Debian guest on the installer's encrypted LVM layout (EncryptedLVMRoot).
 	EncryptedRoot bool
+	UEFI          bool // the Debian guest is a UEFI machine booting GRUB (UEFIGrub)
 	root          rootKind
 }
 
@@ -220,8 +224,12 @@ func (m *Machine) Spec(cmdline string) harness.Spec {
 	for _, d := range m.Guest.ExtraDisks {
 		disks = append(disks, harness.Disk{Path: d, ReadOnly: true})
 	}
-	return harness.Spec{Name: m.Config.Name, Kernel: m.Guest.Kernel, Initrd: m.Guest.Initrd, Cmdline: cmdline,
+	s := harness.Spec{Name: m.Config.Name, Kernel: m.Guest.Kernel, Initrd: m.Guest.Initrd, Cmdline: cmdline,
 		MemoryMiB: m.Config.MemoryMiB, Disks: disks, LogDir: m.Artifacts.LogDir, Agent: true}
+	if m.viaFirmware {
+		s.Kernel, s.Initrd, s.Cmdline, s.Firmware = "", "", "", m.Guest.Firmware
+	}
+	return s
 }
 
 // Boot powers the guest on with the base command line plus extra and waits until the agent
@@ -249,16 +257,19 @@ func (m *Machine) Boot(ctx context.Context, extra string) (*harness.VM, harness.
 // powerOn starts QEMU on the guest's disk, its console log in the summary; for a volume keyed
 // by a passphrase, it answers /init's passphrase prompt.
 func (m *Machine) powerOn(ctx context.Context, extra string) (*harness.VM, error) {
+	if extra = strings.TrimSpace(extra); extra != "" && m.viaFirmware {
+		return nil, fmt.Errorf("power on with %q: a boot through the firmware has the boot loader's command line", extra)
+	}
 	vm, err := harness.Start(ctx, m.Spec(strings.TrimSpace(m.BaseCmdline()+" "+extra)))
 	if err != nil {
 		return nil, err
 	}
 	m.Summary.Logs = append(m.Summary.Logs, vm.ConsoleLogPath())
 	what := "power on"
-	if extra = strings.TrimSpace(extra); extra != "" {
+	if extra != "" {
 		what += " with " + extra
 	}
-	m.say("%s (%s): %s", what, filepath.Base(m.Guest.Initrd), vm.ConsoleLogPath())
+	m.say("%s (%s): %s", what, m.bootChain(), vm.ConsoleLogPath())
 	if l := m.Guest.LUKS; l != nil && l.Passphrase != "" {
 		return vm, m.answerPassphrase(ctx, vm)
 	}
@@ -279,6 +290,9 @@ func (m *Machine) ping(ctx context.Context, vm *harness.VM) (harness.AgentInfo, 
 
 // within bounds ctx by the root's agentWithin, if any: how long a boot may take to answer.
 func (m *Machine) within(ctx context.Context) (context.Context, context.CancelFunc) {
+	if m.viaFirmware {
+		return context.WithTimeout(ctx, firmwareAgentWithin)
+	}
 	if d := m.Config.root.agentWithin; d > 0 {
 		return context.WithTimeout(ctx, d)
 	}

@@ -41,6 +41,10 @@ type SetupResult struct {
 // what it printed in Setup.
 func (m *Machine) SetupSwap(ctx context.Context, vm *harness.VM) error {
 	args := []string{"setup", "--device", m.swapDevice(), "--json"}
+	if m.Config.UEFI {
+		// resume= into /etc/default/grub, for update-grub (UpdateGrub, InstallGrub).
+		args = append(args, "--write-boot-config")
+	}
 	if f := m.Config.Swap.File; f != "" {
 		// A swap file's image is found only where the next boot is told resume_offset=: setup
 		// writes it into the boot configuration (/etc/kernel/cmdline of the guest, which the

@@ -14,6 +14,9 @@ command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v lz4 >/dev/null || need+=(lz4)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# OVMF: the UEFI firmware the firmware guests boot through (its code read-only, a copy of its
+# variable store per guest).
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
 # cryptsetup, lvm and mdadm run only inside the tools guest (qemu-tests/scenario/toolsguest.go),
 # which lays out the encrypted LVM disk and the md RAID1 one: never on this machine. /usr/sbin is
 # not on a user's PATH.

@@ -1,0 +1,168 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
+)
+
+// The firmware guests boot as a UEFI machine does: OVMF (Debian's ovmf package, its code read
+// only, a copy of its variable store per guest), the EFI system partition of the guest's disk,
+// GRUB installed there by the guest itself (grub-install --removable: EFI/BOOT/BOOTX64.EFI,
+// the path the firmware boots without a boot entry), reading the guest's /boot/grub/grub.cfg
+// that update-grub wrote, and the kernel and initramfs of the guest's /boot. Nothing of the boot
+// is the harness's: the command line is GRUB's.
+//
+// The first boot, which installs GRUB, goes the PVH way of the other guests (there is no boot
+// loader yet, as an installer's boot has none); the image is made and taken under the firmware
+// (a PVH boot's memory map is another, and the kernel refuses an image made under another).
+
+// The firmware's files, from Debian's ovmf package (deps.sh installs it): 4 MiB flash, no
+// Secure Boot.
+const (
+	ovmfCode = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+	ovmfVars = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+)
+
+// espMiB is the size of the firmware guests' EFI system partition: GRUB's files are 4 MB.
+const espMiB = 64
+
+// firmwareAgentWithin is how long a boot through the firmware may take for the agent to answer:
+// OVMF and GRUB under TCG, then the kernel's decompressor (xz: 8 s), on top of a Debian boot.
+const firmwareAgentWithin = 4 * time.Minute
+
+// UEFIGrub makes the DebianSystemd guest a UEFI machine booting GRUB (give it with
+// DebianSystemd(root) of debroot.SystemdEFIGuest()): its disk gets an EFI system partition,
+// InstallGrub installs GRUB, and every boot after goes through the firmware.
+func UEFIGrub() Option { return func(c *Config) { c.UEFI = true } }
+
+// firmwareFiles gives g the firmware and its own variable store, a copy in dir.
+func firmwareFiles(g *Guest, dir string) error {
+	vars := filepath.Join(dir, "OVMF_VARS.fd")
+	if err := copyFile(ovmfVars, vars, 0o644); err != nil {
+		return fmt.Errorf("the guest's UEFI variable store: %w (deps.sh installs ovmf)", err)
+	}
+	g.Firmware = &harness.Firmware{Code: ovmfCode, Vars: vars}
+	return nil
+}
+
+// bootChain names how the next boot goes, for the progress lines.
+func (m *Machine) bootChain() string {
+	if m.viaFirmware {
+		return fmt.Sprintf("UEFI: OVMF, GRUB from the ESP (EFI/BOOT/BOOTX64.EFI), /boot/grub/grub.cfg, /boot/vmlinuz-%s and /boot/initrd.img-%s", m.Guest.Release, m.Guest.Release)
+	}
+	return "PVH: the kernel's ELF entry, " + filepath.Base(m.Guest.Initrd)
+}
+
+// InstallGrub installs GRUB as an admin does on a UEFI machine: grub-install --removable on the
+// ESP (mounted at /boot/efi by the guest's fstab; no boot entry is written, the firmware boots
+// the fallback path), then update-grub. It checks that grub.cfg boots the guest's kernel with
+// what setup put into /etc/default/grub (run SetupSwap with --write-boot-config before), and
+// makes the next boots go through the firmware.
+func (m *Machine) InstallGrub(ctx context.Context, vm *harness.VM) error {
+	r, err := run(ctx, vm, "grub-install", "--target=x86_64-efi", "--removable", "--no-nvram", "--efi-directory=/boot/efi")
+	if err != nil {
+		return err
+	}
+	m.say("grub-install --removable: %s", strings.TrimSpace(r.Stdout+r.Stderr))
+	if r, err = run(ctx, vm, "update-grub"); err != nil {
+		return err
+	}
+	m.say("update-grub:\n%s", indent(strings.TrimSpace(r.Stdout+r.Stderr)))
+	return m.checkGrubConfig(ctx, vm)
+}
+
+// UpdateGrub runs update-grub, as the user does after hibernate setup --write-boot-config
+// changed /etc/default/grub, and checks grub.cfg.
+func (m *Machine) UpdateGrub(ctx context.Context, vm *harness.VM) error {
+	if _, err := run(ctx, vm, "update-grub"); err != nil {
+		return err
+	}
+	return m.checkGrubConfig(ctx, vm)
+}
+
+// checkGrubConfig wants the guest's kernel in grub.cfg with setup's kernel parameters, and the
+// fallback loader on the ESP; from now on the guest boots through the firmware.
+func (m *Machine) checkGrubConfig(ctx context.Context, vm *harness.VM) error {
+	cfg, err := vm.ReadFile(ctx, "/boot/grub/grub.cfg")
+	if err != nil {
+		return err
+	}
+	linux := ""
+	for _, l := range strings.Split(string(cfg), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "linux" && strings.HasSuffix(f[1], "/vmlinuz-"+m.Guest.Release) {
+			linux = strings.TrimSpace(l)
+			break
+		}
+	}
+	switch {
+	case linux == "":
+		return vm.Fail("/boot/grub/grub.cfg has no linux line for vmlinuz-%s", m.Guest.Release)
+	case m.Setup.KernelParams != "" && !strings.Contains(linux, m.Setup.KernelParams):
+		return vm.Fail("/boot/grub/grub.cfg boots %q, without setup's %s", linux, m.Setup.KernelParams)
+	}
+	if _, err := run(ctx, vm, "test", "-s", "/boot/efi/EFI/BOOT/BOOTX64.EFI"); err != nil {
+		return err
+	}
+	m.say("grub.cfg: %s", linux)
+	m.viaFirmware = true
+	return nil
+}
+
+// CheckFirmwareBoot checks that this boot came through the firmware and GRUB: GRUB's welcome and
+// then the booting kernel's command line, grub.cfg's (GRUB's BOOT_IMAGE=, setup's kernel
+// parameters), on its console; and that the running kernel (after a resume, the one that
+// hibernated) has EFI (/sys/firmware/efi) and that command line too. It notes when GRUB and the
+// kernel started.
+func (m *Machine) CheckFirmwareBoot(ctx context.Context, vm *harness.VM) error {
+	var grubAt, kernelAt time.Duration
+	for _, l := range vm.ConsoleTimedLines() {
+		switch {
+		case grubAt == 0 && strings.Contains(l.Text, grubWelcome):
+			grubAt = l.At
+		case grubAt != 0 && strings.Contains(l.Text, "Command line: BOOT_IMAGE=/boot/vmlinuz-"+m.Guest.Release) && strings.Contains(l.Text, m.Setup.KernelParams):
+			kernelAt = l.At
+		}
+		if kernelAt != 0 {
+			break
+		}
+	}
+	if kernelAt == 0 {
+		return vm.Fail("the console shows no %q then a kernel command line of GRUB's with %s", grubWelcome, m.Setup.KernelParams)
+	}
+	m.say("through the firmware: GRUB %s after power on, the kernel %s", grubAt.Round(100*time.Millisecond), kernelAt.Round(100*time.Millisecond))
+	if _, err := run(ctx, vm, "test", "-d", "/sys/firmware/efi/efivars"); err != nil {
+		return fmt.Errorf("not booted through UEFI: %w", err)
+	}
+	b, err := vm.ReadFile(ctx, "/proc/cmdline")
+	if err != nil {
+		return err
+	}
+	cmdline := strings.TrimSpace(string(b))
+	if !strings.Contains(cmdline, "BOOT_IMAGE=/boot/vmlinuz-"+m.Guest.Release) || !strings.Contains(cmdline, m.Setup.KernelParams) {
+		return vm.Fail("/proc/cmdline %q is not GRUB's with %s", cmdline, m.Setup.KernelParams)
+	}
+	m.say("the running kernel has EFI and GRUB's command line: %s", cmdline)
+	return nil
+}
+
+// grubWelcome is what GRUB says first on the console.
+const grubWelcome = "Welcome to GRUB!"
+
+// PowerOffForFirmware powers the guest off through its agent, for the next boot to go through
+// the firmware: that one is the machine's first, the one that will hibernate (its boot ID the
+// one to find after the resume).
+func (m *Machine) PowerOffForFirmware(ctx context.Context, vm *harness.VM) error {
+	if err := vm.PowerOff(ctx); err != nil {
+		return err
+	}
+	if _, err := vm.WaitExit(ctx); err != nil {
+		return err
+	}
+	m.BootID, m.Release = "", ""
+	return nil
+}
