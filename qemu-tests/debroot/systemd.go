@@ -108,8 +108,9 @@ GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
 GRUB_DISABLE_OS_PROBER=true
 `
 
-// SystemdEFIGuest is SystemdGuest booted as a UEFI machine is: with GRUB for EFI
-// (grub-efi-amd64, which the Debian installer puts on a UEFI machine), the EFI system
+// SystemdEFIGuest is SystemdGuest booted as a UEFI machine is: with GRUB for EFI and Debian's
+// signed boot chain (grub-efi-amd64, shim-signed and grub-efi-amd64-signed, which the Debian
+// installer puts on a UEFI machine; the kernel package is signed already), the EFI system
 // partition mounted at /boot/efi by label, and grubDefaults. debootstrap installs GRUB's files,
 // not GRUB: the guest runs grub-install --removable itself (its postinst installs it only where
 // /boot/efi/EFI/debian exists). Its own root beside SystemdGuest's: with GRUB's configuration
@@ -117,7 +118,7 @@ GRUB_DISABLE_OS_PROBER=true
 func SystemdEFIGuest() Spec {
 	s := SystemdGuest()
 	s.Name = "systemd-efi"
-	s.Include = append(append([]string(nil), s.Include...), "grub-efi-amd64")
+	s.Include = append(append([]string(nil), s.Include...), "grub-efi-amd64", "shim-signed", "grub-efi-amd64-signed")
 	files := []File{
 		{Path: "etc/fstab", Data: "# <file system> <mount point> <type> <options> <dump> <pass>\nLABEL=" + RootLabel + " / ext4 defaults 0 1\nLABEL=" + ESPLabel + " /boot/efi vfat umask=0077 0 1\n"},
 		{Path: "etc/default/grub", Data: grubDefaults},

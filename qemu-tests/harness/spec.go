@@ -35,6 +35,10 @@ type Disk struct {
 // boots as a real machine's NVRAM is.
 type Firmware struct {
 	Code, Vars string
+	// SMM is for firmware built with Secure Boot (OVMF_CODE_4M.secboot.fd): it keeps its
+	// variables behind System Management Mode, so that the OS cannot write the keys; the machine
+	// then needs SMM and its flash marked secure, or the firmware stops at its start.
+	SMM bool
 }
 
 // Spec describes one boot.
@@ -113,9 +117,13 @@ func qemuEscape(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 // unix socket that QEMU serves without waiting (wait=off), so the guest boots whether or not the
 // harness is connected.
 func (s Spec) Args(p RunPaths) []string {
+	machine := or(s.Machine, DefaultMachine)
+	if s.Firmware != nil && s.Firmware.SMM {
+		machine += ",smm=on"
+	}
 	a := []string{
 		"-nodefaults", "-no-user-config", "-display", "none",
-		"-machine", or(s.Machine, DefaultMachine),
+		"-machine", machine,
 		"-accel", or(s.Accel, DefaultAccel),
 		"-cpu", or(s.CPU, or(os.Getenv("HIBERNATE_QEMU_CPU"), DefaultCPU)),
 		"-m", strconv.Itoa(or(s.MemoryMiB, DefaultMemoryMiB)),
@@ -125,6 +133,9 @@ func (s Spec) Args(p RunPaths) []string {
 		a = append(a,
 			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+qemuEscape(f.Code),
 			"-drive", "if=pflash,format=raw,unit=1,file="+qemuEscape(f.Vars))
+		if f.SMM {
+			a = append(a, "-global", "driver=cfi.pflash01,property=secure,value=on")
+		}
 	}
 	if s.Kernel != "" {
 		a = append(a, "-kernel", s.Kernel, "-append", s.KernelCmdline())

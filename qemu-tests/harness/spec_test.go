@@ -31,6 +31,10 @@ func TestArgs(t *testing.T) {
 			want: base + " -m 512 -smp 1 -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" +
 				" -drive if=pflash,format=raw,unit=1,file=/g/x,,vars.fd " + console + " " + qmp +
 				" -drive file=/d/root.img,format=raw,if=none,id=d0,cache=writeback -device virtio-blk-pci,drive=d0"},
+		{name: "secure boot firmware", spec: Spec{Firmware: &Firmware{Code: "/c.fd", Vars: "/v.fd", SMM: true}},
+			want: "-nodefaults -no-user-config -display none -machine q35,smm=on -accel tcg -cpu max,la57=off -m 512 -smp 1" +
+				" -drive if=pflash,format=raw,unit=0,readonly=on,file=/c.fd -drive if=pflash,format=raw,unit=1,file=/v.fd" +
+				" -global driver=cfi.pflash01,property=secure,value=on " + console + " " + qmp},
 		{name: "machine overrides", spec: Spec{Machine: "pc", Accel: "kvm", CPU: "host"},
 			want: "-nodefaults -no-user-config -display none -machine pc -accel kvm -cpu host -m 512 -smp 1 " + console + " " + qmp},
 	}

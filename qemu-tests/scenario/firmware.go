@@ -21,11 +21,14 @@ import (
 // loader yet, as an installer's boot has none); the image is made and taken under the firmware
 // (a PVH boot's memory map is another, and the kernel refuses an image made under another).
 
-// The firmware's files, from Debian's ovmf package (deps.sh installs it): 4 MiB flash, no
-// Secure Boot.
+// The firmware's files, from Debian's ovmf package (deps.sh installs it): 4 MiB flash, without
+// Secure Boot; and with it, its variables with Microsoft's keys enrolled (which sign Debian's
+// shim) and Secure Boot on, as a laptop ships.
 const (
-	ovmfCode = "/usr/share/OVMF/OVMF_CODE_4M.fd"
-	ovmfVars = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+	ovmfCode       = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+	ovmfVars       = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+	ovmfSecureCode = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
+	ovmfSecureVars = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
 )
 
 // espMiB is the size of the firmware guests' EFI system partition: GRUB's files are 4 MB.
@@ -40,31 +43,46 @@ const firmwareAgentWithin = 4 * time.Minute
 // InstallGrub installs GRUB, and every boot after goes through the firmware.
 func UEFIGrub() Option { return func(c *Config) { c.UEFI = true } }
 
+// UEFISecureBoot is UEFIGrub with Secure Boot on: OVMF built with it and Microsoft's keys
+// enrolled. The guest boots Debian's signed shim, GRUB and kernel, which then locks itself down.
+func UEFISecureBoot() Option { return func(c *Config) { c.UEFI, c.SecureBoot = true, true } }
+
 // firmwareFiles gives g the firmware and its own variable store, a copy in dir.
-func firmwareFiles(g *Guest, dir string) error {
+func firmwareFiles(g *Guest, dir string, secureBoot bool) error {
+	code, store := ovmfCode, ovmfVars
+	if secureBoot {
+		code, store = ovmfSecureCode, ovmfSecureVars
+	}
 	vars := filepath.Join(dir, "OVMF_VARS.fd")
-	if err := copyFile(ovmfVars, vars, 0o644); err != nil {
+	if err := copyFile(store, vars, 0o644); err != nil {
 		return fmt.Errorf("the guest's UEFI variable store: %w (deps.sh installs ovmf)", err)
 	}
-	g.Firmware = &harness.Firmware{Code: ovmfCode, Vars: vars}
+	g.Firmware = &harness.Firmware{Code: code, Vars: vars, SMM: secureBoot}
 	return nil
 }
 
 // bootChain names how the next boot goes, for the progress lines.
 func (m *Machine) bootChain() string {
 	if m.viaFirmware {
-		return fmt.Sprintf("UEFI: OVMF, GRUB from the ESP (EFI/BOOT/BOOTX64.EFI), /boot/grub/grub.cfg, /boot/vmlinuz-%s and /boot/initrd.img-%s", m.Guest.Release, m.Guest.Release)
+		sb := ""
+		if m.Config.SecureBoot {
+			sb = " with Secure Boot (Microsoft's keys)"
+		}
+		return fmt.Sprintf("UEFI: OVMF%s, shim and GRUB from the ESP (EFI/BOOT/BOOTX64.EFI), /boot/grub/grub.cfg, /boot/vmlinuz-%s and /boot/initrd.img-%s",
+			sb, m.Guest.Release, m.Guest.Release)
 	}
 	return "PVH: the kernel's ELF entry, " + filepath.Base(m.Guest.Initrd)
 }
 
 // InstallGrub installs GRUB as an admin does on a UEFI machine: grub-install --removable on the
 // ESP (mounted at /boot/efi by the guest's fstab; no boot entry is written, the firmware boots
-// the fallback path), then update-grub. It checks that grub.cfg boots the guest's kernel with
-// what setup put into /etc/default/grub (run SetupSwap with --write-boot-config before), and
-// makes the next boots go through the firmware.
+// the fallback path), then update-grub. --uefi-secure-boot installs Debian's signed shim as the
+// loader and its signed GRUB, as the installer does (grub-install would choose them only when
+// running under Secure Boot, and this boot has no firmware). It checks that grub.cfg boots the
+// guest's kernel with what setup put into /etc/default/grub (run SetupSwap with
+// --write-boot-config before), and makes the next boots go through the firmware.
 func (m *Machine) InstallGrub(ctx context.Context, vm *harness.VM) error {
-	r, err := run(ctx, vm, "grub-install", "--target=x86_64-efi", "--removable", "--no-nvram", "--efi-directory=/boot/efi")
+	r, err := run(ctx, vm, "grub-install", "--target=x86_64-efi", "--removable", "--no-nvram", "--uefi-secure-boot", "--efi-directory=/boot/efi")
 	if err != nil {
 		return err
 	}
@@ -105,8 +123,10 @@ func (m *Machine) checkGrubConfig(ctx context.Context, vm *harness.VM) error {
 	case m.Setup.KernelParams != "" && !strings.Contains(linux, m.Setup.KernelParams):
 		return vm.Fail("/boot/grub/grub.cfg boots %q, without setup's %s", linux, m.Setup.KernelParams)
 	}
-	if _, err := run(ctx, vm, "test", "-s", "/boot/efi/EFI/BOOT/BOOTX64.EFI"); err != nil {
-		return err
+	for _, f := range []string{"BOOTX64.EFI", "grubx64.efi"} {
+		if _, err := run(ctx, vm, "test", "-s", "/boot/efi/EFI/BOOT/"+f); err != nil {
+			return err
+		}
 	}
 	m.say("grub.cfg: %s", linux)
 	m.viaFirmware = true

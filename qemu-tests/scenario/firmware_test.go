@@ -1,10 +1,13 @@
 package scenario
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
+	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
 )
 
 // TestDebianUEFIGrubRoundTrip is a Debian 12 UEFI machine: OVMF, GRUB installed by the guest
@@ -28,4 +31,66 @@ func TestDebianUEFIGrubRoundTrip(t *testing.T) {
 	s, sd := m.Summary, m.Systemd
 	t.Logf("kernel %s; boot through UEFI and GRUB to %s %s; hibernate %s; resume %s (power on to the job's next line, through the firmware)",
 		s.Kernel, sd.BootState, sd.BootToRunning.Round(100*time.Millisecond), s.HibernateTime.Round(100*time.Millisecond), s.ResumeTime.Round(100*time.Millisecond))
+}
+
+// TestDebianSecureBootRefuses is the same machine with Secure Boot on, as a laptop ships: OVMF
+// with Microsoft's keys enrolled boots Debian's signed shim, GRUB and kernel, and the kernel
+// locks itself down, which forbids hibernation (an unsigned image could replace the signed
+// kernel). Measured, not assumed: the lockdown is read from the guest, hibernate check fails on
+// it and says the fix, hibernate now refuses; /sys/power is as before, the swap area's first
+// 64 KiB read from the host are byte-identical, and the job goes on in the same boot.
+func TestDebianSecureBootRefuses(t *testing.T) {
+	root := debianRoot(t, debroot.SystemdEFIGuest())
+	ctx := timeout(t, 25*time.Minute)
+	m := newMachine(t, ctx, DebianSystemd(root), UEFISecureBoot())
+	vm, _ := boot(t, ctx, m, "")
+	do(t, ctx, vm, m.WaitSystemd, m.SetupSwap, m.BuildInitramfsInGuest, m.InstallGrub, m.PowerOffForFirmware)
+	vm2, info := boot(t, ctx, m, "")
+	do(t, ctx, vm2, m.CheckFirmwareBoot, m.WaitSystemd, m.StartJob)
+	lockdown, err := vm2.ReadFile(ctx, "/sys/kernel/security/lockdown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := strings.TrimSpace(string(lockdown)); !strings.Contains(l, "[integrity]") && !strings.Contains(l, "[confidentiality]") {
+		t.Fatalf("/sys/kernel/security/lockdown is %q under Secure Boot: not locked down", l)
+	}
+	t.Logf("under Secure Boot: /sys/kernel/security/lockdown %s", strings.TrimSpace(string(lockdown)))
+	swap := func() []byte {
+		b, err := readRange(m.Guest.Disk, m.Guest.Layout.SwapStart, 64<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	swapBefore, powerBefore := swap(), readPower(t, ctx, vm2)
+	r, err := vm2.Run(ctx, m.Command("check")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Exit == 0 || !strings.Contains(r.Stdout, "lockdown") || !strings.Contains(r.Stdout, "disable Secure Boot") {
+		t.Errorf("hibernate check: exit %d, want a failure on the lockdown with its fix:\n%s%s", r.Exit, r.Stdout, r.Stderr)
+	}
+	t.Logf("hibernate check (exit %d):\n%s", r.Exit, indent(r.Stdout))
+	if r, err = vm2.Run(ctx, m.Command("now", "--mode", "shutdown")...); err != nil {
+		t.Fatal(err)
+	}
+	if r.Exit != 1 || !strings.Contains(r.Stdout+r.Stderr, "lockdown") || !strings.Contains(r.Stdout+r.Stderr, "hibernation would not come back") {
+		t.Errorf("hibernate now: exit %d, want 1 with the lockdown reason\n%s%s", r.Exit, r.Stdout, r.Stderr)
+	}
+	t.Logf("hibernate now refused:\n%s", indent(r.Stderr))
+	samePower(t, powerBefore, readPower(t, ctx, vm2))
+	mark := len(vm2.ConsoleLines()) - 1
+	if _, err := waitJobLine(ctx, vm2, mark, func(demojob.Line) bool { return true }); err != nil {
+		t.Fatalf("the job stopped: %v", err)
+	}
+	after, err := vm2.Ping(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.BootID != info.BootID {
+		t.Errorf("boot ID %s after the refusal, %s before", after.BootID, info.BootID)
+	}
+	if !bytes.Equal(swapBefore, swap()) {
+		t.Errorf("the swap area's first 64 KiB changed on the host's disk")
+	}
 }

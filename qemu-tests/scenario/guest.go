@@ -192,7 +192,7 @@ func (m *Machine) writeDisks(g *Guest, dir, tree string, sizeMiB int, label stri
 		if err := os.MkdirAll(filepath.Join(tree, "boot/efi"), 0o755); err != nil {
 			return err
 		}
-		if err := firmwareFiles(g, dir); err != nil {
+		if err := firmwareFiles(g, dir, m.Config.SecureBoot); err != nil {
 			return err
 		}
 	}

@@ -59,6 +59,7 @@ type Config struct {
 	// EncryptedRoot puts the Debian guest on the installer's encrypted LVM layout (EncryptedLVMRoot).
 	EncryptedRoot bool
 	UEFI          bool // the Debian guest is a UEFI machine booting GRUB (UEFIGrub)
+	SecureBoot    bool // with Secure Boot on (UEFISecureBoot)
 	root          rootKind
 }
 
