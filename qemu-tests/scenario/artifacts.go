@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hibernate-linux/hibernate/internal/initramfs/modules"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
@@ -31,7 +32,7 @@ type Kernel struct {
 	Release    string // 6.1.0-57-amd64
 	Version    string // the package version, 6.1.192-3
 	Image      string // boot/vmlinuz-R
-	ModulesDir string // lib/modules/R
+	ModulesDir string // lib/modules/R, or usr/lib/modules/R (Debian 13's packages: merged /usr)
 }
 
 // FindModuleRoot is the folder holding go.mod, above the working folder (harness.ModuleRoot).
@@ -88,11 +89,15 @@ func FindKernel(cache, flavour string) (Kernel, error) {
 	sort.Strings(dirs)
 	d := dirs[len(dirs)-1]
 	rel := filepath.Base(d)
-	k := Kernel{Release: rel, Image: filepath.Join(d, "boot", "vmlinuz-"+rel), ModulesDir: filepath.Join(d, "lib/modules", rel)}
+	k := Kernel{Release: rel, Image: filepath.Join(d, "boot", "vmlinuz-"+rel)}
 	if v, err := os.ReadFile(filepath.Join(d, ".version")); err == nil {
 		k.Version = strings.TrimSpace(string(v))
 	}
 	if _, err := os.Stat(k.Image); err != nil {
+		return k, fmt.Errorf("kernel %s: %w", rel, err)
+	}
+	var err error
+	if k.ModulesDir, err = modules.FindDir(d, rel); err != nil {
 		return k, fmt.Errorf("kernel %s: %w", rel, err)
 	}
 	return k, nil
