@@ -37,9 +37,12 @@ $(BASE): $(BASE_SRC)
 deps:
 	qemu-tests/scripts/deps.sh
 
+# This machine's Debian kernels, and Debian 13's (trixie: Linux 6.12) through apt lists of its
+# own in the cache (fetch-kernel.sh says how; the machine's apt configuration is not changed).
 kernels: deps
 	qemu-tests/scripts/fetch-kernel.sh amd64 $(HIBERNATE_CACHE)/kernels >/dev/null
 	qemu-tests/scripts/fetch-kernel.sh cloud-amd64 $(HIBERNATE_CACHE)/kernels >/dev/null
+	qemu-tests/scripts/fetch-kernel.sh trixie-amd64 $(HIBERNATE_CACHE)/kernels >/dev/null
 
 demo: deps kernels build
 	$(GO) run ./qemu-tests/cmd/demo

@@ -64,7 +64,7 @@ func MountedFSModules(mounts []sysfs.Mount) []string {
 type Options struct {
 	Base          string   // the base archive (initramfs-base.cpio)
 	KernelRelease string   // uname -r of the kernel this initramfs is for
-	ModulesDir    string   // that kernel's lib/modules/R
+	ModulesDir    string   // that kernel's module folder, or a root or unpacked package with it in [usr/]lib/modules/R (modules.FindDir)
 	Modules       []string // module names; nil means DefaultModules
 	AddModules    []string // more names, on top of Modules
 	Compress      string   // "zstd" (default: Debian's kernels decompress it fastest), "gzip", "xz" or "none"
@@ -165,6 +165,11 @@ func addModules(o Options, stack []string, cfg *config.Config, res *Result) ([]c
 	names = append([]string(nil), names...)
 	if len(names) == 0 && len(stack) == 0 && len(o.AddModules) == 0 {
 		return nil, nil
+	}
+	// o is this call's copy: moduleRecord reads the modules from the folder found.
+	var err error
+	if o.ModulesDir, err = modules.FindDir(o.ModulesDir, o.KernelRelease); err != nil {
+		return nil, fmt.Errorf("modules of %s: %w", o.KernelRelease, err)
 	}
 	ix, err := modules.Scan(o.ModulesDir)
 	if err != nil {

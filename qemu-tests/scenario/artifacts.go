@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/hibernate-linux/hibernate/internal/initramfs/modules"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
@@ -29,17 +31,18 @@ type Artifacts struct {
 // Kernel is an unpacked Debian kernel package.
 type Kernel struct {
 	Release    string // 6.1.0-57-amd64
+	Suite      string // the Debian suite it was fetched from (trixie), "" for this machine's apt sources'
 	Version    string // the package version, 6.1.192-3
 	Image      string // boot/vmlinuz-R
-	ModulesDir string // lib/modules/R
+	ModulesDir string // lib/modules/R, or usr/lib/modules/R (Debian 13's packages: merged /usr)
 }
 
 // FindModuleRoot is the folder holding go.mod, above the working folder (harness.ModuleRoot).
 func FindModuleRoot() (string, error) { return harness.ModuleRoot() }
 
 // Discover finds the artifacts that `make build` left under root and qemu-tests/scripts/fetch-kernel.sh
-// left in the test cache (testutil.KernelCache). flavour picks the kernel (amd64, cloud-amd64). What is missing is named, with the
-// command that makes it.
+// left in the test cache (testutil.KernelCache). flavour picks the kernel (amd64, cloud-amd64; trixie-amd64: see
+// FindKernel). What is missing is named, with the command that makes it.
 func Discover(root, flavour string) (Artifacts, error) {
 	a := Artifacts{
 		Root:      root,
@@ -70,29 +73,59 @@ func Discover(root, flavour string) (Artifacts, error) {
 	return a, nil
 }
 
-// FindKernel picks the newest unpacked kernel of a flavour in the cache.
+// amd64Flavours are Debian's kernel flavours for amd64. A word before one of them names a
+// Debian suite (trixie-amd64), as qemu-tests/scripts/fetch-kernel.sh reads it.
+var amd64Flavours = []string{"amd64", "cloud-amd64", "rt-amd64"}
+
+// SplitFlavour splits [SUITE-]FLAVOUR: "trixie-amd64" is Debian 13's amd64 kernel, "amd64" the
+// one of this machine's own apt sources (suite ""), "cloud-amd64" a flavour with no suite.
+func SplitFlavour(s string) (suite, flavour string) {
+	if slices.Contains(amd64Flavours, s) {
+		return "", s
+	}
+	if w, rest, ok := strings.Cut(s, "-"); ok && w != "" && slices.Contains(amd64Flavours, rest) {
+		return w, rest
+	}
+	return "", s
+}
+
+// FindKernel picks the newest unpacked kernel of a flavour in the cache: [SUITE-]FLAVOUR, as
+// fetch-kernel.sh unpacked it, into cache/R for this machine's own apt sources' kernels, into
+// cache/SUITE/R for a suite's (trixie-amd64: Debian 13's 6.12). The two never mix: the
+// machine's flavour finds none of a suite's kernels, whose releases could sort after its own.
 func FindKernel(cache, flavour string) (Kernel, error) {
-	matches, _ := filepath.Glob(filepath.Join(cache, "*-"+flavour, ".done"))
+	suite, fl := SplitFlavour(flavour)
+	dir := cache
+	if suite != "" {
+		dir = filepath.Join(cache, suite)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "*-"+fl, ".done"))
 	var dirs []string
 	for _, m := range matches {
 		d := filepath.Dir(m)
-		// The amd64 pattern also matches cloud-amd64 kernels: keep those out of it.
-		if flavour == "amd64" && strings.HasSuffix(filepath.Base(d), "-cloud-amd64") {
+		// The amd64 pattern also matches the cloud-amd64 and rt-amd64 kernels: keep those out of it.
+		if slices.ContainsFunc(amd64Flavours, func(f string) bool {
+			return f != fl && strings.HasSuffix(f, "-"+fl) && strings.HasSuffix(filepath.Base(d), "-"+f)
+		}) {
 			continue
 		}
 		dirs = append(dirs, d)
 	}
 	if len(dirs) == 0 {
-		return Kernel{}, fmt.Errorf("no %s kernel in %s: run qemu-tests/scripts/fetch-kernel.sh %s", flavour, cache, flavour)
+		return Kernel{}, fmt.Errorf("no %s kernel in %s: run qemu-tests/scripts/fetch-kernel.sh %s", flavour, dir, flavour)
 	}
 	sort.Strings(dirs)
 	d := dirs[len(dirs)-1]
 	rel := filepath.Base(d)
-	k := Kernel{Release: rel, Image: filepath.Join(d, "boot", "vmlinuz-"+rel), ModulesDir: filepath.Join(d, "lib/modules", rel)}
+	k := Kernel{Release: rel, Suite: suite, Image: filepath.Join(d, "boot", "vmlinuz-"+rel)}
 	if v, err := os.ReadFile(filepath.Join(d, ".version")); err == nil {
 		k.Version = strings.TrimSpace(string(v))
 	}
 	if _, err := os.Stat(k.Image); err != nil {
+		return k, fmt.Errorf("kernel %s: %w", rel, err)
+	}
+	var err error
+	if k.ModulesDir, err = modules.FindDir(d, rel); err != nil {
 		return k, fmt.Errorf("kernel %s: %w", rel, err)
 	}
 	return k, nil

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
 	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
 	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
@@ -233,7 +235,8 @@ func BootableKernel(bzImage string) (string, error) {
 	// format's own tool decode it. The xz stream has an x86 BCJ filter, which
 	// github.com/ulikunitz/xz does not decode; the lz4 one is lz4's legacy frame format.
 	// Both tools report the bytes after the stream as an error: what they wrote before is kept
-	// and checked as an ELF file below.
+	// and checked as an ELF file below. The zstd one (Debian 13's kernels) is one frame, which
+	// klauspost's decoder reads as the kernel's own does; it too fails on what follows it.
 	var tool []string
 	i := -1
 	for _, f := range []struct {
@@ -242,20 +245,29 @@ func BootableKernel(bzImage string) (string, error) {
 	}{
 		{"\xfd7zXZ\x00", []string{"xz", "--decompress", "--stdout", "--single-stream"}},
 		{"\x02\x21\x4c\x18", []string{"lz4", "-d", "-c"}},
+		{"\x28\xb5\x2f\xfd", nil},
 	} {
 		if j := bytes.Index(data, []byte(f.magic)); j >= 0 && (i < 0 || j < i) {
 			i, tool = j, f.tool
 		}
 	}
 	if i < 0 {
-		return "", fmt.Errorf("%s: no xz or lz4 stream found (gzip and zstd kernels are not handled)", bzImage)
+		return "", fmt.Errorf("%s: no xz, lz4 or zstd stream found (gzip kernels are not handled)", bzImage)
 	}
-	cmd := exec.Command(tool[0], tool[1:]...)
-	cmd.Stdin = bytes.NewReader(data[i:])
-	var vmlinux, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &vmlinux, &stderr
-	if err := cmd.Run(); err != nil && vmlinux.Len() == 0 {
-		return "", fmt.Errorf("decompress the kernel in %s with %s: %w: %s", bzImage, tool[0], err, stderr.String())
+	var vmlinux bytes.Buffer
+	if tool == nil {
+		tool = []string{"zstd"} // for the messages below
+		if err := unzstd(&vmlinux, data[i:]); err != nil && vmlinux.Len() == 0 {
+			return "", fmt.Errorf("decompress the kernel in %s with zstd: %w", bzImage, err)
+		}
+	} else {
+		cmd := exec.Command(tool[0], tool[1:]...)
+		cmd.Stdin = bytes.NewReader(data[i:])
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &vmlinux, &stderr
+		if err := cmd.Run(); err != nil && vmlinux.Len() == 0 {
+			return "", fmt.Errorf("decompress the kernel in %s with %s: %w: %s", bzImage, tool[0], err, stderr.String())
+		}
 	}
 	if err := wholeELF(vmlinux.Bytes()); err != nil {
 		return "", fmt.Errorf("the kernel decompressed from %s with %s: %w", bzImage, tool[0], err)
@@ -265,6 +277,17 @@ func BootableKernel(bzImage string) (string, error) {
 		return "", err
 	}
 	return out, os.Rename(tmp, out)
+}
+
+// unzstd writes the first zstd frame of b to w, and what it could of a broken one.
+func unzstd(w io.Writer, b []byte) error {
+	zr, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	_, err = io.Copy(w, zr)
+	return err
 }
 
 // wholeELF checks that b is an ELF file whose loadable segments all lie inside it.

@@ -56,7 +56,7 @@ discard and key file as /etc/crypttab says; an initramfs holding a key file is w
 0600. A cross build names its volumes and LVs with --luks and --lvm.`)
 	fs.StringVar(&a.root, "root", "/", "the machine's root: its running kernel and mounts are read below it (a fake tree in tests)")
 	fs.StringVar(&a.o.KernelRelease, "kernel-release", "", "kernel release (uname -r) to build for (default: the running kernel's)")
-	fs.StringVar(&a.modDir, "modules", "", "that kernel's module folder (default /lib/modules/R below the --root); an unpacked kernel package's lib/modules/R works")
+	fs.StringVar(&a.modDir, "modules", "", "that kernel's module folder (default /lib/modules/R or /usr/lib/modules/R below the --root), or an unpacked kernel package holding it in lib/modules/R or usr/lib/modules/R")
 	fs.StringVar(&a.out, "out", "", "output file (default /boot/initrd.img-R)")
 	fs.StringVar(&a.o.Base, "base", defaultBase(), "the base archive built with hibernate")
 	// Its default is found on the machine: the man page says where it is looked for instead.
@@ -103,7 +103,8 @@ func runInitramfs(env Env, args []string) error {
 		}
 	}
 	if a.modDir == "" {
-		a.modDir = machine.Path("lib/modules", o.KernelRelease)
+		// lib/modules/R or usr/lib/modules/R below it: Build finds the one there is.
+		a.modDir = machine.Path()
 	}
 	o.ModulesDir = a.modDir
 	if o.ToolsRoot == "" {

@@ -235,3 +235,59 @@ func TestParseLUKSFlag(t *testing.T) {
 		}
 	}
 }
+
+// The kernel's module folder is found as lib/modules/R or usr/lib/modules/R (Debian 13's
+// packages, merged /usr), below the --root or below the --modules an unpacked package is, or
+// is the --modules folder itself; without one, the build says where it looked.
+func TestInitramfsBuildFindsTheModuleFolder(t *testing.T) {
+	const rel = "6.12.117+deb13-amd64"
+	for _, tc := range []struct {
+		name   string
+		folder string // where modules.builtin is, below the tree; "" for none
+		root   bool   // --root the tree (a machine), else --modules the tree (or modules)
+		flag   string // --modules, below the tree, when not root
+		code   int
+	}{
+		{"machine, merged /usr without the /lib link", "usr/lib/modules/" + rel, true, "", 0},
+		{"machine, /lib", "lib/modules/" + rel, true, "", 0},
+		{"unpacked Debian 13 package", "usr/lib/modules/" + rel, false, ".", 0},
+		{"unpacked Debian 12 package", "lib/modules/" + rel, false, ".", 0},
+		{"the folder itself", "usr/lib/modules/" + rel, false, "usr/lib/modules/" + rel, 0},
+		{"machine without it", "", true, "", 1},
+		{"package without it", "usr/lib/modules/6.1.0-57-amd64", false, ".", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := faketree.New(t)
+			tr.Write("proc/sys/kernel/osrelease", rel+"\n")
+			tr.Disk("vda", 254, faketree.Part{Size: 8 << 20})
+			tr.Write("proc/mounts", "/dev/vda1 / ext4 rw 0 0\n")
+			if tc.folder != "" {
+				tr.Write(tc.folder+"/modules.builtin", "kernel/fs/ext4/ext4.ko\n")
+			}
+			out := filepath.Join(t.TempDir(), "initrd.img-"+rel)
+			args := []string{"initramfs", "build", "--base", cliBase(t), "--out", out, "--compress", "none"}
+			if tc.root {
+				args = append(args, "--root", tr.Root)
+			} else {
+				args = append(args, "--kernel-release", rel, "--modules", filepath.Join(tr.Root, tc.flag))
+			}
+			var stdout, stderr bytes.Buffer
+			code := Run(Env{Stdout: &stdout, Stderr: &stderr}, args)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stdout %q, stderr %q", code, tc.code, stdout.String(), stderr.String())
+			}
+			if tc.code != 0 {
+				if !strings.Contains(stderr.String(), "no module folder of kernel "+rel) || !strings.Contains(stderr.String(), "usr/lib/modules/"+rel) {
+					t.Fatalf("stderr %q, want where it looked", stderr.String())
+				}
+				if _, err := os.Stat(out); err == nil {
+					t.Fatalf("%s written", out)
+				}
+				return
+			}
+			if !strings.Contains(stdout.String(), "built into the kernel, not needed: ext4") {
+				t.Fatalf("stdout %q: want ext4 found built in, from %s", stdout.String(), tc.folder)
+			}
+		})
+	}
+}

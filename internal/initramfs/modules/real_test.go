@@ -209,3 +209,83 @@ func TestRealCompressedModules(t *testing.T) {
 		}
 	}
 }
+
+// debian13Dir returns the module folder of Debian 13's kernel unpacked in the test cache
+// (fetch-kernel.sh trixie-amd64: kernels/trixie/R, its modules in usr/lib/modules/R), or skips
+// the test saying why.
+func debian13Dir(tb testing.TB) string {
+	tb.Helper()
+	pattern := filepath.Join(testutil.KernelCache(), "trixie", "6.12.*-amd64")
+	matches, _ := filepath.Glob(pattern)
+	if len(matches) == 0 {
+		tb.Skipf("no unpacked Debian 13 kernel at %s: run qemu-tests/scripts/fetch-kernel.sh trixie-amd64", pattern)
+	}
+	slices.Sort(matches)
+	pkg := matches[len(matches)-1]
+	dir, err := FindDir(pkg, filepath.Base(pkg))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if want := filepath.Join(pkg, "usr/lib/modules", filepath.Base(pkg)); dir != want {
+		tb.Fatalf("FindDir(%s) = %s, want %s (merged /usr)", pkg, dir, want)
+	}
+	return dir
+}
+
+// Debian 13's 6.12 ships every module as .ko.xz, and virtio_pci built in: Scan reads them all,
+// every one has its closure, and the storage set comes out in load order, each module
+// decompressing to the ELF file its .modinfo names.
+func TestRealDebian13Modules(t *testing.T) {
+	dir := debian13Dir(t)
+	t0 := time.Now()
+	ix, err := Scan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Scan(%s): %d modules in %v", dir, ix.Len(), time.Since(t0))
+	xz, other := 0, []string{}
+	for name, m := range ix.mods {
+		switch {
+		case m.Builtin:
+		case strings.HasSuffix(m.Path, ".ko.xz"):
+			xz++
+		default:
+			other = append(other, m.Path)
+		}
+		if _, _, err := ix.Closure(name); err != nil {
+			t.Errorf("%s (%s): %v", name, m.Path, err)
+		}
+	}
+	if xz < 1000 || len(other) > 0 {
+		t.Errorf("%d .ko.xz modules; others: %v", xz, other)
+	}
+	mods, builtin, err := ix.Closure("virtio_pci", "virtio_blk", "ext4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(builtin, "virtio_pci") {
+		t.Errorf("virtio_pci not built in: %v", builtin)
+	}
+	var order []string
+	for _, m := range mods {
+		for _, d := range ix.Needs(m) {
+			if !slices.Contains(order, d) {
+				t.Errorf("%s comes before %s, which it needs: %v", m.Name, d, order)
+			}
+		}
+		order = append(order, m.Name)
+		raw, err := Decompress(filepath.Join(dir, m.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(raw, []byte("\x7fELF")) || !bytes.Contains(raw, []byte("name="+m.Name+"\x00")) {
+			t.Errorf("%s decompressed (%d bytes) is not the ELF module named %s", m.Path, len(raw), m.Name)
+		}
+	}
+	for _, n := range []string{"virtio_blk", "ext4", "jbd2", "mbcache"} {
+		if !slices.Contains(order, n) {
+			t.Errorf("%s not in the load order %v", n, order)
+		}
+	}
+	t.Logf("order: %s; built-in: %v", strings.Join(order, " "), builtin)
+}

@@ -15,7 +15,7 @@ import (
 )
 
 func main() {
-	flavour := flag.String("flavour", "amd64", "Debian kernel flavour (from $HIBERNATE_CACHE/kernels)")
+	flavour := flag.String("flavour", "amd64", "Debian kernel [SUITE-]FLAVOUR from $HIBERNATE_CACHE/kernels: amd64, cloud-amd64 (this machine's apt), trixie-amd64 (Debian 13)")
 	mem := flag.Int("memory", 512, "guest memory, MiB")
 	state := flag.Int("state-mib", 64, "the job's state, MiB")
 	flag.Parse()
