@@ -47,13 +47,13 @@ type Spec struct {
 	Kernel    string // "" with Firmware: the firmware boots the disks
 	Initrd    string
 	Firmware  *Firmware // nil: no firmware, the Kernel booted directly (PVH)
-	Cmdline   string // console=ttyS0 is added if absent
-	MemoryMiB int    // default 512
-	CPUs      int    // default 1
-	Disks     []Disk // virtio-blk, in order: /dev/vda, /dev/vdb ...
-	LogDir    string // default: $HIBERNATE_TEST_LOGS or <module root>/build/test-logs
-	Agent     bool   // attach the guest agent channel as the guest's /dev/ttyS1
-	NoReboot  bool   // -no-reboot: a guest reboot (or a panic with panic=N) ends QEMU instead
+	Cmdline   string    // console=ttyS0 is added if absent
+	MemoryMiB int       // default 512
+	CPUs      int       // default 1
+	Disks     []Disk    // virtio-blk, in order: /dev/vda, /dev/vdb ...
+	LogDir    string    // default: $HIBERNATE_TEST_LOGS or <module root>/build/test-logs
+	Agent     bool      // attach the guest agent channel as the guest's /dev/ttyS1
+	NoReboot  bool      // -no-reboot: a guest reboot (or a panic with panic=N) ends QEMU instead
 	ExtraArgs []string
 
 	QEMU    string // binary; default $HIBERNATE_QEMU or qemu-system-x86_64
