@@ -216,13 +216,15 @@ func kernelLog(fs sysfs.FS) ([]string, error) {
 // the kernel took to read the image back: "PM: hibernation: Read N kbytes in X seconds".
 // The booting kernel prints it, and its log is gone once the image runs, so most kernels' logs
 // after the resume lack it (6.1 in the guests does); then ok is false. A test_resume (the
-// canary) is read back by the same kernel, whose log has it.
+// canary) loses it too: the same kernel reads the image back, and the memory it restores holds
+// the log as it was before the write (seen on 6.12: the lines reach the console, not the log).
 func restoreFromLog(lines []string) (d time.Duration, line string, ok bool) {
 	return speedFromLog(lines, "Read")
 }
 
 // writeFromLog is the kernel's line of the image written: "PM: hibernation: Wrote N kbytes in
-// X seconds", in the log of a kernel that came back without a boot (test_resume).
+// X seconds", where the log after the return has it (a kernel whose restore keeps its log; none
+// seen here, see restoreFromLog).
 func writeFromLog(lines []string) (d time.Duration, line string, ok bool) {
 	return speedFromLog(lines, "Wrote")
 }

@@ -39,7 +39,10 @@ type Options struct {
 // Result says what happened.
 type Result struct {
 	Plan     NowPlan       `json:"plan"`
-	Asleep   time.Duration `json:"asleep_ns"` // wall time the machine was off (0 for a dry run or a test)
+	// Asleep is the wall time the machine was off, by the wall clock against the monotonic one
+	// (which stops while the image is written and read); for the canary, how long it was frozen
+	// for the write and the read back. 0 for a dry run or a test.
+	Asleep   time.Duration `json:"asleep_ns"`
 	Restored []string      `json:"restored"`
 	Hooks    []HookRun     `json:"hooks"` // every run, pre then post, in order
 	// Restore is how long the kernel took to read the image back, from the kernel log where it
@@ -47,7 +50,7 @@ type Result struct {
 	Restore    time.Duration `json:"restore_ns,omitempty"`
 	RestoreLog string        `json:"restore_log,omitempty"`
 	// Write is how long the kernel took to write the image, where its log after the return says
-	// so (a test_resume: the same kernel; WriteLog is its line).
+	// so (WriteLog is its line); 0 when it does not, as after a test_resume (see restoreFromLog).
 	Write    time.Duration `json:"write_ns,omitempty"`
 	WriteLog string        `json:"write_log,omitempty"`
 }

@@ -24,8 +24,9 @@ Tries this machine's hibernation without powering off: runs every check of 'hibe
 (and refuses, exit 1, nothing changed, where one fails), then has the kernel write the image to
 the swap area and read it back at once (test_resume in /sys/power/disk), as a hibernation and
 a resume would; then reads the swap area's header back: a plain swap area again. It says how
-long the kernel took to write and to read the image. The machine's processes are frozen for
-that time; nothing powers off. Run it after a change of disk, kernel or swap. Exit 1 when it
+long the machine was frozen for the write and the read together (the kernel's own split is
+said where its log keeps it: test_resume restores the log with the memory it wrote, so most
+kernels' does not). Nothing powers off. Run it after a change of disk, kernel or swap. Exit 1 when it
 fails, with the reason.`)
 	fs.BoolVar(&a.asJSON, "json", false, `print {"device","offset","after","write_ns","restore_ns",...}`)
 	fs.BoolVar(&a.hooks, "hooks", false, `run the sleep hooks ("pre hibernate", "post hibernate") as hibernate now does (default: none: the canary is not a sleep)`)
@@ -50,9 +51,10 @@ func runCanary(env Env, args []string) error {
 	if a.asJSON {
 		return printJSON(env.Stdout, res)
 	}
+	fmt.Fprintf(env.Stdout, "frozen for %s: the image written and read back\n", res.Asleep.Round(10*time.Millisecond))
 	say := func(what string, d time.Duration, line string) {
 		if line == "" {
-			fmt.Fprintf(env.Stdout, "%s: the kernel log does not say how long it took\n", what)
+			fmt.Fprintf(env.Stdout, "%s: not in the kernel log (test_resume restored the log with the memory)\n", what)
 			return
 		}
 		fmt.Fprintf(env.Stdout, "%s in %s (kernel: %s)\n", what, d.Round(10*time.Millisecond), line)
