@@ -5,6 +5,7 @@ package hibernate
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -104,12 +105,30 @@ func checkLockdown(fs sysfs.FS) CheckResult {
 	sel, _ := sysfs.Selected(v)
 	if sel == "integrity" || sel == "confidentiality" {
 		c.OK = false
-		c.Detail = fmt.Sprintf("kernel lockdown is %s (usually Secure Boot): the kernel refuses to hibernate", sel)
-		c.Fix = "disable Secure Boot in the firmware, or boot with lockdown=none where the kernel allows it; an unsigned hibernation image would break lockdown's guarantees"
+		if secureBoot(fs) {
+			// Seen in the tests: Debian's signed kernel under OVMF with Microsoft's keys,
+			// integrity. Its EFI stub also takes shim's MokSBState (mokutil) for Secure Boot off.
+			c.Detail = fmt.Sprintf("kernel lockdown is %s: Secure Boot is on (the firmware's SecureBoot variable), and the kernel locks itself down under it, which forbids hibernation (an image is not signed)", sel)
+			c.Fix = "turn Secure Boot off in the firmware's setup, or shim's validation (mokutil --disable-validation, confirmed at the next boot); a lockdown= on the command line can only raise the level"
+			return c
+		}
+		c.Detail = fmt.Sprintf("kernel lockdown is %s (Secure Boot is off: lockdown= on the command line, or the kernel's own configuration): the kernel refuses to hibernate", sel)
+		c.Fix = "remove lockdown= from the kernel command line (the boot loader's configuration); a kernel built locked down cannot hibernate"
 		return c
 	}
 	c.Detail = "lockdown: " + sel
 	return c
+}
+
+// secureBootVar is the UEFI global variable that says whether the firmware boots with Secure
+// Boot on (UEFI spec, "Globally Defined Variables"): efivarfs gives 4 bytes of attributes, then
+// its one byte, 1 for on.
+const secureBootVar = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+
+// secureBoot says whether the firmware booted with Secure Boot on; false without EFI.
+func secureBoot(fs sysfs.FS) bool {
+	b, err := os.ReadFile(fs.Path(secureBootVar))
+	return err == nil && len(b) == 5 && b[4] == 1
 }
 
 func checkCmdline(fs sysfs.FS) CheckResult {

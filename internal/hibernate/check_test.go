@@ -86,7 +86,15 @@ func TestCheckFailures(t *testing.T) {
 		{"zram only", func(tr *faketree.Tree) { tr.Swap("/dev/zram0 partition 1000000 0 100") }, "swap", "only zram swap (/dev/zram0)"},
 		{"lockdown", func(tr *faketree.Tree) {
 			tr.Write("sys/kernel/security/lockdown", "none [integrity] confidentiality\n")
-		}, "lockdown", "lockdown is integrity"},
+		}, "lockdown", "lockdown is integrity (Secure Boot is off: lockdown= on the command line"},
+		{"lockdown under Secure Boot", func(tr *faketree.Tree) {
+			tr.Write("sys/kernel/security/lockdown", "none [integrity] confidentiality\n")
+			tr.Write(secureBootVar, "\x06\x00\x00\x00\x01")
+		}, "lockdown", "lockdown is integrity: Secure Boot is on"},
+		{"lockdown, Secure Boot off", func(tr *faketree.Tree) {
+			tr.Write("sys/kernel/security/lockdown", "none none [confidentiality]\n")
+			tr.Write(secureBootVar, "\x06\x00\x00\x00\x00")
+		}, "lockdown", "lockdown is confidentiality (Secure Boot is off"},
 		{"nohibernate", func(tr *faketree.Tree) { tr.Write("proc/cmdline", "root=/dev/vda1 nohibernate\n") }, "cmdline", "nohibernate"},
 		{"resume elsewhere", func(tr *faketree.Tree) { tr.Write("sys/power/resume", "8:3\n") }, "resume-device", "8:3 (resume_offset 0), which is not an active disk swap area"},
 		{"resume unset, swap file only", func(tr *faketree.Tree) {

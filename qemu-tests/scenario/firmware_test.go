@@ -67,7 +67,7 @@ func TestDebianSecureBootRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Exit == 0 || !strings.Contains(r.Stdout, "lockdown") || !strings.Contains(r.Stdout, "disable Secure Boot") {
+	if r.Exit == 0 || !strings.Contains(r.Stdout, "lockdown") || !strings.Contains(r.Stdout, "Secure Boot is on") || !strings.Contains(r.Stdout, "mokutil --disable-validation") {
 		t.Errorf("hibernate check: exit %d, want a failure on the lockdown with its fix:\n%s%s", r.Exit, r.Stdout, r.Stderr)
 	}
 	t.Logf("hibernate check (exit %d):\n%s", r.Exit, indent(r.Stdout))
