@@ -38,7 +38,7 @@ type Options struct {
 
 // Result says what happened.
 type Result struct {
-	Plan     NowPlan       `json:"plan"`
+	Plan NowPlan `json:"plan"`
 	// Asleep is the wall time the machine was off, by the wall clock against the monotonic one
 	// (which stops while the image is written and read); for the canary, how long it was frozen
 	// for the write and the read back. 0 for a dry run or a test.

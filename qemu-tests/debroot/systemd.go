@@ -96,7 +96,8 @@ const ESPLabel = "ESP"
 
 // grubDefaults is /etc/default/grub of an EFI guest, as an admin of a headless machine writes it:
 // no menu to wait at, GRUB and the kernel on the serial console (the test's log), the kernel's
-// quiet off so that the log says what the boot did. hibernate setup --write-boot-config adds
+// quiet off so that the log says what the boot did, and a flat menu without recovery entries
+// (each kernel's entry "Debian GNU/Linux, with Linux R", for grub-reboot). hibernate setup --write-boot-config adds
 // resume= to GRUB_CMDLINE_LINUX_DEFAULT, and update-grub writes /boot/grub/grub.cfg from it.
 const grubDefaults = `GRUB_DEFAULT=0
 GRUB_TIMEOUT=0
@@ -106,6 +107,8 @@ GRUB_CMDLINE_LINUX="console=ttyS0,115200"
 GRUB_TERMINAL=serial
 GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
 GRUB_DISABLE_OS_PROBER=true
+GRUB_DISABLE_SUBMENU=y
+GRUB_DISABLE_RECOVERY=true
 `
 
 // SystemdEFIGuest is SystemdGuest booted as a UEFI machine is: with GRUB for EFI and Debian's

@@ -80,6 +80,11 @@ func (m *Machine) buildDebian(ctx context.Context, root debroot.Root) (Guest, er
 	if err := writeFiles(tree, m.Config.Files); err != nil {
 		return g, err
 	}
+	if k := m.Config.SecondKernel; k != nil {
+		if err := secondKernelFiles(ctx, k, tree); err != nil {
+			return g, err
+		}
+	}
 	// The kernel QEMU boots is the guest's own /boot/vmlinuz-R, extracted once beside the cache.
 	vmlinuz := filepath.Join(root.Cache, "vmlinuz-"+rel)
 	if _, err := os.Stat(vmlinuz); err != nil {

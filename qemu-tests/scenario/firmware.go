@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -68,8 +69,7 @@ func (m *Machine) bootChain() string {
 		if m.Config.SecureBoot {
 			sb = " with Secure Boot (Microsoft's keys)"
 		}
-		return fmt.Sprintf("UEFI: OVMF%s, shim and GRUB from the ESP (EFI/BOOT/BOOTX64.EFI), /boot/grub/grub.cfg, /boot/vmlinuz-%s and /boot/initrd.img-%s",
-			sb, m.Guest.Release, m.Guest.Release)
+		return fmt.Sprintf("UEFI: OVMF%s, shim and GRUB from the ESP (EFI/BOOT/BOOTX64.EFI), /boot/grub/grub.cfg, the kernel and initramfs of its entry in /boot", sb)
 	}
 	return "PVH: the kernel's ELF entry, " + filepath.Base(m.Guest.Initrd)
 }
@@ -137,14 +137,24 @@ func (m *Machine) checkGrubConfig(ctx context.Context, vm *harness.VM) error {
 // then the booting kernel's command line, grub.cfg's (GRUB's BOOT_IMAGE=, setup's kernel
 // parameters), on its console; and that the running kernel (after a resume, the one that
 // hibernated) has EFI (/sys/firmware/efi) and that command line too. It notes when GRUB and the
-// kernel started.
+// kernel started. The kernel GRUB booted is the root's own (CheckFirmwareBootOf for another).
 func (m *Machine) CheckFirmwareBoot(ctx context.Context, vm *harness.VM) error {
+	return m.CheckFirmwareBootOf(m.Guest.Release)(ctx, vm)
+}
+
+// CheckFirmwareBootOf is CheckFirmwareBoot where GRUB booted kernel release (the running kernel
+// is the root's own: after a kexec and a resume, the one that hibernated).
+func (m *Machine) CheckFirmwareBootOf(release string) Step {
+	return func(ctx context.Context, vm *harness.VM) error { return m.checkFirmwareBoot(ctx, vm, release) }
+}
+
+func (m *Machine) checkFirmwareBoot(ctx context.Context, vm *harness.VM, release string) error {
 	var grubAt, kernelAt time.Duration
 	for _, l := range vm.ConsoleTimedLines() {
 		switch {
 		case grubAt == 0 && strings.Contains(l.Text, grubWelcome):
 			grubAt = l.At
-		case grubAt != 0 && strings.Contains(l.Text, "Command line: BOOT_IMAGE=/boot/vmlinuz-"+m.Guest.Release) && strings.Contains(l.Text, m.Setup.KernelParams):
+		case grubAt != 0 && strings.Contains(l.Text, "Command line: BOOT_IMAGE=/boot/vmlinuz-"+release) && strings.Contains(l.Text, m.Setup.KernelParams):
 			kernelAt = l.At
 		}
 		if kernelAt != 0 {
@@ -152,9 +162,9 @@ func (m *Machine) CheckFirmwareBoot(ctx context.Context, vm *harness.VM) error {
 		}
 	}
 	if kernelAt == 0 {
-		return vm.Fail("the console shows no %q then a kernel command line of GRUB's with %s", grubWelcome, m.Setup.KernelParams)
+		return vm.Fail("the console shows no %q then GRUB's command line for vmlinuz-%s with %s", grubWelcome, release, m.Setup.KernelParams)
 	}
-	m.say("through the firmware: GRUB %s after power on, the kernel %s", grubAt.Round(100*time.Millisecond), kernelAt.Round(100*time.Millisecond))
+	m.say("through the firmware: GRUB %s after power on, then vmlinuz-%s %s", grubAt.Round(100*time.Millisecond), release, kernelAt.Round(100*time.Millisecond))
 	if _, err := run(ctx, vm, "test", "-d", "/sys/firmware/efi/efivars"); err != nil {
 		return fmt.Errorf("not booted through UEFI: %w", err)
 	}
@@ -168,6 +178,66 @@ func (m *Machine) CheckFirmwareBoot(ctx context.Context, vm *harness.VM) error {
 	}
 	m.say("the running kernel has EFI and GRUB's command line: %s", cmdline)
 	return nil
+}
+
+// SecondKernel installs kernel k in the UEFIGrub guest beside the root's own, as a dist-upgrade's
+// new kernel package leaves it: /boot/vmlinuz-R, config-R, System.map-R and the modules in
+// /lib/modules/R, put in the tree; InstallSecondKernel runs what the package's postinst would.
+// GRUB's default is then the newer of the two.
+func SecondKernel(k Kernel) Option { return func(c *Config) { c.SecondKernel = &k } }
+
+// secondKernelFiles puts c.SecondKernel's files into tree (hard links: nothing in the run
+// changes them).
+func secondKernelFiles(ctx context.Context, k *Kernel, tree string) error {
+	mods := filepath.Join(tree, "lib/modules", k.Release)
+	if err := os.MkdirAll(filepath.Dir(mods), 0o755); err != nil {
+		return err
+	}
+	if err := command(ctx, "", "cp", "-al", k.ModulesDir, mods); err != nil {
+		return err
+	}
+	for _, f := range []string{"vmlinuz-", "config-", "System.map-"} {
+		src := filepath.Join(filepath.Dir(k.Image), f+k.Release)
+		if err := copyFile(src, filepath.Join(tree, "boot", f+k.Release), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InstallSecondKernel does in the guest what the second kernel's package does after unpacking
+// (its postinst): depmod, then the kernel hooks of /etc/kernel/postinst.d, of which hibernate's
+// (zz-hibernate, from make install) builds hibernate's initramfs for it. initramfs-tools' own
+// hook is left out (minutes under emulation, and ours replaces what it makes); update-grub
+// runs in InstallGrub. It checks that the hook left an initramfs for the kernel.
+func (m *Machine) InstallSecondKernel(ctx context.Context, vm *harness.VM) error {
+	k := m.Config.SecondKernel
+	t0 := time.Now()
+	if _, err := run(ctx, vm, "depmod", "-a", k.Release); err != nil {
+		return err
+	}
+	r, err := run(ctx, vm, "/etc/kernel/postinst.d/zz-hibernate", k.Release, "/boot/vmlinuz-"+k.Release)
+	if err != nil {
+		return err
+	}
+	if _, err := run(ctx, vm, "test", "-s", "/boot/initrd.img-"+k.Release); err != nil {
+		return err
+	}
+	m.say("kernel %s installed (depmod, zz-hibernate: %s) in %s", k.Release, strings.TrimSpace(r.Stdout+r.Stderr), time.Since(t0).Round(100*time.Millisecond))
+	return nil
+}
+
+// BootOnce has GRUB boot kernel release at the next boot only (grub-reboot; the default entry
+// after it).
+func (m *Machine) BootOnce(release string) Step {
+	return func(ctx context.Context, vm *harness.VM) error {
+		entry := "Debian GNU/Linux, with Linux " + release
+		if _, err := run(ctx, vm, "grub-reboot", entry); err != nil {
+			return err
+		}
+		m.say("grub-reboot %q: the next boot only", entry)
+		return nil
+	}
 }
 
 // grubWelcome is what GRUB says first on the console.

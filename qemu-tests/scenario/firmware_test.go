@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/internal/resume"
+	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
 	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
 )
@@ -93,4 +95,38 @@ func TestDebianSecureBootRefuses(t *testing.T) {
 	if !bytes.Equal(swapBefore, swap()) {
 		t.Errorf("the swap area's first 64 KiB changed on the host's disk")
 	}
+}
+
+// TestDebianUEFIUpgradeKexecs is the upgrade people really do, on the UEFI machine: Debian 13's
+// kernel (6.12) installed beside Debian 12's (6.1), as a dist-upgrade leaves it, GRUB's default
+// now the newer one. The machine hibernates under 6.1 (booted once by grub-reboot); the next
+// boot goes through the firmware to GRUB's default, 6.12, whose /init (built by hibernate's
+// kernel hook for 6.12) reads the record, kexecs into 6.1 with 6.1's initramfs (kexec_file_load
+// under UEFI: the EFI memory map and runtime services handed on), and 6.1 resumes the image.
+func TestDebianUEFIUpgradeKexecs(t *testing.T) {
+	root := debianRoot(t, debroot.SystemdEFIGuest())
+	newer, err := FindKernel(testutil.KernelCache(), "trixie-amd64")
+	if err != nil {
+		t.Fatalf("Debian 13's kernel (make kernels fetches it): %v", err)
+	}
+	ctx := timeout(t, 30*time.Minute)
+	m := newMachine(t, ctx, DebianSystemd(root), UEFIGrub(), SecondKernel(newer))
+	older := m.Guest.Release
+	vm, _ := boot(t, ctx, m, "")
+	do(t, ctx, vm, m.WaitSystemd, m.SetupSwap, m.BuildInitramfsInGuest, m.InstallSecondKernel, m.InstallGrub, m.BootOnce(older), m.PowerOffForFirmware)
+	vm2, _ := boot(t, ctx, m, "")
+	do(t, ctx, vm2, m.CheckFirmwareBoot, m.WaitSystemd, m.StartJob, m.HibernateCheck, m.NoteSystemState, m.HibernateNow, m.CheckImage)
+	vm3 := resumeBoot(t, ctx, m, "")
+	do(t, ctx, vm3, m.CheckFirmwareBootOf(newer.Release), m.CheckSystemdKept)
+	mark := -1
+	for _, want := range []string{resume.Starting + newer.Release, resume.KexecInto + older, resume.KexecLoaded, resume.Starting + older} {
+		line, i, err := vm3.WaitConsoleAfter(ctx, mark, want)
+		if err != nil {
+			t.Fatalf("the console shows no %q after line %d: %v", want, mark, err)
+		}
+		t.Logf("console: %s", strings.TrimSpace(line))
+		mark = i
+	}
+	s := m.Summary
+	t.Logf("hibernated under %s, booted %s through UEFI and GRUB, kexec'd into %s, resumed %s after power on", older, newer.Release, older, s.ResumeTime.Round(100*time.Millisecond))
 }

@@ -58,8 +58,9 @@ type Config struct {
 	MDRoot      bool     // the Debian guest's root on an md RAID1, booting the distribution's initramfs (MDRAID1Root)
 	// EncryptedRoot puts the Debian guest on the installer's encrypted LVM layout (EncryptedLVMRoot).
 	EncryptedRoot bool
-	UEFI          bool // the Debian guest is a UEFI machine booting GRUB (UEFIGrub)
-	SecureBoot    bool // with Secure Boot on (UEFISecureBoot)
+	UEFI          bool    // the Debian guest is a UEFI machine booting GRUB (UEFIGrub)
+	SecureBoot    bool    // with Secure Boot on (UEFISecureBoot)
+	SecondKernel  *Kernel // a second kernel in the UEFIGrub guest (SecondKernel)
 	root          rootKind
 }
 
