@@ -22,9 +22,10 @@ estimate: AnonPages + Shmem), the resume device (a partition, or a swap file at
 resume_offset), our image record in the swap header (so a boot under another kernel can
 kexec into this one), and the initramfs of the running kernel (ours, or another with resume
 support: it says which). Each check prints its reason and, where it fails, the fix.
-Changes nothing.
+On an EFI machine it also shows systemd's HibernateLocation variable when one is set, and
+whether it is this system's. Changes nothing.
 Exit status: 0 ready, 1 not ready, 2 cannot tell.`)
-	fs.BoolVar(&a.asJSON, "json", false, `print {"ready": bool, "checks": [{"name","ok","detail","fix"}]}`)
+	fs.BoolVar(&a.asJSON, "json", false, `print {"ready": bool, "checks": [{"name","ok","detail","fix"}], "hibernate_location"?: {"location","device","matches","detail"}}`)
 	fs.StringVar(&a.root, "root", "/", "the machine's root (a fake tree in tests)")
 	return fs, &a
 }
@@ -35,12 +36,18 @@ func runCheck(env Env, args []string) error {
 		return err
 	}
 	rep := hibernate.Check(sysfs.New(a.root))
+	loc := readEFILocation(a.root) // shown, not judged: systemd-sleep writes it anew at each hibernation
 	if a.asJSON {
-		if err := printJSON(env.Stdout, rep); err != nil {
+		out := struct {
+			hibernate.Report
+			HibernateLocation *efiLocation `json:"hibernate_location,omitempty"`
+		}{rep, loc}
+		if err := printJSON(env.Stdout, out); err != nil {
 			return err
 		}
 	} else {
 		printReport(env, rep)
+		printEFILocation(env.Stdout, loc)
 	}
 	if !rep.Ready {
 		return &ExitError{Code: 1, Err: fmt.Errorf("not ready: %d check(s) failed", len(rep.Failed()))}
