@@ -76,7 +76,7 @@ FUZZ_TARGETS := \
 	./internal/initramfs/modules:FuzzModinfo ./internal/initramfs/modalias:FuzzMatch ./internal/resume:FuzzParseCmdline \
 	./internal/blockdev:FuzzProbe ./internal/initramfs:FuzzInspect ./internal/sysfs:FuzzParseMounts \
 	./internal/resume:FuzzDiskPath ./internal/units:FuzzParseBytes ./internal/crypttab:FuzzParse \
-	./internal/initramfs/elfdeps:FuzzParseObject
+	./internal/initramfs/elfdeps:FuzzParseObject ./internal/efivars:FuzzParseHibernateLocation ./internal/efivars:FuzzParseOSRelease
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
