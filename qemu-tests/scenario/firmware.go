@@ -137,13 +137,14 @@ func (m *Machine) checkGrubConfig(ctx context.Context, vm *harness.VM) error {
 // then the booting kernel's command line, grub.cfg's (GRUB's BOOT_IMAGE=, setup's kernel
 // parameters), on its console; and that the running kernel (after a resume, the one that
 // hibernated) has EFI (/sys/firmware/efi) and that command line too. It notes when GRUB and the
-// kernel started. The kernel GRUB booted is the root's own (CheckFirmwareBootOf for another).
+// kernel started. The kernel GRUB booted is the root's own (CheckFirmwareBootOf for another); the
+// running one is the machine's first boot's (Release: after a resume, the one that hibernated).
 func (m *Machine) CheckFirmwareBoot(ctx context.Context, vm *harness.VM) error {
 	return m.CheckFirmwareBootOf(m.Guest.Release)(ctx, vm)
 }
 
-// CheckFirmwareBootOf is CheckFirmwareBoot where GRUB booted kernel release (the running kernel
-// is the root's own: after a kexec and a resume, the one that hibernated).
+// CheckFirmwareBootOf is CheckFirmwareBoot where GRUB booted kernel release (after a kexec and a
+// resume, the running one is another: Release).
 func (m *Machine) CheckFirmwareBootOf(release string) Step {
 	return func(ctx context.Context, vm *harness.VM) error { return m.checkFirmwareBoot(ctx, vm, release) }
 }
@@ -173,7 +174,7 @@ func (m *Machine) checkFirmwareBoot(ctx context.Context, vm *harness.VM, release
 		return err
 	}
 	cmdline := strings.TrimSpace(string(b))
-	if !strings.Contains(cmdline, "BOOT_IMAGE=/boot/vmlinuz-"+m.Guest.Release) || !strings.Contains(cmdline, m.Setup.KernelParams) {
+	if !strings.Contains(cmdline, "BOOT_IMAGE=/boot/vmlinuz-"+m.Release) || !strings.Contains(cmdline, m.Setup.KernelParams) {
 		return vm.Fail("/proc/cmdline %q is not GRUB's with %s", cmdline, m.Setup.KernelParams)
 	}
 	m.say("the running kernel has EFI and GRUB's command line: %s", cmdline)

@@ -103,30 +103,42 @@ func TestDebianSecureBootRefuses(t *testing.T) {
 // boot goes through the firmware to GRUB's default, 6.12, whose /init (built by hibernate's
 // kernel hook for 6.12) reads the record, kexecs into 6.1 with 6.1's initramfs (kexec_file_load
 // under UEFI: the EFI memory map and runtime services handed on), and 6.1 resumes the image.
+// Then the reverse: the machine boots 6.12 and hibernates under it, the next boot is 6.1
+// (grub-reboot, as when the new kernel is the one in doubt), which kexecs into 6.12 to resume.
 func TestDebianUEFIUpgradeKexecs(t *testing.T) {
 	root := debianRoot(t, debroot.SystemdEFIGuest())
 	newer, err := FindKernel(testutil.KernelCache(), "trixie-amd64")
 	if err != nil {
 		t.Fatalf("Debian 13's kernel (make kernels fetches it): %v", err)
 	}
-	ctx := timeout(t, 30*time.Minute)
+	ctx := timeout(t, 40*time.Minute)
 	m := newMachine(t, ctx, DebianSystemd(root), UEFIGrub(), SecondKernel(newer))
 	older := m.Guest.Release
 	vm, _ := boot(t, ctx, m, "")
 	do(t, ctx, vm, m.WaitSystemd, m.SetupSwap, m.BuildInitramfsInGuest, m.InstallSecondKernel, m.InstallGrub, m.BootOnce(older), m.PowerOffForFirmware)
-	vm2, _ := boot(t, ctx, m, "")
-	do(t, ctx, vm2, m.CheckFirmwareBoot, m.WaitSystemd, m.StartJob, m.HibernateCheck, m.NoteSystemState, m.HibernateNow, m.CheckImage)
-	vm3 := resumeBoot(t, ctx, m, "")
-	do(t, ctx, vm3, m.CheckFirmwareBootOf(newer.Release), m.CheckSystemdKept)
-	mark := -1
-	for _, want := range []string{resume.Starting + newer.Release, resume.KexecInto + older, resume.KexecLoaded, resume.Starting + older} {
-		line, i, err := vm3.WaitConsoleAfter(ctx, mark, want)
-		if err != nil {
-			t.Fatalf("the console shows no %q after line %d: %v", want, mark, err)
+	for _, c := range []struct{ hibernated, next string }{{older, newer.Release}, {newer.Release, older}} {
+		vm2, _ := boot(t, ctx, m, "")
+		if m.Release != c.hibernated {
+			t.Fatalf("GRUB booted %s, want %s", m.Release, c.hibernated)
 		}
-		t.Logf("console: %s", strings.TrimSpace(line))
-		mark = i
+		do(t, ctx, vm2, m.CheckFirmwareBootOf(c.hibernated), m.WaitSystemd, m.StartJob, m.HibernateCheck, m.NoteSystemState)
+		if c.next == older {
+			do(t, ctx, vm2, m.BootOnce(older))
+		}
+		do(t, ctx, vm2, m.HibernateNow, m.CheckImage)
+		vm3 := resumeBoot(t, ctx, m, "")
+		do(t, ctx, vm3, m.CheckFirmwareBootOf(c.next), m.CheckSystemdKept)
+		mark := -1
+		for _, want := range []string{resume.Starting + c.next, resume.KexecInto + c.hibernated, resume.KexecLoaded, resume.Starting + c.hibernated} {
+			line, i, err := vm3.WaitConsoleAfter(ctx, mark, want)
+			if err != nil {
+				t.Fatalf("the console shows no %q after line %d: %v", want, mark, err)
+			}
+			t.Logf("console: %s", strings.TrimSpace(line))
+			mark = i
+		}
+		t.Logf("hibernated under %s, booted %s through UEFI and GRUB, kexec'd into %s, resumed %s after power on", c.hibernated, c.next, c.hibernated,
+			m.Summary.ResumeTime.Round(100*time.Millisecond))
+		do(t, ctx, vm3, m.PowerOffForFirmware)
 	}
-	s := m.Summary
-	t.Logf("hibernated under %s, booted %s through UEFI and GRUB, kexec'd into %s, resumed %s after power on", older, newer.Release, older, s.ResumeTime.Round(100*time.Millisecond))
 }
