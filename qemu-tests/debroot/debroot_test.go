@@ -67,8 +67,17 @@ func TestMirrorFromApt(t *testing.T) {
 	if err != nil || got != "http://mirror.example/debian" {
 		t.Fatalf("MirrorFromApt = %q, %v", got, err)
 	}
+	// Another release comes from the same Debian mirror, not from the security archive.
+	if got, err := MirrorFromApt(dir, "trixie"); err != nil || got != "http://mirror.example/debian" {
+		t.Errorf("MirrorFromApt(trixie) = %q, %v", got, err)
+	}
 	if _, err := MirrorFromApt(t.TempDir(), "bookworm"); err == nil {
 		t.Error("no sources: no error")
+	}
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "sources.list"), []byte("deb http://repo.example/node nodistro main\n"), 0o644)
+	if got, err := MirrorFromApt(other, "trixie"); err == nil {
+		t.Errorf("a third party's main taken for Debian's: %q", got)
 	}
 }
 

@@ -1,6 +1,7 @@
 package debroot
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,9 +16,38 @@ type aptSource struct {
 
 // MirrorFromApt returns the archive URI that apt's sources (under etcApt: sources.list, and
 // sources.list.d/*.list and *.sources) use for suite: the first "deb" entry naming the suite
-// itself (not suite-updates or suite-security) with the main component. debootstrap then
-// downloads from the mirror this machine already uses.
+// itself (not suite-updates or suite-security) with the main component; else, for another
+// release than the machine's (a Debian 13 guest on a Debian 12 machine, or the reverse), the
+// first naming a Debian release with main: a Debian mirror serves every release. debootstrap
+// then downloads from the mirror this machine already uses.
 func MirrorFromApt(etcApt, suite string) (string, error) {
+	uri, err := mirrorFor(etcApt, func(srcs []aptSource) (string, bool) { return pickMirror(srcs, suite) })
+	if err == nil {
+		return uri, nil
+	}
+	if uri, err := mirrorFor(etcApt, pickDebianMirror); err == nil {
+		return uri, nil
+	}
+	return "", fmt.Errorf("debroot: no deb entry for %s (or another Debian release) with main in %s/sources.list or sources.list.d: give Spec.Mirror", suite, etcApt)
+}
+
+// debianReleases are the codenames that mark an apt entry as the Debian archive's (a third
+// party's repository may have a main component too).
+var debianReleases = []string{"bullseye", "bookworm", "trixie", "forky", "sid"}
+
+// pickDebianMirror is the first entry naming a Debian release (not -updates or -security) with
+// main.
+func pickDebianMirror(srcs []aptSource) (string, bool) {
+	for _, r := range debianReleases {
+		if uri, ok := pickMirror(srcs, r); ok {
+			return uri, true
+		}
+	}
+	return "", false
+}
+
+// mirrorFor reads apt's sources files in order and returns the first URI pick finds.
+func mirrorFor(etcApt string, pick func([]aptSource) (string, bool)) (string, error) {
 	files := []string{filepath.Join(etcApt, "sources.list")}
 	for _, pat := range []string{"*.list", "*.sources"} {
 		m, _ := filepath.Glob(filepath.Join(etcApt, "sources.list.d", pat))
@@ -35,11 +65,11 @@ func MirrorFromApt(etcApt, suite string) (string, error) {
 		} else {
 			srcs = parseOneLine(string(data))
 		}
-		if uri, ok := pickMirror(srcs, suite); ok {
+		if uri, ok := pick(srcs); ok {
 			return uri, nil
 		}
 	}
-	return "", fmt.Errorf("debroot: no deb entry for %s with main in %s/sources.list or sources.list.d: give Spec.Mirror", suite, etcApt)
+	return "", errors.New("none found")
 }
 
 func pickMirror(srcs []aptSource, suite string) (string, bool) {

@@ -134,3 +134,11 @@ func SystemdEFIGuest() Spec {
 	s.Files = files
 	return s
 }
+
+// SystemdTrixieGuest is SystemdGuest on Debian 13 (trixie: systemd 257, Linux 6.12, merged
+// /usr), from the same mirror. Its own root and base.
+func SystemdTrixieGuest() Spec {
+	s := SystemdGuest()
+	s.Name, s.Suite = "systemd-trixie", "trixie"
+	return s
+}

@@ -1,0 +1,35 @@
+package scenario
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
+)
+
+// TestDebian13RoundTrip is the real thing on Debian 13: a trixie root (systemd 257, its 6.12
+// kernel with .ko.xz modules under /usr/lib/modules) with systemd as PID 1, hibernate put in
+// by make install; the guest makes its swap and builds its own initramfs, hibernates, and
+// resumes from that initramfs: the demo service has the same PID, the boot ID is the same and
+// systemctl is-system-running says what it said before.
+func TestDebian13RoundTrip(t *testing.T) {
+	root := debianRoot(t, debroot.SystemdTrixieGuest())
+	ctx := timeout(t, 20*time.Minute)
+	m := newMachine(t, ctx, DebianSystemd(root))
+	if !strings.HasPrefix(m.Guest.Release, "6.12.") {
+		t.Fatalf("the trixie root's kernel is %s, want Debian 13's 6.12", m.Guest.Release)
+	}
+	vm, _ := boot(t, ctx, m, "")
+	do(t, ctx, vm, m.WaitSystemd)
+	if r, err := vm.Run(ctx, "systemctl", "--version"); err == nil {
+		t.Logf("%s", strings.SplitN(r.Stdout, "\n", 2)[0])
+	}
+	do(t, ctx, vm, m.SetupSwap, m.BuildInitramfsInGuest, m.StartJob, m.HibernateCheck, m.NoteSystemState, m.HibernateNow, m.CheckImage, m.UseGuestInitramfs)
+	vm2 := resumeBoot(t, ctx, m, m.Setup.KernelParams)
+	do(t, ctx, vm2, m.CheckSystemdKept, m.SaveJournal)
+	s, sd := m.Summary, m.Systemd
+	t.Logf("kernel %s; boot to %s %s (%s when hibernating and after the resume); initramfs in the guest %s; hibernate %s; resume %s",
+		s.Kernel, sd.BootState, sd.BootToRunning.Round(100*time.Millisecond), sd.State, s.InitrdTime.Round(10*time.Millisecond),
+		s.HibernateTime.Round(100*time.Millisecond), s.ResumeTime.Round(100*time.Millisecond))
+}
