@@ -94,15 +94,6 @@ func (m *Machine) InstallGrub(ctx context.Context, vm *harness.VM) error {
 	return m.checkGrubConfig(ctx, vm)
 }
 
-// UpdateGrub runs update-grub, as the user does after hibernate setup --write-boot-config
-// changed /etc/default/grub, and checks grub.cfg.
-func (m *Machine) UpdateGrub(ctx context.Context, vm *harness.VM) error {
-	if _, err := run(ctx, vm, "update-grub"); err != nil {
-		return err
-	}
-	return m.checkGrubConfig(ctx, vm)
-}
-
 // checkGrubConfig wants the guest's kernel in grub.cfg with setup's kernel parameters, and the
 // fallback loader on the ESP; from now on the guest boots through the firmware.
 func (m *Machine) checkGrubConfig(ctx context.Context, vm *harness.VM) error {
