@@ -13,7 +13,8 @@ mkdir -p "$logs"
 # The first group: the Debian guests that each take minutes (debootstrap once, apt, the guest's own
 # initramfs builds, GRUB). The Secure Boot guest, the minimal guests and the rest: the other.
 # (In a clean-clone make test beside the other group: TestDebianFromPackage 11 min, TestDebianEncryptedLVM
-# 6; alone, TestDebianUEFIGrubRoundTrip 5 and TestDebianSecureBootRefuses 9 with its root debootstrapped.)
+# 6; alone on a loaded host, the UEFI guest's round trip 5 and its upgrade both ways 12, TestDebianSecureBootRefuses 9
+# and TestDebian13RoundTrip 6, each with its root debootstrapped.)
 slow='^TestDebian(FromPackage|EncryptedLVM|MDRoot|UEFIGrub)'
 declare -A args=([debian]="-run $slow" [minimal]="-skip $slow")
 declare -A pids
