@@ -117,16 +117,17 @@ bench: deps kernels build
 	$(GO) run ./qemu-tests/bench/cmd/bench $(if $(BENCH_ONLY),-only $(BENCH_ONLY))
 
 # Installs the binary, its initramfs base, the Debian kernel hooks that build an initramfs for
-# every kernel installed (and remove it with the kernel), the systemd unit of hibernate watch and
-# the docs. DESTDIR and PREFIX are honoured; the hooks go to $(DESTDIR)/etc/kernel.
+# every kernel installed (and remove it with the kernel), the systemd units of hibernate watch
+# and of the canary (none enabled) and the docs. DESTDIR and PREFIX are honoured; the hooks go to $(DESTDIR)/etc/kernel.
 install: build
 	install -D -m 0755 $(BUILD)/bin/hibernate $(DESTDIR)$(PREFIX)/sbin/hibernate
 	install -D -m 0644 $(BASE) $(DESTDIR)$(PREFIX)/lib/hibernate/initramfs-base.cpio
 	sed 's|@PREFIX@|$(PREFIX)|g' dist/kernel/zz-hibernate.in > $(BUILD)/zz-hibernate
 	install -D -m 0755 $(BUILD)/zz-hibernate $(DESTDIR)/etc/kernel/postinst.d/zz-hibernate
 	install -D -m 0755 $(BUILD)/zz-hibernate $(DESTDIR)/etc/kernel/postrm.d/zz-hibernate
-	install -D -m 0644 dist/systemd/hibernate-watch.service $(DESTDIR)$(PREFIX)/lib/systemd/system/hibernate-watch.service
-	sed -i 's|/usr/sbin/hibernate|$(PREFIX)/sbin/hibernate|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/hibernate-watch.service
+	for u in hibernate-watch.service hibernate-canary.service hibernate-canary.timer; do \
+		install -D -m 0644 dist/systemd/$$u $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u && \
+		sed -i 's|/usr/local/sbin/hibernate|$(PREFIX)/sbin/hibernate|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u || exit 1; done
 	install -d $(DESTDIR)$(PREFIX)/share/doc/hibernate
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hibernate/
 
@@ -134,8 +135,11 @@ install: build
 install-check: build
 	@d=$$(mktemp -d) && $(MAKE) -s install DESTDIR=$$d PREFIX=/usr >/dev/null && \
 	for f in usr/sbin/hibernate usr/lib/hibernate/initramfs-base.cpio etc/kernel/postinst.d/zz-hibernate \
-		etc/kernel/postrm.d/zz-hibernate usr/lib/systemd/system/hibernate-watch.service usr/share/doc/hibernate/guide.md; do \
+		etc/kernel/postrm.d/zz-hibernate usr/lib/systemd/system/hibernate-watch.service usr/lib/systemd/system/hibernate-canary.service \
+		usr/lib/systemd/system/hibernate-canary.timer usr/share/doc/hibernate/guide.md; do \
 		test -e $$d/$$f || { echo "install-check: $$f missing"; rm -rf $$d; exit 1; }; done && \
+	grep -q '^ExecStart=/usr/sbin/hibernate canary$$' $$d/usr/lib/systemd/system/hibernate-canary.service && \
+	grep -q '^ExecStart=/usr/sbin/hibernate watch$$' $$d/usr/lib/systemd/system/hibernate-watch.service && \
 	sh -n $$d/etc/kernel/postinst.d/zz-hibernate && grep -q '/usr/sbin/hibernate initramfs build' $$d/etc/kernel/postinst.d/zz-hibernate && \
 	echo "install-check: ok" && rm -rf $$d
 

@@ -40,9 +40,11 @@ sed 's|@PREFIX@|/usr|g' dist/kernel/zz-hibernate.in > "$work/zz-hibernate"
 install -D -m 0755 "$work/zz-hibernate" "$root/etc/kernel/postinst.d/zz-hibernate"
 install -D -m 0755 "$work/zz-hibernate" "$root/etc/kernel/postrm.d/zz-hibernate"
 install -d -m 0755 "$root/usr/lib/systemd/system"
-sed 's|/usr/local/sbin/hibernate|/usr/sbin/hibernate|g; s|^# Install: cp dist/systemd/hibernate-watch.service /etc/systemd/system/|# Installed by the hibernate package. To use it:|' \
-	dist/systemd/hibernate-watch.service > "$root/usr/lib/systemd/system/hibernate-watch.service"
-chmod 0644 "$root/usr/lib/systemd/system/hibernate-watch.service"
+for u in hibernate-watch.service hibernate-canary.service hibernate-canary.timer; do
+	sed 's|/usr/local/sbin/hibernate|/usr/sbin/hibernate|g; s|^# Install: cp dist/systemd/.*|# Installed by the hibernate package, not enabled. To use it:|' \
+		"dist/systemd/$u" > "$root/usr/lib/systemd/system/$u"
+	chmod 0644 "$root/usr/lib/systemd/system/$u"
+done
 install -d -m 0755 "$root/usr/share/man/man8"
 for p in "$work"/doc/man8/*.8; do
 	gzip -9n < "$p" > "$root/usr/share/man/man8/${p##*/}.gz"
