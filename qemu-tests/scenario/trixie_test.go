@@ -62,6 +62,7 @@ type canaryOut struct {
 	WriteLog   string        `json:"write_log"`
 	Restore    time.Duration `json:"restore_ns"`
 	RestoreLog string        `json:"restore_log"`
+	Asleep     time.Duration `json:"asleep_ns"` // frozen for the write and the read back
 }
 
 // The canary's success path, where Linux 6.1 refused it (TestCanaryRefusesOn61): 6.12's
@@ -109,6 +110,10 @@ func TestTrixieCanary(t *testing.T) {
 	if out.After != string(swsusp.SigSwap) {
 		t.Errorf("the canary read back %q: want SWAPSPACE2", out.After)
 	}
+	if out.Asleep <= 0 {
+		t.Errorf("the canary says it was frozen for %s: want the time of the write and the read back", out.Asleep)
+	}
+	t.Logf("frozen for %s (the wall clock against the monotonic one)", out.Asleep.Round(10*time.Millisecond))
 	mark := len(vm.ConsoleLines()) - 1
 	if _, err := waitJobLine(ctx, vm, mark, func(demojob.Line) bool { return true }); err != nil {
 		t.Fatalf("the job stopped: %v", err)
@@ -170,4 +175,46 @@ func (p pageOver) ReadAt(b []byte, off int64) (int, error) {
 		copy(b, p.page[off:])
 	}
 	return n, err
+}
+
+// The canary fails loudly where hibernation would not come back, on a kernel whose test_resume
+// works: a 16 MiB swap partition for 64 MiB of job state. It refuses with the swap check's
+// reason (exit 1) before anything is written: the swap area's first 64 KiB read from the host
+// are byte-identical, /sys/power is as before, the job goes on in the same boot.
+func TestTrixieCanaryRefusesTooLittleSwap(t *testing.T) {
+	ctx := timeout(t, 6*time.Minute)
+	m, err := New(ctx, trixieArtifacts(t), t.Name(), Output(testWriter{t}), JobTicks(1), SwapPartition(16), JobState(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, info := boot(t, ctx, m, "")
+	wantRelease(t, m)
+	do(t, ctx, vm, m.SetupSwap, m.StartJob)
+	area := func() []byte {
+		b, err := readRange(m.Guest.Disk, m.Guest.Layout.SwapStart, 64<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	swapBefore, before := area(), readPower(t, ctx, vm)
+	r, err := vm.Run(ctx, m.Command("canary")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if said := r.Stdout + r.Stderr; r.Exit != 1 || !strings.Contains(said, "swap: ") || !strings.Contains(said, "hibernation would not come back") {
+		t.Fatalf("hibernate canary: exit %d, want 1 with the swap reason\n%s%s", r.Exit, r.Stdout, r.Stderr)
+	}
+	t.Logf("hibernate canary refused:\n%s", indent(r.Stderr))
+	mark := len(vm.ConsoleLines()) - 1
+	if _, err := waitJobLine(ctx, vm, mark, func(demojob.Line) bool { return true }); err != nil {
+		t.Fatalf("the job stopped: %v", err)
+	}
+	if after, err := vm.Ping(ctx); err != nil || after.BootID != info.BootID {
+		t.Fatalf("after the canary: boot %v, %v; want the same boot %s", after.BootID, err, info.BootID)
+	}
+	samePower(t, before, readPower(t, ctx, vm))
+	if !bytes.Equal(swapBefore, area()) {
+		t.Errorf("the swap area's first 64 KiB changed on the host's disk")
+	}
 }
