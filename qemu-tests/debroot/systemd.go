@@ -142,3 +142,15 @@ func SystemdTrixieGuest() Spec {
 	s.Name, s.Suite = "systemd-trixie", "trixie"
 	return s
 }
+
+// SystemdBIOSGuest is SystemdGuest booted as a BIOS machine is: GRUB for BIOS (grub-pc, which
+// the Debian installer puts on a machine without UEFI), installed by the guest itself with
+// grub-install --target=i386-pc into the BIOS boot partition of its GPT disk, and grubDefaults.
+// Its own root: grub-pc and grub-efi-amd64 conflict.
+func SystemdBIOSGuest() Spec {
+	s := SystemdGuest()
+	s.Name = "systemd-bios"
+	s.Include = append(append([]string(nil), s.Include...), "grub-pc")
+	s.Files = append(append([]File(nil), s.Files...), File{Path: "etc/default/grub", Data: grubDefaults})
+	return s
+}

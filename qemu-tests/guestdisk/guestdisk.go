@@ -44,13 +44,17 @@ type Spec struct {
 	// ESPLabel made with go-diskfs, for the guest's grub-install; 0 = none.
 	ESPSizeMiB int
 	ESPLabel   string // default "ESP"
+	// BIOSBootMiB makes a BIOS boot partition there instead (index 3, left zeroed), where
+	// grub-install --target=i386-pc puts its core image on a GPT disk; 0 = none.
+	BIOSBootMiB int
 
 	// Fixed identifiers, for reproducible images; each "" means a random one.
 	DiskGUID, RootPartUUID, SwapPartUUID, RootFSUUID string
 }
 
-// ESPPartIndex is the GPT index of the EFI system partition (Spec.ESPSizeMiB): after root (1)
-// and swap (2), whose indices the tests name (/dev/vda1, /dev/vda2).
+// ESPPartIndex is the GPT index of the EFI system partition (Spec.ESPSizeMiB), or of the BIOS
+// boot partition (Spec.BIOSBootMiB): after root (1) and swap (2), whose indices the tests name
+// (/dev/vda1, /dev/vda2).
 const ESPPartIndex = 3
 
 // Layout says where Build put things. UUIDs are lower case, as the kernel and
@@ -61,7 +65,8 @@ type Layout struct {
 	RootStart, SwapStart, SwapSize                   int64 // bytes from the start of the disk
 	RootSize                                         int64 // bytes
 	ESPPartUUID                                      string
-	ESPStart, ESPSize                                int64 // 0 without an EFI system partition
+	ESPStart, ESPSize                                int64 // 0 without an EFI system partition (or BIOS boot partition)
+	BIOSBoot                                         bool  // partition 3 is a BIOS boot partition, not an ESP
 }
 
 const (
@@ -163,7 +168,10 @@ func plan(s *Spec) (Layout, error) {
 	if s.RootLabel == "" {
 		s.RootLabel = "root"
 	}
-	if s.SizeMiB <= 0 || s.RootSizeMiB < 0 || s.SwapSizeMiB < 0 || s.ESPSizeMiB < 0 {
+	if s.ESPSizeMiB > 0 && s.BIOSBootMiB > 0 {
+		return Layout{}, errors.New("guestdisk: an EFI system partition or a BIOS boot partition, not both")
+	}
+	if s.SizeMiB <= 0 || s.RootSizeMiB < 0 || s.SwapSizeMiB < 0 || s.ESPSizeMiB < 0 || s.BIOSBootMiB < 0 {
 		return Layout{}, fmt.Errorf("guestdisk: sizes must not be negative and SizeMiB > 0 (SizeMiB %d, RootSizeMiB %d, SwapSizeMiB %d, ESPSizeMiB %d)",
 			s.SizeMiB, s.RootSizeMiB, s.SwapSizeMiB, s.ESPSizeMiB)
 	}
@@ -174,9 +182,9 @@ func plan(s *Spec) (Layout, error) {
 	// after the last (backup GPT, 33 sectors, rounded up to keep alignment).
 	root := s.RootSizeMiB
 	if root == 0 {
-		root = s.SizeMiB - 2 - s.SwapSizeMiB - s.ESPSizeMiB
+		root = s.SizeMiB - 2 - s.SwapSizeMiB - s.ESPSizeMiB - s.BIOSBootMiB
 	}
-	if root <= 0 || 1+root+s.SwapSizeMiB+s.ESPSizeMiB+1 > s.SizeMiB {
+	if root <= 0 || 1+root+s.SwapSizeMiB+s.ESPSizeMiB+s.BIOSBootMiB+1 > s.SizeMiB {
 		return Layout{}, fmt.Errorf("guestdisk: %d MiB root, %d MiB swap and %d MiB ESP do not fit a %d MiB disk (2 MiB go to the GPT)",
 			root, s.SwapSizeMiB, s.ESPSizeMiB, s.SizeMiB)
 	}
@@ -188,9 +196,10 @@ func plan(s *Spec) (Layout, error) {
 		l.SwapStart = l.RootStart + l.RootSize
 		l.SwapSize = int64(s.SwapSizeMiB) * mib
 	}
-	if s.ESPSizeMiB > 0 {
+	if n := s.ESPSizeMiB + s.BIOSBootMiB; n > 0 {
 		l.ESPStart = l.RootStart + l.RootSize + l.SwapSize
-		l.ESPSize = int64(s.ESPSizeMiB) * mib
+		l.ESPSize = int64(n) * mib
+		l.BIOSBoot = s.BIOSBootMiB > 0
 	}
 	var err error
 	for _, id := range []struct {
@@ -203,7 +212,7 @@ func plan(s *Spec) (Layout, error) {
 		{"RootPartUUID", s.RootPartUUID, &l.RootPartUUID, false},
 		{"SwapPartUUID", s.SwapPartUUID, &l.SwapPartUUID, s.SwapSizeMiB == 0},
 		{"RootFSUUID", s.RootFSUUID, &l.RootFSUUID, false},
-		{"ESPPartUUID", "", &l.ESPPartUUID, s.ESPSizeMiB == 0},
+		{"ESPPartUUID", "", &l.ESPPartUUID, s.ESPSizeMiB+s.BIOSBootMiB == 0},
 	} {
 		if id.skip {
 			continue
@@ -244,8 +253,12 @@ func writeTable(path string, s Spec, l Layout) error {
 		})
 	}
 	if l.ESPSize > 0 {
+		typ, name := gpt.EFISystemPartition, "EFI system partition"
+		if l.BIOSBoot {
+			typ, name = gpt.BIOSBoot, "BIOS boot partition"
+		}
 		parts = append(parts, &gpt.Partition{
-			Index: ESPPartIndex, Type: gpt.EFISystemPartition, Name: "EFI system partition", GUID: l.ESPPartUUID,
+			Index: ESPPartIndex, Type: typ, Name: name, GUID: l.ESPPartUUID,
 			Start: uint64(l.ESPStart / sectorSize), End: uint64((l.ESPStart+l.ESPSize)/sectorSize - 1),
 		})
 	}
@@ -257,7 +270,7 @@ func writeTable(path string, s Spec, l Layout) error {
 		d.Close()
 		return fmt.Errorf("writing the GPT of %s: %w", path, err)
 	}
-	if l.ESPSize > 0 {
+	if l.ESPSize > 0 && !l.BIOSBoot {
 		if _, err := d.CreateFilesystem(disk.FilesystemSpec{Partition: ESPPartIndex, FSType: filesystem.TypeFat32, VolumeLabel: s.ESPLabel}); err != nil {
 			d.Close()
 			return fmt.Errorf("making the FAT32 of the EFI system partition of %s: %w", path, err)

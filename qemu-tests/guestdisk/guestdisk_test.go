@@ -211,8 +211,11 @@ func checkImage(t *testing.T, path string, l Layout, sizeMiB int) {
 	if l.SwapPartIndex != 0 {
 		want[2] = part{gpt.LinuxSwap, "swap", l.SwapPartUUID, l.SwapStart, l.SwapStart + l.SwapSize}
 	}
-	if l.ESPSize != 0 {
+	if l.ESPSize != 0 && !l.BIOSBoot {
 		want[ESPPartIndex] = part{gpt.EFISystemPartition, "EFI system partition", l.ESPPartUUID, l.ESPStart, l.ESPStart + l.ESPSize}
+	}
+	if l.BIOSBoot {
+		want[ESPPartIndex] = part{gpt.BIOSBoot, "BIOS boot partition", l.ESPPartUUID, l.ESPStart, l.ESPStart + l.ESPSize}
 	}
 	got := map[int]part{}
 	for _, p := range tab.Partitions {
@@ -303,6 +306,30 @@ func TestBuildESP(t *testing.T) {
 	out, err := exec.Command(p, "-p", "-o", "export", "-O", strconv.FormatInt(l.ESPStart, 10), path).Output()
 	if err != nil || !strings.Contains(string(out), "TYPE=vfat") || !strings.Contains(string(out), "LABEL=ESP") {
 		t.Errorf("blkid -p -O %d: %v\n%s", l.ESPStart, err, out)
+	}
+}
+
+// A BIOS boot partition after the swap, for GRUB's core image: its type, and zeros.
+func TestBuildBIOSBoot(t *testing.T) {
+	need(t, "mkfs.ext4")
+	path := filepath.Join(t.TempDir(), "d.img")
+	l, err := Build(Spec{Path: path, SizeMiB: 96, SwapSizeMiB: 32, BIOSBootMiB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.BIOSBoot || l.ESPStart != (1+61+32)<<20 || l.ESPSize != 1<<20 {
+		t.Errorf("layout %+v", l)
+	}
+	checkImage(t, path, l, 96)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b[l.ESPStart:l.ESPStart+l.ESPSize], make([]byte, l.ESPSize)) {
+		t.Error("the BIOS boot partition is not zeroed")
+	}
+	if _, err := Build(Spec{Path: path, SizeMiB: 96, ESPSizeMiB: 33, BIOSBootMiB: 1}); err == nil {
+		t.Error("an ESP and a BIOS boot partition: no error")
 	}
 }
 

@@ -44,6 +44,14 @@ const firmwareAgentWithin = 4 * time.Minute
 // InstallGrub installs GRUB, and every boot after goes through the firmware.
 func UEFIGrub() Option { return func(c *Config) { c.UEFI = true } }
 
+// BIOSGrub makes the DebianSystemd guest a BIOS machine booting GRUB (give it with
+// DebianSystemd(root) of debroot.SystemdBIOSGuest()): its GPT disk gets a BIOS boot partition,
+// InstallGrub installs GRUB into it, and every boot after starts in QEMU's BIOS (SeaBIOS).
+func BIOSGrub() Option { return func(c *Config) { c.BIOS = true } }
+
+// biosBootMiB is the BIOS boot partition: GRUB's core image is some 100 KiB.
+const biosBootMiB = 1
+
 // UEFISecureBoot is UEFIGrub with Secure Boot on: OVMF built with it and Microsoft's keys
 // enrolled. The guest boots Debian's signed shim, GRUB and kernel, which then locks itself down.
 func UEFISecureBoot() Option { return func(c *Config) { c.UEFI, c.SecureBoot = true, true } }
@@ -64,6 +72,9 @@ func firmwareFiles(g *Guest, dir string, secureBoot bool) error {
 
 // bootChain names how the next boot goes, for the progress lines.
 func (m *Machine) bootChain() string {
+	if m.viaFirmware && m.Config.BIOS {
+		return "BIOS: SeaBIOS, GRUB from the disk (its MBR, its core image in the BIOS boot partition), /boot/grub/grub.cfg, the kernel and initramfs of its entry in /boot"
+	}
 	if m.viaFirmware {
 		sb := ""
 		if m.Config.SecureBoot {
@@ -81,12 +92,19 @@ func (m *Machine) bootChain() string {
 // running under Secure Boot, and this boot has no firmware). It checks that grub.cfg boots the
 // guest's kernel with what setup put into /etc/default/grub (run SetupSwap with
 // --write-boot-config before), and makes the next boots go through the firmware.
+//
+// On a BIOSGrub guest: grub-install --target=i386-pc /dev/vda (its boot code in the MBR, its
+// core image in the BIOS boot partition), then update-grub.
 func (m *Machine) InstallGrub(ctx context.Context, vm *harness.VM) error {
-	r, err := run(ctx, vm, "grub-install", "--target=x86_64-efi", "--removable", "--no-nvram", "--uefi-secure-boot", "--efi-directory=/boot/efi")
+	argv := []string{"grub-install", "--target=x86_64-efi", "--removable", "--no-nvram", "--uefi-secure-boot", "--efi-directory=/boot/efi"}
+	if m.Config.BIOS {
+		argv = []string{"grub-install", "--target=i386-pc", "/dev/vda"}
+	}
+	r, err := run(ctx, vm, argv...)
 	if err != nil {
 		return err
 	}
-	m.say("grub-install --removable: %s", strings.TrimSpace(r.Stdout+r.Stderr))
+	m.say("%s: %s", strings.Join(argv, " "), strings.TrimSpace(r.Stdout+r.Stderr))
 	if r, err = run(ctx, vm, "update-grub"); err != nil {
 		return err
 	}
@@ -115,6 +133,9 @@ func (m *Machine) checkGrubConfig(ctx context.Context, vm *harness.VM) error {
 		return vm.Fail("/boot/grub/grub.cfg boots %q, without setup's %s", linux, m.Setup.KernelParams)
 	}
 	for _, f := range []string{"BOOTX64.EFI", "grubx64.efi"} {
+		if m.Config.BIOS {
+			break
+		}
 		if _, err := run(ctx, vm, "test", "-s", "/boot/efi/EFI/BOOT/"+f); err != nil {
 			return err
 		}
@@ -157,8 +178,14 @@ func (m *Machine) checkFirmwareBoot(ctx context.Context, vm *harness.VM, release
 		return vm.Fail("the console shows no %q then GRUB's command line for vmlinuz-%s with %s", grubWelcome, release, m.Setup.KernelParams)
 	}
 	m.say("through the firmware: GRUB %s after power on, then vmlinuz-%s %s", grubAt.Round(100*time.Millisecond), release, kernelAt.Round(100*time.Millisecond))
-	if _, err := run(ctx, vm, "test", "-d", "/sys/firmware/efi/efivars"); err != nil {
-		return fmt.Errorf("not booted through UEFI: %w", err)
+	efi := "/sys/firmware/efi"
+	switch r, err := vm.Run(ctx, "test", "-d", efi); {
+	case err != nil:
+		return err
+	case m.Config.BIOS && r.Exit == 0:
+		return vm.Fail("a BIOS boot has %s", efi)
+	case !m.Config.BIOS && r.Exit != 0:
+		return vm.Fail("not booted through UEFI: no %s", efi)
 	}
 	b, err := vm.ReadFile(ctx, "/proc/cmdline")
 	if err != nil {
@@ -168,7 +195,7 @@ func (m *Machine) checkFirmwareBoot(ctx context.Context, vm *harness.VM, release
 	if !strings.Contains(cmdline, "BOOT_IMAGE=/boot/vmlinuz-"+m.Release) || !strings.Contains(cmdline, m.Setup.KernelParams) {
 		return vm.Fail("/proc/cmdline %q is not GRUB's with %s", cmdline, m.Setup.KernelParams)
 	}
-	m.say("the running kernel has EFI and GRUB's command line: %s", cmdline)
+	m.say("the running kernel has GRUB's command line (and EFI: %v): %s", !m.Config.BIOS, cmdline)
 	return nil
 }
 

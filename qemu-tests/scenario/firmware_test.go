@@ -141,3 +141,23 @@ func TestDebianUEFIGrub(t *testing.T) {
 			m.Summary.HibernateTime.Round(100*time.Millisecond), c.next, m.Summary.ResumeTime.Round(100*time.Millisecond))
 	}
 }
+
+// TestDebianBIOSGrubRoundTrip is a Debian 12 BIOS machine: SeaBIOS (QEMU's own BIOS), GRUB
+// installed by the guest into its GPT disk (grub-install --target=i386-pc: its boot code in the
+// MBR, its core image in the BIOS boot partition), grub.cfg written by update-grub after
+// hibernate setup --write-boot-config. The boot that hibernates and the one that resumes get
+// their command line from GRUB alone; after the resume the demo service has the same PID, the
+// boot ID is the same, and systemctl is-system-running says what it said before.
+func TestDebianBIOSGrubRoundTrip(t *testing.T) {
+	root := debianRoot(t, debroot.SystemdBIOSGuest())
+	ctx := timeout(t, 25*time.Minute)
+	m := newMachine(t, ctx, DebianSystemd(root), BIOSGrub())
+	vm, _ := boot(t, ctx, m, "")
+	do(t, ctx, vm, m.WaitSystemd, m.SetupSwap, m.BuildInitramfsInGuest, m.InstallGrub, m.PowerOffForFirmware)
+	vm2, _ := boot(t, ctx, m, "")
+	do(t, ctx, vm2, m.CheckFirmwareBoot, m.WaitSystemd, m.StartJob, m.HibernateCheck, m.NoteSystemState, m.HibernateNow, m.CheckImage)
+	vm3 := resumeBoot(t, ctx, m, "")
+	do(t, ctx, vm3, m.CheckFirmwareBoot, m.CheckSystemdKept)
+	s := m.Summary
+	t.Logf("through SeaBIOS and GRUB: hibernate %s, resume %s after power on", s.HibernateTime.Round(100*time.Millisecond), s.ResumeTime.Round(100*time.Millisecond))
+}

@@ -198,8 +198,13 @@ func (m *Machine) writeDisks(g *Guest, dir, tree string, sizeMiB int, label stri
 			return err
 		}
 	}
+	bios := 0
+	if m.Config.BIOS {
+		bios = biosBootMiB
+		sizeMiB += biosBootMiB
+	}
 	g.Layout, err = guestdisk.Build(guestdisk.Spec{Path: g.Disk, SizeMiB: sizeMiB, RootTree: tree,
-		RootFSType: m.Config.RootFS, RootLabel: label, SwapSizeMiB: swap, ESPSizeMiB: esp, ESPLabel: debroot.ESPLabel})
+		RootFSType: m.Config.RootFS, RootLabel: label, SwapSizeMiB: swap, ESPSizeMiB: esp, ESPLabel: debroot.ESPLabel, BIOSBootMiB: bios})
 	if err != nil {
 		return fmt.Errorf("build guest disk %s: %w", g.Disk, err)
 	}

@@ -60,6 +60,7 @@ type Config struct {
 	EncryptedRoot bool
 	UEFI          bool    // the Debian guest is a UEFI machine booting GRUB (UEFIGrub)
 	SecureBoot    bool    // with Secure Boot on (UEFISecureBoot)
+	BIOS          bool    // the Debian guest is a BIOS machine booting GRUB (BIOSGrub)
 	SecondKernel  *Kernel // a second kernel in the UEFIGrub guest (SecondKernel)
 	root          rootKind
 }
@@ -229,6 +230,7 @@ func (m *Machine) Spec(cmdline string) harness.Spec {
 	s := harness.Spec{Name: m.Config.Name, Kernel: m.Guest.Kernel, Initrd: m.Guest.Initrd, Cmdline: cmdline,
 		MemoryMiB: m.Config.MemoryMiB, Disks: disks, LogDir: m.Artifacts.LogDir, Agent: true}
 	if m.viaFirmware {
+		// Firmware nil on a BIOSGrub guest: QEMU's own BIOS boots the first disk.
 		s.Kernel, s.Initrd, s.Cmdline, s.Firmware = "", "", "", m.Guest.Firmware
 	}
 	return s

@@ -41,8 +41,8 @@ type SetupResult struct {
 // what it printed in Setup.
 func (m *Machine) SetupSwap(ctx context.Context, vm *harness.VM) error {
 	args := []string{"setup", "--device", m.swapDevice(), "--json"}
-	if m.Config.UEFI {
-		// resume= into /etc/default/grub, for update-grub (UpdateGrub, InstallGrub).
+	if m.Config.UEFI || m.Config.BIOS {
+		// resume= into /etc/default/grub, for update-grub (InstallGrub).
 		args = append(args, "--write-boot-config")
 	}
 	if f := m.Config.Swap.File; f != "" {
