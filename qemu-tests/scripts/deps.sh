@@ -14,6 +14,9 @@ command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v lz4 >/dev/null || need+=(lz4)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+# kmod's depmod writes the module index of a second kernel into a guest's tree (depmod -b TREE:
+# it reads and writes only there), as the kernel package's postinst would in the guest.
+command -v depmod >/dev/null || [ -x /sbin/depmod ] || [ -x /usr/sbin/depmod ] || need+=(kmod)
 # OVMF: the UEFI firmware the firmware guests boot through (its code read-only, a copy of its
 # variable store per guest).
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
