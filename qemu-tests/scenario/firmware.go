@@ -145,8 +145,8 @@ func (m *Machine) checkGrubConfig(ctx context.Context, vm *harness.VM) error {
 	return nil
 }
 
-// CheckFirmwareBoot checks that this boot came through the firmware and GRUB: GRUB's welcome and
-// then the booting kernel's command line, grub.cfg's (GRUB's BOOT_IMAGE=, setup's kernel
+// CheckFirmwareBoot checks that this boot came through the firmware and GRUB: GRUB's welcome or
+// its "Booting `…'" and then the booting kernel's command line, grub.cfg's (GRUB's BOOT_IMAGE=, setup's kernel
 // parameters), on its console; and that the running kernel (after a resume, the one that
 // hibernated) has EFI (/sys/firmware/efi) and that command line too. It notes when GRUB and the
 // kernel started. The kernel GRUB booted is the root's own (CheckFirmwareBootOf for another); the
@@ -165,7 +165,7 @@ func (m *Machine) checkFirmwareBoot(ctx context.Context, vm *harness.VM, release
 	var grubAt, kernelAt time.Duration
 	for _, l := range vm.ConsoleTimedLines() {
 		switch {
-		case grubAt == 0 && strings.Contains(l.Text, grubWelcome):
+		case grubAt == 0 && (strings.Contains(l.Text, grubWelcome) || strings.Contains(l.Text, grubBooting)):
 			grubAt = l.At
 		case grubAt != 0 && strings.Contains(l.Text, "Command line: BOOT_IMAGE=/boot/vmlinuz-"+release) && strings.Contains(l.Text, m.Setup.KernelParams):
 			kernelAt = l.At
@@ -175,7 +175,7 @@ func (m *Machine) checkFirmwareBoot(ctx context.Context, vm *harness.VM, release
 		}
 	}
 	if kernelAt == 0 {
-		return vm.Fail("the console shows no %q then GRUB's command line for vmlinuz-%s with %s", grubWelcome, release, m.Setup.KernelParams)
+		return vm.Fail("the console shows no %q or %q, then GRUB's command line for vmlinuz-%s with %s", grubWelcome, grubBooting, release, m.Setup.KernelParams)
 	}
 	m.say("through the firmware: GRUB %s after power on, then vmlinuz-%s %s", grubAt.Round(100*time.Millisecond), release, kernelAt.Round(100*time.Millisecond))
 	efi := "/sys/firmware/efi"
@@ -273,8 +273,12 @@ func (m *Machine) BootOnce(release string) Step {
 	}
 }
 
-// grubWelcome is what GRUB says first on the console.
-const grubWelcome = "Welcome to GRUB!"
+// What GRUB says on the serial console: its welcome (under UEFI; from a BIOS it goes to the
+// screen only), then the entry it boots.
+const (
+	grubWelcome = "Welcome to GRUB!"
+	grubBooting = "Booting `"
+)
 
 // PowerOffForFirmware powers the guest off through its agent, for the next boot to go through
 // the firmware: that one is the machine's first, the one that will hibernate (its boot ID the
