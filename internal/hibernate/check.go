@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/efivars"
 	"github.com/hibernate-linux/hibernate/internal/swapsetup"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
@@ -34,6 +35,10 @@ type Report struct {
 	SetResume bool `json:"set_resume,omitempty"`
 	// record is what the image-record check read, for Now's restamp decision.
 	record *recordState
+	// location is the variable Now will write on a UEFI machine, or why it cannot
+	// (plannedLocation); both nil elsewhere.
+	location    *efivars.HibernateLocation
+	locationErr error
 }
 
 // Failed returns the checks that did not pass.
@@ -66,7 +71,8 @@ func Check(fs sysfs.FS) Report {
 	add(resumeCheck)
 	r.ResumeDevT, r.SetResume = devt, set
 	initramfsCheck, ic := checkInitramfs(fs)
-	add(checkNextBoot(fs, devt, set, ic))
+	r.location, r.locationErr = plannedLocation(fs, devt, set)
+	add(checkNextBoot(fs, devt, set, ic, r.location, r.locationErr))
 	add(checkResumeStack(fs, devt, ic))
 	recordCheck, st := checkRecord(fs, devt, swaps, ic != nil && ic.Ours())
 	add(recordCheck)
