@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,10 @@ func TestDebianUEFIHibernateLocation(t *testing.T) {
 	do(t, ctx, vm2, m.CheckFirmwareBoot, noResumeParam("/proc/cmdline"), noLocation, m.WaitSystemd, m.StartJob, m.checkNextBootByLocation, m.NoteSystemState)
 	want := expectedLocation(t, ctx, m, vm2)
 	do(t, ctx, vm2, m.HibernateNow, m.CheckImage)
+	sum := fmt.Sprintf("%s%d bytes, sha256 %x, attributes %#x: ", hibernatenow.LocationWritten, len(want), sha256.Sum256(want), efivars.DefaultAttributes)
+	if !slices.ContainsFunc(vm2.ConsoleLines(), func(l string) bool { return strings.Contains(l, sum) }) {
+		t.Fatalf("before the power-off the console shows no %q: hibernate now did not read back what systemd-sleep writes", sum)
+	}
 
 	// The guest is off: the firmware's flash holds the variable, byte for byte.
 	stored, ok, err := ovmfVariableFile(m.Guest.Firmware.Vars, efivars.SystemdVendorGUID, "HibernateLocation")
@@ -74,7 +79,6 @@ func TestDebianUEFIHibernateLocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := fmt.Sprintf("%s%d bytes, sha256 %x, attributes %#x: ", hibernatenow.LocationWritten, len(want), sha256.Sum256(want), efivars.DefaultAttributes)
 	for _, s := range []string{sum, hibernatenow.LocationGone} {
 		if !strings.Contains(string(out), s) {
 			t.Fatalf("hibernate now said:\n%s\nwant %q", out, s)
