@@ -39,6 +39,9 @@ type Report struct {
 	// (plannedLocation); both nil elsewhere.
 	location    *efivars.HibernateLocation
 	locationErr error
+	// locationNeeded says that nothing but that variable tells the next boot where the image
+	// is (the next-boot check counted on it): a failure to write it stops the hibernation.
+	locationNeeded bool
 }
 
 // Failed returns the checks that did not pass.
@@ -72,7 +75,9 @@ func Check(fs sysfs.FS) Report {
 	r.ResumeDevT, r.SetResume = devt, set
 	initramfsCheck, ic := checkInitramfs(fs)
 	r.location, r.locationErr = plannedLocation(fs, devt, set)
-	add(checkNextBoot(fs, devt, set, ic, r.location, r.locationErr))
+	nextBoot, needed := checkNextBoot(fs, devt, set, ic, r.location, r.locationErr)
+	add(nextBoot)
+	r.locationNeeded = needed
 	add(checkResumeStack(fs, devt, ic))
 	recordCheck, st := checkRecord(fs, devt, swaps, ic != nil && ic.Ours())
 	add(recordCheck)

@@ -184,7 +184,7 @@ func TestNowDryRunWritesNoLocation(t *testing.T) {
 	}
 	lines := strings.Join(res.Plan.Lines(), "\n")
 	for _, want := range []string{
-		"sync the file systems\nwrite systemd's HibernateLocation EFI variable /sys/firmware/efi/efivars/HibernateLocation-8cf2644b-4b0b-428f-9387-6d876050dc67: {\"uuid\":\"" + testSwapUUID + "\",\"offset\":0,",
+		"sync the file systems\nwrite systemd's HibernateLocation EFI variable /sys/firmware/efi/efivars/HibernateLocation-8cf2644b-4b0b-428f-9387-6d876050dc67 (best effort: the next boot is told the place otherwise): {\"uuid\":\"" + testSwapUUID + "\",\"offset\":0,",
 		"\"osReleaseId\":\"debian\",\"osReleaseVersionId\":\"12\"}\nwrite disk to /sys/power/state",
 		"clear /sys/firmware/efi/efivars/HibernateLocation-8cf2644b-4b0b-428f-9387-6d876050dc67, unless another system's by then",
 	} {
@@ -232,15 +232,47 @@ func TestNowNotesAnUnwritableLocation(t *testing.T) {
 	}
 }
 
+// ourInitramfsFor writes our initramfs with a config naming os-release fields osr (JSON after
+// "modules": [], "" for none).
+func ourInitramfsFor(t *testing.T, tr *faketree.Tree, osr string) {
+	cfg := `{"format": 2, "kernel_release": "` + testRelease + `", "modules": []` + osr + `}` + "\n"
+	writeInitramfs(tr, "boot/initrd.img-"+testRelease, testutil.Compress(t, "zstd", testutil.CPIO(t,
+		cpio.Symlink("init", "bbin/hibernate-init"), cpio.StaticFile("etc/hibernate/initramfs.json", cfg, 0o644))))
+}
+
+// A variable that cannot be written: when the next boot finds the image otherwise (here our
+// /init's scan), the failure is said and the hibernation goes on, as systemd-sleep goes on with
+// resume= set; when the next boot counts on the variable alone (a swap file's offset, our /init
+// built for this system), the hibernation stops there, nothing left changed.
+func TestNowWhenTheLocationCannotBeWritten(t *testing.T) {
+	for _, needed := range []bool{false, true} {
+		tr := efiReady(t)
+		if needed {
+			ourInitramfsFor(t, tr, `, "os_release": {"id": "debian"}`)
+			tr.Write("sys/power/resume_offset", "34816\n")
+		}
+		// A folder where the variable's file goes: the write fails.
+		tr.Mkdir("sys/firmware/efi/efivars/" + efivars.HibernateLocationName)
+		var out strings.Builder
+		o := Options{Mode: "shutdown", Out: &out}
+		_, err := Now(tr.FS(), o)
+		state := tr.Read("sys/power/state")
+		switch {
+		case !needed && (err != nil || state != "disk" || !strings.Contains(out.String(), "going on without it")):
+			t.Fatalf("not needed: Now = %v, state %q; said:\n%s", err, state, out.String())
+		case needed && (err == nil || !strings.Contains(err.Error(), "EFI variable") || state != "freeze mem disk"):
+			t.Fatalf("needed: Now = %v, state %q; want a failure before the write of disk", err, state)
+		}
+		if got := tr.Read("sys/power/disk"); got != "platform" {
+			t.Fatalf("needed %v: /sys/power/disk = %q, want platform back", needed, got)
+		}
+	}
+}
+
 // The next boot of a swap file, with nothing naming it: our /init built for this system finds it
 // through the variable; one that names no os-release (an older build) cannot, and the check
 // says why.
 func TestNextBootByLocation(t *testing.T) {
-	withOSRelease := func(tr *faketree.Tree, osr string) {
-		cfg := `{"format": 2, "kernel_release": "` + testRelease + `", "modules": []` + osr + `}` + "\n"
-		writeInitramfs(tr, "boot/initrd.img-"+testRelease, testutil.Compress(t, "zstd", testutil.CPIO(t,
-			cpio.Symlink("init", "bbin/hibernate-init"), cpio.StaticFile("etc/hibernate/initramfs.json", cfg, 0o644))))
-	}
 	for _, tc := range []struct {
 		name   string
 		osr    string
@@ -258,7 +290,7 @@ func TestNextBootByLocation(t *testing.T) {
 			if tc.efi {
 				tr = efiReady(t)
 			}
-			withOSRelease(tr, tc.osr)
+			ourInitramfsFor(t, tr, tc.osr)
 			tr.Write("sys/power/resume_offset", "34816\n") // a swap file's header page, as the kernel is set
 			c := check(t, tr, "next-boot")
 			if c.OK != tc.ok || !strings.Contains(c.Detail, tc.detail) {

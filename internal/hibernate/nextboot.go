@@ -25,12 +25,13 @@ type resumeSource struct {
 // command line: each must agree), else where its initramfs says. Every one of them that names a
 // place must name that one; and one of them must name it, unless our /init boots next (it scans,
 // and on a UEFI machine reads the HibernateLocation EFI variable loc that Now writes, when built
-// for this system; locErr says why there is no loc to count on).
-func checkNextBoot(fs sysfs.FS, devt string, setResume bool, ic *initramfs.Contents, loc *efivars.HibernateLocation, locErr error) CheckResult {
-	c := CheckResult{Name: "next-boot"}
+// for this system: needsLoc then says that the next boot counts on it; locErr says why there is
+// no loc).
+func checkNextBoot(fs sysfs.FS, devt string, setResume bool, ic *initramfs.Contents, loc *efivars.HibernateLocation, locErr error) (c CheckResult, needsLoc bool) {
+	c = CheckResult{Name: "next-boot"}
 	if devt == "" {
 		c.OK, c.Detail = true, "no resume device yet: see the resume-device check"
-		return c
+		return c, false
 	}
 	offset := uint64(0)
 	if !setResume {
@@ -54,7 +55,7 @@ func checkNextBoot(fs sysfs.FS, devt string, setResume bool, ic *initramfs.Conte
 		c.Detail = fmt.Sprintf("the image goes to %s, but %s", where, strings.Join(bad, "; "))
 		c.Fix = "hibernate setup --write-boot-config (then update-grub, and hibernate initramfs build), or correct resume= and resume_offset= there"
 	case len(sources) == 0 && readsLoc:
-		c.OK = true
+		c.OK, needsLoc = true, true
 		c.Detail = fmt.Sprintf("the image goes to %s; nothing names it for the next boot but systemd's HibernateLocation EFI variable, which hibernate now writes (UUID=%s at page %d) and this initramfs's /init (hibernate's, built for this system) reads", where, loc.UUID, loc.Offset)
 	case len(sources) == 0 && ic != nil && ic.Ours() && offset == 0:
 		c.OK = true
@@ -79,7 +80,7 @@ func checkNextBoot(fs sysfs.FS, devt string, setResume bool, ic *initramfs.Conte
 		c.OK = true
 		c.Detail = fmt.Sprintf("the next boot looks for the image where it goes (%s), as %s say", where, strings.Join(from, ", "))
 	}
-	return c
+	return c, needsLoc
 }
 
 // commandLineSources are the command lines of this boot and the next that name resume=, and

@@ -194,7 +194,12 @@ func (a *applier) do(s Action) error {
 	case ActHibernate:
 		return a.hibernate(s)
 	case ActSetLocation:
-		return a.setLocation(s)
+		err := a.setLocation(s)
+		if err != nil && s.BestEffort {
+			a.k.logf("%v: going on without it, as systemd-sleep does when resume= is set (the next boot is told the place otherwise)", err)
+			return nil
+		}
+		return err
 	}
 	return fmt.Errorf("hibernate now: no step %q", s.Kind)
 }

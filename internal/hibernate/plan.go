@@ -35,6 +35,10 @@ type Action struct {
 	Value string     `json:"value,omitempty"` // what is written
 	Was   string     `json:"was,omitempty"`   // for an ActWrite: what the file held, which its ActRestore writes back
 	Args  []string   `json:"args,omitempty"`  // for a hook: the phase (pre, post) and the sleep action
+	// BestEffort is for an ActSetLocation whose variable the next boot does not need (resume=
+	// or the initramfs names the place): a failure to write it is said and the hibernation goes
+	// on, as systemd-sleep goes on when resume= is set.
+	BestEffort bool `json:"best_effort,omitempty"`
 	// record is, for an ActRestamp, the swap area as the image-record check read it.
 	record *recordState
 }
@@ -55,6 +59,9 @@ func (a Action) String() string {
 	case ActRestore:
 		return fmt.Sprintf("restore %s to %s", a.Path, a.Value)
 	case ActSetLocation:
+		if a.BestEffort {
+			return fmt.Sprintf("write systemd's HibernateLocation EFI variable %s (best effort: the next boot is told the place otherwise): %s", a.Path, a.Value)
+		}
 		return fmt.Sprintf("write systemd's HibernateLocation EFI variable %s: %s", a.Path, a.Value)
 	case ActClearLocation:
 		return fmt.Sprintf("clear %s, unless another system's by then", a.Path)
@@ -183,7 +190,7 @@ func (p *NowPlan) addLocation(rep Report, o Options) error {
 		return fmt.Errorf("HibernateLocation: %w", err)
 	}
 	p.Undo = append(p.Undo, Undo{Step: len(p.Steps), Action: Action{Kind: ActClearLocation, Path: efivarsPath, Value: string(doc)}})
-	p.Steps = append(p.Steps, Action{Kind: ActSetLocation, Path: efivarsPath, Value: string(doc)})
+	p.Steps = append(p.Steps, Action{Kind: ActSetLocation, Path: efivarsPath, Value: string(doc), BestEffort: !rep.locationNeeded})
 	return nil
 }
 
