@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/efivars"
 	"github.com/hibernate-linux/hibernate/internal/swapsetup"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
@@ -34,6 +35,13 @@ type Report struct {
 	SetResume bool `json:"set_resume,omitempty"`
 	// record is what the image-record check read, for Now's restamp decision.
 	record *recordState
+	// location is the variable Now will write on a UEFI machine, or why it cannot
+	// (plannedLocation); both nil elsewhere.
+	location    *efivars.HibernateLocation
+	locationErr error
+	// locationNeeded says that nothing but that variable tells the next boot where the image
+	// is (the next-boot check counted on it): a failure to write it stops the hibernation.
+	locationNeeded bool
 }
 
 // Failed returns the checks that did not pass.
@@ -66,7 +74,10 @@ func Check(fs sysfs.FS) Report {
 	add(resumeCheck)
 	r.ResumeDevT, r.SetResume = devt, set
 	initramfsCheck, ic := checkInitramfs(fs)
-	add(checkNextBoot(fs, devt, set, ic))
+	r.location, r.locationErr = plannedLocation(fs, devt, set)
+	nextBoot, needed := checkNextBoot(fs, devt, set, ic, r.location, r.locationErr)
+	add(nextBoot)
+	r.locationNeeded = needed
 	add(checkResumeStack(fs, devt, ic))
 	recordCheck, st := checkRecord(fs, devt, swaps, ic != nil && ic.Ours())
 	add(recordCheck)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/efivars"
 	"github.com/hibernate-linux/hibernate/internal/initramfs"
 	"github.com/hibernate-linux/hibernate/internal/swapsetup"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
@@ -22,12 +23,15 @@ type resumeSource struct {
 // kernel writes it? The kernel writes to /sys/power/resume (devt) at resume_offset; the next
 // boot looks where its command line says (this boot's, GRUB's menu and defaults, kernel-install's
 // command line: each must agree), else where its initramfs says. Every one of them that names a
-// place must name that one; and one of them must name it, unless our /init boots next (it scans).
-func checkNextBoot(fs sysfs.FS, devt string, setResume bool, ic *initramfs.Contents) CheckResult {
-	c := CheckResult{Name: "next-boot"}
+// place must name that one; and one of them must name it, unless our /init boots next (it scans,
+// and on a UEFI machine reads the HibernateLocation EFI variable loc that Now writes, when built
+// for this system: needsLoc then says that the next boot counts on it; locErr says why there is
+// no loc).
+func checkNextBoot(fs sysfs.FS, devt string, setResume bool, ic *initramfs.Contents, loc *efivars.HibernateLocation, locErr error) (c CheckResult, needsLoc bool) {
+	c = CheckResult{Name: "next-boot"}
 	if devt == "" {
 		c.OK, c.Detail = true, "no resume device yet: see the resume-device check"
-		return c
+		return c, false
 	}
 	offset := uint64(0)
 	if !setResume {
@@ -45,10 +49,14 @@ func checkNextBoot(fs sysfs.FS, devt string, setResume bool, ic *initramfs.Conte
 			bad = append(bad, why)
 		}
 	}
+	whyNotLoc, readsLoc := readsLocation(ic, loc)
 	switch {
 	case len(bad) > 0:
 		c.Detail = fmt.Sprintf("the image goes to %s, but %s", where, strings.Join(bad, "; "))
 		c.Fix = "hibernate setup --write-boot-config (then update-grub, and hibernate initramfs build), or correct resume= and resume_offset= there"
+	case len(sources) == 0 && readsLoc:
+		c.OK, needsLoc = true, true
+		c.Detail = fmt.Sprintf("the image goes to %s; nothing names it for the next boot but systemd's HibernateLocation EFI variable, which hibernate now writes (UUID=%s at page %d) and this initramfs's /init (hibernate's, built for this system) reads", where, loc.UUID, loc.Offset)
 	case len(sources) == 0 && ic != nil && ic.Ours() && offset == 0:
 		c.OK = true
 		c.Detail = fmt.Sprintf("the image goes to %s; nothing names it for the next boot, whose /init (hibernate's) scans the disks for an image of this root", where)
@@ -56,6 +64,12 @@ func checkNextBoot(fs sysfs.FS, devt string, setResume bool, ic *initramfs.Conte
 		c.Detail = fmt.Sprintf("the image goes to %s, and nothing tells the next boot to look there: no resume= on the command line or in the boot configuration, none in the initramfs", where)
 		if offset != 0 {
 			c.Detail += " (a swap file's image cannot be found by a scan: the next boot needs resume_offset=)"
+		}
+		switch {
+		case locErr != nil:
+			c.Detail += fmt.Sprintf("; systemd's HibernateLocation EFI variable cannot be written: %v", locErr)
+		case whyNotLoc != "":
+			c.Detail += "; hibernate now writes systemd's HibernateLocation EFI variable, but " + whyNotLoc
 		}
 		c.Fix = "hibernate setup --write-boot-config (then update-grub and hibernate initramfs build)"
 	default:
@@ -66,7 +80,7 @@ func checkNextBoot(fs sysfs.FS, devt string, setResume bool, ic *initramfs.Conte
 		c.OK = true
 		c.Detail = fmt.Sprintf("the next boot looks for the image where it goes (%s), as %s say", where, strings.Join(from, ", "))
 	}
-	return c
+	return c, needsLoc
 }
 
 // commandLineSources are the command lines of this boot and the next that name resume=, and

@@ -53,6 +53,11 @@ type Result struct {
 	// so (WriteLog is its line); 0 when it does not, as after a test_resume (see restoreFromLog).
 	Write    time.Duration `json:"write_ns,omitempty"`
 	WriteLog string        `json:"write_log,omitempty"`
+	// Location is systemd's HibernateLocation EFI variable as written and read back (its JSON),
+	// "" when none was written; LocationAfter what became of it after the resume or the
+	// failure (cleared by the boot, cleared by now, left as another system's).
+	Location      string `json:"hibernate_location,omitempty"`
+	LocationAfter string `json:"hibernate_location_after,omitempty"`
 }
 
 // ErrNotReady is returned when a check fails: nothing was changed.
@@ -137,6 +142,9 @@ func Apply(fs sysfs.FS, p NowPlan, o Options) (res Result, err error) {
 		a.k.logf("hook %s", r)
 		res.Hooks = append(res.Hooks, HookRun{Path: strings.SplitN(r, ":", 2)[0], Exit: -1, Err: r})
 	}
+	for _, n := range p.Notes {
+		a.k.logf("leaving out %s", n)
+	}
 	tried := 0
 	defer func() {
 		a.undo(p.Undo, tried)
@@ -165,6 +173,9 @@ type applier struct {
 	o   Options
 	k   kmsg
 	res *Result
+	// hibernated says that the write of disk returned without an error: the machine was off
+	// and is back (or, under a pm_test, went through the test).
+	hibernated bool
 }
 
 func (a *applier) do(s Action) error {
@@ -182,6 +193,13 @@ func (a *applier) do(s Action) error {
 		return nil
 	case ActHibernate:
 		return a.hibernate(s)
+	case ActSetLocation:
+		err := a.setLocation(s)
+		if err != nil && s.BestEffort {
+			a.k.logf("%v: going on without it, as systemd-sleep does when resume= is set (the next boot is told the place otherwise)", err)
+			return nil
+		}
+		return err
 	}
 	return fmt.Errorf("hibernate now: no step %q", s.Kind)
 }
@@ -259,6 +277,7 @@ func (a *applier) hibernate(s Action) error {
 		return err
 	}
 	after := time.Now()
+	a.hibernated = true
 	// The wall clock counts the time off; the monotonic clock does not.
 	a.res.Asleep = max(after.Round(0).Sub(before.Round(0))-after.Sub(before), 0)
 	if log, err := kernelLog(a.fs); err == nil {
@@ -289,6 +308,8 @@ func (a *applier) undo(us []Undo, tried int) {
 				continue
 			}
 			a.res.Restored = append(a.res.Restored, fmt.Sprintf("%s = %s", u.Path, u.Value))
+		case ActClearLocation:
+			a.clearLocation(u)
 		default:
 			a.k.logf("hibernate now: no undo %q", u.Kind)
 		}

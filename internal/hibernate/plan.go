@@ -20,6 +20,12 @@ const (
 	ActSync      ActionKind = "sync"      // sync the file systems
 	ActHibernate ActionKind = "hibernate" // write disk to /sys/power/state: the machine powers off here
 	ActRestore   ActionKind = "restore"   // write Value back to the file Path
+
+	// ActSetLocation writes systemd's HibernateLocation EFI variable (Path) with the JSON
+	// Value, just before the write of disk; ActClearLocation, its undo, deletes it again unless
+	// it is by then another system's (Value: the JSON written).
+	ActSetLocation   ActionKind = "set-hibernate-location"
+	ActClearLocation ActionKind = "clear-hibernate-location"
 )
 
 // Action is one thing hibernate now does to the machine.
@@ -29,6 +35,10 @@ type Action struct {
 	Value string     `json:"value,omitempty"` // what is written
 	Was   string     `json:"was,omitempty"`   // for an ActWrite: what the file held, which its ActRestore writes back
 	Args  []string   `json:"args,omitempty"`  // for a hook: the phase (pre, post) and the sleep action
+	// BestEffort is for an ActSetLocation whose variable the next boot does not need (resume=
+	// or the initramfs names the place): a failure to write it is said and the hibernation goes
+	// on, as systemd-sleep goes on when resume= is set.
+	BestEffort bool `json:"best_effort,omitempty"`
 	// record is, for an ActRestamp, the swap area as the image-record check read it.
 	record *recordState
 }
@@ -48,6 +58,13 @@ func (a Action) String() string {
 		return fmt.Sprintf("write %s to %s", a.Value, a.Path)
 	case ActRestore:
 		return fmt.Sprintf("restore %s to %s", a.Path, a.Value)
+	case ActSetLocation:
+		if a.BestEffort {
+			return fmt.Sprintf("write systemd's HibernateLocation EFI variable %s (best effort: the next boot is told the place otherwise): %s", a.Path, a.Value)
+		}
+		return fmt.Sprintf("write systemd's HibernateLocation EFI variable %s: %s", a.Path, a.Value)
+	case ActClearLocation:
+		return fmt.Sprintf("clear %s, unless another system's by then", a.Path)
 	}
 	return fmt.Sprintf("%s %s %s", a.Kind, a.Path, a.Value)
 }
@@ -67,6 +84,9 @@ type NowPlan struct {
 	Undo []Undo `json:"undo"`
 	// Refused are the hooks that are not run, as findHooks says why.
 	Refused []string `json:"refused_hooks,omitempty"`
+	// Notes are what the plan leaves out and why (a HibernateLocation it cannot write, on a
+	// machine whose next boot does not need it).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Lines are the plan's actions, one a line: the steps, then what is put back.
@@ -74,6 +94,9 @@ func (p NowPlan) Lines() []string {
 	var out []string
 	for _, r := range p.Refused {
 		out = append(out, "would not run the hook "+r)
+	}
+	for _, n := range p.Notes {
+		out = append(out, "leave out: "+n)
 	}
 	for _, a := range p.Steps {
 		out = append(out, a.String())
@@ -135,9 +158,40 @@ func Plan(f Facts, o Options) (NowPlan, error) {
 		p.Undo = append(p.Undo, Undo{Step: len(p.Steps), Action: Action{Kind: ActRestore, Path: w.Path, Value: w.Was}})
 		p.Steps = append(p.Steps, w)
 	}
-	p.Steps = append(p.Steps, Action{Kind: ActSync}, Action{Kind: ActHibernate, Path: "/sys/power/state", Value: "disk"})
+	p.Steps = append(p.Steps, Action{Kind: ActSync})
+	if err := p.addLocation(f.Report, o); err != nil {
+		return NowPlan{}, err
+	}
+	p.Steps = append(p.Steps, Action{Kind: ActHibernate, Path: "/sys/power/state", Value: "disk"})
 	p.Undo = append(p.Undo, posts...)
 	return p, nil
+}
+
+// addLocation adds the write of systemd's HibernateLocation EFI variable, last before the write
+// of disk (as systemd-sleep writes it after its checks and settings), and its clear to the
+// undos, after the settings' and before the post hooks. Not for the canary: test_resume reads
+// the image back at once, and no boot is to look for it. A variable that cannot be made is a
+// note: the next-boot check counts on the variable only when it can be made, and otherwise
+// fails unless resume= or the initramfs names the place (systemd-sleep too writes it best effort
+// when resume= is set).
+func (p *NowPlan) addLocation(rep Report, o Options) error {
+	if o.testResume {
+		return nil
+	}
+	if rep.locationErr != nil {
+		p.Notes = append(p.Notes, fmt.Sprintf("systemd's HibernateLocation EFI variable, which cannot be written (%v); the next boot finds the image by resume= or its initramfs", rep.locationErr))
+		return nil
+	}
+	if rep.location == nil {
+		return nil
+	}
+	doc, err := rep.location.Marshal()
+	if err != nil {
+		return fmt.Errorf("HibernateLocation: %w", err)
+	}
+	p.Undo = append(p.Undo, Undo{Step: len(p.Steps), Action: Action{Kind: ActClearLocation, Path: efivarsPath, Value: string(doc)}})
+	p.Steps = append(p.Steps, Action{Kind: ActSetLocation, Path: efivarsPath, Value: string(doc), BestEffort: !rep.locationNeeded})
+	return nil
 }
 
 // powerWrites are the /sys/power settings the options and the checks ask for, each with the

@@ -30,8 +30,10 @@ import (
 // in are skipped; names it lacks altogether are left out (the cloud flavour has no SATA). The
 // order is /init's priority before the resume decision, where it loads the drivers of the
 // devices present one at a time: NVMe before AHCI, as a laptop's disk is NVMe more often than its
-// (often empty) SATA controller holds one.
-var DefaultModules = []string{"virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "sd_mod", "ahci", "dm_crypt", "ext4"}
+// (often empty) SATA controller holds one. efivarfs (a module in Debian's kernels) lets /init read
+// systemd's HibernateLocation EFI variable; it drives no device, and /init loads it only on a
+// machine booted through UEFI (elsewhere its load fails with ENODEV).
+var DefaultModules = []string{"virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "sd_mod", "ahci", "dm_crypt", "ext4", config.EFIVarFSModule}
 
 // fsModules are the modules that mount a file system type, for the file systems of / and /boot.
 var fsModules = map[string][]string{

@@ -216,11 +216,17 @@ func (b *Machine) Settle(p Params, cfg config.Config, ld *Loader) Input {
 	in := Input{Params: p, RunningRelease: b.Release, HibernationOff: hibernationOff(b.FS, p)}
 	spec := p.Resume
 	offset := p.ResumeOffset
+	from := "resume="
 	if spec == "" {
-		spec = cfg.Resume
+		spec, from = cfg.Resume, "the initramfs's config"
 		if !p.HasOffset {
 			offset = cfg.ResumeOffset
 		}
+	}
+	if in.Location = b.readLocation(cfg, ld); in.Location != nil && spec == "" {
+		h := in.Location
+		spec, offset, in.FromLocation = locationSpec(h), h.Offset, true
+		b.Logf(LocationUsed+" (%s)", h.UUID, h.Offset, h)
 	}
 	wait := p.Wait
 	if cfg.WaitSeconds > 0 && p.Wait == DefaultWait {
@@ -245,6 +251,7 @@ func (b *Machine) Settle(p Params, cfg config.Config, ld *Loader) Input {
 		return in
 	}
 	in.Device = dev.Path
+	b.warnIfElsewhere(in, dev, offset, from)
 	found0 := b.Now()
 	in.Area, in.ReadErr = b.ReadArea(dev, offset, p.Keep)
 	in.dev, in.offset = dev, offset

@@ -81,6 +81,34 @@ const (
 	WritingResume = " to /sys/power/resume"
 )
 
+// The lines about systemd's HibernateLocation EFI variable (location.go).
+const (
+	// LocationUsed says that the resume device comes from the variable: its UUID and offset
+	// (pages); the variable's other fields follow in parentheses.
+	LocationUsed = "resume device from systemd's HibernateLocation EFI variable: UUID=%s at page %d"
+
+	// LocationCleared begins the line saying that /init deleted the variable (and looked); when,
+	// in parentheses, follows it.
+	LocationCleared = "HibernateLocation EFI variable cleared"
+
+	// LocationNotThisSystem begins the line of a variable that another system wrote (its
+	// os-release ID or IMAGE_ID is not this initramfs's): not resumed from, left in place; the
+	// field that differs follows it.
+	LocationNotThisSystem = "HibernateLocation EFI variable not used, left in place: "
+
+	// LocationUnknownSystem begins the line of a variable that /init cannot match, its
+	// initramfs naming no os-release; the variable's fields follow it.
+	LocationUnknownSystem = "HibernateLocation EFI variable not used: this initramfs does not say which system it is for (rebuild it with this hibernate): "
+
+	// LocationUnreadable begins the line of a variable that could not be read or parsed (or
+	// efivarfs not mounted); why follows it.
+	LocationUnreadable = "HibernateLocation EFI variable not used, unreadable: "
+
+	// LocationElsewhere begins the warning that resume= (or our config) names another place
+	// than the variable does; resume= wins, as in systemd's initrd.
+	LocationElsewhere = "warning: the HibernateLocation EFI variable names another place than the resume device: "
+)
+
 // The lines of the unlock step (unlock.go), before the decision.
 const (
 	// PassphrasePrompt asks for the passphrase of a volume (its name, its LUKS device's spec).

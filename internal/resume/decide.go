@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/efivars"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 )
 
@@ -50,6 +51,12 @@ type Input struct {
 	RunningRelease string       // uname -r of the booted kernel
 	HibernationOff string       // why this kernel takes no image ("" when it does): hibernationOff
 	Scanned        bool         // the device was found by a scan: neither the command line nor our config named it
+	// Location is systemd's HibernateLocation EFI variable when it names this system (nil when
+	// there is none, or another system's): cleared once the decision is carried out.
+	Location *efivars.HibernateLocation
+	// FromLocation says that the resume device came from Location: neither the command line
+	// nor our config named one.
+	FromLocation bool
 
 	dev    *blockdev.Device // the device behind Device, for the actions
 	offset uint64           // the swap area's page offset on it

@@ -53,6 +53,7 @@ func Init() error {
 	}
 	ld := NewLoader(b, cfg)
 	ld.Debug = p.Debug
+	b.dropEFIVarFS(ld)
 	if p.Debug {
 		b.Logf("mounts %d ms, command line %d ms, config (%d modules) %d ms", (tMounted - tStart).Milliseconds(),
 			(tCmdline - tMounted).Milliseconds(), len(cfg.Modules), (b.Now() - tCmdline).Milliseconds())
@@ -86,9 +87,7 @@ func Init() error {
 	case PowerOff:
 		return powerOff()
 	}
-	// Discard, or what a resume or a kexec that failed left: root is mounted only once no image
-	// of this machine is left on the device (read back), or the machine powers off.
-	if err := b.ensureNoImage(in, d); err != nil {
+	if err := b.bootWithoutImage(in, d); err != nil {
 		b.Logf("%v: powering off rather than mounting root with an image that a later boot would resume", err)
 		return powerOff()
 	}
@@ -122,7 +121,19 @@ func (b *Machine) kexecToRecord(in Input, cmdline string) error {
 			b.Logf("%s%d", KeysPassed, len(b.keys))
 		}
 	}
-	return b.KexecInto(kf, kexecCmdline(cmdline))
+	return b.KexecInto(kf, kexecCmdline(locationCmdline(in, cmdline)))
+}
+
+// bootWithoutImage is what comes after a decision to boot, a discard, or a resume or a kexec
+// that failed: root is mounted only once no image of this machine is left on the device (read
+// back), and the HibernateLocation variable that named it is cleared then; an error means an
+// image may remain (the caller powers off, the variable kept with the image).
+func (b *Machine) bootWithoutImage(in Input, d Decision) error {
+	if err := b.ensureNoImage(in, d); err != nil {
+		return err
+	}
+	b.clearLocation(in, "no image resumed from it: booting")
+	return nil
 }
 
 // resumeInPlace hands the image to this kernel. The header page is saved first: when the kernel
@@ -134,6 +145,7 @@ func (b *Machine) resumeInPlace(in Input, cmdline string, ld *Loader) {
 		ld.Hold()
 	}
 	saved, serr := b.readHeaderPage(in)
+	b.clearLocation(in, "before writing"+WritingResume)
 	err := b.StartResume(in.dev, in.offset)
 	b.Logf("resume failed: %v", err)
 	switch sig, rerr := b.headerSig(in); {

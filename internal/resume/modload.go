@@ -357,6 +357,74 @@ func (l *Loader) next() string {
 	return ""
 }
 
+// Named is the archive path of the module called name ("efivarfs"), "" when the initramfs has
+// none.
+func (l *Loader) Named(name string) string {
+	for _, m := range l.modules {
+		if moduleNames([]string{m}) == name {
+			return m
+		}
+	}
+	return ""
+}
+
+// LoadNow loads module p of the initramfs, the modules it needs first, here and now, for a
+// step that cannot go on without it (efivarfs, to read an EFI variable before the decision).
+// A module loaded already is no error, nor one in the kernel already; one being loaded is
+// waited for.
+func (l *Loader) LoadNow(p string) error {
+	l.mu.Lock()
+	if _, ok := l.index[p]; !ok {
+		l.mu.Unlock()
+		return fmt.Errorf("module %s is not in this initramfs", p)
+	}
+	needs := l.needs[p]
+	l.mu.Unlock()
+	for _, n := range needs {
+		if err := l.LoadNow(n); err != nil {
+			return fmt.Errorf("%s, which %s needs: %w", path.Base(n), path.Base(p), err)
+		}
+	}
+	l.mu.Lock()
+	for l.state[p] == loading {
+		l.changed.Wait()
+	}
+	switch l.state[p] {
+	case done:
+		l.mu.Unlock()
+		return nil
+	case queued:
+		l.queued--
+	}
+	l.state[p] = loading
+	l.running++
+	l.mu.Unlock()
+	err := l.loadNow(p)
+	l.finish(p, err)
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	return err
+}
+
+// Drop takes module p out of the loads to come, LoadRest's among them: for a module this
+// machine has no use for and whose load would only fail (efivarfs without EFI: ENODEV). "" is
+// no module.
+func (l *Loader) Drop(p string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch l.state[p] {
+	case queued:
+		l.queued--
+	case loading, done:
+		return
+	}
+	if _, ok := l.index[p]; ok {
+		l.state[p] = done
+		l.changed.Broadcast()
+	}
+}
+
 // Failures returns the failed loads since the last call, and how many modules are in.
 func (l *Loader) Failures() (failed []string, loaded int) {
 	l.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hibernate-linux/hibernate/internal/efivars"
 	"github.com/hibernate-linux/hibernate/internal/initramfs"
 	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
@@ -121,6 +122,11 @@ func runInitramfs(env Env, args []string) error {
 	if err := addVolumeFlags(&o.Config, a.luks, a.lvm); err != nil {
 		return err
 	}
+	osr, note := systemOSRelease(a.root)
+	o.Config.OSRelease = osr
+	if note != "" {
+		notes = append(notes, note)
+	}
 	if fs.Changed("modules-only") {
 		o.Modules = a.only
 	}
@@ -128,6 +134,18 @@ func runInitramfs(env Env, args []string) error {
 		a.out = filepath.Join("/boot", "initrd.img-"+o.KernelRelease)
 	}
 	return buildAndWrite(env, a.out, *o, notes)
+}
+
+// systemOSRelease is what /init compares systemd's HibernateLocation EFI variable with: the ID
+// and IMAGE_ID of the os-release below root, read as systemd reads it (etc/os-release, else
+// usr/lib/os-release). Without one the initramfs says nothing of its system, and a note says
+// what that costs: /init then never resumes from the variable (it would match any system's).
+func systemOSRelease(root string) (*config.OSRelease, string) {
+	osr, err := efivars.ReadOSRelease(root)
+	if err != nil {
+		return nil, fmt.Sprintf("%v: /init will not resume from systemd's HibernateLocation EFI variable (it cannot tell whether the variable is this system's)", err)
+	}
+	return &config.OSRelease{ID: osr.Fields["ID"], ImageID: osr.Fields["IMAGE_ID"]}, ""
 }
 
 // buildAndWrite builds the initramfs and writes it to out, mode 0600 when it holds key files.
@@ -208,12 +226,22 @@ func printBuild(env Env, out string, o initramfs.Options, res initramfs.Result, 
 	if len(o.Config.LVs) > 0 {
 		fmt.Fprintf(env.Stdout, "then activates %s\n", strings.Join(o.Config.LVs, " "))
 	}
+	if r := o.Config.OSRelease; r != nil {
+		fmt.Fprintf(env.Stdout, "for the system with os-release ID=%s IMAGE_ID=%s: /init resumes from systemd's HibernateLocation EFI variable when it names that system and no resume= is given\n", orNone(r.ID), orNone(r.ImageID))
+	}
 	for _, n := range notes {
 		fmt.Fprintln(env.Stdout, "note: "+n)
 	}
 	if res.Private() {
 		fmt.Fprintf(env.Stdout, "it holds key files (%s): written mode 0600, readable by root alone; keep copies of it as private as the keys\n", strings.Join(res.KeyFiles, " "))
 	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 func describeVolume(v config.Volume) string {

@@ -291,3 +291,42 @@ func TestInitramfsBuildFindsTheModuleFolder(t *testing.T) {
 		})
 	}
 }
+
+// The config carries the ID and IMAGE_ID of the root's os-release (etc, else usr/lib), which
+// /init compares with systemd's HibernateLocation EFI variable; without an os-release it carries
+// none, and the output says that /init will not use the variable.
+func TestInitramfsBuildCarriesOSRelease(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  *config.OSRelease
+		say   string
+	}{
+		{"etc", map[string]string{"etc/os-release": "ID=debian\nVERSION_ID=\"12\"\n", "usr/lib/os-release": "ID=other\n"},
+			&config.OSRelease{ID: "debian"}, "os-release ID=debian IMAGE_ID=(none)"},
+		{"usr/lib, with IMAGE_ID", map[string]string{"usr/lib/os-release": "ID=fedora\nIMAGE_ID='workstation'\n"},
+			&config.OSRelease{ID: "fedora", ImageID: "workstation"}, "os-release ID=fedora IMAGE_ID=workstation"},
+		{"none", nil, nil, "will not resume from systemd's HibernateLocation EFI variable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := faketree.New(t)
+			for name, content := range tc.files {
+				tr.Write(name, content)
+			}
+			tr.Write("modules/modules.builtin", "")
+			out := filepath.Join(t.TempDir(), "initrd")
+			var stdout, stderr bytes.Buffer
+			code := Run(Env{Stdout: &stdout, Stderr: &stderr}, []string{"initramfs", "build", "--root", tr.Root, "--kernel-release", "R",
+				"--modules", filepath.Join(tr.Root, "modules"), "--base", cliBase(t), "--out", out, "--compress", "none"})
+			if code != 0 {
+				t.Fatalf("exit %d: %s%s", code, stdout.String(), stderr.String())
+			}
+			if got := builtConfig(t, out).OSRelease; !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("config os_release %+v, want %+v", got, tc.want)
+			}
+			if !strings.Contains(stdout.String(), tc.say) {
+				t.Errorf("stdout %q, want %q", stdout.String(), tc.say)
+			}
+		})
+	}
+}

@@ -22,9 +22,12 @@ Hibernates this machine: runs every check of 'hibernate check' and refuses (exit
 changed) unless hibernation will come back; runs the pre hooks (executables in
 /etc/hibernate/hooks.d, /etc/systemd/system-sleep and /usr/lib/systemd/system-sleep, by name,
 with "pre hibernate" and SYSTEMD_SLEEP_ACTION=hibernate, as systemd-sleep does: one that fails
-is said and the hibernation goes on; one writable by another user than root is not run); then sets /sys/power/{disk,image_size,resume} where needed, syncs, and writes disk to
+is said and the hibernation goes on; one writable by another user than root is not run); then sets /sys/power/{disk,image_size,resume} where needed, syncs, on a machine booted
+through UEFI writes systemd's HibernateLocation EFI variable (as systemd-sleep does, read back
+and said: an initrd that reads it finds the image without resume=), and writes disk to
 /sys/power/state. THE MACHINE POWERS OFF. After the next boot resumes the image (or on any
-failure), this command puts every setting back, runs the post hooks ("post hibernate") and
+failure), this command puts every setting back, clears the HibernateLocation variable if the
+boot left it (unless another system's by then), runs the post hooks ("post hibernate") and
 says how long the machine was off and, where the kernel log says it, how long the restore took.
 Ctrl-C, SIGTERM or SIGHUP before the write of disk stops it and puts everything back; after the
 resume they wait for the settings and the post hooks.`)
@@ -64,6 +67,9 @@ func runNow(env Env, args []string) error {
 	}
 	for _, h := range res.Hooks {
 		fmt.Fprintf(env.Stdout, "hook: %s\n", h)
+	}
+	if res.Location != "" {
+		fmt.Fprintf(env.Stdout, "HibernateLocation EFI variable: wrote %s; %s\n", res.Location, res.LocationAfter)
 	}
 	return nil
 }

@@ -15,9 +15,18 @@ const Path = "etc/hibernate/initramfs.json"
 // it (initramfs.Contents.ResumeSupport); the harness waits for the line.
 const InitMarker = "init of hibernate starting on"
 
+// EFIVarFSModule is the module of efivarfs, the file system of the EFI variables: the builder
+// puts it in by default, and /init loads it (on a UEFI boot only) to read systemd's
+// HibernateLocation.
+const EFIVarFSModule = "efivarfs"
+
 // Format is the version of this layout; /init refuses a config of a newer format. Format 2
 // added the volumes to unlock, the LVs to activate and the tools that do it: an /init of format
-// 1 would not unlock them, and the machine would not boot.
+// 1 would not unlock them, and the machine would not boot. OSRelease came later without a bump:
+// it is optional both ways (an /init that does not know it ignores it, and with it systemd's
+// HibernateLocation EFI variable, which costs a resume that resume= or a scan still gives; an
+// /init that knows it, reading a config without it, does not use the variable), whereas a bump
+// would make every older /init refuse the whole config and boot without its modules.
 const Format = 2
 
 // Config describes one initramfs.
@@ -49,6 +58,19 @@ type Config struct {
 	Tools map[string]string `json:"tools,omitempty"`
 	// LibraryPath is the LD_LIBRARY_PATH the tools run with (the folders their libraries are in).
 	LibraryPath string `json:"library_path,omitempty"`
+	// OSRelease is who the system this initramfs was built for is, as its os-release says:
+	// /init resumes from systemd's HibernateLocation EFI variable only when the variable names
+	// this system, comparing what systemd's initrd compares (≥ 255). nil: not known (built by an
+	// older hibernate, or the system has no os-release), and /init does not use the variable.
+	OSRelease *OSRelease `json:"os_release,omitempty"`
+}
+
+// OSRelease holds the os-release fields that systemd (≥ 255) compares between a
+// HibernateLocation and the system that reads it: ID and IMAGE_ID, "" when the os-release has
+// none (absent matches absent only).
+type OSRelease struct {
+	ID      string `json:"id,omitempty"`
+	ImageID string `json:"image_id,omitempty"`
 }
 
 // Volume is one LUKS volume to unlock.

@@ -1,0 +1,172 @@
+package hibernate
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+
+	"github.com/hibernate-linux/hibernate/internal/blockdev"
+	"github.com/hibernate-linux/hibernate/internal/efivars"
+	"github.com/hibernate-linux/hibernate/internal/initramfs"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
+)
+
+// systemd's HibernateLocation EFI variable, written by hibernate now as systemd-sleep writes it
+// (systemd ≥ 254; docs/hibernatelocation.md): on a machine booted through UEFI, just before the
+// write of disk to /sys/power/state, for the area the kernel writes the image to; so that an
+// initrd that reads it (systemd's, ours) finds the image without resume=. It is cleared again on
+// any failure of the hibernation, and after the resume when the boot has not cleared it.
+
+// The lines of hibernate now about the variable, which the end-to-end tests wait for.
+const (
+	// LocationWritten begins the line of the variable written and read back: its bytes as
+	// efivarfs gives them (attributes and data), then their SHA-256, then its JSON.
+	LocationWritten = "wrote the HibernateLocation EFI variable and read it back: "
+	// LocationGone says, after the resume, that the boot that resumed cleared the variable.
+	LocationGone = "the HibernateLocation EFI variable is gone: the boot that resumed cleared it"
+	// LocationClearedNow begins the line of the variable cleared by hibernate now itself
+	// (after a failure, or after a resume whose boot left it); why follows it.
+	LocationClearedNow = "cleared the HibernateLocation EFI variable (read back: gone): "
+)
+
+// efivarsPath is the variable's file as on the machine, for the plan's lines.
+var efivarsPath = efivars.Path("/", efivars.HibernateLocationName)
+
+// plannedLocation is the variable hibernate now will write, for the area the image goes to:
+// devt at page 0 when now sets /sys/power/resume itself (a swap partition), else at
+// /sys/power/resume_offset. The UUID is the one the device holds (the swap area's, or the file
+// system's that holds a swap file), which systemd's initrd waits for in /dev/disk/by-uuid. It is
+// nil, without an error, on a machine that did not boot through UEFI, or when there is no
+// resume device yet; an error says why it cannot be written (no efivarfs, no UUID, no
+// os-release).
+func plannedLocation(fs sysfs.FS, devt string, setResume bool) (*efivars.HibernateLocation, error) {
+	if !efivars.IsEFIBoot(fs.Root()) || devt == "" {
+		return nil, nil
+	}
+	if st, err := os.Stat(efivars.Dir(fs.Root())); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("%s is not there (efivarfs not mounted: mount -t efivarfs efivarfs %s)", efivars.Dir("/"), efivars.Dir("/"))
+	}
+	offset := uint64(0)
+	if !setResume {
+		s, err := fs.ReadString("sys/power/resume_offset")
+		if err != nil {
+			return nil, fmt.Errorf("read /sys/power/resume_offset: %w", err)
+		}
+		if offset, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return nil, fmt.Errorf("/sys/power/resume_offset %q: %w", s, err)
+		}
+	}
+	d, err := blockdev.Find(fs, devt)
+	if err != nil {
+		return nil, fmt.Errorf("the resume device %s: %w", devt, err)
+	}
+	if d.Probe.UUID == "" {
+		return nil, fmt.Errorf("the resume device %s (%s, %s) has no UUID for systemd's initrd to find it by", d.Path, devt, d.Probe.Describe())
+	}
+	h, err := efivars.LocationFor(fs.Root(), d.Probe.UUID, offset)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.Marshal(); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// readsLocation says whether the initramfs ic's /init will take h at the next boot: ours, built
+// for the system h names (the os-release its config carries, compared as /init compares it).
+func readsLocation(ic *initramfs.Contents, h *efivars.HibernateLocation) (string, bool) {
+	if ic == nil || h == nil || !ic.Ours() {
+		return "", false
+	}
+	cfg, ok := ic.Config()
+	if !ok || cfg.OSRelease == nil {
+		return "its /init (hibernate's) names no os-release, so it does not use the HibernateLocation EFI variable: rebuild it with hibernate initramfs build", false
+	}
+	osr := efivars.OSRelease{Path: "the initramfs's config", Fields: map[string]string{"ID": cfg.OSRelease.ID, "IMAGE_ID": cfg.OSRelease.ImageID}}
+	if err := h.MatchSystem(osr); err != nil {
+		return fmt.Sprintf("its /init would not use the HibernateLocation EFI variable: %v", err), false
+	}
+	return "", true
+}
+
+// setLocation writes the variable of step s (its JSON in Value), reads it back and compares the
+// bytes with what systemd-sleep would write; what it read is said, and kept in the result.
+func (a *applier) setLocation(s Action) error {
+	h, err := efivars.ParseHibernateLocation([]byte(s.Value))
+	if err != nil {
+		return fmt.Errorf("the HibernateLocation of the plan %s: %w", s.Value, err)
+	}
+	want, err := efivars.EncodeHibernateLocation(h)
+	if err != nil {
+		return fmt.Errorf("HibernateLocation %s: %w", s.Value, err)
+	}
+	root := a.fs.Root()
+	if err := efivars.WriteHibernateLocation(root, h); err != nil {
+		return fmt.Errorf("write the HibernateLocation EFI variable: %w", err)
+	}
+	v, err := efivars.ReadVariable(root, efivars.HibernateLocationName)
+	if err != nil {
+		return fmt.Errorf("read back the HibernateLocation EFI variable just written: %w", err)
+	}
+	got := append(le32(v.Attributes), v.Data...)
+	if !bytes.Equal(got, want) {
+		return fmt.Errorf("the HibernateLocation EFI variable read back (%d bytes) is not what was written (%d bytes)", len(got), len(want))
+	}
+	read, _, err := efivars.DecodeHibernateLocation(got)
+	if err != nil {
+		return fmt.Errorf("the HibernateLocation EFI variable read back: %w", err)
+	}
+	doc, _ := read.Marshal()
+	a.res.Location = string(doc)
+	a.k.logf("%s%d bytes, sha256 %x, attributes %#x: %s", LocationWritten, len(got), sha256.Sum256(got), v.Attributes, doc)
+	return nil
+}
+
+func le32(v uint32) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
+
+// clearLocation is the undo of setLocation, run after the resume or after a failure: the
+// variable is deleted when it is still the one written (u.Value) or another of this system
+// (its os-release), since this system is running and no boot is to resume anything from it; a
+// variable of another system, or one that does not parse, is left as it is and said.
+func (a *applier) clearLocation(u Undo) {
+	root := a.fs.Root()
+	h, err := efivars.ReadHibernateLocation(root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && a.hibernated:
+		a.res.LocationAfter = LocationGone
+	case errors.Is(err, fs.ErrNotExist):
+		a.res.LocationAfter = "the HibernateLocation EFI variable is not there: nothing to clear"
+	case err != nil:
+		a.res.LocationAfter = fmt.Sprintf("the HibernateLocation EFI variable does not parse now, left as it is: %v", err)
+	default:
+		doc, _ := h.Marshal()
+		if string(doc) != u.Value {
+			if merr := efivars.CheckSystem(root, h); merr != nil {
+				a.res.LocationAfter = fmt.Sprintf("the HibernateLocation EFI variable is another now (%s), left in place: %v", h, merr)
+				break
+			}
+		}
+		why := "the hibernation failed"
+		switch {
+		case a.hibernated && a.o.Test != "":
+			why = "the pm_test " + a.o.Test + " is over"
+		case a.hibernated:
+			why = "resumed, and the boot left it"
+		}
+		cleared, cerr := efivars.ClearHibernateLocation(root)
+		switch {
+		case cerr != nil:
+			a.res.LocationAfter = fmt.Sprintf("could not clear the HibernateLocation EFI variable (%s): %v", why, cerr)
+		case cleared:
+			a.res.LocationAfter = LocationClearedNow + why
+		default:
+			a.res.LocationAfter = "the HibernateLocation EFI variable went while it was read: nothing to clear"
+		}
+	}
+	a.k.logf("%s", a.res.LocationAfter)
+}

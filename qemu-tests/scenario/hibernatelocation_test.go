@@ -1,0 +1,194 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibernate-linux/hibernate/internal/efivars"
+	hibernatenow "github.com/hibernate-linux/hibernate/internal/hibernate"
+	"github.com/hibernate-linux/hibernate/internal/resume"
+	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
+	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
+)
+
+// TestDebianUEFIHibernateLocation is the Debian 12 UEFI machine of TestDebianUEFIGrubRoundTrip
+// with nothing naming the resume device for the next boot: hibernate setup without
+// --write-boot-config (no resume= in /etc/default/grub, so none in grub.cfg nor on GRUB's command
+// line; no resume device in the initramfs's config). hibernate now writes systemd's
+// HibernateLocation EFI variable; the test computes the bytes systemd-sleep would write from the
+// guest's facts (swap area UUID, os-release, kernel release) and finds exactly those in the
+// firmware's variable store on the host once the guest is off, and their SHA-256 in what now
+// said it read back in the guest before the power-off. The boot through the firmware resumes by
+// the variable (/init says the resume device came from it, and clears it before writing
+// /sys/power/resume), and after the resume the variable is gone in the guest and hibernate now
+// says the boot cleared it.
+func TestDebianUEFIHibernateLocation(t *testing.T) {
+	root := debianRoot(t, debroot.SystemdEFIGuest())
+	ctx := timeout(t, 25*time.Minute)
+	m := newMachine(t, ctx, DebianSystemd(root), UEFIGrub())
+	vm, _ := boot(t, ctx, m, "")
+	do(t, ctx, vm, m.WaitSystemd, m.setupWithoutBootConfig, m.BuildInitramfsInGuest, m.InstallGrub, noResumeParam("/boot/grub/grub.cfg"), m.PowerOffForFirmware)
+	vm2, _ := boot(t, ctx, m, "")
+	do(t, ctx, vm2, m.CheckFirmwareBoot, noResumeParam("/proc/cmdline"), noLocation, m.WaitSystemd, m.StartJob, m.checkNextBootByLocation, m.NoteSystemState)
+	want := expectedLocation(t, ctx, m, vm2)
+	do(t, ctx, vm2, m.HibernateNow, m.CheckImage)
+	sum := fmt.Sprintf("%s%d bytes, sha256 %x, attributes %#x: ", hibernatenow.LocationWritten, len(want), sha256.Sum256(want), efivars.DefaultAttributes)
+	if !slices.ContainsFunc(vm2.ConsoleLines(), func(l string) bool { return strings.Contains(l, sum) }) {
+		t.Fatalf("before the power-off the console shows no %q: hibernate now did not read back what systemd-sleep writes", sum)
+	}
+
+	// The guest is off: the firmware's flash holds the variable, byte for byte.
+	stored, ok, err := ovmfVariableFile(m.Guest.Firmware.Vars, efivars.SystemdVendorGUID, "HibernateLocation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok || !bytes.Equal(stored, want) {
+		t.Fatalf("the firmware's variable store %s holds HibernateLocation %v:\n%q\nwant what systemd-sleep writes:\n%q", m.Guest.Firmware.Vars, ok, stored, want)
+	}
+	t.Logf("after the power-off the firmware's store holds HibernateLocation, %d bytes, as systemd-sleep writes them: %s", len(stored), efivars.DecodeString(stored[4:]))
+
+	vm3 := resumeBoot(t, ctx, m, "")
+	do(t, ctx, vm3, m.CheckFirmwareBoot, m.CheckSystemdKept)
+	mark := -1
+	for _, line := range []string{
+		resume.Starting + m.Guest.Release,
+		fmt.Sprintf(resume.LocationUsed, m.Setup.UUID, 0),
+		fmt.Sprintf(resume.ResumeDeviceIs, "UUID="+m.Setup.UUID, ""),
+		resume.LocationCleared + " (before writing" + resume.WritingResume + ")",
+		resume.WritingResume,
+	} {
+		l, i, err := vm3.WaitConsoleAfter(ctx, mark, line)
+		if err != nil {
+			t.Fatalf("the console shows no %q after line %d: %v", line, mark, err)
+		}
+		t.Logf("console: %s", strings.TrimSpace(l))
+		mark = i
+	}
+	do(t, ctx, vm3, noLocation)
+	if b, ok, err := ovmfVariableFile(m.Guest.Firmware.Vars, efivars.SystemdVendorGUID, "HibernateLocation"); err != nil || ok {
+		t.Fatalf("after the resume the firmware's variable store still holds HibernateLocation (%v): %q", err, b)
+	}
+	out, err := vm3.ReadFile(ctx, NowOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{sum, hibernatenow.LocationGone} {
+		if !strings.Contains(string(out), s) {
+			t.Fatalf("hibernate now said:\n%s\nwant %q", out, s)
+		}
+	}
+	do(t, ctx, vm3, m.SaveJournal)
+	t.Logf("resumed by the HibernateLocation EFI variable alone, %s after power on; the variable is gone after the resume", m.Summary.ResumeTime.Round(100*time.Millisecond))
+}
+
+// setupWithoutBootConfig runs hibernate setup for the swap partition without
+// --write-boot-config (SetupSwap adds it for UEFI guests): the swap area made and active,
+// /sys/power/resume set for this boot, and no resume= anywhere for the next (not in
+// /etc/default/grub, nor in /etc/hibernate/resume.json for the initramfs). Setup still prints the
+// parameters it would write; they are dropped here, so that the firmware steps look for no
+// resume= on GRUB's command line.
+func (m *Machine) setupWithoutBootConfig(ctx context.Context, vm *harness.VM) error {
+	r, err := run(ctx, vm, m.Command("setup", "--device", m.swapDevice(), "--json")...)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &m.Setup); err != nil || m.Setup.UUID == "" {
+		return vm.Fail("hibernate setup --json: %v: %q", err, r.Stdout)
+	}
+	m.say("hibernate setup (no --write-boot-config): swap area UUID %s; not written anywhere: %s", m.Setup.UUID, m.Setup.KernelParams)
+	m.Setup.KernelParams = ""
+	if _, err := run(ctx, vm, "test", "!", "-e", "/etc/hibernate/resume.json"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// noResumeParam checks that the file (grub.cfg, /proc/cmdline) has no resume= or
+// resume_offset=.
+func noResumeParam(file string) Step {
+	return func(ctx context.Context, vm *harness.VM) error {
+		b, err := vm.ReadFile(ctx, file)
+		if err != nil {
+			return err
+		}
+		for _, w := range strings.Fields(string(b)) {
+			if strings.HasPrefix(w, "resume=") || strings.HasPrefix(w, "resume_offset=") {
+				return vm.Fail("%s has %s: this test is of a boot that nothing but the EFI variable tells where the image is", file, w)
+			}
+		}
+		return nil
+	}
+}
+
+// noLocation checks that the guest holds no HibernateLocation variable: its efivarfs file is
+// absent, or reads empty. (Linux 6.1's efivarfs goes on listing, after a resume, a variable it
+// created before the hibernation which the firmware no longer holds, the boot that resumed
+// having cleared it; reading it gives nothing, "uncommitted".) efivarfs must be mounted: the
+// folder lists the firmware's own variables.
+func noLocation(ctx context.Context, vm *harness.VM) error {
+	dir := efivars.Dir("/")
+	r, err := run(ctx, vm, "sh", "-c", `ls "$1" | wc -l; if [ -e "$1/$2" ]; then wc -c < "$1/$2"; else echo absent; fi`, "sh", dir, efivars.HibernateLocationName)
+	if err != nil {
+		return err
+	}
+	f := strings.Fields(r.Stdout)
+	switch {
+	case len(f) != 2:
+		return vm.Fail("listing %s: %q", dir, r.Stdout)
+	case f[0] == "0":
+		return vm.Fail("%s lists no variable: efivarfs is not mounted", dir)
+	case f[1] != "absent" && f[1] != "0":
+		b, _ := vm.ReadFile(ctx, efivars.Path("/", efivars.HibernateLocationName))
+		return vm.Fail("the guest has a HibernateLocation EFI variable (%s bytes): %q", f[1], b)
+	}
+	return nil
+}
+
+// checkNextBootByLocation runs hibernate check, which must pass with its next-boot check counting
+// on the variable: nothing else names the image's place.
+func (m *Machine) checkNextBootByLocation(ctx context.Context, vm *harness.VM) error {
+	r, err := run(ctx, vm, m.Command("check")...)
+	if err != nil {
+		return err
+	}
+	m.say("hibernate check:\n%s", indent(r.Stdout))
+	if !strings.Contains(r.Stdout, "nothing names it for the next boot but systemd's HibernateLocation EFI variable, which hibernate now writes (UUID="+m.Setup.UUID+" at page 0)") {
+		return vm.Fail("hibernate check's next-boot does not count on the HibernateLocation EFI variable:\n%s", r.Stdout)
+	}
+	return nil
+}
+
+// expectedLocation is the efivarfs file systemd-sleep would write in the guest, from the guest's
+// own facts: the swap area's UUID (setup's), page 0, the running kernel's release, its
+// os-release.
+func expectedLocation(t *testing.T, ctx context.Context, m *Machine, vm *harness.VM) []byte {
+	t.Helper()
+	osr, err := vm.ReadFile(ctx, "/etc/os-release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := efivars.ParseOSRelease(osr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := vm.ReadFile(ctx, "/proc/sys/kernel/osrelease")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := efivars.HibernateLocation{UUID: m.Setup.UUID, KernelVersion: strings.TrimSpace(string(rel)),
+		OSReleaseID: f["ID"], OSReleaseImageID: f["IMAGE_ID"], OSReleaseVersionID: f["VERSION_ID"], OSReleaseImageVersion: f["IMAGE_VERSION"]}
+	b, err := efivars.EncodeHibernateLocation(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := h.Marshal()
+	t.Logf("expected HibernateLocation: %s (%d bytes with the attributes)", doc, len(b))
+	return b
+}
