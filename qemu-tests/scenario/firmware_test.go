@@ -9,7 +9,6 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/resume"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
-	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
 )
 
 // TestDebianSecureBootRefuses is the same machine with Secure Boot on, as a laptop ships: OVMF
@@ -34,14 +33,7 @@ func TestDebianSecureBootRefuses(t *testing.T) {
 		t.Fatalf("/sys/kernel/security/lockdown is %q under Secure Boot: not locked down", l)
 	}
 	t.Logf("under Secure Boot: /sys/kernel/security/lockdown %s", strings.TrimSpace(string(lockdown)))
-	swap := func() []byte {
-		b, err := readRange(m.Guest.Disk, m.Guest.Layout.SwapStart, 64<<10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	swapBefore, powerBefore := swap(), readPower(t, ctx, vm2)
+	swapBefore, powerBefore := swapHead(t, m), readPower(t, ctx, vm2)
 	r, err := vm2.Run(ctx, m.Command("check")...)
 	if err != nil {
 		t.Fatal(err)
@@ -58,18 +50,8 @@ func TestDebianSecureBootRefuses(t *testing.T) {
 	}
 	t.Logf("hibernate now refused:\n%s", indent(r.Stderr))
 	samePower(t, powerBefore, readPower(t, ctx, vm2))
-	mark := len(vm2.ConsoleLines()) - 1
-	if _, err := waitJobLine(ctx, vm2, mark, func(demojob.Line) bool { return true }); err != nil {
-		t.Fatalf("the job stopped: %v", err)
-	}
-	after, err := vm2.Ping(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after.BootID != info.BootID {
-		t.Errorf("boot ID %s after the refusal, %s before", after.BootID, info.BootID)
-	}
-	if !bytes.Equal(swapBefore, swap()) {
+	jobGoesOn(t, ctx, vm2, info.BootID)
+	if !bytes.Equal(swapBefore, swapHead(t, m)) {
 		t.Errorf("the swap area's first 64 KiB changed on the host's disk")
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
-	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
 )
 
 // Debian 13 ("trixie", Linux 6.12: modules .ko.xz in usr/lib/modules, a zstd bzImage, LZO
@@ -114,13 +113,7 @@ func TestTrixieCanary(t *testing.T) {
 		t.Errorf("the canary says it was frozen for %s: want the time of the write and the read back", out.Asleep)
 	}
 	t.Logf("frozen for %s (the wall clock against the monotonic one)", out.Asleep.Round(10*time.Millisecond))
-	mark := len(vm.ConsoleLines()) - 1
-	if _, err := waitJobLine(ctx, vm, mark, func(demojob.Line) bool { return true }); err != nil {
-		t.Fatalf("the job stopped: %v", err)
-	}
-	if after, err := vm.Ping(ctx); err != nil || after.BootID != info.BootID {
-		t.Fatalf("after the canary: boot %v, %v; want the same boot %s", after.BootID, err, info.BootID)
-	}
+	jobGoesOn(t, ctx, vm, info.BootID)
 	samePower(t, before, readPower(t, ctx, vm))
 	powerOff(t, ctx, vm)
 
@@ -190,14 +183,7 @@ func TestTrixieCanaryRefusesTooLittleSwap(t *testing.T) {
 	vm, info := boot(t, ctx, m, "")
 	wantRelease(t, m)
 	do(t, ctx, vm, m.SetupSwap, m.StartJob)
-	area := func() []byte {
-		b, err := readRange(m.Guest.Disk, m.Guest.Layout.SwapStart, 64<<10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	swapBefore, before := area(), readPower(t, ctx, vm)
+	swapBefore, before := swapHead(t, m), readPower(t, ctx, vm)
 	r, err := vm.Run(ctx, m.Command("canary")...)
 	if err != nil {
 		t.Fatal(err)
@@ -206,15 +192,9 @@ func TestTrixieCanaryRefusesTooLittleSwap(t *testing.T) {
 		t.Fatalf("hibernate canary: exit %d, want 1 with the swap reason\n%s%s", r.Exit, r.Stdout, r.Stderr)
 	}
 	t.Logf("hibernate canary refused:\n%s", indent(r.Stderr))
-	mark := len(vm.ConsoleLines()) - 1
-	if _, err := waitJobLine(ctx, vm, mark, func(demojob.Line) bool { return true }); err != nil {
-		t.Fatalf("the job stopped: %v", err)
-	}
-	if after, err := vm.Ping(ctx); err != nil || after.BootID != info.BootID {
-		t.Fatalf("after the canary: boot %v, %v; want the same boot %s", after.BootID, err, info.BootID)
-	}
+	jobGoesOn(t, ctx, vm, info.BootID)
 	samePower(t, before, readPower(t, ctx, vm))
-	if !bytes.Equal(swapBefore, area()) {
+	if !bytes.Equal(swapBefore, swapHead(t, m)) {
 		t.Errorf("the swap area's first 64 KiB changed on the host's disk")
 	}
 }
