@@ -67,7 +67,11 @@ var ErrNotReady = errors.New("hibernation would not come back")
 // with every setting it changed put back. With DryRun it returns the plan and changes nothing.
 func Now(fs sysfs.FS, o Options) (Result, error) {
 	k := newKmsg(fs, o)
-	rep := checkAndLog(fs, k)
+	who := "hibernate now"
+	if o.testResume {
+		who = "hibernate canary"
+	}
+	rep := checkAndLog(fs, k, who)
 	if err := refuse(rep, o, k); err != nil {
 		return Result{}, err
 	}
@@ -85,9 +89,11 @@ func Now(fs sysfs.FS, o Options) (Result, error) {
 	return Apply(fs, p, o)
 }
 
-func checkAndLog(fs sysfs.FS, k kmsg) Report {
+// checkAndLog runs the checks, its lines in the kernel log begun by who: "hibernate now" (the
+// benchmarks find that line on the console) or "hibernate canary".
+func checkAndLog(fs sysfs.FS, k kmsg, who string) Report {
 	start := time.Now()
-	k.logf("hibernate now: checking that this machine will come back")
+	k.logf("%s: checking that this machine will come back", who)
 	rep := Check(fs)
 	slow := rep.Slowest()
 	k.logf("checks done in %d ms (the longest: %s, %d ms)", time.Since(start).Milliseconds(), slow.Name, slow.Took.Milliseconds())
