@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hibernate-linux/hibernate/internal/initramfs"
 	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
 	"github.com/hibernate-linux/hibernate/qemu-tests/guestdisk"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
@@ -119,14 +118,9 @@ func (m *Machine) packageDir() string {
 // crypttab's name and UUID with its discard, the root and swap LVs, cryptsetup and lvm.
 func (m *Machine) CheckInitramfsBringsUp(_ context.Context, _ *harness.VM) error {
 	l := m.Guest.LUKS
-	f, err := os.Open(m.Guest.Initrd)
+	ic, err := m.inspectInitrd()
 	if err != nil {
 		return err
-	}
-	defer f.Close()
-	ic, err := initramfs.Inspect(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", m.Guest.Initrd, err)
 	}
 	cfg, ok := ic.Config()
 	if !ok {

@@ -89,14 +89,9 @@ func (m *Machine) RemovePackage(ctx context.Context, vm *harness.VM) error {
 
 // NotOurInitramfs checks that the initramfs the guest boots next is not hibernate's.
 func (m *Machine) NotOurInitramfs(_ context.Context, _ *harness.VM) error {
-	f, err := os.Open(m.Guest.Initrd)
+	ic, err := m.inspectInitrd()
 	if err != nil {
 		return err
-	}
-	defer f.Close()
-	ic, err := initramfs.Inspect(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", m.Guest.Initrd, err)
 	}
 	if ic.Ours() {
 		return fmt.Errorf("%s is still hibernate's after the package's removal", m.Guest.Initrd)
@@ -104,6 +99,20 @@ func (m *Machine) NotOurInitramfs(_ context.Context, _ *harness.VM) error {
 	what, _ := ic.ResumeSupport(m.Guest.Release)
 	m.say("the guest's initramfs after the removal: %s (%s)", ic.Compression, what)
 	return nil
+}
+
+// inspectInitrd reads the initramfs the guest boots next (Guest.Initrd) as hibernate check does.
+func (m *Machine) inspectInitrd() (initramfs.Contents, error) {
+	f, err := os.Open(m.Guest.Initrd)
+	if err != nil {
+		return initramfs.Contents{}, err
+	}
+	defer f.Close()
+	ic, err := initramfs.Inspect(f)
+	if err != nil {
+		return ic, fmt.Errorf("%s: %w", m.Guest.Initrd, err)
+	}
+	return ic, nil
 }
 
 // PurgePackage purges the package and compares the guest's files with those before the

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -32,9 +31,9 @@ import (
 func TestDebianUEFIHibernateLocation(t *testing.T) {
 	root := debianRoot(t, debroot.SystemdEFIGuest())
 	ctx := timeout(t, 25*time.Minute)
-	m := newMachine(t, ctx, DebianSystemd(root), UEFIGrub())
+	m := newMachine(t, ctx, DebianSystemd(root), UEFIGrub(), NoResumeInBootConfig())
 	vm, _ := boot(t, ctx, m, "")
-	do(t, ctx, vm, m.WaitSystemd, m.setupWithoutBootConfig, m.BuildInitramfsInGuest, m.InstallGrub, noResumeParam("/boot/grub/grub.cfg"), m.PowerOffForFirmware)
+	do(t, ctx, vm, m.WaitSystemd, m.SetupSwap, noResumeJSON, m.BuildInitramfsInGuest, m.InstallGrub, noResumeParam("/boot/grub/grub.cfg"), m.PowerOffForFirmware)
 	vm2, _ := boot(t, ctx, m, "")
 	do(t, ctx, vm2, m.CheckFirmwareBoot, noResumeParam("/proc/cmdline"), noLocation, m.WaitSystemd, m.StartJob, m.checkNextBootByLocation, m.NoteSystemState)
 	want := expectedLocation(t, ctx, m, vm2)
@@ -88,26 +87,11 @@ func TestDebianUEFIHibernateLocation(t *testing.T) {
 	t.Logf("resumed by the HibernateLocation EFI variable alone, %s after power on; the variable is gone after the resume", m.Summary.ResumeTime.Round(100*time.Millisecond))
 }
 
-// setupWithoutBootConfig runs hibernate setup for the swap partition without
-// --write-boot-config (SetupSwap adds it for UEFI guests): the swap area made and active,
-// /sys/power/resume set for this boot, and no resume= anywhere for the next (not in
-// /etc/default/grub, nor in /etc/hibernate/resume.json for the initramfs). Setup still prints the
-// parameters it would write; they are dropped here, so that the firmware steps look for no
-// resume= on GRUB's command line.
-func (m *Machine) setupWithoutBootConfig(ctx context.Context, vm *harness.VM) error {
-	r, err := run(ctx, vm, m.Command("setup", "--device", m.swapDevice(), "--json")...)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal([]byte(r.Stdout), &m.Setup); err != nil || m.Setup.UUID == "" {
-		return vm.Fail("hibernate setup --json: %v: %q", err, r.Stdout)
-	}
-	m.say("hibernate setup (no --write-boot-config): swap area UUID %s; not written anywhere: %s", m.Setup.UUID, m.Setup.KernelParams)
-	m.Setup.KernelParams = ""
-	if _, err := run(ctx, vm, "test", "!", "-e", "/etc/hibernate/resume.json"); err != nil {
-		return err
-	}
-	return nil
+// noResumeJSON checks that setup left no /etc/hibernate/resume.json (NoResumeInBootConfig): the
+// initramfs built next names no resume device.
+func noResumeJSON(ctx context.Context, vm *harness.VM) error {
+	_, err := run(ctx, vm, "test", "!", "-e", "/etc/hibernate/resume.json")
+	return err
 }
 
 // noResumeParam checks that the file (grub.cfg, /proc/cmdline) has no resume= or

@@ -72,6 +72,9 @@ type Swap struct {
 	FileSize     string // its setup --size, default 320M
 	SecondDisk   bool   // the swap partition of a second disk instead (Guest.SwapDisk)
 	KeyFileLUKS  bool   // that partition a LUKS2 volume opened with a key file (EncryptedSwapWithKeyFile)
+	// NoBootConfig keeps setup's parameters out of a boot loader guest's configuration
+	// (NoResumeInBootConfig): its next boots are told nothing of the swap.
+	NoBootConfig bool
 }
 
 // An Option is a guest variant, given to New.
@@ -121,6 +124,11 @@ func SwapFile(path, size string) Option {
 func SwapOnSecondDisk() Option {
 	return func(c *Config) { c.Swap = Swap{PartitionMiB: -1, SecondDisk: true} }
 }
+
+// NoResumeInBootConfig has SetupSwap run hibernate setup without --write-boot-config on a guest
+// that boots through its own boot loader (UEFIGrub, BIOSGrub): no resume= in /etc/default/grub,
+// grub.cfg or the initramfs's config, and none expected on GRUB's command line.
+func NoResumeInBootConfig() Option { return func(c *Config) { c.Swap.NoBootConfig = true } }
 
 // JobState gives the demo job mib MiB of state.
 func JobState(mib int) Option { return func(c *Config) { c.StateMiB = mib } }

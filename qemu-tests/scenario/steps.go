@@ -38,10 +38,13 @@ type SetupResult struct {
 }
 
 // SetupSwap runs `hibernate setup --json` for the swap of the variant (Config.Swap) and keeps
-// what it printed in Setup.
+// what it printed in Setup. Setup.KernelParams is what reaches the next boots: on a guest that
+// boots through its own boot loader with Swap.NoBootConfig, nothing (setup prints them all the
+// same), so that the firmware steps look for none on GRUB's command line.
 func (m *Machine) SetupSwap(ctx context.Context, vm *harness.VM) error {
 	args := []string{"setup", "--device", m.swapDevice(), "--json"}
-	if m.Config.UEFI || m.Config.BIOS {
+	bootLoader := m.Config.UEFI || m.Config.BIOS
+	if bootLoader && !m.Config.Swap.NoBootConfig {
 		// resume= into /etc/default/grub, for update-grub (InstallGrub).
 		args = append(args, "--write-boot-config")
 	}
@@ -57,6 +60,14 @@ func (m *Machine) SetupSwap(ctx context.Context, vm *harness.VM) error {
 	}
 	if err := json.Unmarshal([]byte(r.Stdout), &m.Setup); err != nil || m.Setup.KernelParams == "" {
 		return vm.Fail("hibernate setup --json: %v: %q", err, r.Stdout)
+	}
+	if bootLoader && m.Config.Swap.NoBootConfig {
+		if m.Setup.UUID == "" {
+			return vm.Fail("hibernate setup --json: no swap area UUID: %q", r.Stdout)
+		}
+		m.say("hibernate setup (no --write-boot-config): swap area UUID %s; not written anywhere: %s", m.Setup.UUID, m.Setup.KernelParams)
+		m.Setup.KernelParams = ""
+		return nil
 	}
 	m.Summary.SetupResumeArgs = m.Setup.KernelParams
 	m.say("hibernate setup: swap area UUID %s; kernel parameters: %s", m.Setup.UUID, m.Setup.KernelParams)
