@@ -38,6 +38,10 @@ const (
 	// invalidated.
 	Discarded = "discarded: the area is a plain swap area again"
 
+	// NextHibernation begins the line that says which device /init left in /sys/power/resume
+	// for the booted system's next hibernation (configureNextHibernation).
+	NextHibernation = "resume device for the next hibernation: "
+
 	// TakesNoImage ends the reason not to resume when this kernel takes no image (nohibernate,
 	// hibernate=no, lockdown); it is followed by Discarding, or by a power-off with hibernate.keep=1.
 	TakesNoImage = "this kernel takes no image"

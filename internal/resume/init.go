@@ -133,6 +133,7 @@ func (b *Machine) bootWithoutImage(in Input, d Decision) error {
 		return err
 	}
 	b.clearLocation(in, "no image resumed from it: booting")
+	b.configureNextHibernation(in, d)
 	return nil
 }
 

@@ -73,3 +73,34 @@ func (b *Machine) ensureNoImage(in Input, d Decision) error {
 	b.Logf("image on %s "+Discarded+" (read back: %s)", in.Device, sig)
 	return nil
 }
+
+// configureNextHibernation leaves the resume device in /sys/power/resume (and its offset in
+// resume_offset) for the hibernation of the booted system, as initramfs-tools' resume script
+// and systemd-hibernate-resume leave it: systemd-logind (≥ 255) answers CanHibernate "yes" on
+// a machine without EFI only when /sys/power/resume is set, and systemd-sleep then writes the
+// image where it points. Writing it makes the kernel look for an image there at once, so it is
+// written only when the area, read again just before, holds none: never for an image the
+// decision left alone, never for a device found by a scan (nobody named it: systemd too uses
+// only a device the user configured), never when this kernel takes no image, and not over a
+// device the kernel holds already (a resume that failed set it).
+func (b *Machine) configureNextHibernation(in Input, d Decision) {
+	if in.dev == nil || in.Area == nil || d.LeaveImage || in.Scanned || in.HibernationOff != "" {
+		return
+	}
+	if cur, err := b.FS.ReadString("sys/power/resume"); err != nil || (cur != "0:0" && cur != "") {
+		return
+	}
+	sig, err := b.headerSig(in)
+	if err != nil || sig == swsusp.SigSwsusp {
+		return // ensureNoImage has just read it otherwise: nothing is written over a doubt
+	}
+	if err := b.FS.WriteString("sys/power/resume_offset", fmt.Sprint(in.offset)); err != nil {
+		b.Logf("cannot set resume_offset %d for the next hibernation: %v", in.offset, err)
+		return
+	}
+	if err := b.FS.WriteString("sys/power/resume", in.dev.DevT()); err != nil {
+		b.Logf("cannot set %s as the resume device for the next hibernation: %v", in.dev.DevT(), err)
+		return
+	}
+	b.Logf(NextHibernation+"%s (%s, offset %d), as resume= sets it", in.dev.DevT(), in.dev.Path, in.offset)
+}

@@ -118,3 +118,67 @@ func TestDeviceUnreadableAtTheDecisionBoots(t *testing.T) {
 		t.Fatalf("ensureNoImage = %v, want the boot to go on", err)
 	}
 }
+
+// After a boot with no image, the configured resume device is left in /sys/power/resume for the
+// next hibernation (what systemd-logind's CanHibernate wants without EFI), and only then: never
+// beside an image, a device nobody named, a kernel that takes no image, or a device already set.
+func TestConfigureNextHibernation(t *testing.T) {
+	plain, err := swsusp.MkswapPage(64<<20, swsusp.MkswapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		header  []byte
+		in      func(*Input)
+		d       Decision
+		was     string
+		want    string
+		console string
+	}{
+		{name: "plain swap", header: plain, want: "254:2", console: NextHibernation + "254:2 (/dev/vda2, offset 0)"},
+		{name: "an image still there", header: nil, want: "0:0"},
+		{name: "an image left alone", header: plain, d: Decision{LeaveImage: true}, want: "0:0"},
+		{name: "found by a scan", header: plain, in: func(in *Input) { in.Scanned = true }, want: "0:0"},
+		{name: "kernel takes no image", header: plain, in: func(in *Input) { in.HibernationOff = "nohibernate" }, want: "0:0"},
+		{name: "set already", header: plain, was: "254:3", want: "254:3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, b, out, in := machineWithImage(t)
+			if tc.header != nil {
+				f, err := os.OpenFile(tr.FS().Path("dev/vda2"), os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.WriteAt(tc.header, 0); err != nil {
+					t.Fatal(err)
+				}
+				f.Close()
+			}
+			if tc.was != "" {
+				tr.Write("sys/power/resume", tc.was+"\n")
+			}
+			if tc.in != nil {
+				tc.in(&in)
+			}
+			before := headerBytes(t, tr)
+			b.configureNextHibernation(in, tc.d)
+			got, err := tr.FS().ReadString("sys/power/resume")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("/sys/power/resume = %q, want %q", got, tc.want)
+			}
+			if !bytes.Equal(before, headerBytes(t, tr)) {
+				t.Error("the header page changed")
+			}
+			if tc.console != "" && !strings.Contains(out.String(), tc.console) {
+				t.Errorf("console:\n%s\nwant %q", out, tc.console)
+			}
+			if tc.console == "" && strings.Contains(out.String(), NextHibernation) {
+				t.Errorf("console:\n%s\nsays a resume device was set", out)
+			}
+		})
+	}
+}
