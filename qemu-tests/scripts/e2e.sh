@@ -20,7 +20,7 @@ declare -A args=([debian]="-run $slow" [minimal]="-skip $slow")
 declare -A pids
 for g in debian minimal; do
 	# shellcheck disable=SC2086 # the group's flags are words
-	HIBERNATE_E2E=1 $GO test -v -count=1 -timeout 40m ${args[$g]} ./qemu-tests/scenario/ >"$logs/e2e-$g.log" 2>&1 &
+	HIBERNATE_E2E=1 $GO test -v -count=1 -timeout 75m ${args[$g]} ./qemu-tests/scenario/ >"$logs/e2e-$g.log" 2>&1 &
 	pids[$g]=$!
 done
 status=0
