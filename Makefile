@@ -118,7 +118,8 @@ bench: deps kernels build
 
 # Installs the binary, its initramfs base, the Debian kernel hooks that build an initramfs for
 # every kernel installed (and remove it with the kernel), the systemd units of hibernate watch
-# and of the canary (none enabled) and the docs. DESTDIR and PREFIX are honoured; the hooks go to $(DESTDIR)/etc/kernel.
+# and of the canary (none enabled), the drop-ins that put systemd-sleep's hibernation through
+# hibernate prepare (systemctl daemon-reload after, on a running systemd) and the docs. DESTDIR and PREFIX are honoured; the hooks go to $(DESTDIR)/etc/kernel.
 install: build
 	install -D -m 0755 $(BUILD)/bin/hibernate $(DESTDIR)$(PREFIX)/sbin/hibernate
 	install -D -m 0644 $(BASE) $(DESTDIR)$(PREFIX)/lib/hibernate/initramfs-base.cpio
@@ -128,6 +129,11 @@ install: build
 	for u in hibernate-watch.service hibernate-canary.service hibernate-canary.timer; do \
 		install -D -m 0644 dist/systemd/$$u $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u && \
 		sed -i 's|/usr/local/sbin/hibernate|$(PREFIX)/sbin/hibernate|g' $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u || exit 1; done
+	for v in hibernate hybrid-sleep suspend-then-hibernate; do \
+		install -d $(DESTDIR)$(PREFIX)/lib/systemd/system/systemd-$$v.service.d && \
+		sed 's|@PREFIX@|$(PREFIX)|g; s|@VERB@|'$$v'|g' dist/systemd/sleep-dropin.conf.in \
+			> $(DESTDIR)$(PREFIX)/lib/systemd/system/systemd-$$v.service.d/hibernate.conf || exit 1; done
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	install -d $(DESTDIR)$(PREFIX)/share/doc/hibernate
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hibernate/
 
@@ -140,6 +146,9 @@ install-check: build
 		test -e $$d/$$f || { echo "install-check: $$f missing"; rm -rf $$d; exit 1; }; done && \
 	grep -q '^ExecStart=/usr/sbin/hibernate canary$$' $$d/usr/lib/systemd/system/hibernate-canary.service && \
 	grep -q '^ExecStart=/usr/sbin/hibernate watch$$' $$d/usr/lib/systemd/system/hibernate-watch.service && \
+	for v in hibernate hybrid-sleep suspend-then-hibernate; do \
+		grep -qx "ExecStartPre=/usr/sbin/hibernate prepare --for $$v" $$d/usr/lib/systemd/system/systemd-$$v.service.d/hibernate.conf || \
+		{ echo "install-check: the drop-in of systemd-$$v.service does not run hibernate prepare --for $$v"; rm -rf $$d; exit 1; }; done && \
 	sh -n $$d/etc/kernel/postinst.d/zz-hibernate && grep -q '/usr/sbin/hibernate initramfs build' $$d/etc/kernel/postinst.d/zz-hibernate && \
 	echo "install-check: ok" && rm -rf $$d
 

@@ -45,6 +45,11 @@ for u in hibernate-watch.service hibernate-canary.service hibernate-canary.timer
 		"dist/systemd/$u" > "$root/usr/lib/systemd/system/$u"
 	chmod 0644 "$root/usr/lib/systemd/system/$u"
 done
+for v in hibernate hybrid-sleep suspend-then-hibernate; do
+	install -d -m 0755 "$root/usr/lib/systemd/system/systemd-$v.service.d"
+	sed "s|@PREFIX@|/usr|g; s|@VERB@|$v|g" dist/systemd/sleep-dropin.conf.in > "$root/usr/lib/systemd/system/systemd-$v.service.d/hibernate.conf"
+	chmod 0644 "$root/usr/lib/systemd/system/systemd-$v.service.d/hibernate.conf"
+done
 install -d -m 0755 "$root/usr/share/man/man8"
 for p in "$work"/doc/man8/*.8; do
 	gzip -9n < "$p" > "$root/usr/share/man/man8/${p##*/}.gz"

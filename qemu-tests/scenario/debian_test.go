@@ -11,7 +11,9 @@ import (
 // TestDebianFromPackage is the real thing, as a Debian user has it: a Debian 12 guest with
 // systemd as PID 1 (a root debootstrapped once and cached under $HIBERNATE_CACHE/debroot)
 // installs hibernate with apt from the .deb of make deb, makes its swap and its initramfs, and
-// resumes from that initramfs: after the resume the demo service has the same PID, the boot ID
+// hibernates as the desktop's menu does (systemctl hibernate: logind, systemd-sleep, through
+// the package's drop-in running hibernate prepare first; logind's CanHibernate says yes
+// before), and resumes from that initramfs: after the resume the demo service has the same PID, the boot ID
 // is the same and systemctl is-system-running says what it said before. Then apt remove puts
 // the distribution's initramfs back, and the guest boots it; apt purge leaves the guest's files
 // as they were before the install.
@@ -24,9 +26,9 @@ func TestDebianFromPackage(t *testing.T) {
 	m := newMachine(t, ctx, DebianSystemd(root), FromPackage(deb), Files(dep))
 	vm, _ := boot(t, ctx, m, "")
 	do(t, ctx, vm, m.WaitSystemd, m.InstallPackage, m.SetupSwap, m.BuildInitramfsInGuest, m.StartJob, m.HibernateCheck,
-		m.NoteSystemState, m.HibernateNow, m.CheckImage, m.UseGuestInitramfs)
+		m.CheckCanHibernate, m.NoteSystemState, m.SystemctlHibernate, m.CheckImage, m.CheckRecordOfThisBoot, m.UseGuestInitramfs)
 	vm2 := resumeBoot(t, ctx, m, m.Setup.KernelParams)
-	do(t, ctx, vm2, m.CheckSystemdKept, m.SaveJournal, m.RemovePackage)
+	do(t, ctx, vm2, m.CheckSystemdKept, m.CheckPrepareInJournal, m.SaveJournal, m.RemovePackage)
 	powerOff(t, ctx, vm2)
 	do(t, ctx, nil, m.UseGuestInitramfs, m.NotOurInitramfs)
 	vm3, _ := boot(t, ctx, m, "")

@@ -48,6 +48,7 @@ func commands() []command {
 	return []command{
 		{"check", "say whether hibernation will come back on this machine, now", runCheck, flagsOf(checkFlags)},
 		{"now", "check, then hibernate this machine (it powers off)", runNow, flagsOf(nowFlags)},
+		{"prepare", "run the checks and stamp the record before systemd-sleep hibernates", runPrepare, flagsOf(prepareFlags)},
 		{"canary", "write an image and read it back, without powering off", runCanary, flagsOf(canaryFlags)},
 		{"setup", "make the swap and resume settings hibernation needs", runSetup, flagsOf(setupFlags)},
 		{"initramfs", "build the initramfs that resumes images at boot", runInitramfs, flagsOf(initramfsBuildFlags)},
