@@ -58,13 +58,27 @@ func (m *Machine) CheckResumeLeftByInit(ctx context.Context, vm *harness.VM) err
 	return nil
 }
 
-// guestDevT is the MAJ:MIN of a block device in the guest (through its links).
-func guestDevT(ctx context.Context, vm *harness.VM, dev string) (string, error) {
-	r, err := run(ctx, vm, "readlink", "-f", dev)
+// guestDevPath is the node of a block device in the guest, named by its path (through links)
+// or by a PARTUUID=, UUID= or LABEL= spec (findfs).
+func guestDevPath(ctx context.Context, vm *harness.VM, dev string) (string, error) {
+	argv := []string{"readlink", "-f", dev}
+	if strings.Contains(dev, "=") {
+		argv = []string{"findfs", dev}
+	}
+	r, err := run(ctx, vm, argv...)
 	if err != nil {
 		return "", err
 	}
-	b, err := vm.ReadFile(ctx, "/sys/class/block/"+path.Base(strings.TrimSpace(r.Stdout))+"/dev")
+	return strings.TrimSpace(r.Stdout), nil
+}
+
+// guestDevT is the MAJ:MIN of a block device in the guest (guestDevPath's names).
+func guestDevT(ctx context.Context, vm *harness.VM, dev string) (string, error) {
+	p, err := guestDevPath(ctx, vm, dev)
+	if err != nil {
+		return "", err
+	}
+	b, err := vm.ReadFile(ctx, "/sys/class/block/"+path.Base(p)+"/dev")
 	if err != nil {
 		return "", err
 	}
@@ -74,7 +88,11 @@ func guestDevT(ctx context.Context, vm *harness.VM, dev string) (string, error) 
 // guestState is what a refused hibernation must leave as it was: the first MiB of the swap
 // device (its header and our record) by sha256, and the /sys/power settings.
 func (m *Machine) guestState(ctx context.Context, vm *harness.VM) (string, error) {
-	r, err := run(ctx, vm, "sh", "-c", "head -c 1048576 "+m.swapDevice()+" | sha256sum; cat /sys/power/disk /sys/power/resume /sys/power/resume_offset /sys/power/image_size")
+	dev, err := guestDevPath(ctx, vm, m.swapDevice())
+	if err != nil {
+		return "", err
+	}
+	r, err := run(ctx, vm, "sh", "-c", "head -c 1048576 "+dev+" | sha256sum; cat /sys/power/disk /sys/power/resume /sys/power/resume_offset /sys/power/image_size")
 	if err != nil {
 		return "", err
 	}
@@ -162,8 +180,9 @@ func (m *Machine) SystemctlHibernate(ctx context.Context, vm *harness.VM) error 
 	return nil
 }
 
-// CheckRecordOfThisBoot reads the image's record from the host: stamped by hibernate prepare
-// for the boot that hibernated (not setup's of an earlier boot), with its kernel.
+// CheckRecordOfThisBoot reads the image's record from the host: it names the boot that
+// hibernated (not setup's, of an earlier boot) and its kernel. (Our /init stamps each boot's at
+// boot; hibernate prepare restamps where that boot's initramfs did not, as a distribution's.)
 func (m *Machine) CheckRecordOfThisBoot(context.Context, *harness.VM) error {
 	area, err := m.SwapArea()
 	if err != nil {
@@ -204,3 +223,4 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(l, "\n")
 }
+

@@ -49,7 +49,7 @@ func runPrepare(env Env, args []string) error {
 	}
 	p, err := hibernate.Prepare(sysfs.New(a.root), a.verb, a.o)
 	if errors.Is(err, hibernate.ErrNotReady) {
-		return &ExitError{Code: 1, Err: fmt.Errorf("prepare: refusing systemd-sleep %s: %w", a.verb, err)}
+		return &ExitError{Code: 1, Err: fmt.Errorf("refusing systemd-sleep %s: %w", a.verb, err)}
 	}
 	if err != nil {
 		return err
