@@ -17,7 +17,7 @@ import (
 // nothing changed, then hibernated with the record of that boot, and resumed.
 func TestDebian13RoundTrip(t *testing.T) {
 	root := debianRoot(t, debroot.SystemdTrixieGuest())
-	ctx := timeout(t, 20*time.Minute)
+	ctx := timeout(t, 30*time.Minute) // four boots: 7.5 min beside another guest on a slower machine (2026-12-02)
 	m := newMachine(t, ctx, DebianSystemd(root))
 	if !strings.HasPrefix(m.Guest.Release, "6.12.") {
 		t.Fatalf("the trixie root's kernel is %s, want Debian 13's 6.12", m.Guest.Release)
