@@ -71,15 +71,7 @@ func Now(fs sysfs.FS, o Options) (Result, error) {
 	if o.testResume {
 		who = "hibernate canary"
 	}
-	rep := checkAndLog(fs, k, who)
-	if err := refuse(rep, o, k); err != nil {
-		return Result{}, err
-	}
-	f, err := readFacts(fs, rep, o)
-	if err != nil {
-		return Result{}, err
-	}
-	p, err := Plan(f, o)
+	p, err := checkedPlan(fs, o, k, who)
 	if err != nil {
 		return Result{}, err
 	}
@@ -87,6 +79,21 @@ func Now(fs sysfs.FS, o Options) (Result, error) {
 		return Result{Plan: p}, nil
 	}
 	return Apply(fs, p, o)
+}
+
+// checkedPlan runs the checks (checkAndLog, their lines begun by who), refuses where one fails
+// (ErrNotReady, nothing changed), reads the facts and plans: what Now and Prepare do before
+// they act.
+func checkedPlan(fs sysfs.FS, o Options, k kmsg, who string) (NowPlan, error) {
+	rep := checkAndLog(fs, k, who)
+	if err := refuse(rep, o, k); err != nil {
+		return NowPlan{}, err
+	}
+	f, err := readFacts(fs, rep, o)
+	if err != nil {
+		return NowPlan{}, err
+	}
+	return Plan(f, o)
 }
 
 // checkAndLog runs the checks, its lines in the kernel log begun by who: "hibernate now" (the

@@ -1,7 +1,9 @@
 package hibernate
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
@@ -22,25 +24,15 @@ var SleepVerbs = []string{"hibernate", "hybrid-sleep", "suspend-then-hibernate"}
 // (its HibernateMode), its own HibernateLocation, the write of disk. Nothing is put back
 // after: what it set is what systemd-sleep's hibernation needs, and a boot resets it.
 func Prepare(fs sysfs.FS, verb string, o Options) (NowPlan, error) {
-	ok := false
-	for _, v := range SleepVerbs {
-		ok = ok || v == verb
-	}
-	if !ok {
+	if !slices.Contains(SleepVerbs, verb) {
 		return NowPlan{}, fmt.Errorf("prepare --for %q: want one of %s", verb, strings.Join(SleepVerbs, ", "))
 	}
 	o.NoHooks, o.Mode, o.ImageSize, o.Test = true, "", "auto", ""
 	k := newKmsg(fs, o)
-	rep := checkAndLog(fs, k, "hibernate prepare (for systemd-sleep "+verb+")")
-	if err := refuse(rep, o, k); err != nil {
+	full, err := checkedPlan(fs, o, k, "hibernate prepare (for systemd-sleep "+verb+")")
+	if errors.Is(err, ErrNotReady) {
 		k.logf("refusing: systemd-sleep %s does not run, and nothing was changed", verb)
-		return NowPlan{}, err
 	}
-	f, err := readFacts(fs, rep, o)
-	if err != nil {
-		return NowPlan{}, err
-	}
-	full, err := Plan(f, o)
 	if err != nil {
 		return NowPlan{}, err
 	}

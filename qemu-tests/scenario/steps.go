@@ -117,7 +117,6 @@ func (m *Machine) HibernateCheck(ctx context.Context, vm *harness.VM) error {
 // and waits for the guest to power off, noting the time it took and the job's last line before;
 // with CutPower it pulls the plug at that console line instead.
 func (m *Machine) HibernateNow(ctx context.Context, vm *harness.VM) error {
-	s := &m.Summary
 	start := time.Now()
 	argv := m.Command(append([]string{"now", "--mode", "shutdown"}, m.Config.NowFlags...)...)
 	if _, err := vm.Spawn(ctx, NowOut, argv...); err != nil {
@@ -131,12 +130,19 @@ func (m *Machine) HibernateNow(ctx context.Context, vm *harness.VM) error {
 		m.say("power cut at %q", line)
 		return nil
 	}
+	return m.waitHibernated(ctx, vm, start, "hibernate now")
+}
+
+// waitHibernated waits for the guest to power off after what asked it to hibernate (at start),
+// and notes in the summary the time it took and the job's last line before.
+func (m *Machine) waitHibernated(ctx context.Context, vm *harness.VM, start time.Time, what string) error {
+	s := &m.Summary
 	reason, err := waitPoweredOff(ctx, vm, start, &s.HibernateTime, &s.Before)
 	if err != nil {
 		return err
 	}
 	m.say("before-hibernate count=%d sum=%s", s.Before.Count, s.Before.Sum)
-	m.say("power is off (QEMU exited %s after hibernate now, %s); the state is in swap", s.HibernateTime.Round(100*time.Millisecond), reason)
+	m.say("power is off (QEMU exited %s after %s, %s); the state is in swap", s.HibernateTime.Round(100*time.Millisecond), what, reason)
 	return nil
 }
 

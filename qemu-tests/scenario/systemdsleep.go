@@ -132,19 +132,13 @@ func (m *Machine) SystemctlHibernateRefused(ctx context.Context, vm *harness.VM)
 		}
 		time.Sleep(time.Second)
 	}
-	j, err := run(ctx, vm, "journalctl", "-b", "-u", sleepService, "-o", "cat", "--no-pager")
+	j, err := m.sleepJournal(ctx, vm, 6, "refusing systemd-sleep hibernate", "initramfs: no initramfs for the running kernel")
 	if err != nil {
 		return err
 	}
-	for _, want := range []string{"refusing systemd-sleep hibernate", "initramfs: no initramfs for the running kernel"} {
-		if !strings.Contains(j.Stdout, want) {
-			return vm.Fail("journalctl -u %s does not say %q:\n%s", sleepService, want, j.Stdout)
-		}
+	if strings.Contains(j, "Performing sleep operation") || strings.Contains(j, "Entering sleep state") {
+		return vm.Fail("systemd-sleep ran after the refusal:\n%s", j)
 	}
-	if strings.Contains(j.Stdout, "Performing sleep operation") || strings.Contains(j.Stdout, "Entering sleep state") {
-		return vm.Fail("systemd-sleep ran after the refusal:\n%s", j.Stdout)
-	}
-	m.say("journalctl -u %s:\n%s", sleepService, indent(lastLines(j.Stdout, 6)))
 	after, err := m.guestState(ctx, vm)
 	if err != nil {
 		return err
@@ -166,18 +160,11 @@ func (m *Machine) SystemctlHibernateRefused(ctx context.Context, vm *harness.VM)
 // SystemctlHibernate hibernates as the desktop's menu does, through logind (systemctl
 // hibernate), and waits for the guest to power off.
 func (m *Machine) SystemctlHibernate(ctx context.Context, vm *harness.VM) error {
-	s := &m.Summary
 	start := time.Now()
 	if _, err := vm.Spawn(ctx, NowOut, "systemctl", "hibernate"); err != nil {
 		return err
 	}
-	reason, err := waitPoweredOff(ctx, vm, start, &s.HibernateTime, &s.Before)
-	if err != nil {
-		return err
-	}
-	m.say("before-hibernate count=%d sum=%s", s.Before.Count, s.Before.Sum)
-	m.say("power is off (QEMU exited %s after systemctl hibernate, %s)", s.HibernateTime.Round(100*time.Millisecond), reason)
-	return nil
+	return m.waitHibernated(ctx, vm, start, "systemctl hibernate")
 }
 
 // CheckRecordOfThisBoot reads the image's record from the host: it names the boot that
@@ -202,17 +189,24 @@ func (m *Machine) CheckRecordOfThisBoot(context.Context, *harness.VM) error {
 // CheckPrepareInJournal reads, after the resume, what hibernate prepare said in the journal of
 // systemd-hibernate.service before systemd-sleep wrote the image.
 func (m *Machine) CheckPrepareInJournal(ctx context.Context, vm *harness.VM) error {
+	_, err := m.sleepJournal(ctx, vm, 8, "hibernate prepare (for systemd-sleep hibernate): checking", "ready: systemd-sleep hibernate writes the image now")
+	return err
+}
+
+// sleepJournal reads this boot's journal of systemd-hibernate.service, which must hold each of
+// wants, and shows its last n lines.
+func (m *Machine) sleepJournal(ctx context.Context, vm *harness.VM, n int, wants ...string) (string, error) {
 	j, err := run(ctx, vm, "journalctl", "-b", "-u", sleepService, "-o", "cat", "--no-pager")
 	if err != nil {
-		return err
+		return "", err
 	}
-	for _, want := range []string{"hibernate prepare (for systemd-sleep hibernate): checking", "ready: systemd-sleep hibernate writes the image now"} {
+	for _, want := range wants {
 		if !strings.Contains(j.Stdout, want) {
-			return vm.Fail("journalctl -u %s does not say %q:\n%s", sleepService, want, j.Stdout)
+			return "", vm.Fail("journalctl -u %s does not say %q:\n%s", sleepService, want, j.Stdout)
 		}
 	}
-	m.say("journalctl -u %s:\n%s", sleepService, indent(lastLines(j.Stdout, 8)))
-	return nil
+	m.say("journalctl -u %s:\n%s", sleepService, indent(lastLines(j.Stdout, n)))
+	return j.Stdout, nil
 }
 
 // lastLines is the last n lines of s.

@@ -35,12 +35,17 @@ resume they wait for the settings and the post hooks.`)
 	fs.StringVar(&o.ImageSize, "image-size", "auto", "target image size in bytes; auto keeps the kernel's (2/5 of RAM); min asks for the smallest")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "run the checks, print the plan (each step, then what is put back after the resume or a failure), and change nothing")
 	fs.StringVar(&o.Test, "test", "", "a pm_test level (freezer, devices, platform, processors, core): go through hibernation up to it and come back without powering off")
-	fs.StringSliceVar(&o.IgnoreChecks, "ignore-check", nil, "go on although this named check fails (loudly)")
-	fs.BoolVar(&o.NoRecord, "no-record", false, "go on without an image record of this boot: a boot under another kernel then cannot kexec into this one")
+	overrideFlags(fs, o)
 	fs.BoolVar(&o.NoHooks, "no-hooks", false, "run no pre or post hooks")
 	fs.DurationVar(&o.HookTimeout, "hook-timeout", hibernate.DefaultHookTimeout, "kill a hook that runs longer (said, and the hibernation goes on)")
 	fs.StringVar(&a.root, "root", "/", "the machine's root (a fake tree in tests)")
 	return fs, &a
+}
+
+// overrideFlags are the flags that let now and prepare go on past a failed check.
+func overrideFlags(fs *flagSet, o *hibernate.Options) {
+	fs.StringSliceVar(&o.IgnoreChecks, "ignore-check", nil, "go on although this named check fails (loudly)")
+	fs.BoolVar(&o.NoRecord, "no-record", false, "go on without an image record of this boot: a boot under another kernel then cannot kexec into this one")
 }
 
 func runNow(env Env, args []string) error {

@@ -33,8 +33,7 @@ place; the rest is systemd-sleep's (its hooks, once; its HibernateMode; the writ
 Without systemd, 'hibernate now' is the whole path.`)
 	fs.StringVar(&a.verb, "for", "", "the systemd-sleep action that follows: "+strings.Join(hibernate.SleepVerbs, ", "))
 	fs.BoolVar(&a.o.DryRun, "dry-run", false, "run the checks, print what would be done, and change nothing")
-	fs.StringSliceVar(&a.o.IgnoreChecks, "ignore-check", nil, "go on although this named check fails (loudly)")
-	fs.BoolVar(&a.o.NoRecord, "no-record", false, "go on without an image record of this boot: a boot under another kernel then cannot kexec into this one")
+	overrideFlags(fs, &a.o)
 	fs.StringVar(&a.root, "root", "/", "the machine's root (a fake tree in tests)")
 	return fs, &a
 }
