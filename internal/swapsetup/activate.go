@@ -15,7 +15,12 @@ import (
 // activation ends every swap's plan: our image record stamped into the swap header, swapon, and
 // this boot's resume device. An active swap is only pointed at: its header is the kernel's now.
 func (pl planner) activation(p *Plan, active bool) {
-	if active {
+	if pl.o.HibernateOnly {
+		if pl.o.Record != nil {
+			p.add(stampRecord{res: p.res, rec: *pl.o.Record})
+		}
+		p.note("%s is a hibernation file: not activated (hibernate now activates it just before the image is written, at the lowest priority, and deactivates it after the resume)", p.res.File)
+	} else if active {
 		p.res.Activated = true
 		p.note("%s is already active: not activated again", p.res.swapName())
 		if pl.o.Record != nil {

@@ -30,6 +30,11 @@ type Options struct {
 	Fstab bool
 	// WriteBootConfig puts resume= and resume_offset= into the boot configuration found.
 	WriteBootConfig bool
+	// HibernateOnly makes File a hibernation file, never a swap for daily use: made and
+	// stamped, but not activated (hibernate now activates it just before the image is written,
+	// at the kernel's lowest priority, and deactivates it after). For machines whose daily swap
+	// is zram.
+	HibernateOnly bool
 }
 
 // Result is what setup did, and the kernel parameters that find this swap at boot.
@@ -53,6 +58,8 @@ type Result struct {
 
 	Disk      string `json:"disk,omitempty"`      // --new-partition: the disk
 	Partition int    `json:"partition,omitempty"` // --new-partition: the partition's number
+
+	HibernateOnly bool `json:"hibernate_only,omitempty"` // File is a hibernation file, left inactive
 
 	offsetPending bool // a new swap file's ResumeOffset: known once the file is made
 }
@@ -108,6 +115,9 @@ func (pl planner) setup() (*Plan, error) {
 	if n := pl.o.targets(); n != 1 {
 		return nil, noTarget(pl.fs, n)
 	}
+	if err := pl.o.hibernateOnlyConflicts(); err != nil {
+		return nil, err
+	}
 	if err := pl.sameSwap(prev); err != nil {
 		return nil, err
 	}
@@ -153,6 +163,23 @@ func (o Options) targets() int {
 	return n
 }
 
+// hibernateOnlyConflicts refuses what a hibernation file cannot be: a partition, a line of
+// /etc/fstab (every boot would activate it as daily swap), a swapon priority (it is never
+// activated by setup).
+func (o Options) hibernateOnlyConflicts() error {
+	switch {
+	case !o.HibernateOnly:
+		return nil
+	case o.File == "":
+		return fmt.Errorf("--hibernate-only is for a hibernation file (--file PATH); a partition that is not daily swap is simply left out of /etc/fstab")
+	case o.Fstab:
+		return fmt.Errorf("--hibernate-only with --fstab: a hibernation file in /etc/fstab would be activated at every boot as daily swap")
+	case o.Priority >= 0:
+		return fmt.Errorf("--hibernate-only with --priority: setup does not activate a hibernation file; hibernate now activates it at the lowest priority, so that nothing else swaps to it")
+	}
+	return nil
+}
+
 // sameSwap refuses to set up another swap than the one an earlier setup recorded.
 func (pl planner) sameSwap(prev *State) error {
 	if prev == nil {
@@ -191,6 +218,7 @@ func (a *recordSetup) afterFailure(r *work) bool { return a.prev != nil || r.st.
 func (a *recordSetup) apply(r *work) error {
 	st := r.st
 	st.File, st.DevT, st.SwapUUID = r.res.File, r.res.DevT, r.res.SwapUUID
+	st.HibernateOnly = r.res.HibernateOnly
 	st.PrevResume, st.PrevOffset = a.prevResume, a.prevOffset
 	if r.res.File == "" {
 		// The resolved path (/dev/vda2), not the spec as given (PARTUUID=…): a second run with

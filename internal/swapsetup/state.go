@@ -32,6 +32,9 @@ type State struct {
 	// NewPartition: the disk and the partition number setup made there
 	Disk      string `json:"disk,omitempty"`
 	Partition int    `json:"partition,omitempty"`
+	// HibernateOnly: File is a hibernation file, never daily swap (setup --hibernate-only);
+	// hibernate now activates it for the image and deactivates it after.
+	HibernateOnly bool `json:"hibernate_only,omitempty"`
 }
 
 func (s *State) target() string {
@@ -72,6 +75,16 @@ func saveState(fs sysfs.FS, s *State) error {
 	return writeConfig(fs, StateName, string(b)+"\n")
 }
 
+// HibernationFile is the hibernation file an earlier `setup --hibernate-only` made or kept below
+// fs, "" when setup recorded none (or a swap for daily use).
+func HibernationFile(fs sysfs.FS) (string, error) {
+	st, err := LoadState(fs)
+	if err != nil || st == nil || !st.HibernateOnly {
+		return "", err
+	}
+	return st.File, nil
+}
+
 // changed says whether a run of setup changed anything on the machine.
 func (s *State) changed() bool {
 	return s.MadeFile || s.MadeArea || s.Disk != "" || s.Activated || s.Runtime || s.FstabLine != "" || len(s.Boot) > 0
@@ -86,6 +99,7 @@ func mergeState(old, neu *State) *State {
 	}
 	m.Activated = old.Activated || neu.Activated
 	m.Runtime = old.Runtime || neu.Runtime
+	m.HibernateOnly = neu.HibernateOnly // the last setup says what the file is for
 	if neu.SwapUUID != "" {
 		m.SwapUUID = neu.SwapUUID
 	}

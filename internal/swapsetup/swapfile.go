@@ -41,6 +41,9 @@ func (pl planner) file() (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if active && pl.o.HibernateOnly {
+		return nil, fmt.Errorf("%s is active swap: swapoff %s first (and take it out of /etc/fstab): a hibernation file is active only while an image is written", name, name)
+	}
 	size, err := pl.fileSize(name)
 	if err != nil {
 		return nil, err
@@ -49,7 +52,7 @@ func (pl planner) file() (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := newPlan(pl.fs, Result{File: name, FSType: fstype, SizeBytes: size})
+	p := newPlan(pl.fs, Result{File: name, FSType: fstype, SizeBytes: size, HibernateOnly: pl.o.HibernateOnly})
 	var dev blockdev.Device
 	if old.keep {
 		dev, err = pl.keepFile(p, path, old)

@@ -276,3 +276,69 @@ func TestAutoSize(t *testing.T) {
 		t.Error("no MemTotal accepted")
 	}
 }
+
+// setup --hibernate-only makes the file, stamps the record and points this boot's hibernation at
+// it, but never activates it; it records the file as a hibernation file for hibernate now. It
+// refuses what would make the file daily swap, and an active swap file.
+func TestHibernationFile(t *testing.T) {
+	tr := faketree.New(t)
+	loopFS(t, tr, "ext4", 128, "", "-b", "4096")
+	sw := &testutil.Swapper{}
+	rec := swsusp.Record{KernelRelease: "6.1.0-test", BootID: "b0"}
+	o := Options{File: "/mnt/hibfile", Size: 32 << 20, Priority: -1, HibernateOnly: true, Record: &rec}
+	for _, c := range []struct {
+		edit func(o *Options)
+		want string
+	}{
+		{func(o *Options) { o.Fstab = true }, "would be activated at every boot"},
+		{func(o *Options) { o.Priority = 5 }, "lowest priority"},
+		{func(o *Options) { o.File, o.Device = "", "/dev/vda2" }, "is for a hibernation file"},
+	} {
+		bad := o
+		c.edit(&bad)
+		if _, err := Setup(tr.FS(), sw, bad); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("setup %+v: %v, want a refusal saying %q", bad, err, c.want)
+		}
+	}
+	if tr.FS().Exists("mnt/hibfile") {
+		t.Fatal("a refused setup made the file")
+	}
+	res, err := Setup(tr.FS(), sw, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := tr.FS().Path("mnt/hibfile")
+	if len(sw.Calls) != 0 || res.Activated || !res.HibernateOnly || res.ResumeOffset != filefragOffset(t, p) {
+		t.Fatalf("result %+v, swap calls %v: want the file made, not activated, at its offset", res, sw.Calls)
+	}
+	if a := readArea(t, p); a.Kind() != "swap" || a.Record == nil || a.Record.BootID != "b0" {
+		t.Fatalf("hibernation file %+v, want a swap area with the record stamped", a)
+	}
+	if got := tr.Read("sys/power/resume"); got != res.DevT {
+		t.Fatalf("/sys/power/resume = %q, want %s", got, res.DevT)
+	}
+	if f, err := HibernationFile(tr.FS()); err != nil || f != "/mnt/hibfile" {
+		t.Fatalf("HibernationFile = %q, %v", f, err)
+	}
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "hibernation file: not activated") {
+		t.Fatalf("notes %q, want the file said inactive", res.Notes)
+	}
+	// Run again: kept, still inactive; active (a hibernate now under way), refused.
+	again, err := Setup(tr.FS(), sw, o)
+	if err != nil || again.Made || len(sw.Calls) != 0 || again.ResumeOffset != res.ResumeOffset {
+		t.Fatalf("again: %+v, %v, swap calls %v", again, err, sw.Calls)
+	}
+	tr.Swap("/mnt/hibfile file 32764 0 -2")
+	if _, err := Setup(tr.FS(), sw, o); err == nil || !strings.Contains(err.Error(), "is active swap: swapoff /mnt/hibfile first") {
+		t.Fatalf("active: %v, want a refusal", err)
+	}
+	tr.Swap()
+	// Set up as daily swap after: the record says so, and hibernate now no longer activates it.
+	o.HibernateOnly = false
+	if _, err := Setup(tr.FS(), sw, o); err != nil || len(sw.On) != 1 {
+		t.Fatalf("daily swap: %v, swapon %v", err, sw.On)
+	}
+	if f, err := HibernationFile(tr.FS()); err != nil || f != "" {
+		t.Fatalf("after a setup for daily swap HibernationFile = %q, %v", f, err)
+	}
+}

@@ -29,7 +29,11 @@ One of:
 (MemTotal of /proc/meminfo) rounded up to a whole GiB: an image never holds more than RAM
 (it is usually far less: image_size defaults to 2/5 of RAM and images are compressed), and a
 swap that size never runs out while the machine is frozen, whatever runs at the time.
-zram is never a resume device (it is RAM); a machine whose only swap is zram needs disk swap.
+zram is never a resume device (it is RAM). On a machine whose daily swap is zram, make a
+hibernation file with --file PATH --hibernate-only: allocated once (its resume_offset never
+changes), never activated by setup nor by /etc/fstab; hibernate now activates it just before the
+image is written, at the kernel's lowest priority (nothing else swaps to it while zram has room),
+and deactivates it after the resume, and zram stays the daily swap.
 Prints resume=UUID=... [resume_offset=N] for the boot loader; --write-boot-config puts them
 into /etc/default/grub (GRUB_CMDLINE_LINUX_DEFAULT), /etc/kernel/cmdline (each when present)
 and /etc/hibernate/resume.json, with a backup (FILE.hibernate-backup) of each file changed.
@@ -72,6 +76,7 @@ func setupFlags(env Env) (*flagSet, *setupArgs) {
 	fs.IntVar(&a.o.Priority, "priority", -1, "swapon priority (default: the kernel's)")
 	fs.BoolVar(&a.o.Force, "force", false, "remake the swap area (new UUID), overwrite another file system or file")
 	fs.BoolVar(&a.o.Fstab, "fstab", false, "add the swap to /etc/fstab (once)")
+	fs.BoolVar(&a.o.HibernateOnly, "hibernate-only", false, "with --file: a hibernation file, active only while hibernate now writes the image (for zram-only machines)")
 	fs.BoolVar(&a.o.WriteBootConfig, "write-boot-config", false, "write resume= and resume_offset= into the boot configuration")
 	fs.BoolVar(&a.undo, "undo", false, "take back what setup added")
 	fs.BoolVar(&a.o.DryRun, "dry-run", false, "print the plan (every change, in order) and make none")
