@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hibernate-linux/hibernate/internal/swapsetup"
 	"github.com/hibernate-linux/hibernate/internal/swsusp"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
@@ -106,7 +105,7 @@ func Canary(fs sysfs.FS, o Options) (CanaryResult, error) {
 // left says so: what was found, what the area holds now, read back. Where the discard fails (an
 // active area cannot be written), the error says what to do before the next boot.
 func (res *CanaryResult) readBack(fs sysfs.FS, devt string) (left string, err error) {
-	swaps, _ := swapsetup.ReadProcSwaps(fs)
+	swaps, _, _ := swapsWithFile(fs) // the hibernation file too, deactivated again by now
 	c, err := swapAreaAt(fs, devt, fmt.Sprint(res.Offset), swaps)
 	if err != nil {
 		return "", err

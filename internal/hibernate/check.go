@@ -6,12 +6,14 @@ package hibernate
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/efivars"
 	"github.com/hibernate-linux/hibernate/internal/swapsetup"
+	"github.com/hibernate-linux/hibernate/internal/swsusp"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
@@ -31,8 +33,15 @@ type Report struct {
 	Checks []CheckResult `json:"checks"`
 	// ResumeDevT is the device number hibernation will write to, when known ("MAJ:MIN").
 	ResumeDevT string `json:"resume_devt,omitempty"`
-	// SetResume says that /sys/power/resume is unset and Now will set it to ResumeDevT.
+	// ResumeOffset is the page of ResumeDevT where the image's header goes (a swap file's
+	// first page; 0 for a partition).
+	ResumeOffset uint64 `json:"resume_offset,omitempty"`
+	// SetResume says that /sys/power/resume is unset and Now will set it to ResumeDevT (and
+	// resume_offset to ResumeOffset).
 	SetResume bool `json:"set_resume,omitempty"`
+	// HibernationFile is the hibernation file (setup --hibernate-only), inactive, that Now
+	// activates just before the image is written and deactivates after.
+	HibernationFile string `json:"hibernation_file,omitempty"`
 	// record is what the image-record check read, for Now's restamp decision.
 	record *recordState
 	// location is the variable Now will write on a UEFI machine, or why it cannot
@@ -68,18 +77,22 @@ func Check(fs sysfs.FS) Report {
 	add(checkLockdown(fs))
 	add(checkCmdline(fs))
 	add(checkContainer(fs))
-	swapCheck, swaps := checkSwap(fs)
+	swapCheck, swaps, hf := checkSwap(fs)
 	add(swapCheck)
-	resumeCheck, devt, set := checkResume(fs, swaps)
+	if hf.pending {
+		r.HibernationFile = hf.path
+	}
+	resumeCheck, at := checkResume(fs, swaps, hf)
 	add(resumeCheck)
-	r.ResumeDevT, r.SetResume = devt, set
+	devt := at.devt
+	r.ResumeDevT, r.ResumeOffset, r.SetResume = devt, at.offset, at.set
 	initramfsCheck, ic := checkInitramfs(fs)
-	r.location, r.locationErr = plannedLocation(fs, devt, set)
-	nextBoot, needed := checkNextBoot(fs, devt, set, ic, r.location, r.locationErr)
+	r.location, r.locationErr = plannedLocation(fs, devt, at.offset)
+	nextBoot, needed := checkNextBoot(fs, devt, at.offset, ic, r.location, r.locationErr)
 	add(nextBoot)
 	r.locationNeeded = needed
 	add(checkResumeStack(fs, devt, ic))
-	recordCheck, st := checkRecord(fs, devt, swaps, ic != nil && ic.Ours())
+	recordCheck, st := checkRecord(fs, at, swaps, hf, ic != nil && ic.Ours())
 	add(recordCheck)
 	r.record = st
 	add(initramfsCheck)
@@ -186,12 +199,14 @@ func checkContainer(fs sysfs.FS) CheckResult {
 // swap. So their sum must fit in free disk swap. systemd compares Active(anon) alone, which
 // misses the inactive half: seen here, a guest holding 64 MiB of fresh state showed
 // Active(anon) near 0. The image is compressed on disk; this estimate does not count on it.
-func checkSwap(fs sysfs.FS) (CheckResult, []swapsetup.ActiveSwap) {
+// A hibernation file (setup --hibernate-only) that is inactive counts whole: hibernate now
+// activates it (hf.pending).
+func checkSwap(fs sysfs.FS) (CheckResult, []swapsetup.ActiveSwap, hibernationFile) {
 	c := CheckResult{Name: "swap"}
-	swaps, err := swapsetup.ReadProcSwaps(fs)
+	swaps, hf, err := swapsWithFile(fs)
 	if err != nil {
 		c.Detail = err.Error()
-		return c, nil
+		return c, nil, hf
 	}
 	var disk []swapsetup.ActiveSwap
 	var zram []string
@@ -209,37 +224,110 @@ func checkSwap(fs sysfs.FS) (CheckResult, []swapsetup.ActiveSwap) {
 		if len(zram) > 0 {
 			c.Detail = fmt.Sprintf("only zram swap (%s), which lives in RAM and cannot hold a hibernation image", strings.Join(zram, ", "))
 		}
-		c.Fix = "add disk swap: hibernate setup --device /dev/PARTITION (or a swap file)"
-		return c, disk
+		c.Fix = "add disk swap: hibernate setup --device /dev/PARTITION (or a swap file; on a zram machine a hibernation file: --file PATH --hibernate-only)"
+		if hf.err != nil {
+			c.Detail += "; " + hf.err.Error()
+			c.Fix = "run hibernate setup --file " + hf.path + " --hibernate-only again"
+		}
+		return c, disk, hf
 	}
 	mem, err := fs.Meminfo()
 	if err != nil {
 		c.Detail = err.Error()
-		return c, disk
+		return c, disk, hf
 	}
 	need := mem["AnonPages"] + mem["Shmem"]
 	detail := fmt.Sprintf("%d MiB free disk swap; the image needs up to %d MiB (AnonPages %d MiB + Shmem %d MiB of /proc/meminfo)",
 		free>>20, need>>20, mem["AnonPages"]>>20, mem["Shmem"]>>20)
+	if hf.pending {
+		detail += fmt.Sprintf("; the hibernation file %s counted whole: inactive, hibernate now activates it for the image", hf.path)
+	}
 	if len(zram) > 0 {
 		detail += fmt.Sprintf("; zram %s not counted", strings.Join(zram, ", "))
 	}
 	c.Detail = detail
 	if free < need {
 		c.Fix = fmt.Sprintf("add at least %d MiB of disk swap, or free memory first", (need-free)>>20+1)
-		return c, disk
+		return c, disk, hf
 	}
 	c.OK = true
-	return c, disk
+	return c, disk, hf
+}
+
+// hibernationFile is the hibernation file `hibernate setup --hibernate-only` recorded: never
+// daily swap, active only while hibernate now writes an image.
+type hibernationFile struct {
+	path    string // "" when setup recorded none
+	pending bool   // it is inactive: hibernate now activates it, and deactivates it after
+	err     error  // it was recorded but cannot be used (gone, or no longer a swap area)
+}
+
+// swapsWithFile are the active swap areas (/proc/swaps), and the hibernation file as the area
+// it will be once hibernate now activates it, where it is inactive: the whole file free but
+// its header page, as the kernel counts a swap file's size.
+func swapsWithFile(fs sysfs.FS) ([]swapsetup.ActiveSwap, hibernationFile, error) {
+	swaps, err := swapsetup.ReadProcSwaps(fs)
+	if err != nil {
+		return nil, hibernationFile{}, err
+	}
+	name, err := swapsetup.HibernationFile(fs)
+	hf := hibernationFile{path: name, err: err}
+	if name == "" || err != nil {
+		return swaps, hf, nil
+	}
+	for _, s := range swaps {
+		if s.Filename == name {
+			return swaps, hf, nil // active already (a hibernate now under way, or a swapon by hand)
+		}
+	}
+	size, err := swapAreaSize(fs, name)
+	if err != nil {
+		hf.err = fmt.Errorf("the hibernation file %s that setup made: %w", name, err)
+		return swaps, hf, nil
+	}
+	hf.pending = true
+	return append(swaps, swapsetup.ActiveSwap{Filename: name, Type: "file", Size: size, Priority: -1}), hf, nil
+}
+
+// swapAreaSize is the usable size of the swap area in the file name below fs (the file but its
+// header page), read from its header: an error when it is no swap area.
+func swapAreaSize(fs sysfs.FS, name string) (int64, error) {
+	f, err := os.Open(fs.Path(strings.TrimPrefix(name, "/")))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	a, err := swsusp.ReadAreaHead(f, fi.Size(), 0)
+	if err != nil {
+		return 0, fmt.Errorf("read its swap header: %w", err)
+	}
+	if a.Sig != swsusp.SigSwap {
+		return 0, fmt.Errorf("it holds %s, not a plain swap area", a.Kind())
+	}
+	return fi.Size() - swsusp.PageSize, nil
+}
+
+// resumeAt is where hibernation will write the image: the device (MAJ:MIN) and the page offset
+// of its header there, and whether hibernate now must write them to /sys/power first.
+type resumeAt struct {
+	devt   string
+	offset uint64
+	set    bool
 }
 
 // checkResume tells where the image will go: /sys/power/resume must name an active disk swap
-// area, or be unset with one we can name ourselves.
-func checkResume(fs sysfs.FS, disk []swapsetup.ActiveSwap) (CheckResult, string, bool) {
+// area (or the hibernation file hf, which hibernate now activates), or be unset with one we can
+// name ourselves.
+func checkResume(fs sysfs.FS, disk []swapsetup.ActiveSwap, hf hibernationFile) (CheckResult, resumeAt) {
 	c := CheckResult{Name: "resume-device"}
 	cur, err := fs.ReadString("sys/power/resume")
 	if err != nil {
 		c.Detail = fmt.Sprintf("cannot read /sys/power/resume: %v", err)
-		return c, "", false
+		return c, resumeAt{}
 	}
 	devs, _ := blockdev.ListSysfs(fs) // paths and numbers: nothing to read on the devices
 	byPath := map[string]blockdev.Device{}
@@ -248,30 +336,50 @@ func checkResume(fs sysfs.FS, disk []swapsetup.ActiveSwap) (CheckResult, string,
 		byPath[d.Path] = d
 		byDevT[d.DevT()] = d
 	}
+	fileSays := func(name string) string {
+		if hf.pending && name == hf.path {
+			return "the hibernation file " + name + " (hibernate now activates it)"
+		}
+		return "the active swap file " + name
+	}
 	if cur != "" && cur != "0:0" {
+		off, _ := fs.ReadString("sys/power/resume_offset")
+		// The page the kernel writes the header to (0 where it has no resume_offset).
+		at := resumeAt{devt: cur}
+		at.offset, _ = strconv.ParseUint(off, 10, 64)
 		d, known := byDevT[cur]
 		for _, s := range disk {
 			if known && s.Filename == d.Path {
 				c.OK = true
 				c.Detail = fmt.Sprintf("/sys/power/resume is %s (%s), an active swap area", cur, d.Path)
-				return c, cur, false
+				return c, at
 			}
 		}
 		// A swap file: resume names the device holding it, resume_offset its header page.
-		off, _ := fs.ReadString("sys/power/resume_offset")
 		for _, s := range disk {
 			if s.Type != "file" {
 				continue
 			}
 			if fd, foff, err := swapsetup.SwapFileLocation(fs, s.Filename); err == nil && fd.DevT() == cur && fmt.Sprint(foff) == off {
 				c.OK = true
-				c.Detail = fmt.Sprintf("/sys/power/resume is %s (%s) with resume_offset %s: the active swap file %s", cur, fd.Path, off, s.Filename)
-				return c, cur, false
+				c.Detail = fmt.Sprintf("/sys/power/resume is %s (%s) with resume_offset %s: %s", cur, fd.Path, off, fileSays(s.Filename))
+				return c, at
 			}
 		}
 		c.Detail = fmt.Sprintf("/sys/power/resume is %s (resume_offset %s), which is not an active disk swap area or swap file", cur, off)
 		c.Fix = "run hibernate setup, or swapon that device"
-		return c, cur, false
+		return c, at
+	}
+	if hf.pending {
+		fd, foff, err := swapsetup.SwapFileLocation(fs, hf.path)
+		if err != nil {
+			c.Detail = fmt.Sprintf("/sys/power/resume is unset, and the hibernation file cannot be located: %v", err)
+			c.Fix = "run hibernate setup --file " + hf.path + " --hibernate-only again"
+			return c, resumeAt{}
+		}
+		c.OK = true
+		c.Detail = fmt.Sprintf("/sys/power/resume is unset; hibernate now will set it to %s (%s) at resume_offset %d: %s", fd.DevT(), fd.Path, foff, fileSays(hf.path))
+		return c, resumeAt{devt: fd.DevT(), offset: foff, set: true}
 	}
 	for _, s := range disk {
 		if s.Type != "partition" {
@@ -280,12 +388,12 @@ func checkResume(fs sysfs.FS, disk []swapsetup.ActiveSwap) (CheckResult, string,
 		if d, ok := byPath[s.Filename]; ok {
 			c.OK = true
 			c.Detail = fmt.Sprintf("/sys/power/resume is unset; hibernate now will set it to %s (%s)", d.DevT(), d.Path)
-			return c, d.DevT(), true
+			return c, resumeAt{devt: d.DevT(), set: true}
 		}
 	}
 	c.Detail = "/sys/power/resume is unset and no active swap partition can be named"
 	c.Fix = "run hibernate setup (it sets resume= and resume_offset=)"
-	return c, "", false
+	return c, resumeAt{}
 }
 
 // Slowest returns the check that took longest.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strconv"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/efivars"
@@ -43,22 +42,12 @@ var efivarsPath = efivars.Path("/", efivars.HibernateLocationName)
 // nil, without an error, on a machine that did not boot through UEFI, or when there is no
 // resume device yet; an error says why it cannot be written (no efivarfs, no UUID, no
 // os-release).
-func plannedLocation(fs sysfs.FS, devt string, setResume bool) (*efivars.HibernateLocation, error) {
+func plannedLocation(fs sysfs.FS, devt string, offset uint64) (*efivars.HibernateLocation, error) {
 	if !efivars.IsEFIBoot(fs.Root()) || devt == "" {
 		return nil, nil
 	}
 	if st, err := os.Stat(efivars.Dir(fs.Root())); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("%s is not there (efivarfs not mounted: mount -t efivarfs efivarfs %s)", efivars.Dir("/"), efivars.Dir("/"))
-	}
-	offset := uint64(0)
-	if !setResume {
-		s, err := fs.ReadString("sys/power/resume_offset")
-		if err != nil {
-			return nil, fmt.Errorf("read /sys/power/resume_offset: %w", err)
-		}
-		if offset, err = strconv.ParseUint(s, 10, 64); err != nil {
-			return nil, fmt.Errorf("/sys/power/resume_offset %q: %w", s, err)
-		}
 	}
 	d, err := blockdev.Find(fs, devt)
 	if err != nil {

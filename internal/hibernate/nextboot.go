@@ -20,22 +20,18 @@ type resumeSource struct {
 }
 
 // checkNextBoot answers: will the boot after the hibernation look for the image where the
-// kernel writes it? The kernel writes to /sys/power/resume (devt) at resume_offset; the next
+// kernel writes it? The kernel writes to /sys/power/resume (devt) at resume_offset (offset); the next
 // boot looks where its command line says (this boot's, GRUB's menu and defaults, kernel-install's
 // command line: each must agree), else where its initramfs says. Every one of them that names a
 // place must name that one; and one of them must name it, unless our /init boots next (it scans,
 // and on a UEFI machine reads the HibernateLocation EFI variable loc that Now writes, when built
 // for this system: needsLoc then says that the next boot counts on it; locErr says why there is
 // no loc).
-func checkNextBoot(fs sysfs.FS, devt string, setResume bool, ic *initramfs.Contents, loc *efivars.HibernateLocation, locErr error) (c CheckResult, needsLoc bool) {
+func checkNextBoot(fs sysfs.FS, devt string, offset uint64, ic *initramfs.Contents, loc *efivars.HibernateLocation, locErr error) (c CheckResult, needsLoc bool) {
 	c = CheckResult{Name: "next-boot"}
 	if devt == "" {
 		c.OK, c.Detail = true, "no resume device yet: see the resume-device check"
 		return c, false
-	}
-	offset := uint64(0)
-	if !setResume {
-		offset, _ = strconv.ParseUint(readOr(fs, "sys/power/resume_offset", "0"), 10, 64)
 	}
 	where := fmt.Sprintf("%s at page %d", devt, offset)
 	sources, bad := commandLineSources(fs)

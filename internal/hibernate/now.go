@@ -197,6 +197,8 @@ func (a *applier) do(s Action) error {
 		return a.preHook(s)
 	case ActRestamp:
 		return a.restamp(s)
+	case ActActivate:
+		return a.activate(s)
 	case ActWrite:
 		a.k.logf("%s", s)
 		return a.write(s)
@@ -266,6 +268,32 @@ func (a *applier) restamp(s Action) error {
 	return nil
 }
 
+// activate stamps the record of this boot on the hibernation file, which is inactive (nothing
+// to swapoff), and swapons it at the kernel's lowest priority (no priority given: the kernel's
+// next, below every area active now).
+func (a *applier) activate(s Action) error {
+	if s.record != nil {
+		if err := stampFile(a.fs, s.Path, a.k); err != nil {
+			return err
+		}
+	}
+	a.k.logf("activating the hibernation file %s for the image", s.Path)
+	if err := a.swapper().Swapon(s.Path, -1); err != nil {
+		return fmt.Errorf("activate the hibernation file: %w", err)
+	}
+	return nil
+}
+
+// deactivate swapoffs the hibernation file after the resume (or a failure): a swapoff that
+// fails (the memory to take its pages back is not there) leaves it active, said loudly.
+func (a *applier) deactivate(u Undo) {
+	if err := a.swapper().Swapoff(u.Path); err != nil {
+		a.k.logf("could not deactivate the hibernation file %s: %v; it stays active swap until `swapoff %s` succeeds", u.Path, err, u.Path)
+		return
+	}
+	a.res.Restored = append(a.res.Restored, "swapoff "+u.Path)
+}
+
 // swapper is the one of the options, else the system's; below a fake root one that refuses, so
 // that the machine that runs us is never swapped off for a fake tree.
 func (a *applier) swapper() swapsetup.Swapper { return swapperFor(a.fs, a.o) }
@@ -323,6 +351,8 @@ func (a *applier) undo(us []Undo, tried int) {
 			a.res.Restored = append(a.res.Restored, fmt.Sprintf("%s = %s", u.Path, u.Value))
 		case ActClearLocation:
 			a.clearLocation(u)
+		case ActDeactivate:
+			a.deactivate(u)
 		default:
 			a.k.logf("hibernate now: no undo %q", u.Kind)
 		}

@@ -21,6 +21,12 @@ const (
 	ActHibernate ActionKind = "hibernate" // write disk to /sys/power/state: the machine powers off here
 	ActRestore   ActionKind = "restore"   // write Value back to the file Path
 
+	// ActActivate stamps the image record of this boot on the hibernation file Path (setup
+	// --hibernate-only), then swapons it at the kernel's lowest priority; ActDeactivate, its
+	// undo, swapoffs it again.
+	ActActivate   ActionKind = "activate"
+	ActDeactivate ActionKind = "deactivate"
+
 	// ActSetLocation writes systemd's HibernateLocation EFI variable (Path) with the JSON
 	// Value, just before the write of disk; ActClearLocation, its undo, deletes it again unless
 	// it is by then another system's (Value: the JSON written).
@@ -58,6 +64,14 @@ func (a Action) String() string {
 		return fmt.Sprintf("write %s to %s", a.Value, a.Path)
 	case ActRestore:
 		return fmt.Sprintf("restore %s to %s", a.Path, a.Value)
+	case ActActivate:
+		stamp := "stamp the image record of this boot on"
+		if a.record == nil {
+			stamp = "no image record on (--no-record)"
+		}
+		return fmt.Sprintf("%s the hibernation file %s and swapon it (the kernel's lowest priority: nothing else swaps to it while other swap has room)", stamp, a.Path)
+	case ActDeactivate:
+		return fmt.Sprintf("swapoff the hibernation file %s (it is never daily swap)", a.Path)
 	case ActSetLocation:
 		if a.BestEffort {
 			return fmt.Sprintf("write systemd's HibernateLocation EFI variable %s (best effort: the next boot is told the place otherwise): %s", a.Path, a.Value)
@@ -154,6 +168,15 @@ func Plan(f Facts, o Options) (NowPlan, error) {
 	if a, ok := restampAction(f.Report, o); ok {
 		p.Steps = append(p.Steps, a)
 	}
+	var deactivate []Undo
+	if hf := f.Report.HibernationFile; hf != "" {
+		a := Action{Kind: ActActivate, Path: hf}
+		if st := f.Report.record; !o.NoRecord && st != nil && st.pending {
+			a.record = st
+		}
+		deactivate = append(deactivate, Undo{Step: len(p.Steps), Action: Action{Kind: ActDeactivate, Path: hf}})
+		p.Steps = append(p.Steps, a)
+	}
 	for _, w := range writes {
 		p.Undo = append(p.Undo, Undo{Step: len(p.Steps), Action: Action{Kind: ActRestore, Path: w.Path, Value: w.Was}})
 		p.Steps = append(p.Steps, w)
@@ -163,6 +186,9 @@ func Plan(f Facts, o Options) (NowPlan, error) {
 		return NowPlan{}, err
 	}
 	p.Steps = append(p.Steps, Action{Kind: ActHibernate, Path: "/sys/power/state", Value: "disk"})
+	// The settings first (resume no longer names the file when it goes), then the file, then
+	// the post hooks, which see the machine as it was.
+	p.Undo = append(p.Undo, deactivate...)
 	p.Undo = append(p.Undo, posts...)
 	return p, nil
 }
@@ -241,7 +267,7 @@ func powerSettings(disk string, rep Report, o Options) ([][2]string, error) {
 		out = append(out, [2]string{"image_size", size})
 	}
 	if rep.SetResume && rep.ResumeDevT != "" {
-		out = append(out, [2]string{"resume_offset", "0"}, [2]string{"resume", rep.ResumeDevT})
+		out = append(out, [2]string{"resume_offset", fmt.Sprint(rep.ResumeOffset)}, [2]string{"resume", rep.ResumeDevT})
 	}
 	if o.Test != "" {
 		if err := pmTest(o.Test); err != nil {
@@ -300,7 +326,7 @@ func pmTest(level string) error {
 // (or none) on an area little enough in use to swapoff.
 func restampAction(rep Report, o Options) (Action, bool) {
 	st := rep.record
-	if o.NoRecord || rep.ResumeDevT == "" || st == nil || st.current || !st.canStamp {
+	if o.NoRecord || rep.ResumeDevT == "" || st == nil || st.current || !st.canStamp || st.pending {
 		return Action{}, false
 	}
 	target := st.dev.Path

@@ -25,19 +25,22 @@ type recordState struct {
 	record   *swsusp.Record
 	current  bool // the record names this boot
 	canStamp bool // not current, but swapoff-stamp-swapon is safe now
-	why      string
+	// pending: the area is the hibernation file, inactive: hibernate now stamps it before it
+	// activates it (no swapoff)
+	pending bool
+	why     string
 }
 
-// inspectRecord reads the record of the swap area hibernation will use: the partition devt, or
-// the active swap file on devt at /sys/power/resume_offset.
-func inspectRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap) (recordState, error) {
+// inspectRecord reads the record of the swap area hibernation will use: the partition at.devt,
+// or the swap file on it at page at.offset (active, or the hibernation file hf).
+func inspectRecord(fs sysfs.FS, at resumeAt, swaps []swapsetup.ActiveSwap, hf hibernationFile) (recordState, error) {
 	var st recordState
-	off, _ := fs.ReadString("sys/power/resume_offset")
-	sa, err := swapAreaAt(fs, devt, off, swaps)
+	sa, err := swapAreaAt(fs, at.devt, fmt.Sprint(at.offset), swaps)
 	if err != nil {
 		return st, err
 	}
 	st.dev, st.swap, st.file = sa.dev, sa.swap, sa.file
+	st.pending = hf.pending && sa.file == hf.path
 	where, _ := sa.header(0) // a partition's area at its start, as setup makes it
 	area := strings.TrimPrefix(where, "/")
 	f, err := os.Open(fs.Path(area))
@@ -125,19 +128,19 @@ func swapAreaAt(fs sysfs.FS, devt, off string, swaps []swapsetup.ActiveSwap) (sw
 // a reason to refuse only when our initramfs boots next and the record names another kernel
 // than this one (that kexec would boot the wrong kernel for this image); a missing record, or
 // one of an earlier boot of this same kernel, is said and is no reason to refuse.
-func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap, ours bool) (CheckResult, *recordState) {
+func checkRecord(fs sysfs.FS, at resumeAt, swaps []swapsetup.ActiveSwap, hf hibernationFile, ours bool) (CheckResult, *recordState) {
 	c := CheckResult{Name: "image-record"}
 	if !ours {
 		c.OK = true
 		c.Detail = "not needed: the initramfs is not hibernate's, and only hibernate's /init reads the record"
 		return c, nil
 	}
-	if devt == "" {
+	if at.devt == "" {
 		c.Detail = "no resume device to read the image record from"
 		c.Fix = "see the resume-device check"
 		return c, nil
 	}
-	st, err := inspectRecord(fs, devt, swaps)
+	st, err := inspectRecord(fs, at, swaps, hf)
 	if err != nil {
 		c.Detail = err.Error()
 		return c, nil
@@ -145,6 +148,9 @@ func checkRecord(fs sysfs.FS, devt string, swaps []swapsetup.ActiveSwap, ours bo
 	switch {
 	case st.current:
 		c.OK, c.Detail = true, st.why
+	case st.pending:
+		c.OK = true
+		c.Detail = st.why + "; hibernate now will stamp it on the hibernation file before activating it"
 	case st.canStamp:
 		c.OK = true
 		c.Detail = st.why + fmt.Sprintf("; hibernate now will stamp it (swapoff, stamp, swapon: %d MiB of swap in use)", st.swap.Used>>20)
@@ -181,14 +187,7 @@ func stampRecord(fs sysfs.FS, st recordState, sw swapsetup.Swapper, k kmsg) erro
 	if err := sw.Swapoff(target); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(fs.Path(strings.TrimPrefix(target, "/")), os.O_RDWR, 0)
-	if err == nil {
-		err = swsusp.StampRecord(f, 0, rec)
-		if serr := f.Sync(); err == nil {
-			err = serr
-		}
-		f.Close()
-	}
+	err := writeRecord(fs, target, rec)
 	if onErr := sw.Swapon(target, st.swap.Priority); onErr != nil {
 		return fmt.Errorf("swapon %s again after stamping: %w (stamp: %v)", target, onErr, err)
 	}
@@ -196,4 +195,31 @@ func stampRecord(fs sysfs.FS, st recordState, sw swapsetup.Swapper, k kmsg) erro
 		return fmt.Errorf("stamp the image record on %s: %w", target, err)
 	}
 	return nil
+}
+
+// stampFile writes the record of this boot on the inactive swap file name (the hibernation
+// file, before it is activated).
+func stampFile(fs sysfs.FS, name string, k kmsg) error {
+	rec := imagerecord.ThisBoot(fs, fs.Root(), imagerecord.BootFSUUID(fs), time.Now())
+	k.logf("stamping the image record for %s on the hibernation file %s", rec.KernelRelease, name)
+	if err := writeRecord(fs, name, rec); err != nil {
+		return fmt.Errorf("stamp the image record on %s: %w", name, err)
+	}
+	return nil
+}
+
+// writeRecord stamps rec into the swap header of the inactive area name, and syncs it.
+func writeRecord(fs sysfs.FS, name string, rec swsusp.Record) error {
+	f, err := os.OpenFile(fs.Path(strings.TrimPrefix(name, "/")), os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = swsusp.StampRecord(f, 0, rec)
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

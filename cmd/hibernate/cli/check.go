@@ -25,7 +25,7 @@ support: it says which). Each check prints its reason and, where it fails, the f
 On an EFI machine it also shows systemd's HibernateLocation variable when one is set, and
 whether it is this system's. Changes nothing.
 Exit status: 0 ready, 1 not ready, 2 cannot tell.`)
-	fs.BoolVar(&a.asJSON, "json", false, `print {"ready": bool, "checks": [{"name","ok","detail","fix"}], "hibernate_location"?: {"location","device","matches","detail"}}`)
+	fs.BoolVar(&a.asJSON, "json", false, `print {"ready": bool, "checks": [{"name","ok","detail","fix"}], "resume_devt", "resume_offset", "hibernation_file"?, "hibernate_location"?: {"location","device","matches","detail"}}`)
 	fs.StringVar(&a.root, "root", "/", "the machine's root (a fake tree in tests)")
 	return fs, &a
 }
