@@ -291,6 +291,7 @@ func (a *applier) deactivate(u Undo) {
 		a.k.logf("could not deactivate the hibernation file %s: %v; it stays active swap until `swapoff %s` succeeds", u.Path, err, u.Path)
 		return
 	}
+	a.k.logf("deactivated the hibernation file %s: it is no swap again until the next hibernation", u.Path)
 	a.res.Restored = append(a.res.Restored, "swapoff "+u.Path)
 }
 

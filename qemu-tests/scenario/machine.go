@@ -75,6 +75,8 @@ type Swap struct {
 	// NoBootConfig keeps setup's parameters out of a boot loader guest's configuration
 	// (NoResumeInBootConfig): its next boots are told nothing of the swap.
 	NoBootConfig bool
+	// HibernateOnly makes File a hibernation file (setup --hibernate-only): never daily swap.
+	HibernateOnly bool
 }
 
 // An Option is a guest variant, given to New.
@@ -118,6 +120,13 @@ func SwapPartition(mib int) Option { return func(c *Config) { c.Swap.PartitionMi
 // size "" for 320M), and no swap partition on the disk.
 func SwapFile(path, size string) Option {
 	return func(c *Config) { c.Swap = Swap{PartitionMiB: -1, File: path, FileSize: size} }
+}
+
+// HibernationFile makes path on the root file system a hibernation file (setup --file PATH
+// --hibernate-only), and gives the guest no swap partition: hibernate now activates the file
+// for the image only.
+func HibernationFile(path string) Option {
+	return func(c *Config) { c.Swap = Swap{PartitionMiB: -1, File: path, HibernateOnly: true} }
 }
 
 // SwapOnSecondDisk puts the swap on a second disk (Guest.SwapDisk), and none on the first.

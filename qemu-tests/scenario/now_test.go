@@ -195,21 +195,7 @@ func TestNowHooksAroundResume(t *testing.T) {
 	before := readPower(t, ctx, vm)
 	do(t, ctx, vm, h.HibernateNow)
 	vm2 := resumeBoot(t, ctx, h, h.Setup.KernelParams)
-	if _, err := vm2.WaitConsole(ctx, NowResumedKmsg); err != nil {
-		t.Fatal(err)
-	}
-	// The post hooks run after that line: wait for hibernate now's last one, NowResumedOut,
-	// which it prints once they have all run.
-	var out []byte
-	for !strings.Contains(string(out), NowResumedOut) {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("hibernate now did not finish after the resume:\n%s", out)
-		case <-time.After(200 * time.Millisecond):
-		}
-		out, _ = vm2.ReadFile(ctx, NowOut)
-	}
-	t.Logf("hibernate now said:\n%s", indent(string(out)))
+	t.Logf("hibernate now said:\n%s", indent(nowFinished(t, ctx, vm2)))
 	log, err := vm2.ReadFile(ctx, HooksLog)
 	if err != nil {
 		t.Fatal(err)

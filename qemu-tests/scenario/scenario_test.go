@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,6 +102,26 @@ func resumeBoot(t *testing.T, ctx context.Context, m *Machine, extra string) *ha
 		t.Fatalf("resume: %v\nlogs: %v", err, m.Summary.Logs)
 	}
 	return vm
+}
+
+// nowFinished waits, after a resume, for hibernate now to have put everything back and run the
+// post hooks (they run after its kernel log line NowResumedKmsg; NowResumedOut is its last
+// line of output, printed once they all have), and returns what it said.
+func nowFinished(t *testing.T, ctx context.Context, vm *harness.VM) string {
+	t.Helper()
+	if _, err := vm.WaitConsole(ctx, NowResumedKmsg); err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	for !strings.Contains(string(out), NowResumedOut) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("hibernate now did not finish after the resume:\n%s", out)
+		case <-time.After(200 * time.Millisecond):
+		}
+		out, _ = vm.ReadFile(ctx, NowOut)
+	}
+	return string(out)
 }
 
 // firstBoot builds and boots the test's guest, makes its swap and starts the job: a guest to

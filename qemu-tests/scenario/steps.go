@@ -53,6 +53,9 @@ func (m *Machine) SetupSwap(ctx context.Context, vm *harness.VM) error {
 		// writes it into the boot configuration (/etc/kernel/cmdline of the guest, which the
 		// harness, as its boot loader, then passes: Setup.KernelParams).
 		args = []string{"setup", "--file", f, "--size", m.Config.Swap.FileSize, "--write-boot-config", "--json"}
+		if m.Config.Swap.HibernateOnly {
+			args = append(args, "--hibernate-only")
+		}
 	}
 	r, err := run(ctx, vm, m.Command(args...)...)
 	if err != nil {

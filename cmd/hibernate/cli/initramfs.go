@@ -13,6 +13,7 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/efivars"
 	"github.com/hibernate-linux/hibernate/internal/initramfs"
 	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
+	"github.com/hibernate-linux/hibernate/internal/swapsetup"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
@@ -121,6 +122,13 @@ func runInitramfs(env Env, args []string) error {
 	}
 	if err := addVolumeFlags(&o.Config, a.luks, a.lvm); err != nil {
 		return err
+	}
+	if !fs.Changed("resume") {
+		// The resume device of this machine's setup: a hibernation file is said by its name.
+		if hf, err := swapsetup.HibernationFile(machine); err == nil && hf != "" && o.Config.Resume != "" {
+			o.Config.HibernationFile = hf
+			notes = append(notes, fmt.Sprintf("the resume device %s at page %d is the hibernation file %s (setup --hibernate-only)", o.Config.Resume, o.Config.ResumeOffset, hf))
+		}
 	}
 	osr, note := systemOSRelease(a.root)
 	o.Config.OSRelease = osr

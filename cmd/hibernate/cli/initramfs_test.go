@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -328,5 +329,28 @@ func TestInitramfsBuildCarriesOSRelease(t *testing.T) {
 				t.Errorf("stdout %q, want %q", stdout.String(), tc.say)
 			}
 		})
+	}
+}
+
+// Built for a machine whose resume device is a hibernation file (setup --hibernate-only), the
+// config names the file and the build says so; without one, nothing is said.
+func TestInitramfsBuildNamesHibernationFile(t *testing.T) {
+	for _, hibernateOnly := range []bool{true, false} {
+		tr := faketree.New(t)
+		tr.Write("modules/modules.builtin", "")
+		tr.Write("etc/hibernate/resume.json", `{"resume": "UUID=abc", "resume_offset": 34816}`)
+		tr.Write("var/lib/hibernate/setup.json", fmt.Sprintf(`{"format": 1, "file": "/hibfile", "devt": "254:1", "swap_uuid": "x", "hibernate_only": %v}`, hibernateOnly))
+		out := filepath.Join(t.TempDir(), "initrd")
+		var stdout, stderr bytes.Buffer
+		code := Run(Env{Stdout: &stdout, Stderr: &stderr}, []string{"initramfs", "build", "--root", tr.Root, "--kernel-release", "R",
+			"--modules", filepath.Join(tr.Root, "modules"), "--base", cliBase(t), "--out", out, "--compress", "none"})
+		if code != 0 {
+			t.Fatalf("exit %d: %s%s", code, stdout.String(), stderr.String())
+		}
+		cfg := builtConfig(t, out)
+		said := strings.Contains(stdout.String(), "is the hibernation file /hibfile")
+		if (cfg.HibernationFile == "/hibfile") != hibernateOnly || said != hibernateOnly || cfg.ResumeOffset != 34816 {
+			t.Errorf("hibernate_only %v: config %+v, said %v:\n%s", hibernateOnly, cfg, said, stdout.String())
+		}
 	}
 }

@@ -45,6 +45,10 @@ type Config struct {
 	// Resume is the resume= spec used when the kernel command line has none ("" = scan for an image).
 	Resume       string `json:"resume,omitempty"`
 	ResumeOffset uint64 `json:"resume_offset,omitempty"`
+	// HibernationFile is the hibernation file at Resume and ResumeOffset, as on the machine
+	// (setup --hibernate-only): inactive but while hibernate now writes an image, so that no
+	// boot finds it in /proc/swaps. Said, not used: the offset finds it.
+	HibernationFile string `json:"hibernation_file,omitempty"`
 	// WaitSeconds bounds the wait for the resume device (0 = the default).
 	WaitSeconds float64 `json:"wait_seconds,omitempty"`
 	// Volumes are the LUKS volumes /init unlocks before it looks for the resume device and
