@@ -136,9 +136,14 @@ func sleepAction(mode string) string {
 	return "hibernate"
 }
 
-// runHook runs one hook as systemd-sleep does: argv phase action, SYSTEMD_SLEEP_ACTION=action,
-// stdin /dev/null, in its own process group, killed with the group at the timeout.
-func runHook(fs sysfs.FS, p, phase, action string, timeout time.Duration) HookRun {
+// runHook runs one hook as systemd-sleep does: argv phase action, SYSTEMD_SLEEP_ACTION=env
+// (action where env is ""; for suspend-then-hibernate, the step under way: suspend, hibernate or
+// suspend-after-failed-hibernate), stdin /dev/null, in its own process group, killed with the
+// group at the timeout.
+func runHook(fs sysfs.FS, p, phase, action, env string, timeout time.Duration) HookRun {
+	if env == "" {
+		env = action
+	}
 	r := HookRun{Path: p, Args: []string{phase, action}, Exit: -1}
 	if timeout <= 0 {
 		timeout = DefaultHookTimeout
@@ -155,7 +160,7 @@ func runHook(fs sysfs.FS, p, phase, action string, timeout time.Duration) HookRu
 	defer out.Close()
 	_ = os.Remove(out.Name())
 	cmd := exec.CommandContext(ctx, fs.Path(strings.TrimPrefix(p, "/")), phase, action)
-	cmd.Env = append(os.Environ(), "SYSTEMD_SLEEP_ACTION="+action)
+	cmd.Env = append(os.Environ(), "SYSTEMD_SLEEP_ACTION="+env)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

@@ -34,6 +34,9 @@ type Options struct {
 	// testResume lets the mode be test_resume: only Canary sets it, which reads the area back
 	// after and discards what the kernel may leave there.
 	testResume bool
+	// thenHibernate says that this hibernation ends a suspend-then-hibernate
+	// (SuspendThenHibernate): the hooks get "suspend-then-hibernate", SYSTEMD_SLEEP_ACTION=hibernate.
+	thenHibernate bool
 }
 
 // Result says what happened.
@@ -241,7 +244,11 @@ func (a *applier) preHook(s Action) error {
 }
 
 func (a *applier) runHook(s Action) HookRun {
-	r := runHook(a.fs, s.Path, s.Args[0], s.Args[1], a.o.HookTimeout)
+	env := ""
+	if len(s.Args) > 2 {
+		env = s.Args[2]
+	}
+	r := runHook(a.fs, s.Path, s.Args[0], s.Args[1], env, a.o.HookTimeout)
 	a.res.Hooks = append(a.res.Hooks, r)
 	a.k.logf("hook %s", r)
 	return r

@@ -53,6 +53,9 @@ type Action struct {
 func (a Action) String() string {
 	switch a.Kind {
 	case ActRunHook:
+		if len(a.Args) > 2 {
+			return fmt.Sprintf("run %s %s (SYSTEMD_SLEEP_ACTION=%s)", a.Path, strings.Join(a.Args[:2], " "), a.Args[2])
+		}
 		return fmt.Sprintf("run %s %s", a.Path, strings.Join(a.Args, " "))
 	case ActRestamp:
 		return fmt.Sprintf("stamp the image record of this boot on %s (swapoff, stamp, swapon), unless by then it is inactive or has over %d MiB in use", a.Path, restampLimit>>20)
@@ -160,10 +163,13 @@ func Plan(f Facts, o Options) (NowPlan, error) {
 	}
 	p := NowPlan{Refused: f.Refused}
 	var posts []Undo
-	verb := sleepAction(o.Mode)
+	args := func(phase string) []string { return []string{phase, sleepAction(o.Mode)} }
+	if o.thenHibernate {
+		args = func(phase string) []string { return []string{phase, SuspendThenHibernateVerb, "hibernate"} }
+	}
 	for _, h := range f.Hooks {
-		posts = append(posts, Undo{Step: len(p.Steps), Action: Action{Kind: ActRunHook, Path: h, Args: []string{"post", verb}}})
-		p.Steps = append(p.Steps, Action{Kind: ActRunHook, Path: h, Args: []string{"pre", verb}})
+		posts = append(posts, Undo{Step: len(p.Steps), Action: Action{Kind: ActRunHook, Path: h, Args: args("post")}})
+		p.Steps = append(p.Steps, Action{Kind: ActRunHook, Path: h, Args: args("pre")})
 	}
 	if a, ok := restampAction(f.Report, o); ok {
 		p.Steps = append(p.Steps, a)
