@@ -54,6 +54,7 @@ type Config struct {
 	Ticks       int      // job lines to see before StartJob returns, default 3
 	NowFlags    []string // more flags for `hibernate now --mode shutdown`
 	CutPower    string   // HibernateNow pulls the plug when this console line appears
+	S3          bool     // the machine offers suspend to RAM (ACPI S3, SuspendToRAM)
 	Package     string   // the .deb the Debian guest installs hibernate from (instead of make install)
 	MDRoot      bool     // the Debian guest's root on an md RAID1, booting the distribution's initramfs (MDRAID1Root)
 	// EncryptedRoot puts the Debian guest on the installer's encrypted LVM layout (EncryptedLVMRoot).
@@ -121,6 +122,10 @@ func SwapPartition(mib int) Option { return func(c *Config) { c.Swap.PartitionMi
 func SwapFile(path, size string) Option {
 	return func(c *Config) { c.Swap = Swap{PartitionMiB: -1, File: path, FileSize: size} }
 }
+
+// SuspendToRAM gives the guest ACPI S3, which q35 machines of QEMU do not offer by default:
+// suspend to RAM, woken by the RTC's alarm or by QMP's system_wakeup.
+func SuspendToRAM() Option { return func(c *Config) { c.S3 = true } }
 
 // HibernationFile makes path on the root file system a hibernation file (setup --file PATH
 // --hibernate-only), and gives the guest no swap partition: hibernate now activates the file
@@ -246,6 +251,9 @@ func (m *Machine) Spec(cmdline string) harness.Spec {
 	}
 	s := harness.Spec{Name: m.Config.Name, Kernel: m.Guest.Kernel, Initrd: m.Guest.Initrd, Cmdline: cmdline,
 		MemoryMiB: m.Config.MemoryMiB, Disks: disks, LogDir: m.Artifacts.LogDir, Agent: true}
+	if m.Config.S3 {
+		s.ExtraArgs = append(s.ExtraArgs, "-global", "ICH9-LPC.disable_s3=0")
+	}
 	if m.viaFirmware {
 		// Firmware nil on a BIOSGrub guest: QEMU's own BIOS boots the first disk.
 		s.Kernel, s.Initrd, s.Cmdline, s.Firmware = "", "", "", m.Guest.Firmware

@@ -3,7 +3,6 @@ package scenario
 import (
 	"context"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -112,16 +111,7 @@ func nowFinished(t *testing.T, ctx context.Context, vm *harness.VM) string {
 	if _, err := vm.WaitConsole(ctx, NowResumedKmsg); err != nil {
 		t.Fatal(err)
 	}
-	var out []byte
-	for !strings.Contains(string(out), NowResumedOut) {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("hibernate now did not finish after the resume:\n%s", out)
-		case <-time.After(200 * time.Millisecond):
-		}
-		out, _ = vm.ReadFile(ctx, NowOut)
-	}
-	return string(out)
+	return waitOutput(t, ctx, vm, NowResumedOut)
 }
 
 // firstBoot builds and boots the test's guest, makes its swap and starts the job: a guest to

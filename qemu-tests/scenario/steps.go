@@ -321,3 +321,20 @@ func indent(s string) string {
 	s = strings.TrimRight(s, "\n")
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
+
+// waitEvent waits for QMP event name after the first mark events, and returns its index.
+func waitEvent(ctx context.Context, vm *harness.VM, mark int, name string) (int, error) {
+	for {
+		evs := vm.Events()
+		for i := mark; i < len(evs); i++ {
+			if evs[i].Name == name {
+				return i, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, vm.Fail("no QMP event %s: %v", name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

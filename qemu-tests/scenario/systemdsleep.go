@@ -19,6 +19,9 @@ import (
 // sleepService is the unit logind's hibernation runs, whose ExecStartPre is hibernate prepare.
 const sleepService = "systemd-hibernate.service"
 
+// serviceOf is the unit systemd runs for the sleep verb (hibernate, suspend-then-hibernate).
+func serviceOf(verb string) string { return "systemd-" + verb + ".service" }
+
 // CheckCanHibernate asks logind, as a desktop does before it shows Hibernate: CanHibernate
 // must answer "yes" (systemd's own rules: swap space, the resume device, EFI or not).
 func (m *Machine) CheckCanHibernate(ctx context.Context, vm *harness.VM) error {
@@ -132,7 +135,7 @@ func (m *Machine) SystemctlHibernateRefused(ctx context.Context, vm *harness.VM)
 		}
 		time.Sleep(time.Second)
 	}
-	j, err := m.sleepJournal(ctx, vm, 6, "refusing systemd-sleep hibernate", "initramfs: no initramfs for the running kernel")
+	j, err := m.sleepJournal(ctx, vm, sleepService, 6, "refusing systemd-sleep hibernate", "initramfs: no initramfs for the running kernel")
 	if err != nil {
 		return err
 	}
@@ -167,6 +170,70 @@ func (m *Machine) SystemctlHibernate(ctx context.Context, vm *harness.VM) error 
 	return m.waitHibernated(ctx, vm, start, "systemctl hibernate")
 }
 
+// logindPowerKey is the drop-in that makes logind hibernate on the power key, as a laptop's
+// user sets it (or HandleLidSwitch=hibernate for the lid).
+const (
+	logindPowerKey     = "/etc/systemd/logind.conf.d/50-power-key-hibernates.conf"
+	logindWatchesPower = "(Power Button)" // logind's "Watching system buttons on /dev/input/eventN (Power Button)"
+	logindPowerPressed = "Power key pressed"
+)
+
+// PowerKeyHibernate hibernates as a laptop's power key does: logind told HandlePowerKey=hibernate
+// (a drop-in, then logind restarted), and, once logind watches the ACPI power button again, the
+// button pressed through QMP (system_powerdown); then it waits for the guest to power off.
+// logind runs systemd-hibernate.service for it, as for systemctl hibernate, and the lid's
+// HandleLidSwitch takes the same way; QEMU has no ACPI lid (PNP0C0D) to close, so the power key
+// is the button the tests can press.
+func (m *Machine) PowerKeyHibernate(ctx context.Context, vm *harness.VM) error {
+	watching := func() (int, error) {
+		r, err := run(ctx, vm, "journalctl", "-b", "-u", "systemd-logind", "-o", "cat", "--no-pager")
+		return strings.Count(r.Stdout, logindWatchesPower), err
+	}
+	before, err := watching()
+	if err != nil {
+		return err
+	}
+	if _, err := run(ctx, vm, "mkdir", "-p", path.Dir(logindPowerKey)); err != nil {
+		return err
+	}
+	if err := vm.WriteFile(ctx, logindPowerKey, []byte("[Login]\nHandlePowerKey=hibernate\n"), 0o644); err != nil {
+		return err
+	}
+	if _, err := run(ctx, vm, "systemctl", "restart", "systemd-logind"); err != nil {
+		return err
+	}
+	for n := before; n <= before; {
+		select {
+		case <-ctx.Done():
+			return vm.Fail("logind, restarted, does not watch the power button (%q in its journal): %v", logindWatchesPower, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+		if n, err = watching(); err != nil {
+			return err
+		}
+	}
+	m.say("logind watches the power button, HandlePowerKey=hibernate (%s): pressing it (QMP system_powerdown)", logindPowerKey)
+	start := time.Now()
+	if _, err := vm.QMP(ctx, "system_powerdown", nil); err != nil {
+		return err
+	}
+	return m.waitHibernated(ctx, vm, start, "the power key")
+}
+
+// CheckPowerKeyInJournal reads, after the resume, that logind saw the power key and hibernated
+// for it.
+func (m *Machine) CheckPowerKeyInJournal(ctx context.Context, vm *harness.VM) error {
+	r, err := run(ctx, vm, "journalctl", "-b", "-u", "systemd-logind", "-o", "cat", "--no-pager")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(r.Stdout, logindPowerPressed) {
+		return vm.Fail("journalctl -u systemd-logind does not say %q:\n%s", logindPowerPressed, r.Stdout)
+	}
+	m.say("journalctl -u systemd-logind:\n%s", indent(lastLines(r.Stdout, 4)))
+	return nil
+}
+
 // CheckRecordOfThisBoot reads the image's record from the host: it names the boot that
 // hibernated (not setup's, of an earlier boot) and its kernel. (Our /init stamps each boot's at
 // boot; hibernate prepare restamps where that boot's initramfs did not, as a distribution's.)
@@ -189,24 +256,65 @@ func (m *Machine) CheckRecordOfThisBoot(context.Context, *harness.VM) error {
 // CheckPrepareInJournal reads, after the resume, what hibernate prepare said in the journal of
 // systemd-hibernate.service before systemd-sleep wrote the image.
 func (m *Machine) CheckPrepareInJournal(ctx context.Context, vm *harness.VM) error {
-	_, err := m.sleepJournal(ctx, vm, 8, "hibernate prepare (for systemd-sleep hibernate): checking", "ready: systemd-sleep hibernate writes the image now")
-	return err
+	return m.PrepareInJournal("hibernate")(ctx, vm)
 }
 
-// sleepJournal reads this boot's journal of systemd-hibernate.service, which must hold each of
-// wants, and shows its last n lines.
-func (m *Machine) sleepJournal(ctx context.Context, vm *harness.VM, n int, wants ...string) (string, error) {
-	j, err := run(ctx, vm, "journalctl", "-b", "-u", sleepService, "-o", "cat", "--no-pager")
+// PrepareInJournal is CheckPrepareInJournal for the unit of the sleep verb.
+func (m *Machine) PrepareInJournal(verb string) Step {
+	return func(ctx context.Context, vm *harness.VM) error {
+		_, err := m.sleepJournal(ctx, vm, serviceOf(verb), 8, "hibernate prepare (for systemd-sleep "+verb+"): checking", "ready: systemd-sleep "+verb+" writes the image now")
+		return err
+	}
+}
+
+// sleepJournal reads this boot's journal of unit (systemd-hibernate.service, …), which must hold
+// each of wants, and shows its last n lines.
+func (m *Machine) sleepJournal(ctx context.Context, vm *harness.VM, unit string, n int, wants ...string) (string, error) {
+	j, err := run(ctx, vm, "journalctl", "-b", "-u", unit, "-o", "cat", "--no-pager")
 	if err != nil {
 		return "", err
 	}
 	for _, want := range wants {
 		if !strings.Contains(j.Stdout, want) {
-			return "", vm.Fail("journalctl -u %s does not say %q:\n%s", sleepService, want, j.Stdout)
+			return "", vm.Fail("journalctl -u %s does not say %q:\n%s", unit, want, j.Stdout)
 		}
 	}
-	m.say("journalctl -u %s:\n%s", sleepService, indent(lastLines(j.Stdout, n)))
+	m.say("journalctl -u %s:\n%s", unit, indent(lastLines(j.Stdout, n)))
 	return j.Stdout, nil
+}
+
+// sleepDelay is how long systemd's suspend-then-hibernate sleeps in RAM in the tests
+// (HibernateDelaySec): on a machine without a battery, systemd hibernates when it is up.
+const (
+	sleepDelayConf = "/etc/systemd/sleep.conf.d/50-hibernate-delay.conf"
+	sleepDelay     = "20s"
+)
+
+// SystemctlSuspendThenHibernate is systemd's own suspend-then-hibernate: HibernateDelaySec
+// set short (a drop-in), systemctl suspend-then-hibernate; QEMU reports the suspend to RAM, then
+// the wake-up, which the test does not send (systemd's alarm timer, on the RTC), and the guest
+// hibernates and powers off. The guest needs S3 (SuspendToRAM).
+func (m *Machine) SystemctlSuspendThenHibernate(ctx context.Context, vm *harness.VM) error {
+	if _, err := run(ctx, vm, "mkdir", "-p", path.Dir(sleepDelayConf)); err != nil {
+		return err
+	}
+	if err := vm.WriteFile(ctx, sleepDelayConf, []byte("[Sleep]\nHibernateDelaySec="+sleepDelay+"\n"), 0o644); err != nil {
+		return err
+	}
+	mark := len(vm.Events())
+	start := time.Now()
+	if _, err := vm.Spawn(ctx, NowOut, "systemctl", "suspend-then-hibernate"); err != nil {
+		return err
+	}
+	if _, err := waitEvent(ctx, vm, mark, "SUSPEND"); err != nil {
+		return err
+	}
+	m.say("suspended to RAM %s after systemctl suspend-then-hibernate (HibernateDelaySec=%s)", time.Since(start).Round(100*time.Millisecond), sleepDelay)
+	if _, err := waitEvent(ctx, vm, mark, "WAKEUP"); err != nil {
+		return err
+	}
+	m.say("woken %s after systemctl suspend-then-hibernate, by systemd's alarm (no wake-up was sent)", time.Since(start).Round(100*time.Millisecond))
+	return m.waitHibernated(ctx, vm, start, "systemctl suspend-then-hibernate")
 }
 
 // lastLines is the last n lines of s.
