@@ -82,6 +82,9 @@ func (m *Machine) bootChain() string {
 		}
 		return fmt.Sprintf("UEFI: OVMF%s, shim and GRUB from the ESP (EFI/BOOT/BOOTX64.EFI), /boot/grub/grub.cfg, the kernel and initramfs of its entry in /boot", sb)
 	}
+	if !strings.HasSuffix(m.Guest.Kernel, ".pvh-vmlinux") {
+		return "SeaBIOS: QEMU's -kernel loader, the bzImage " + filepath.Base(m.Guest.Kernel) + ", " + filepath.Base(m.Guest.Initrd)
+	}
 	return "PVH: the kernel's ELF entry, " + filepath.Base(m.Guest.Initrd)
 }
 

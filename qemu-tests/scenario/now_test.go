@@ -218,6 +218,15 @@ func TestNowModeReboot(t *testing.T) {
 	if _, err := vm.Spawn(ctx, NowOut, h.Command("now", "--mode", "reboot")...); err != nil {
 		t.Fatal(err)
 	}
+	resumedInPlace(t, ctx, vm, mark, h.BootID)
+	samePower(t, before, readPower(t, ctx, vm))
+}
+
+// resumedInPlace waits, after console line mark, for the image written, the reboot of the same
+// QEMU (--mode reboot), the image loaded back and the job going on with the same memory, the
+// boot ID of the boot that hibernated (bootID) and hibernate now's line that it resumed.
+func resumedInPlace(t *testing.T, ctx context.Context, vm *harness.VM, mark int, bootID string) {
+	t.Helper()
 	_, saved, err := vm.WaitConsoleAfter(ctx, mark, KernelImageSaved)
 	if err != nil {
 		t.Fatal(err)
@@ -242,13 +251,12 @@ func TestNowModeReboot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.BootID != h.BootID {
-		t.Fatalf("boot ID %s, want the hibernated boot's %s", info.BootID, h.BootID)
+	if info.BootID != bootID {
+		t.Fatalf("boot ID %s, want the hibernated boot's %s", info.BootID, bootID)
 	}
 	if _, _, err := vm.WaitConsoleAfter(ctx, loaded, NowResumedKmsg); err != nil {
 		t.Fatal(err)
 	}
-	samePower(t, before, readPower(t, ctx, vm))
 }
 
 // (5) --test devices goes through hibernation up to the devices and returns in the same boot,
