@@ -314,19 +314,12 @@ func TestInitramfsBuildCarriesOSRelease(t *testing.T) {
 			for name, content := range tc.files {
 				tr.Write(name, content)
 			}
-			tr.Write("modules/modules.builtin", "")
-			out := filepath.Join(t.TempDir(), "initrd")
-			var stdout, stderr bytes.Buffer
-			code := Run(Env{Stdout: &stdout, Stderr: &stderr}, []string{"initramfs", "build", "--root", tr.Root, "--kernel-release", "R",
-				"--modules", filepath.Join(tr.Root, "modules"), "--base", cliBase(t), "--out", out, "--compress", "none"})
-			if code != 0 {
-				t.Fatalf("exit %d: %s%s", code, stdout.String(), stderr.String())
-			}
-			if got := builtConfig(t, out).OSRelease; !reflect.DeepEqual(got, tc.want) {
+			cfg, stdout := buildForTree(t, tr)
+			if got := cfg.OSRelease; !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("config os_release %+v, want %+v", got, tc.want)
 			}
-			if !strings.Contains(stdout.String(), tc.say) {
-				t.Errorf("stdout %q, want %q", stdout.String(), tc.say)
+			if !strings.Contains(stdout, tc.say) {
+				t.Errorf("stdout %q, want %q", stdout, tc.say)
 			}
 		})
 	}
@@ -337,20 +330,27 @@ func TestInitramfsBuildCarriesOSRelease(t *testing.T) {
 func TestInitramfsBuildNamesHibernationFile(t *testing.T) {
 	for _, hibernateOnly := range []bool{true, false} {
 		tr := faketree.New(t)
-		tr.Write("modules/modules.builtin", "")
 		tr.Write("etc/hibernate/resume.json", `{"resume": "UUID=abc", "resume_offset": 34816}`)
 		tr.Write("var/lib/hibernate/setup.json", fmt.Sprintf(`{"format": 1, "file": "/hibfile", "devt": "254:1", "swap_uuid": "x", "hibernate_only": %v}`, hibernateOnly))
-		out := filepath.Join(t.TempDir(), "initrd")
-		var stdout, stderr bytes.Buffer
-		code := Run(Env{Stdout: &stdout, Stderr: &stderr}, []string{"initramfs", "build", "--root", tr.Root, "--kernel-release", "R",
-			"--modules", filepath.Join(tr.Root, "modules"), "--base", cliBase(t), "--out", out, "--compress", "none"})
-		if code != 0 {
-			t.Fatalf("exit %d: %s%s", code, stdout.String(), stderr.String())
-		}
-		cfg := builtConfig(t, out)
-		said := strings.Contains(stdout.String(), "is the hibernation file /hibfile")
+		cfg, stdout := buildForTree(t, tr)
+		said := strings.Contains(stdout, "is the hibernation file /hibfile")
 		if (cfg.HibernationFile == "/hibfile") != hibernateOnly || said != hibernateOnly || cfg.ResumeOffset != 34816 {
-			t.Errorf("hibernate_only %v: config %+v, said %v:\n%s", hibernateOnly, cfg, said, stdout.String())
+			t.Errorf("hibernate_only %v: config %+v, said %v:\n%s", hibernateOnly, cfg, said, stdout)
 		}
 	}
+}
+
+// buildForTree runs `hibernate initramfs build` for the machine tr (no modules of its own, kernel
+// release R, no compression) and returns the config in what it wrote, and what it printed.
+func buildForTree(t *testing.T, tr *faketree.Tree) (config.Config, string) {
+	t.Helper()
+	tr.Write("modules/modules.builtin", "")
+	out := filepath.Join(t.TempDir(), "initrd")
+	var stdout, stderr bytes.Buffer
+	code := Run(Env{Stdout: &stdout, Stderr: &stderr}, []string{"initramfs", "build", "--root", tr.Root, "--kernel-release", "R",
+		"--modules", filepath.Join(tr.Root, "modules"), "--base", cliBase(t), "--out", out, "--compress", "none"})
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, stdout.String(), stderr.String())
+	}
+	return builtConfig(t, out), stdout.String()
 }
