@@ -92,7 +92,7 @@ func (m *Machine) buildDebian(ctx context.Context, root debroot.Root) (Guest, er
 			return g, err
 		}
 	}
-	if g.Kernel, err = BootableKernel(vmlinuz); err != nil {
+	if g.Kernel, err = m.bootKernel(vmlinuz); err != nil {
 		return g, err
 	}
 	g.Release = rel

@@ -92,15 +92,9 @@ func buildMinimal(ctx context.Context, m *Machine) (Guest, error) {
 	if err := copyFile(initrd, g.Initrd, 0o644); err != nil {
 		return g, err
 	}
-	k, err := BootableKernel(a.Kernel.Image)
+	k, err := m.bootKernel(a.Kernel.Image)
 	if err != nil {
 		return g, err
-	}
-	if c.S3 {
-		// A guest that suspends to RAM boots the bzImage through SeaBIOS, every boot: woken
-		// from S3, a PVH-booted kernel is reset over and over (seen here: QMP WAKEUP, then four
-		// RESETs and nothing on the console), SeaBIOS's resume path not being in its memory map.
-		k = a.Kernel.Image
 	}
 	g.Kernel, g.Release = k, rel
 	return g, m.writeDisks(&g, dir, tree, 1024, "")
@@ -223,6 +217,17 @@ func (m *Machine) writeDisks(g *Guest, dir, tree string, sizeMiB int, label stri
 		return fmt.Errorf("build swap disk %s: %w", g.SwapDisk, err)
 	}
 	return nil
+}
+
+// bootKernel is the kernel QEMU boots for the bzImage: BootableKernel's, but for a guest that
+// suspends to RAM (Config.S3), which boots the bzImage itself through SeaBIOS, every boot: woken
+// from S3, a PVH-booted kernel is reset over and over (seen here: QMP WAKEUP, then four RESETs
+// and nothing more on the console).
+func (m *Machine) bootKernel(bzImage string) (string, error) {
+	if m.Config.S3 {
+		return bzImage, nil
+	}
+	return BootableKernel(bzImage)
 }
 
 // BootableKernel returns the kernel for QEMU's -kernel: the ELF vmlinux inside the Debian

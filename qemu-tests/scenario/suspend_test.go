@@ -42,7 +42,7 @@ func TestSuspendThenHibernate(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("QMP SUSPEND, then WAKEUP %s after (no wake-up sent: the RTC's alarm)", time.Since(asleep).Round(100*time.Millisecond))
-	resumedInPlace(t, ctx, vm, mark, m.BootID)
+	resumedInPlace(t, ctx, vm, mark, m.BootID, true)
 	said := waitOutput(t, ctx, vm, NowResumedOut)
 	if !strings.Contains(said, "woken by the alarm") {
 		t.Fatalf("hibernate now after the resume did not say the alarm woke it:\n%s", said)

@@ -283,22 +283,24 @@ func (m *Machine) sleepJournal(ctx context.Context, vm *harness.VM, unit string,
 	return j.Stdout, nil
 }
 
-// sleepDelay is how long systemd's suspend-then-hibernate sleeps in RAM in the tests
-// (HibernateDelaySec): on a machine without a battery, systemd hibernates when it is up.
+// sleepConf is the tests' systemd-sleep configuration for suspend-then-hibernate: a short
+// HibernateDelaySec (on a machine without a battery, systemd hibernates when it is up), and
+// HibernateMode=reboot, as after a suspend QEMU's guest cannot power off (SuspendToRAM).
 const (
-	sleepDelayConf = "/etc/systemd/sleep.conf.d/50-hibernate-delay.conf"
-	sleepDelay     = "20s"
+	sleepConfPath = "/etc/systemd/sleep.conf.d/50-suspend-then-hibernate.conf"
+	sleepDelay    = "20s"
+	sleepConf     = "[Sleep]\nHibernateDelaySec=" + sleepDelay + "\nHibernateMode=reboot\n"
 )
 
-// SystemctlSuspendThenHibernate is systemd's own suspend-then-hibernate: HibernateDelaySec
-// set short (a drop-in), systemctl suspend-then-hibernate; QEMU reports the suspend to RAM, then
-// the wake-up, which the test does not send (systemd's alarm timer, on the RTC), and the guest
-// hibernates and powers off. The guest needs S3 (SuspendToRAM).
+// SystemctlSuspendThenHibernate is systemd's own suspend-then-hibernate (sleepConf, then
+// systemctl suspend-then-hibernate): QEMU reports the suspend to RAM, then the wake-up, which
+// the test does not send (systemd's alarm timer, on the RTC). The guest then hibernates and
+// reboots in the same QEMU (resumedInPlace follows). The guest needs S3 (SuspendToRAM).
 func (m *Machine) SystemctlSuspendThenHibernate(ctx context.Context, vm *harness.VM) error {
-	if _, err := run(ctx, vm, "mkdir", "-p", path.Dir(sleepDelayConf)); err != nil {
+	if _, err := run(ctx, vm, "mkdir", "-p", path.Dir(sleepConfPath)); err != nil {
 		return err
 	}
-	if err := vm.WriteFile(ctx, sleepDelayConf, []byte("[Sleep]\nHibernateDelaySec="+sleepDelay+"\n"), 0o644); err != nil {
+	if err := vm.WriteFile(ctx, sleepConfPath, []byte(sleepConf), 0o644); err != nil {
 		return err
 	}
 	mark := len(vm.Events())
@@ -313,8 +315,8 @@ func (m *Machine) SystemctlSuspendThenHibernate(ctx context.Context, vm *harness
 	if _, err := waitEvent(ctx, vm, mark, "WAKEUP"); err != nil {
 		return err
 	}
-	m.say("woken %s after systemctl suspend-then-hibernate, by systemd's alarm (no wake-up was sent)", time.Since(start).Round(100*time.Millisecond))
-	return m.waitHibernated(ctx, vm, start, "systemctl suspend-then-hibernate")
+	m.say("woken %s after systemctl suspend-then-hibernate, by systemd's alarm (no wake-up was sent): it hibernates now", time.Since(start).Round(100*time.Millisecond))
+	return nil
 }
 
 // lastLines is the last n lines of s.
