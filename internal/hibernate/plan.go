@@ -68,11 +68,11 @@ func (a Action) String() string {
 	case ActRestore:
 		return fmt.Sprintf("restore %s to %s", a.Path, a.Value)
 	case ActActivate:
-		stamp := "stamp the image record of this boot on"
+		const prio = "the kernel's lowest priority: nothing else swaps to it while other swap has room"
 		if a.record == nil {
-			stamp = "no image record on (--no-record)"
+			return fmt.Sprintf("swapon the hibernation file %s (%s; no image record stamped)", a.Path, prio)
 		}
-		return fmt.Sprintf("%s the hibernation file %s and swapon it (the kernel's lowest priority: nothing else swaps to it while other swap has room)", stamp, a.Path)
+		return fmt.Sprintf("stamp the image record of this boot on the hibernation file %s and swapon it (%s)", a.Path, prio)
 	case ActDeactivate:
 		return fmt.Sprintf("swapoff the hibernation file %s (it is never daily swap)", a.Path)
 	case ActSetLocation:
