@@ -107,6 +107,39 @@ func (c *NUTConn) Login(user, password string) error {
 	return nil
 }
 
+// LoginUPS says LOGIN ups, as upsmon does: upsd counts this connection among the UPS's logins
+// (NUMLOGINS), and its primary upsmon waits for every one of them to be gone before it cuts the
+// power (HOSTSYNC). It takes USERNAME and PASSWORD first, and one UPS a connection.
+func (c *NUTConn) LoginUPS(ups string) error {
+	cmd := "LOGIN " + ups
+	line, err := c.command(cmd)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "OK") {
+		return fmt.Errorf("answer %q to %s: %w", line, cmd, ErrProtocol)
+	}
+	return nil
+}
+
+// NumLogins is how many connections are logged in to ups (GET NUMLOGINS).
+func (c *NUTConn) NumLogins(ups string) (int, error) {
+	cmd := "GET NUMLOGINS " + ups
+	line, err := c.command(cmd)
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(line)
+	if len(f) != 3 || f[0] != "NUMLOGINS" || f[1] != ups {
+		return 0, fmt.Errorf("answer %q to %q: %w", line, cmd, ErrProtocol)
+	}
+	n, err := strconv.Atoi(f[2])
+	if err != nil {
+		return 0, fmt.Errorf("answer %q to %q: %w", line, cmd, ErrProtocol)
+	}
+	return n, nil
+}
+
 // ListUPS returns the names of the UPSes upsd serves.
 func (c *NUTConn) ListUPS() ([]string, error) {
 	const cmd = "LIST UPS"
@@ -268,6 +301,8 @@ type NUTSource struct {
 	retryAt time.Time
 	lastErr error
 	names   []string // the UPSes of the last poll (for unknown readings of "*")
+	// loginSaid: the LOGIN's outcome was said (once, and again when it changes)
+	loginSaid string
 }
 
 // Name is the server's address.
@@ -286,11 +321,39 @@ func (s *NUTSource) clock() Clock {
 	return s.Clock
 }
 
-// Close drops the connection.
+// Close says LOGOUT and drops the connection.
 func (s *NUTSource) Close() {
 	if s.conn != nil {
 		s.conn.Close()
 		s.conn = nil
+	}
+}
+
+// Drop forgets the connection without a word to upsd and has the next Poll connect again at
+// once: after a resume, the connection is the one of before the power-off, which upsd may
+// have dropped (its LOGIN with it). The next Poll logs in again.
+func (s *NUTSource) Drop() {
+	if s.conn != nil {
+		s.conn.conn.Close()
+		s.conn = nil
+	}
+	s.backoff, s.retryAt, s.lastErr = 0, time.Time{}, nil
+}
+
+// loginUPS is the UPS this source says LOGIN to: the one it follows, with a user to log in as;
+// "" with no user, several UPSes or "*" (upsd takes one LOGIN a connection).
+func (s *NUTSource) loginUPS() string {
+	if s.User == "" || len(s.UPS) != 1 || s.UPS[0] == "*" {
+		return ""
+	}
+	return s.UPS[0]
+}
+
+// sayLogin logs what became of the LOGIN, when it changed.
+func (s *NUTSource) sayLogin(msg string) {
+	if msg != s.loginSaid {
+		s.loginSaid = msg
+		s.logf("upsd %s: %s", s.Addr, msg)
 	}
 }
 
@@ -342,6 +405,18 @@ func (s *NUTSource) Poll(ctx context.Context) []Reading {
 		if s.User != "" {
 			if err := c.Login(s.User, s.Password); err != nil {
 				return s.fail(fmt.Errorf("log in as %s: %w", s.User, err))
+			}
+		}
+		if ups := s.loginUPS(); ups != "" {
+			var ne *NUTError
+			switch err := c.LoginUPS(ups); {
+			case errors.As(err, &ne):
+				// Refused (ACCESS-DENIED: the user is no upsmon in upsd.users): still a reading.
+				s.sayLogin(fmt.Sprintf("WARNING: LOGIN %s refused (%s): the primary upsmon will not wait for this machine before it cuts the power; give %s \"upsmon secondary\" in upsd.users", ups, ne.Code, s.User))
+			case err != nil:
+				return s.fail(fmt.Errorf("LOGIN %s: %w", ups, err))
+			default:
+				s.sayLogin(fmt.Sprintf("logged in to %s as %s (upsd counts this machine in NUMLOGINS: its primary waits for it before it cuts the power)", ups, s.User))
 			}
 		}
 		if s.backoff != 0 {

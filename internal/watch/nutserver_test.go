@@ -57,7 +57,8 @@ func startNUT(t *testing.T, upsName string, dev string) *nutServer {
 	n.write("ups.conf", fmt.Sprintf("pollinterval = 1\n[%s]\n\tdriver = dummy-ups\n\tport = %s\n\tdesc = \"hibernate watch test\"\n",
 		upsName, filepath.Join(dir, upsName+".dev")))
 	n.write("upsd.conf", fmt.Sprintf("LISTEN 127.0.0.1 %d\nMAXAGE 15\n", port))
-	n.write("upsd.users", "[watch]\n\tpassword = test-pass\n\tupsmon secondary\n")
+	// watch logs in as upsmon does; reader may read but not LOGIN.
+	n.write("upsd.users", "[watch]\n\tpassword = test-pass\n\tupsmon secondary\n[reader]\n\tpassword = read-pass\n")
 	n.setDev(dev)
 
 	n.env = append(os.Environ(), "NUT_CONFPATH="+dir, "NUT_STATEPATH="+dir, "NUT_ALTPIDPATH="+dir)
@@ -322,6 +323,105 @@ func TestNUTRealServerGoesAwayAndComesBack(t *testing.T) {
 	s := h.until("the decision after upsd is back", nutPause, func(s Step) bool { return s.Hibernate })
 	if !s.Readings[0].LowBattery || h.actionCount() != 1 || h.log.count("connected again") != 1 {
 		t.Fatalf("after upsd came back: %+v, %d actions\n%s", s, h.actionCount(), h.log)
+	}
+}
+
+// numLogins asks upsd, on a connection of its own, how many are logged in to the UPS.
+func (n *nutServer) numLogins() (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c, err := DialNUT(ctx, n.addr, 2*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.NumLogins(n.ups)
+}
+
+// loginsAre waits (10 s at most) for upsd to count want logins to the UPS.
+func (n *nutServer) loginsAre(want int) {
+	n.t.Helper()
+	n.waitFor(fmt.Sprintf("NUMLOGINS %d", want), func() error {
+		got, err := n.numLogins()
+		if err == nil && got != want {
+			err = fmt.Errorf("NUMLOGINS %d", got)
+		}
+		return err
+	})
+}
+
+// A secondary as upsd counts it: LOGIN after USERNAME and PASSWORD, NUMLOGINS 1 while the
+// connection lives; a connection dropped without a word (a machine powered off) counted out once
+// upsd sees it gone, and the next poll logs in again; LOGOUT at the end. A user upsd gives no
+// upsmon role is refused LOGIN: said loudly, once, and the readings still come.
+func TestNUTRealServerLogin(t *testing.T) {
+	t.Parallel()
+	n := startNUT(t, "fleet", dev("OL", 100, 3600))
+	var log syncLog
+	s := n.source()
+	s.Logf = log.Logf
+	poll := func() {
+		t.Helper()
+		if rs := s.Poll(context.Background()); len(rs) != 1 || !rs[0].Known {
+			t.Fatalf("poll: %+v\n%s", rs, &log)
+		}
+	}
+	poll()
+	n.loginsAre(1)
+	s.Drop()
+	n.loginsAre(0)
+	poll()
+	n.loginsAre(1)
+	poll()
+	if got := log.count("logged in to fleet as watch"); got != 1 {
+		t.Fatalf("the LOGIN said %d times, want once:\n%s", got, &log)
+	}
+	s.Close()
+	n.loginsAre(0)
+
+	r := &NUTSource{Addr: n.addr, UPS: []string{"fleet"}, User: "reader", Password: "read-pass", Timeout: 2 * time.Second, Logf: log.Logf}
+	defer r.Close()
+	for i := 0; i < 2; i++ {
+		if rs := r.Poll(context.Background()); len(rs) != 1 || !rs[0].Known {
+			t.Fatalf("poll as reader: %+v", rs)
+		}
+	}
+	if got := log.count("WARNING: LOGIN fleet refused (ACCESS-DENIED)"); got != 1 {
+		t.Fatalf("the refused LOGIN said %d times, want once:\n%s", got, &log)
+	}
+	n.loginsAre(0)
+}
+
+// A hibernation's way through upsd: logged in while it is decided and done (never a LOGOUT
+// before); resumed, the connection of before is dropped, upsd counts the machine out, and the
+// next poll logs in again and decides from what the UPS says now (the power back: nothing).
+func TestNUTRealServerResumeLogsInAgain(t *testing.T) {
+	t.Parallel()
+	n := startNUT(t, "ups4", dev("OB LB", 20, 120))
+	src := n.source()
+	// A grace of 10 minutes of the fake clock: after the resume, the driver's re-reading (real
+	// seconds, a few fake polls) cannot outlast it.
+	h := startService(t, []Source{src}, Policy{Charge: 10, Grace: 10 * time.Minute}, nil)
+	if s := h.next(); !hasEvent(s, EventCritical) {
+		t.Fatalf("first poll at LB: %+v", s)
+	}
+	n.loginsAre(1) // logged in while it is decided
+	for !h.clock.waiting() {
+		time.Sleep(time.Millisecond)
+	}
+	h.clock.Advance(10 * time.Minute)
+	if s := h.next(); !s.Hibernate || h.actionCount() != 1 {
+		t.Fatalf("at the grace's end: %+v", s)
+	}
+	n.loginsAre(0) // dropped after the resume, without LOGOUT
+	n.setDev(dev("OL CHRG", 25, 150))
+	s := h.until("the power back", nutPause, statusIs("OL CHRG"))
+	if s.Hibernate || h.actionCount() != 1 {
+		t.Fatalf("the poll after the resume: %+v, %d actions", s, h.actionCount())
+	}
+	n.loginsAre(1)
+	if h.log.count("resumed: connecting to the power sources again") != 1 {
+		t.Fatalf("log:\n%s", h.log)
 	}
 }
 

@@ -125,6 +125,19 @@ func (m *Machine) Step(now time.Time, readings []Reading) (events []Event, hiber
 	return events, false
 }
 
+// Resumed starts the policy over after a resume: nothing seen, nothing pending, nothing done.
+// The next readings say again whether the power is critical; a machine resumed while still on
+// a low battery is decided for again (after the grace), as at a new outage.
+func (m *Machine) Resumed() {
+	m.supplies, m.pending, m.done, m.deadline = map[string]*supply{}, false, false, time.Time{}
+}
+
+// Retry has the next Step hibernate again, after a failed attempt, unless the power is back by
+// then (which the Step says as a cancel).
+func (m *Machine) Retry() {
+	m.pending, m.done, m.deadline = true, false, time.Time{}
+}
+
 func (m *Machine) names() []string {
 	var out []string
 	for n := range m.supplies {

@@ -20,6 +20,15 @@ type Step struct {
 	ActionErr error // what it returned
 }
 
+// MaxAttempts is how many times the service tries to hibernate in one outage: an attempt that
+// fails (the lock of a hibernate now typed by hand, a check that fails for a moment) is tried
+// again at the next poll while the power stays critical.
+const MaxAttempts = 3
+
+// Dropper is a source whose connection is forgotten after a resume (NUTSource): the next poll
+// connects, and logs in, again.
+type Dropper interface{ Drop() }
+
 // Service polls the sources every Poll, steps the policy's Machine with the readings and calls
 // Action when the Machine says so.
 type Service struct {
@@ -64,6 +73,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.logf("watching %v every %s; policy: %s", names, poll, s.Policy)
 	m := NewMachine(s.Policy)
+	attempts := 0
 	for {
 		var st Step
 		for _, src := range s.Sources {
@@ -77,12 +87,17 @@ func (s *Service) Run(ctx context.Context) error {
 		st.Events, fire = m.Step(st.Time, st.Readings)
 		for _, e := range st.Events {
 			s.logf("%s", e.Message)
+			if e.Kind == EventCancel || e.Kind == EventRearm {
+				attempts = 0
+			}
 		}
 		if fire {
 			st.Hibernate = true
+			attempts++
 			st.ActionErr = s.Action(ctx, reasonOf(st.Events))
-			if st.ActionErr != nil {
-				s.logf("HIBERNATION FAILED: %v (not trying again in this outage)", st.ActionErr)
+			s.afterAction(m, st.ActionErr, attempts)
+			if st.ActionErr == nil {
+				attempts = 0
 			}
 		}
 		if s.Observe != nil {
@@ -93,6 +108,27 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		case <-clock.After(poll):
 		}
+	}
+}
+
+// afterAction goes on after the hibernation's attempt number attempt: resumed, the sources are
+// dropped and the policy starts over; failed, it is tried again at the next poll, up to
+// MaxAttempts in the outage, each failure said.
+func (s *Service) afterAction(m *Machine, err error, attempt int) {
+	switch {
+	case err == nil:
+		s.logf("resumed: connecting to the power sources again; the policy starts over from what they say now")
+		for _, src := range s.Sources {
+			if d, ok := src.(Dropper); ok {
+				d.Drop()
+			}
+		}
+		m.Resumed()
+	case attempt < MaxAttempts:
+		s.logf("HIBERNATION FAILED (attempt %d of %d): %v; trying again at the next poll unless the power is back", attempt, MaxAttempts, err)
+		m.Retry()
+	default:
+		s.logf("HIBERNATION FAILED (attempt %d of %d): %v; not trying again in this outage", attempt, MaxAttempts, err)
 	}
 }
 

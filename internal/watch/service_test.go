@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -108,12 +109,19 @@ type harness struct {
 	log     *syncLog
 	mu      sync.Mutex
 	actions []string // the reasons the action was called with
+	fail    int      // the first fail calls of the action fail (as a held lock does)
 	seen    []Step
 }
 
 func startService(t *testing.T, srcs []Source, p Policy, check func() []string) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: newFakeClock(), poll: 5 * time.Second, steps: make(chan Step, 1000), log: &syncLog{}}
+	return startFailing(t, srcs, p, check, 0)
+}
+
+// startFailing is startService whose action fails its first fail calls.
+func startFailing(t *testing.T, srcs []Source, p Policy, check func() []string, fail int) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: newFakeClock(), poll: 5 * time.Second, steps: make(chan Step, 1000), log: &syncLog{}, fail: fail}
 	for _, s := range srcs {
 		if n, ok := s.(*NUTSource); ok {
 			n.Clock, n.Logf = h.clock, h.log.Logf
@@ -125,6 +133,10 @@ func startService(t *testing.T, srcs []Source, p Policy, check func() []string) 
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.actions = append(h.actions, reason)
+			if h.fail > 0 {
+				h.fail--
+				return errors.New("another hibernate now holds /run/hibernate.lock")
+			}
 			return nil
 		},
 		Observe: func(s Step) { h.steps <- s },
@@ -226,7 +238,9 @@ func (s *scripted) Poll(context.Context) []Reading {
 	return []Reading{s.r}
 }
 
-func TestServiceStartupCheckAndOneAction(t *testing.T) {
+// The start-up check, said loudly; then LB, the grace, one hibernation. Resumed while still at
+// LB, the policy starts over: decided again, with the whole grace, and a second hibernation.
+func TestServiceStartupCheckAndResume(t *testing.T) {
 	src := &scripted{r: ups("OL", 100, -1)}
 	h := startService(t, []Source{src}, Policy{Charge: 10, Grace: 10 * time.Second},
 		func() []string { return []string{"swap: no active disk swap (fix: hibernate setup)"} })
@@ -244,14 +258,66 @@ func TestServiceStartupCheckAndOneAction(t *testing.T) {
 	if s := h.advance(); !s.Hibernate || !hasEvent(s, EventHibernate) || h.actionCount() != 1 {
 		t.Fatalf("at the grace's end: %+v, %d actions", s, h.actionCount())
 	}
-	for i := 0; i < 5; i++ {
+	if !strings.Contains(h.actions[0], "battery low (LB)") || h.log.count("resumed: connecting to the power sources again") != 1 {
+		t.Fatalf("action reason %q; log:\n%s", h.actions[0], h.log)
+	}
+	// Resumed at LB: decided again, with the grace again.
+	if s := h.advance(); !hasEvent(s, EventCritical) || s.Hibernate {
+		t.Fatalf("the first poll after the resume, still at LB: %+v", s)
+	}
+	h.advance()
+	if s := h.advance(); !s.Hibernate || h.actionCount() != 2 {
+		t.Fatalf("the grace after the resume: %+v, %d actions", s, h.actionCount())
+	}
+}
+
+// A failed attempt is tried again at the next poll, said each time, MaxAttempts in all in one
+// outage; the power back, a new outage has its attempts again.
+func TestServiceRetriesAFailedAttempt(t *testing.T) {
+	src := &scripted{r: ups("OB LB", 50, -1)}
+	h := startFailing(t, []Source{src}, Policy{Charge: 10}, nil, 10)
+	if s := h.next(); !s.Hibernate || s.ActionErr == nil {
+		t.Fatalf("at LB with no grace: %+v", s)
+	}
+	for i := 2; i <= MaxAttempts; i++ {
+		if s := h.advance(); !s.Hibernate || h.actionCount() != i {
+			t.Fatalf("attempt %d: %+v, %d actions", i, s, h.actionCount())
+		}
+	}
+	for i := 0; i < 4; i++ {
+		if s := h.advance(); s.Hibernate {
+			t.Fatalf("attempt %d: %+v", MaxAttempts+1+i, s)
+		}
+	}
+	if h.log.count("HIBERNATION FAILED (attempt") != MaxAttempts || h.log.count("not trying again in this outage") != 1 {
+		t.Fatalf("the failures said:\n%s", h.log)
+	}
+	src.set(ups("OL", 60, -1))
+	if s := h.advance(); !hasEvent(s, EventRearm) {
+		t.Fatalf("power back: %+v", s)
+	}
+	src.set(ups("OB LB", 50, -1))
+	if s := h.advance(); !s.Hibernate || h.actionCount() != MaxAttempts+1 {
+		t.Fatalf("the next outage: %+v, %d actions", s, h.actionCount())
+	}
+}
+
+// A failed attempt, then the power back before the next poll: cancelled, not tried again.
+func TestServiceRetryCancelledByPower(t *testing.T) {
+	src := &scripted{r: ups("OB LB", 50, -1)}
+	h := startFailing(t, []Source{src}, Policy{Charge: 10}, nil, 1)
+	if s := h.next(); !s.Hibernate || s.ActionErr == nil {
+		t.Fatalf("at LB: %+v", s)
+	}
+	src.set(ups("OL", 50, -1))
+	if s := h.advance(); s.Hibernate || !hasEvent(s, EventCancel) {
+		t.Fatalf("power back after a failed attempt: %+v", s)
+	}
+	for i := 0; i < 3; i++ {
 		h.advance()
 	}
 	if h.actionCount() != 1 {
-		t.Fatalf("%d actions in one outage, want 1", h.actionCount())
-	}
-	if !strings.Contains(h.actions[0], "battery low (LB)") {
-		t.Fatalf("action reason %q", h.actions[0])
+		t.Fatalf("%d attempts, want 1", h.actionCount())
 	}
 }
 
