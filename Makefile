@@ -146,6 +146,8 @@ install-check: build
 		test -e $$d/$$f || { echo "install-check: $$f missing"; rm -rf $$d; exit 1; }; done && \
 	grep -q '^ExecStart=/usr/sbin/hibernate canary$$' $$d/usr/lib/systemd/system/hibernate-canary.service && \
 	grep -q '^ExecStart=/usr/sbin/hibernate watch$$' $$d/usr/lib/systemd/system/hibernate-watch.service && \
+	{ ! grep -Eq '^(PrivateTmp|ProtectHome|ProtectSystem)=' $$d/usr/lib/systemd/system/hibernate-watch.service || \
+		{ echo "install-check: hibernate-watch.service hides /tmp or /home from the hooks it runs"; rm -rf $$d; exit 1; }; } && \
 	for v in hibernate hybrid-sleep suspend-then-hibernate; do \
 		grep -qx "ExecStartPre=/usr/sbin/hibernate prepare --for $$v" $$d/usr/lib/systemd/system/systemd-$$v.service.d/hibernate.conf || \
 		{ echo "install-check: the drop-in of systemd-$$v.service does not run hibernate prepare --for $$v"; rm -rf $$d; exit 1; }; done && \
