@@ -2,11 +2,13 @@ package watch
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -118,12 +120,48 @@ func setUPS(c *Config, v string) error {
 
 // setNUTPasswordFile takes the password from the first line of the file v.
 func setNUTPasswordFile(c *Config, v string) error {
-	b, err := os.ReadFile(v)
+	f, err := os.Open(v)
 	if err != nil {
 		return err
 	}
+	defer f.Close()
+	if err := secretFile(f, v); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", v, err)
+	}
 	c.NUTPassword = firstLine(b)
 	return nil
+}
+
+// secretFile refuses a file holding upsd's password that others may read (its mode lets group
+// or others read or write it) or, for a service run as root, that belongs to another user than
+// root: they could read the password, or change the one watch logs in with.
+func secretFile(f *os.File, name string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s holds the upsd password and is mode %04o: others can read it; chmod 600 %s", name, perm, name)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 && st.Uid != 0 {
+		return fmt.Errorf("%s holds the upsd password and belongs to uid %d, not root: chown root %s", name, st.Uid, name)
+	}
+	return nil
+}
+
+// setsKey says whether the config file's text sets key.
+func setsKey(text []byte, key string) bool {
+	for _, line := range strings.Split(string(text), "\n") {
+		k, _, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if ok && strings.TrimSpace(k) == key {
+			return true
+		}
+	}
+	return false
 }
 
 // firstLine is a file's first line, without its line end.
@@ -308,7 +346,16 @@ func (a *Args) Load() (Config, error) {
 	switch {
 	case err == nil:
 		defer f.Close()
-		if err := c.ParseFile(f, path); err != nil {
+		text, err := io.ReadAll(io.LimitReader(f, 1<<20))
+		if err != nil {
+			return c, fmt.Errorf("config: read %s: %w", path, err)
+		}
+		if setsKey(text, "nut-password") {
+			if err := secretFile(f, path); err != nil {
+				return c, fmt.Errorf("config: %w (or move the password to nut-password-file)", err)
+			}
+		}
+		if err := c.ParseFile(bytes.NewReader(text), path); err != nil {
 			return c, err
 		}
 	case must || !os.IsNotExist(err):

@@ -164,3 +164,40 @@ func TestFirstLine(t *testing.T) {
 		}
 	}
 }
+
+// A config file that holds the upsd password, and a password file, are refused where others
+// can read them, with the fix; mode 0600 is taken. A config file without a password may be
+// read by all.
+func TestSecretFilesRefusedWhenReadable(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string, mode os.FileMode) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	load := func(cfg string) (Config, error) { return (&Args{Config: cfg}).Load() }
+
+	withPassword := write("watch.conf", "ups = rack@nut\nnut-user = watch\nnut-password = s3cret\n", 0o644)
+	if _, err := load(withPassword); err == nil || !strings.Contains(err.Error(), "is mode 0644: others can read it; chmod 600") {
+		t.Fatalf("a config with the password, mode 0644: %v", err)
+	}
+	os.Chmod(withPassword, 0o600)
+	if c, err := load(withPassword); err != nil || c.NUTPassword != "s3cret" {
+		t.Fatalf("mode 0600: %+v, %v", c, err)
+	}
+	pwFile := write("password", "fr0m file\n", 0o640)
+	withFile := write("file.conf", "ups = rack@nut\nnut-user = watch\nnut-password-file = "+pwFile+"\n", 0o644)
+	if _, err := load(withFile); err == nil || !strings.Contains(err.Error(), "password holds the upsd password and is mode 0640") {
+		t.Fatalf("a password file of mode 0640: %v", err)
+	}
+	os.Chmod(pwFile, 0o600)
+	if c, err := load(withFile); err != nil || c.NUTPassword != "fr0m file" {
+		t.Fatalf("a password file of mode 0600 (its config 0644, holding no password): %+v, %v", c, err)
+	}
+}
