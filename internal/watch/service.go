@@ -38,8 +38,11 @@ type Service struct {
 	Clock   Clock
 	// Check runs at start-up (hibernate check): it returns what would stop hibernation from
 	// coming back, empty when it would. Optional.
-	Check   func() []string
-	Action  Action
+	Check  func() []string
+	Action Action
+	// DryRun: the action only says what it would do; nothing resumes after it, so the outage
+	// goes on as after a hibernation (no second one until the power is back).
+	DryRun  bool
 	Logf    func(format string, args ...any)
 	Observe func(Step) // optional: called after every step
 }
@@ -116,6 +119,8 @@ func (s *Service) Run(ctx context.Context) error {
 // MaxAttempts in the outage, each failure said.
 func (s *Service) afterAction(m *Machine, err error, attempt int) {
 	switch {
+	case s.DryRun:
+		// Nothing was done: the machine did not go off, nor come back.
 	case err == nil:
 		s.logf("resumed: connecting to the power sources again; the policy starts over from what they say now")
 		for _, src := range s.Sources {

@@ -121,6 +121,11 @@ func startService(t *testing.T, srcs []Source, p Policy, check func() []string) 
 // startFailing is startService whose action fails its first fail calls.
 func startFailing(t *testing.T, srcs []Source, p Policy, check func() []string, fail int) *harness {
 	t.Helper()
+	return startHarness(t, srcs, p, check, fail, false)
+}
+
+func startHarness(t *testing.T, srcs []Source, p Policy, check func() []string, fail int, dryRun bool) *harness {
+	t.Helper()
 	h := &harness{t: t, clock: newFakeClock(), poll: 5 * time.Second, steps: make(chan Step, 1000), log: &syncLog{}, fail: fail}
 	for _, s := range srcs {
 		if n, ok := s.(*NUTSource); ok {
@@ -128,7 +133,7 @@ func startFailing(t *testing.T, srcs []Source, p Policy, check func() []string, 
 		}
 	}
 	svc := &Service{
-		Sources: srcs, Policy: p, Poll: h.poll, Clock: h.clock, Logf: h.log.Logf, Check: check,
+		Sources: srcs, Policy: p, Poll: h.poll, Clock: h.clock, Logf: h.log.Logf, Check: check, DryRun: dryRun,
 		Action: func(ctx context.Context, reason string) error {
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -299,6 +304,21 @@ func TestServiceRetriesAFailedAttempt(t *testing.T) {
 	src.set(ups("OB LB", 50, -1))
 	if s := h.advance(); !s.Hibernate || h.actionCount() != MaxAttempts+1 {
 		t.Fatalf("the next outage: %+v, %d actions", s, h.actionCount())
+	}
+}
+
+// A dry run's action changes nothing: no resume follows it, and the outage has one decision.
+func TestServiceDryRunOnceAnOutage(t *testing.T) {
+	src := &scripted{r: ups("OB LB", 50, -1)}
+	h := startHarness(t, []Source{src}, Policy{Charge: 10}, nil, 0, true)
+	if s := h.next(); !s.Hibernate {
+		t.Fatalf("at LB: %+v", s)
+	}
+	for i := 0; i < 4; i++ {
+		h.advance()
+	}
+	if h.actionCount() != 1 || h.log.count("resumed") != 0 {
+		t.Fatalf("%d dry actions in one outage, want 1; log:\n%s", h.actionCount(), h.log)
 	}
 }
 

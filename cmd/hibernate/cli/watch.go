@@ -57,6 +57,7 @@ func runWatch(env Env, args []string) error {
 			}
 			return out
 		},
+		DryRun: c.DryRun,
 		Action: func(ctx context.Context, reason string) error {
 			o := hibernate.Options{Mode: c.Mode, ImageSize: c.ImageSize, DryRun: c.DryRun, Out: env.Stderr}
 			if c.DryRun {
