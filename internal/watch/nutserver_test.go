@@ -3,201 +3,42 @@ package watch
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hibernate-linux/hibernate/internal/testutil/nutlab"
 )
 
-// Debian's nut-server: the daemons themselves, not the /usr/sbin wrappers (which refuse unless
-// /etc/nut/nut.conf enables them).
-const (
-	nutUpsd  = "/lib/nut/upsd"
-	nutDummy = "/lib/nut/dummy-ups"
-)
-
-// nutServer is a real upsd with one dummy-ups driver, on 127.0.0.1, configured and kept in a
-// temporary folder (NUT_CONFPATH, NUT_STATEPATH); the test's cleanup kills both.
-type nutServer struct {
-	t    *testing.T
-	dir  string
-	ups  string
-	addr string
-	gen  int // mtime generation of the .dev file
-	user string
-	env  []string
-	upsd *exec.Cmd
-}
+// nutServer is a real upsd with one dummy-ups driver (nutlab): the tests' server.
+type nutServer struct{ *nutlab.Server }
 
 func startNUT(t *testing.T, upsName string, dev string) *nutServer {
 	t.Helper()
-	if reason := nutMissing(nutUpsd, nutDummy); reason != "" {
-		t.Skip(reason)
-	}
-	dir := t.TempDir()
-	// The daemons run as the user the test runs as (as root, -u root: they would drop to nut,
-	// which cannot enter the test's 0700 folder).
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close() // upsd takes it next; a port taken in between fails the wait below, loudly
-	n := &nutServer{t: t, dir: dir, ups: upsName, addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	n.write("ups.conf", fmt.Sprintf("pollinterval = 1\n[%s]\n\tdriver = dummy-ups\n\tport = %s\n\tdesc = \"hibernate watch test\"\n",
-		upsName, filepath.Join(dir, upsName+".dev")))
-	n.write("upsd.conf", fmt.Sprintf("LISTEN 127.0.0.1 %d\nMAXAGE 15\n", port))
-	// watch logs in as upsmon does; reader may read but not LOGIN.
-	n.write("upsd.users", "[watch]\n\tpassword = test-pass\n\tupsmon secondary\n[reader]\n\tpassword = read-pass\n")
-	n.setDev(dev)
-
-	n.env = append(os.Environ(), "NUT_CONFPATH="+dir, "NUT_STATEPATH="+dir, "NUT_ALTPIDPATH="+dir)
-	n.user = u.Username
-	n.start(nutDummy, "-a", upsName, "-F")
-	n.waitFor("the driver's socket", func() error {
-		_, err := os.Stat(filepath.Join(dir, "dummy-ups-"+upsName))
-		return err
-	})
-	n.startUpsd()
-	return n
+	return &nutServer{nutlab.Start(t, upsName, dev)}
 }
 
-// start runs a NUT daemon in the foreground, its output in the folder; the test's end kills it.
-func (n *nutServer) start(name string, args ...string) *exec.Cmd {
-	t := n.t
-	t.Helper()
-	if os.Geteuid() == 0 {
-		args = append(args, "-u", n.user)
-	}
-	logf, err := os.OpenFile(filepath.Join(n.dir, filepath.Base(name)+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Dir = n.env, logf, logf, n.dir
-	// Killed with the test binary, should it die before its cleanups.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill() // this process, by its pid: nothing else
-		cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("%s %s:\n%s", name, strings.Join(args, " "), b)
-		}
-	})
-	return cmd
-}
-
-// startUpsd starts upsd and waits (10 s at most) until it serves the UPS's data.
-func (n *nutServer) startUpsd() {
-	n.t.Helper()
-	n.upsd = n.start(nutUpsd, "-F")
-	upsName := n.ups
-	n.waitFor("upsd to serve the UPS", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		c, err := DialNUT(ctx, n.addr, time.Second)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		st, err := c.GetVar(upsName, "ups.status")
-		if err == nil && st == "WAIT" { // upsd's answer before the driver's first data
-			err = fmt.Errorf("status %s", st)
-		}
-		return err
-	})
-}
-
-// stopUpsd kills upsd (the driver goes on).
-func (n *nutServer) stopUpsd() {
-	n.upsd.Process.Kill()
-	n.upsd.Wait()
-}
-
-// nutMissing says why the NUT tests cannot run ("" when they can): a daemon is not executable.
-func nutMissing(daemons ...string) string {
-	for _, p := range daemons {
-		if st, err := os.Stat(p); err != nil || st.Mode()&0o111 == 0 {
-			return "nut-server not installed: run qemu-tests/scripts/deps.sh"
-		}
-	}
-	return ""
-}
+var dev = nutlab.Dev
 
 func TestNUTMissing(t *testing.T) {
-	if r := nutMissing(nutUpsd, filepath.Join(t.TempDir(), "dummy-ups")); r != "nut-server not installed: run qemu-tests/scripts/deps.sh" {
+	if r := nutlab.Missing(nutlab.Upsd, filepath.Join(t.TempDir(), "dummy-ups")); !strings.Contains(r, "is not installed (nut-server, nut-client)") {
 		t.Errorf("a missing daemon: %q", r)
 	}
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := nutMissing(self); r != "" {
+	if r := nutlab.Missing(self); r != "" {
 		t.Errorf("an executable: %q", r)
 	}
 }
 
-func (n *nutServer) write(name, content string) {
-	n.t.Helper()
-	if err := os.WriteFile(filepath.Join(n.dir, name), []byte(content), 0o600); err != nil {
-		n.t.Fatal(err)
-	}
-}
-
-// setDev replaces the dummy's data file whole (a rename, so the driver never reads half of it)
-// with a modification time of its own: dummy-ups (mode dummy-once) re-reads the file when its
-// time changes, and two edits within one second must not look the same.
-func (n *nutServer) setDev(content string) {
-	n.t.Helper()
-	p := filepath.Join(n.dir, n.ups+".dev")
-	n.write(n.ups+".dev.new", content)
-	n.gen++
-	mt := time.Now().Add(time.Duration(n.gen) * time.Second)
-	if err := os.Chtimes(p+".new", mt, mt); err != nil {
-		n.t.Fatal(err)
-	}
-	if err := os.Rename(p+".new", p); err != nil {
-		n.t.Fatal(err)
-	}
-}
-
-// waitFor polls f (every 50 ms, 10 s at most) until it succeeds.
-func (n *nutServer) waitFor(what string, f func() error) {
-	n.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var err error
-	for i := 0; i < 200 && time.Now().Before(deadline); i++ {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	n.t.Fatalf("waited 10s for %s: %v", what, err)
-}
-
-func dev(status string, charge, runtime int) string {
-	return fmt.Sprintf("ups.status: %s\nbattery.charge: %d\nbattery.runtime: %d\nups.mfr: hibernate tests\n", status, charge, runtime)
-}
-
 func (n *nutServer) source() *NUTSource {
-	s := &NUTSource{Addr: n.addr, UPS: []string{n.ups}, User: "watch", Password: "test-pass",
+	s := &NUTSource{Addr: n.Addr, UPS: []string{n.UPS}, User: nutlab.SecondaryUser, Password: nutlab.SecondaryPassword,
 		Timeout: 2 * time.Second, BackoffMin: time.Second, BackoffMax: 4 * time.Second}
-	n.t.Cleanup(s.Close)
+	n.Cleanup(s.Close)
 	return s
 }
 
@@ -231,13 +72,13 @@ func TestNUTRealServerLowBattery(t *testing.T) {
 	if s := h.next(); !statusIs("OL")(s) {
 		t.Fatalf("first poll: %+v", s)
 	}
-	n.setDev(dev("OB DISCHRG", 60, 1200))
+	n.SetDev(dev("OB DISCHRG", 60, 1200))
 	s := h.until("OB DISCHRG", nutPause, statusIs("OB DISCHRG"))
 	noDecision(t, h, s, "on battery at 60%, 20 min")
 	for i := 0; i < 3; i++ {
 		noDecision(t, h, h.advance(), "on battery at 60%, 20 min")
 	}
-	n.setDev(dev("OB DISCHRG LB", 30, 600))
+	n.SetDev(dev("OB DISCHRG LB", 30, 600))
 	s = h.until("LB", nutPause, func(s Step) bool { return len(s.Readings) == 1 && s.Readings[0].LowBattery })
 	if !hasEvent(s, EventCritical) || s.Hibernate {
 		t.Fatalf("at LB: %+v, want the decision, in the grace", s)
@@ -263,10 +104,10 @@ func TestNUTRealServerChargeThreshold(t *testing.T) {
 	n := startNUT(t, "ups1", dev("OL", 100, 3600))
 	h := startService(t, []Source{n.source()}, Policy{Charge: 20, Grace: 0}, nil)
 	h.next()
-	n.setDev(dev("OB", 21, 900))
+	n.SetDev(dev("OB", 21, 900))
 	s := h.until("OB at 21%", nutPause, func(s Step) bool { return statusIs("OB")(s) && s.Readings[0].Charge == 21 })
 	noDecision(t, h, s, "at 21%")
-	n.setDev(dev("OB", 20, 850))
+	n.SetDev(dev("OB", 20, 850))
 	s = h.until("the charge threshold", nutPause, func(s Step) bool { return hasEvent(s, EventCritical) })
 	if !s.Hibernate || s.Readings[0].Charge != 20 || s.Readings[0].LowBattery || h.actionCount() != 1 {
 		t.Fatalf("at 20%%: %+v", s)
@@ -281,9 +122,9 @@ func TestNUTRealServerPowerBackInGrace(t *testing.T) {
 	// polls) cannot outlast it.
 	h := startService(t, []Source{n.source()}, Policy{Charge: 10, Grace: 10 * time.Minute}, nil)
 	h.next()
-	n.setDev(dev("OB LB", 50, 300))
+	n.SetDev(dev("OB LB", 50, 300))
 	h.until("the decision", nutPause, func(s Step) bool { return hasEvent(s, EventCritical) })
-	n.setDev(dev("OL CHRG", 50, 300))
+	n.SetDev(dev("OL CHRG", 50, 300))
 	s := h.until("the cancel", nutPause, func(s Step) bool { return hasEvent(s, EventCancel) })
 	if !statusIs("OL CHRG")(s) || s.Hibernate {
 		t.Fatalf("at the cancel: %+v", s)
@@ -308,8 +149,8 @@ func TestNUTRealServerGoesAwayAndComesBack(t *testing.T) {
 	if s := h.next(); !statusIs("OB")(s) {
 		t.Fatalf("first poll: %+v", s)
 	}
-	n.stopUpsd()
-	n.setDev(dev("OB LB", 5, 60))
+	n.StopUpsd()
+	n.SetDev(dev("OB LB", 5, 60))
 	for i := 0; i < 6; i++ {
 		s := h.advance()
 		if s.Readings[0].Known || s.Hibernate || hasEvent(s, EventCritical) {
@@ -319,35 +160,11 @@ func TestNUTRealServerGoesAwayAndComesBack(t *testing.T) {
 	if h.log.count("reconnecting in") < 2 {
 		t.Fatalf("no reconnections logged:\n%s", h.log)
 	}
-	n.startUpsd()
+	n.StartUpsd()
 	s := h.until("the decision after upsd is back", nutPause, func(s Step) bool { return s.Hibernate })
 	if !s.Readings[0].LowBattery || h.actionCount() != 1 || h.log.count("connected again") != 1 {
 		t.Fatalf("after upsd came back: %+v, %d actions\n%s", s, h.actionCount(), h.log)
 	}
-}
-
-// numLogins asks upsd, on a connection of its own, how many are logged in to the UPS.
-func (n *nutServer) numLogins() (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	c, err := DialNUT(ctx, n.addr, 2*time.Second)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	return c.NumLogins(n.ups)
-}
-
-// loginsAre waits (10 s at most) for upsd to count want logins to the UPS.
-func (n *nutServer) loginsAre(want int) {
-	n.t.Helper()
-	n.waitFor(fmt.Sprintf("NUMLOGINS %d", want), func() error {
-		got, err := n.numLogins()
-		if err == nil && got != want {
-			err = fmt.Errorf("NUMLOGINS %d", got)
-		}
-		return err
-	})
 }
 
 // A secondary as upsd counts it: LOGIN after USERNAME and PASSWORD, NUMLOGINS 1 while the
@@ -367,19 +184,19 @@ func TestNUTRealServerLogin(t *testing.T) {
 		}
 	}
 	poll()
-	n.loginsAre(1)
+	n.LoginsAre(1, 10*time.Second)
 	s.Drop()
-	n.loginsAre(0)
+	n.LoginsAre(0, 10*time.Second)
 	poll()
-	n.loginsAre(1)
+	n.LoginsAre(1, 10*time.Second)
 	poll()
 	if got := log.count("logged in to fleet as watch"); got != 1 {
 		t.Fatalf("the LOGIN said %d times, want once:\n%s", got, &log)
 	}
 	s.Close()
-	n.loginsAre(0)
+	n.LoginsAre(0, 10*time.Second)
 
-	r := &NUTSource{Addr: n.addr, UPS: []string{"fleet"}, User: "reader", Password: "read-pass", Timeout: 2 * time.Second, Logf: log.Logf}
+	r := &NUTSource{Addr: n.Addr, UPS: []string{"fleet"}, User: nutlab.ReaderUser, Password: nutlab.ReaderPassword, Timeout: 2 * time.Second, Logf: log.Logf}
 	defer r.Close()
 	for i := 0; i < 2; i++ {
 		if rs := r.Poll(context.Background()); len(rs) != 1 || !rs[0].Known {
@@ -389,7 +206,7 @@ func TestNUTRealServerLogin(t *testing.T) {
 	if got := log.count("WARNING: LOGIN fleet refused (ACCESS-DENIED)"); got != 1 {
 		t.Fatalf("the refused LOGIN said %d times, want once:\n%s", got, &log)
 	}
-	n.loginsAre(0)
+	n.LoginsAre(0, 10*time.Second)
 }
 
 // A hibernation's way through upsd: logged in while it is decided and done (never a LOGOUT
@@ -405,7 +222,7 @@ func TestNUTRealServerResumeLogsInAgain(t *testing.T) {
 	if s := h.next(); !hasEvent(s, EventCritical) {
 		t.Fatalf("first poll at LB: %+v", s)
 	}
-	n.loginsAre(1) // logged in while it is decided
+	n.LoginsAre(1, 10*time.Second) // logged in while it is decided
 	for !h.clock.waiting() {
 		time.Sleep(time.Millisecond)
 	}
@@ -413,13 +230,13 @@ func TestNUTRealServerResumeLogsInAgain(t *testing.T) {
 	if s := h.next(); !s.Hibernate || h.actionCount() != 1 {
 		t.Fatalf("at the grace's end: %+v", s)
 	}
-	n.loginsAre(0) // dropped after the resume, without LOGOUT
-	n.setDev(dev("OL CHRG", 25, 150))
+	n.LoginsAre(0, 10*time.Second) // dropped after the resume, without LOGOUT
+	n.SetDev(dev("OL CHRG", 25, 150))
 	s := h.until("the power back", nutPause, statusIs("OL CHRG"))
 	if s.Hibernate || h.actionCount() != 1 {
 		t.Fatalf("the poll after the resume: %+v, %d actions", s, h.actionCount())
 	}
-	n.loginsAre(1)
+	n.LoginsAre(1, 10*time.Second)
 	if h.log.count("resumed: connecting to the power sources again") != 1 {
 		t.Fatalf("log:\n%s", h.log)
 	}
@@ -429,7 +246,7 @@ func TestNUTRealServerResumeLogsInAgain(t *testing.T) {
 func TestNUTRealServerProtocol(t *testing.T) {
 	t.Parallel()
 	n := startNUT(t, "proto", dev("OB LB", 7, 120))
-	c, err := DialNUT(context.Background(), n.addr, 2*time.Second)
+	c, err := DialNUT(context.Background(), n.Addr, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,10 +269,10 @@ func TestNUTRealServerProtocol(t *testing.T) {
 		t.Fatalf("a UPS upsd lacks: %v", err)
 	}
 	// All of the server's UPSes, through the source.
-	s := &NUTSource{Addr: n.addr, UPS: []string{"*"}, Timeout: 2 * time.Second}
+	s := &NUTSource{Addr: n.Addr, UPS: []string{"*"}, Timeout: 2 * time.Second}
 	defer s.Close()
 	rs := s.Poll(context.Background())
 	if len(rs) != 1 || !rs[0].Known || !rs[0].LowBattery || rs[0].Charge != 7 || rs[0].Runtime != 2*time.Minute {
-		t.Fatalf("*@%s: %v", n.addr, rs)
+		t.Fatalf("*@%s: %v", n.Addr, rs)
 	}
 }
