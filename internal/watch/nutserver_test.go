@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -275,4 +276,43 @@ func TestNUTRealServerProtocol(t *testing.T) {
 	if len(rs) != 1 || !rs[0].Known || !rs[0].LowBattery || rs[0].Charge != 7 || rs[0].Runtime != 2*time.Minute {
 		t.Fatalf("*@%s: %v", n.Addr, rs)
 	}
+}
+
+// The primary waits for this machine: a real primary upsmon (HOSTSYNC 30 s) sets FSD at OB LB,
+// and runs its SHUTDOWNCMD only once watch's connection, logged in with LOGIN, is gone (here
+// dropped, as a machine powered off with its image written drops it), not while it lives.
+func TestNUTRealPrimaryWaitsForTheSecondary(t *testing.T) {
+	t.Parallel()
+	n := startNUT(t, "rack", dev("OL", 100, 3600))
+	p := n.StartPrimary(30 * time.Second)
+	s := n.source()
+	if rs := s.Poll(context.Background()); len(rs) != 1 || !rs[0].Known {
+		t.Fatalf("poll: %+v", rs)
+	}
+	n.LoginsAre(2, 10*time.Second) // the primary and this machine
+	n.SetDev(dev("OB LB", 10, 60))
+	n.WaitFor("the primary's FSD", 15*time.Second, func() error {
+		rs := s.Poll(context.Background())
+		if len(rs) != 1 || !rs[0].FSD {
+			return fmt.Errorf("reading %+v", rs)
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second)
+	if at, ok := p.ShutdownAt(); ok {
+		t.Fatalf("the primary shut down at %s while this machine was still logged in", at)
+	}
+	gone := time.Now()
+	s.Drop()
+	n.WaitFor("the primary's SHUTDOWNCMD", 20*time.Second, func() error {
+		if _, ok := p.ShutdownAt(); !ok {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	at, _ := p.ShutdownAt()
+	if at.Before(gone) {
+		t.Fatalf("SHUTDOWNCMD at %s, before this machine's connection went at %s", at, gone)
+	}
+	t.Logf("SHUTDOWNCMD %s after this machine's connection went", at.Sub(gone).Round(10*time.Millisecond))
 }
