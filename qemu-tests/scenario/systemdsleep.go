@@ -19,8 +19,6 @@ import (
 // sleepService is the unit logind's hibernation runs, whose ExecStartPre is hibernate prepare.
 const sleepService = "systemd-hibernate.service"
 
-// serviceOf is the unit systemd runs for the sleep verb (hibernate, suspend-then-hibernate).
-func serviceOf(verb string) string { return "systemd-" + verb + ".service" }
 
 // CheckCanHibernate asks logind, as a desktop does before it shows Hibernate: CanHibernate
 // must answer "yes" (systemd's own rules: swap space, the resume device, EFI or not).
@@ -256,15 +254,8 @@ func (m *Machine) CheckRecordOfThisBoot(context.Context, *harness.VM) error {
 // CheckPrepareInJournal reads, after the resume, what hibernate prepare said in the journal of
 // systemd-hibernate.service before systemd-sleep wrote the image.
 func (m *Machine) CheckPrepareInJournal(ctx context.Context, vm *harness.VM) error {
-	return m.PrepareInJournal("hibernate")(ctx, vm)
-}
-
-// PrepareInJournal is CheckPrepareInJournal for the unit of the sleep verb.
-func (m *Machine) PrepareInJournal(verb string) Step {
-	return func(ctx context.Context, vm *harness.VM) error {
-		_, err := m.sleepJournal(ctx, vm, serviceOf(verb), 8, "hibernate prepare (for systemd-sleep "+verb+"): checking", "ready: systemd-sleep "+verb+" writes the image now")
-		return err
-	}
+	_, err := m.sleepJournal(ctx, vm, sleepService, 8, "hibernate prepare (for systemd-sleep hibernate): checking", "ready: systemd-sleep hibernate writes the image now")
+	return err
 }
 
 // sleepJournal reads this boot's journal of unit (systemd-hibernate.service, …), which must hold
@@ -283,41 +274,6 @@ func (m *Machine) sleepJournal(ctx context.Context, vm *harness.VM, unit string,
 	return j.Stdout, nil
 }
 
-// sleepConf is the tests' systemd-sleep configuration for suspend-then-hibernate: a short
-// HibernateDelaySec (on a machine without a battery, systemd hibernates when it is up), and
-// HibernateMode=reboot, as after a suspend QEMU's guest cannot power off (SuspendToRAM).
-const (
-	sleepConfPath = "/etc/systemd/sleep.conf.d/50-suspend-then-hibernate.conf"
-	sleepDelay    = "20s"
-	sleepConf     = "[Sleep]\nHibernateDelaySec=" + sleepDelay + "\nHibernateMode=reboot\n"
-)
-
-// SystemctlSuspendThenHibernate is systemd's own suspend-then-hibernate (sleepConf, then
-// systemctl suspend-then-hibernate): QEMU reports the suspend to RAM, then the wake-up, which
-// the test does not send (systemd's alarm timer, on the RTC). The guest then hibernates and
-// reboots in the same QEMU (resumedInPlace follows). The guest needs S3 (SuspendToRAM).
-func (m *Machine) SystemctlSuspendThenHibernate(ctx context.Context, vm *harness.VM) error {
-	if _, err := run(ctx, vm, "mkdir", "-p", path.Dir(sleepConfPath)); err != nil {
-		return err
-	}
-	if err := vm.WriteFile(ctx, sleepConfPath, []byte(sleepConf), 0o644); err != nil {
-		return err
-	}
-	mark := len(vm.Events())
-	start := time.Now()
-	if _, err := vm.Spawn(ctx, NowOut, "systemctl", "suspend-then-hibernate"); err != nil {
-		return err
-	}
-	if _, err := waitEvent(ctx, vm, mark, "SUSPEND"); err != nil {
-		return err
-	}
-	m.say("suspended to RAM %s after systemctl suspend-then-hibernate (HibernateDelaySec=%s)", time.Since(start).Round(100*time.Millisecond), sleepDelay)
-	if _, err := waitEvent(ctx, vm, mark, "WAKEUP"); err != nil {
-		return err
-	}
-	m.say("woken %s after systemctl suspend-then-hibernate, by systemd's alarm (no wake-up was sent): it hibernates now", time.Since(start).Round(100*time.Millisecond))
-	return nil
-}
 
 // lastLines is the last n lines of s.
 func lastLines(s string, n int) string {
