@@ -56,6 +56,7 @@ var tools = map[string]func([]string) error{
 	"insmod":    Insmod,
 	"askpass":   Askpass,
 	"zram-swap": ZramSwap,
+	"net-up":    NetUp,
 }
 
 // Main runs the agent and returns its exit code. As PID 1 it mounts what is missing, reaps

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +56,7 @@ type Config struct {
 	NowFlags    []string // more flags for `hibernate now --mode shutdown`
 	CutPower    string   // HibernateNow pulls the plug when this console line appears
 	S3          bool     // the machine offers suspend to RAM (ACPI S3, SuspendToRAM)
+	Network     bool     // a virtio network card on QEMU's user networking (UserNetwork)
 	Package     string   // the .deb the Debian guest installs hibernate from (instead of make install)
 	MDRoot      bool     // the Debian guest's root on an md RAID1, booting the distribution's initramfs (MDRAID1Root)
 	// EncryptedRoot puts the Debian guest on the installer's encrypted LVM layout (EncryptedLVMRoot).
@@ -122,6 +124,22 @@ func SwapPartition(mib int) Option { return func(c *Config) { c.Swap.PartitionMi
 func SwapFile(path, size string) Option {
 	return func(c *Config) { c.Swap = Swap{PartitionMiB: -1, File: path, FileSize: size} }
 }
+
+// UserNetwork gives the guest a virtio network card on QEMU's user networking, the host at
+// 10.0.2.2 (its 127.0.0.1), and virtio_net in its initramfs, which /init loads; the agent's net-up
+// gives it an address (GuestAddr).
+func UserNetwork() Option {
+	return func(c *Config) {
+		c.Network = true
+		c.InitrdFlags = append(slices.Clip(c.InitrdFlags), "--add-module", "virtio_net")
+	}
+}
+
+// GuestAddr and HostAddr are a UserNetwork guest's address and the host's, as the guest sees it.
+const (
+	GuestAddr = "10.0.2.15/24"
+	HostAddr  = "10.0.2.2"
+)
 
 // SuspendToRAM gives the guest ACPI S3, which q35 machines of QEMU do not offer by default:
 // suspend to RAM, woken by the RTC's alarm or by QMP's system_wakeup.
@@ -253,6 +271,10 @@ func (m *Machine) Spec(cmdline string) harness.Spec {
 		MemoryMiB: m.Config.MemoryMiB, Disks: disks, LogDir: m.Artifacts.LogDir, Agent: true}
 	if m.Config.S3 {
 		s.ExtraArgs = append(s.ExtraArgs, "-global", "ICH9-LPC.disable_s3=0")
+	}
+	if m.Config.Network {
+		// romfile=: no iPXE option ROM (nothing boots from the network).
+		s.ExtraArgs = append(s.ExtraArgs, "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile=")
 	}
 	if m.viaFirmware {
 		// Firmware nil on a BIOSGrub guest: QEMU's own BIOS boots the first disk.

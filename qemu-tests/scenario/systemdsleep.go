@@ -19,7 +19,6 @@ import (
 // sleepService is the unit logind's hibernation runs, whose ExecStartPre is hibernate prepare.
 const sleepService = "systemd-hibernate.service"
 
-
 // CheckCanHibernate asks logind, as a desktop does before it shows Hibernate: CanHibernate
 // must answer "yes" (systemd's own rules: swap space, the resume device, EFI or not).
 func (m *Machine) CheckCanHibernate(ctx context.Context, vm *harness.VM) error {
@@ -273,7 +272,6 @@ func (m *Machine) sleepJournal(ctx context.Context, vm *harness.VM, unit string,
 	m.say("journalctl -u %s:\n%s", unit, indent(lastLines(j.Stdout, n)))
 	return j.Stdout, nil
 }
-
 
 // lastLines is the last n lines of s.
 func lastLines(s string, n int) string {
