@@ -222,13 +222,17 @@ func (a *applier) do(s Action) error {
 	return fmt.Errorf("hibernate now: no step %q", s.Kind)
 }
 
+// writer is how the steps write below fs: the test seam where one is set, else the file.
+func (o Options) writer() func(fs sysfs.FS, file, value string) error {
+	if o.write != nil {
+		return o.write
+	}
+	return sysfs.FS.WriteString
+}
+
 // write makes a step's write through the test seam, if one is set.
 func (a *applier) write(s Action) error {
-	write := sysfs.FS.WriteString
-	if a.o.write != nil {
-		write = a.o.write
-	}
-	if err := write(a.fs, strings.TrimPrefix(s.Path, "/"), s.Value); err != nil {
+	if err := a.o.writer()(a.fs, strings.TrimPrefix(s.Path, "/"), s.Value); err != nil {
 		return fmt.Errorf("hibernate: %w", err)
 	}
 	return nil

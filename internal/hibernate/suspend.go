@@ -84,7 +84,7 @@ func SuspendThenHibernate(fs sysfs.FS, o Options, after time.Duration) (SuspendR
 		return res, err
 	}
 	k.logf("the hibernation failed (%v): suspending to RAM again, as systemd-sleep does", err)
-	again := SuspendResult{Alarm: time.Time{}}
+	var again SuspendResult // no alarm: only the user wakes it
 	if serr := suspendOnce(fs, o, k, &again, "suspend-after-failed-hibernate"); serr != nil {
 		return res, errors.Join(err, serr)
 	}
@@ -135,10 +135,7 @@ func suspendOnce(fs sysfs.FS, o Options, k kmsg, res *SuspendResult, env string)
 			k.logf("hook %s", r)
 		}
 	}
-	write := sysfs.FS.WriteString
-	if o.write != nil {
-		write = o.write
-	}
+	write := o.writer()
 	hook("pre")
 	defer hook("post")
 	if !res.Alarm.IsZero() {

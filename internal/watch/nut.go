@@ -122,24 +122,6 @@ func (c *NUTConn) LoginUPS(ups string) error {
 	return nil
 }
 
-// NumLogins is how many connections are logged in to ups (GET NUMLOGINS).
-func (c *NUTConn) NumLogins(ups string) (int, error) {
-	cmd := "GET NUMLOGINS " + ups
-	line, err := c.command(cmd)
-	if err != nil {
-		return 0, err
-	}
-	f := strings.Fields(line)
-	if len(f) != 3 || f[0] != "NUMLOGINS" || f[1] != ups {
-		return 0, fmt.Errorf("answer %q to %q: %w", line, cmd, ErrProtocol)
-	}
-	n, err := strconv.Atoi(f[2])
-	if err != nil {
-		return 0, fmt.Errorf("answer %q to %q: %w", line, cmd, ErrProtocol)
-	}
-	return n, nil
-}
-
 // ListUPS returns the names of the UPSes upsd serves.
 func (c *NUTConn) ListUPS() ([]string, error) {
 	const cmd = "LIST UPS"
