@@ -153,15 +153,14 @@ func secretFile(f *os.File, name string) error {
 	return nil
 }
 
-// setsKey says whether the config file's text sets key.
+// setsKey says whether the config file's text sets key (a wrong line is ParseFile's to say).
 func setsKey(text []byte, key string) bool {
-	for _, line := range strings.Split(string(text), "\n") {
-		k, _, ok := strings.Cut(strings.TrimSpace(line), "=")
-		if ok && strings.TrimSpace(k) == key {
-			return true
-		}
-	}
-	return false
+	found := false
+	_ = settings(bytes.NewReader(text), "", func(k, _ string) error {
+		found = found || k == key
+		return nil
+	})
+	return found
 }
 
 // firstLine is a file's first line, without its line end.
@@ -260,6 +259,12 @@ func parseBool(v string) (bool, error) {
 // ParseFile reads a config file into c: "key = value" lines, # comments, blank lines; a
 // repeated key (ups) adds, any other repeated key replaces.
 func (c *Config) ParseFile(r io.Reader, name string) error {
+	return settings(r, name, func(k, v string) error { return c.Set(k, v) })
+}
+
+// settings calls set with each "key = value" of a config file (the value unquoted), in order,
+// and says where a line is wrong: the file's one grammar, for ParseFile and for setsKey.
+func settings(r io.Reader, name string, set func(k, v string) error) error {
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
@@ -274,7 +279,7 @@ func (c *Config) ParseFile(r io.Reader, name string) error {
 		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 			v = v[1 : len(v)-1]
 		}
-		if err := c.Set(k, v); err != nil {
+		if err := set(k, v); err != nil {
 			return fmt.Errorf("%s:%d: %w", name, n, err)
 		}
 	}
