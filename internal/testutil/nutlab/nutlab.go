@@ -191,7 +191,9 @@ func (n *Server) WaitFor(what string, limit time.Duration, f func() error) {
 }
 
 // Get asks upsd, on a connection of its own, GET what ("VAR ups name", "NUMLOGINS ups") and
-// returns the value: the answer's last word, unquoted.
+// returns the value: the answer's last word, unquoted. It speaks the protocol itself rather than
+// through internal/watch's client: testutil sits below watch in the layers (tools/layercheck),
+// and the tests of watch's client should not lean on that client to see what upsd counts.
 func (n *Server) Get(what string) (string, error) {
 	c, err := net.DialTimeout("tcp", n.Addr, 2*time.Second)
 	if err != nil {
