@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -184,9 +185,24 @@ func runHook(fs sysfs.FS, p, phase, action, env string, timeout time.Duration) H
 	return r
 }
 
-// kernelLog reads the kernel's log records through the root prefix (/dev/kmsg, one record a read,
-// without blocking at its end; a plain file in tests), message text only.
+// kernelLog reads the kernel's log records through the root prefix, message text only.
 func kernelLog(fs sysfs.FS) ([]string, error) {
+	recs, err := kernelRecords(fs)
+	return messages(recs), err
+}
+
+// messages are the records' texts.
+func messages(recs []logRecord) []string {
+	lines := make([]string, len(recs))
+	for i, r := range recs {
+		lines[i] = r.Msg
+	}
+	return lines
+}
+
+// kernelRecords reads the kernel's log records through the root prefix (/dev/kmsg, one record a
+// read, without blocking at its end; a plain file in tests), each with its time.
+func kernelRecords(fs sysfs.FS) ([]logRecord, error) {
 	// Raw syscalls: an *os.File of a non-blocking descriptor waits in Go's poller at EAGAIN,
 	// which at the end of /dev/kmsg is forever (seen in a guest: hibernate now hung there).
 	fd, err := syscall.Open(fs.Path("dev/kmsg"), syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
@@ -194,7 +210,7 @@ func kernelLog(fs sysfs.FS) ([]string, error) {
 		return nil, err
 	}
 	defer syscall.Close(fd)
-	var lines []string
+	var recs []logRecord
 	buf := make([]byte, 16<<10)
 	for i := 0; i < 1<<20; i++ {
 		n, err := syscall.Read(fd, buf)
@@ -203,18 +219,30 @@ func kernelLog(fs sysfs.FS) ([]string, error) {
 			if l == "" || strings.HasPrefix(l, " ") { // a record's continuation (SUBSYSTEM=...)
 				continue
 			}
-			if hdr, msg, ok := strings.Cut(l, ";"); ok && strings.Count(hdr, ",") >= 3 {
-				l = msg // prio,seq,usec,flags;message
-			}
-			lines = append(lines, l)
+			recs = append(recs, parseKmsgRecord(l))
 		}
 		switch {
 		case errors.Is(err, syscall.EPIPE): // records overwritten while reading: go on
 		case err != nil || n == 0:
-			return lines, nil
+			return recs, nil
 		}
 	}
-	return lines, nil
+	return recs, nil
+}
+
+// parseKmsgRecord reads one /dev/kmsg record, "prio,seq,usec,flags;message"; a line without
+// that header is a message without a time.
+func parseKmsgRecord(l string) logRecord {
+	hdr, msg, ok := strings.Cut(l, ";")
+	f := strings.Split(hdr, ",")
+	if !ok || len(f) < 4 {
+		return logRecord{At: -1, Msg: l}
+	}
+	usec, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil || usec < 0 {
+		return logRecord{At: -1, Msg: msg}
+	}
+	return logRecord{At: time.Duration(usec) * time.Microsecond, Msg: msg}
 }
 
 // restoreFromLog finds, in the kernel log after our last line before the write of disk, how long
@@ -239,7 +267,7 @@ func writeFromLog(lines []string) (d time.Duration, line string, ok bool) {
 func speedFromLog(lines []string, verb string) (d time.Duration, line string, ok bool) {
 	start := 0
 	for i, l := range lines {
-		if strings.Contains(l, "hibernate: writing disk to /sys/power/state") {
+		if strings.Contains(l, writeDiskLine) {
 			start = i + 1
 		}
 	}

@@ -333,7 +333,9 @@ func (a *applier) hibernate(s Action) error {
 	a.hibernated = true
 	// The wall clock counts the time off; the monotonic clock does not.
 	a.res.Asleep = max(after.Round(0).Sub(before.Round(0))-after.Sub(before), 0)
-	if log, err := kernelLog(a.fs); err == nil {
+	recs, err := kernelRecords(a.fs)
+	if err == nil {
+		log := messages(recs)
 		a.res.Restore, a.res.RestoreLog, _ = restoreFromLog(log)
 		a.res.Write, a.res.WriteLog, _ = writeFromLog(log)
 	}
@@ -341,6 +343,13 @@ func (a *applier) hibernate(s Action) error {
 		a.k.logf("resumed after %s off; the kernel read the image back in %s (%s)", a.res.Asleep.Round(time.Second), a.res.Restore.Round(10*time.Millisecond), a.res.RestoreLog)
 	} else {
 		a.k.logf("resumed after %s off; the kernel log after the resume does not say how long the restore took", a.res.Asleep.Round(time.Second))
+	}
+	switch {
+	case a.o.Test != "": // a pm_test: no image was made
+	case err != nil:
+		a.k.logf("the kernel log cannot be read (%v): no timing kept for the runtime budget", err)
+	default:
+		a.recordTiming(recs)
 	}
 	return nil
 }
