@@ -31,7 +31,7 @@ const TimingName = "var/lib/hibernate/timing.json"
 
 // AssumedWriteSpeed (bytes/s) stands in for a write speed nothing measured: below what the
 // guests' virtual disks and a laptop's hard disk do, with the kernel's compression.
-const AssumedWriteSpeed = 40e6
+const AssumedWriteSpeed = 40 << 20
 
 // AssumedFreeze stands in for a freeze no hibernation measured yet (1.3 s in a 512 MiB guest,
 // most of it the page cache freed).
@@ -273,12 +273,12 @@ func writeSpeed(t Timing, given float64) (float64, string, bool) {
 			fmt.Sprintf("the canary of %s on %s: %d MiB written and read back in %s", c.At.Format(time.DateTime), c.Kernel,
 				c.Pages*pageSize>>20, c.Frozen.Round(10*time.Millisecond)), true
 	}
-	return AssumedWriteSpeed, "assumed: no canary measured it here (hibernate canary, on Linux 6.6 or later), none given (write-speed)", false
+	return AssumedWriteSpeed, "assumed: no canary measured it here (hibernate canary, on Linux 6.6 or later), none given (watch's write-speed)", false
 }
 
 // String is the budget in one line.
 func (b Budget) String() string {
-	return fmt.Sprintf("about %s: image ~%d MiB at %.0f MB/s (%s) %s, pre hooks %s, freeze %s (%s), margin %s",
-		b.Total.Round(time.Second), b.ImageBytes>>20, b.Speed/1e6, b.SpeedFrom, b.Write.Round(100*time.Millisecond),
+	return fmt.Sprintf("about %s: image ~%d MiB at %.0f MiB/s (%s) %s, pre hooks %s, freeze %s (%s), margin %s",
+		b.Total.Round(time.Second), b.ImageBytes>>20, b.Speed/(1<<20), b.SpeedFrom, b.Write.Round(100*time.Millisecond),
 		b.Hooks.Round(100*time.Millisecond), b.Freeze.Round(100*time.Millisecond), b.FreezeFrom, b.Margin.Round(time.Second))
 }

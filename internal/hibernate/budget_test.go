@@ -104,7 +104,7 @@ func TestPredictBudgetAssumed(t *testing.T) {
 	if b.Margin != MinMargin || b.Total != write+AssumedFreeze+MinMargin {
 		t.Errorf("margin %s, total %s", b.Margin, b.Total)
 	}
-	if !strings.Contains(b.String(), "image ~300 MiB at 40 MB/s (assumed: no canary measured it here") {
+	if !strings.Contains(b.String(), "image ~300 MiB at 40 MiB/s (assumed: no canary measured it here") {
 		t.Errorf("String() = %q", b.String())
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
+	"github.com/hibernate-linux/hibernate/internal/units"
 )
 
 // DefaultConfigFile is read when --config is not given and the file exists.
@@ -31,7 +32,8 @@ type Config struct {
 	Timeout         time.Duration // upsd: connect and each poll's exchange
 	BackoffMax      time.Duration
 	DryRun          bool
-	Mode, ImageSize string // passed to hibernate now
+	Mode, ImageSize string  // passed to hibernate now
+	WriteSpeed      float64 // bytes/s for the budget; 0: measured, else assumed
 	Root            string
 }
 
@@ -61,6 +63,10 @@ func keys() []key {
 		{"charge", "10", "hibernate on battery at a charge at or below this percentage (0: never on charge)", false, setCharge},
 		{"runtime", "5m", "hibernate on battery at a runtime at or below this (seconds, or 90s, 5m; 0: never on runtime)", false,
 			setDuration(func(c *Config) *time.Duration { return &c.Policy.Runtime }, true)},
+		{"budget", "yes", "also hibernate at a runtime at or below what hibernating needs now (hibernate check's budget) plus the grace, where that is above runtime", false,
+			setBudget},
+		{"write-speed", "", "the write speed the budget counts on (80MB/s): else the last hibernate canary's, else an assumed 40 MB/s", false,
+			setWriteSpeed},
 		{"grace", "30s", "wait this long after the decision; power coming back in it cancels", false,
 			setDuration(func(c *Config) *time.Duration { return &c.Policy.Grace }, true)},
 		{"on-unknown", "ignore", "on an unknown state (upsd down, garbage, no battery): ignore, last-on-battery or hibernate, after unknown-after", false,
@@ -196,6 +202,24 @@ func parsePercent(v string) (float64, error) {
 	return f, nil
 }
 
+func setBudget(c *Config, v string) error {
+	b, err := parseBool(v)
+	if err == nil {
+		c.Policy.Budget = b
+	}
+	return err
+}
+
+// setWriteSpeed takes a speed in bytes a second: 80MB/s, 80M, 1G/s.
+func setWriteSpeed(c *Config, v string) error {
+	n, err := units.ParseBytes(strings.TrimSuffix(v, "/s"))
+	if err != nil || n == 0 {
+		return fmt.Errorf("%q: want a speed such as 80MB/s", v)
+	}
+	c.WriteSpeed = float64(n)
+	return nil
+}
+
 func setOnUnknown(c *Config, v string) error {
 	switch OnUnknown(v) {
 	case UnknownIgnore, UnknownLastOnBattery, UnknownHibernate:
@@ -319,7 +343,7 @@ var flagTypes = map[string]string{
 	"ups": "NAME@HOST[:PORT]", "charge": "percent", "runtime": "duration", "grace": "duration",
 	"unknown-after": "duration", "poll": "duration", "timeout": "duration", "backoff-max": "duration",
 	"power-supply": "auto|yes|no", "on-unknown": "ignore|last-on-battery|hibernate", "trigger": "any|all",
-	"nut-password-file": "file", "root": "dir", "nut-user": "name", "nut-password": "password",
+	"budget": "yes|no", "write-speed": "bytes/s", "nut-password-file": "file", "root": "dir", "nut-user": "name", "nut-password": "password",
 }
 
 func (r *recorder) Set(v string) error {

@@ -24,10 +24,11 @@ func TestConfigFile(t *testing.T) {
 	want := DefaultConfig()
 	want.UPS = []UPSSpec{{"rack-a", "localhost:3493"}, {"rack-b", "nut.example.net:3493"}}
 	want.NUTUser, want.NUTPassword = "watch", "s3cret word"
-	want.Policy = Policy{Charge: 15, Runtime: 3 * time.Minute, Grace: time.Minute, All: true,
+	want.Policy = Policy{Charge: 15, Runtime: 3 * time.Minute, Budget: true, Grace: time.Minute, All: true,
 		OnUnknown: UnknownLastOnBattery, UnknownAfter: 5 * time.Minute}
 	want.Poll, want.Timeout, want.BackoffMax = 2*time.Second, 3*time.Second, 30*time.Second
 	want.PowerSupply, want.DryRun = "no", true
+	want.WriteSpeed = 80 << 20
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got  %+v\nwant %+v", c, want)
 	}
@@ -47,6 +48,9 @@ func TestConfigFileErrors(t *testing.T) {
 		{"ups = a@h:port", "watch.conf:1: ups: ups \"a@h:port\": port"},
 		{"on-unknown = panic", "want ignore, last-on-battery or hibernate"},
 		{"dry-run = maybe", "want yes or no"},
+		{"budget = maybe", "watch.conf:1: budget: \"maybe\": want yes or no"},
+		{"write-speed = fast", "write-speed: \"fast\": want a speed such as 80MB/s"},
+		{"write-speed = 0", "want a speed"},
 	} {
 		cfg := DefaultConfig()
 		err := cfg.ParseFile(strings.NewReader(c.text), "watch.conf")

@@ -23,8 +23,12 @@ const (
 
 // Policy is when to hibernate.
 type Policy struct {
-	Charge       float64       // hibernate on battery at a charge ≤ this (percent); 0 = not on charge
-	Runtime      time.Duration // hibernate on battery at a runtime ≤ this; 0 = not on runtime
+	Charge  float64       // hibernate on battery at a charge ≤ this (percent); 0 = not on charge
+	Runtime time.Duration // hibernate on battery at a runtime ≤ this; 0 = not on runtime
+	// Budget: hibernate on battery also at a runtime ≤ what hibernating needs now (the
+	// Machine's budget, SetBudget), where that is above Runtime: a machine whose image takes
+	// longer to write than the fixed threshold leaves.
+	Budget       bool
 	Grace        time.Duration // wait this long after the decision; power back in it cancels
 	OnUnknown    OnUnknown
 	UnknownAfter time.Duration // how long a supply must be unknown before OnUnknown applies
@@ -33,7 +37,7 @@ type Policy struct {
 
 // DefaultPolicy is the policy without a config file or flags.
 func DefaultPolicy() Policy {
-	return Policy{Charge: 10, Runtime: 5 * time.Minute, Grace: 30 * time.Second,
+	return Policy{Charge: 10, Runtime: 5 * time.Minute, Budget: true, Grace: 30 * time.Second,
 		OnUnknown: UnknownIgnore, UnknownAfter: 2 * time.Minute}
 }
 
@@ -77,6 +81,20 @@ type Machine struct {
 	pending  bool
 	deadline time.Time
 	done     bool // hibernated (or tried) in this outage: never twice
+	budget   time.Duration
+}
+
+// SetBudget tells the machine how long hibernating takes now (hibernate check's budget), for
+// Policy.Budget; the grace period comes on top, so it is counted in.
+func (m *Machine) SetBudget(d time.Duration) { m.budget = d }
+
+// runtimeThreshold is the runtime at or below which a supply on battery is critical, and
+// whether the budget set it.
+func (m *Machine) runtimeThreshold() (time.Duration, bool) {
+	if need := m.budget + m.Policy.Grace; m.Policy.Budget && m.budget > 0 && need > m.Policy.Runtime {
+		return need, true
+	}
+	return m.Policy.Runtime, false
 }
 
 // NewMachine returns a machine with nothing seen yet.
@@ -199,7 +217,12 @@ func (m *Machine) criticalReason(r Reading) string {
 		return fmt.Sprintf("%s: on battery, battery low (LB)", r.Source)
 	case m.Policy.Charge > 0 && r.Charge >= 0 && r.Charge <= m.Policy.Charge:
 		return fmt.Sprintf("%s: on battery, charge %.0f%% ≤ %.0f%%", r.Source, r.Charge, m.Policy.Charge)
-	case m.Policy.Runtime > 0 && r.Runtime >= 0 && r.Runtime <= m.Policy.Runtime:
+	}
+	if limit, byBudget := m.runtimeThreshold(); limit > 0 && r.Runtime >= 0 && r.Runtime <= limit {
+		if byBudget {
+			return fmt.Sprintf("%s: on battery, runtime %s ≤ %s, what hibernating needs now (%s) and the grace (%s)",
+				r.Source, r.Runtime.Round(time.Second), limit.Round(time.Second), m.budget.Round(time.Second), m.Policy.Grace)
+		}
 		return fmt.Sprintf("%s: on battery, runtime %s ≤ %s", r.Source, r.Runtime.Round(time.Second), m.Policy.Runtime)
 	}
 	return ""

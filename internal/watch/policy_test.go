@@ -202,3 +202,40 @@ func TestChangeEventsOnlyOnChange(t *testing.T) {
 		}
 	}
 }
+
+// The budget raises the runtime threshold to what hibernating needs plus the grace, never
+// lowers it; off, or unset (0), it leaves the fixed threshold.
+func TestPolicyBudget(t *testing.T) {
+	p := Policy{Runtime: 2 * time.Minute, Budget: true, Grace: 30 * time.Second}
+	for _, c := range []struct {
+		budget   bool
+		need     time.Duration
+		runtime  time.Duration
+		critical bool
+	}{
+		{true, 3 * time.Minute, 3*time.Minute + 30*time.Second, true},  // at 3m30s: the budget and the grace
+		{true, 3 * time.Minute, 3*time.Minute + 31*time.Second, false}, // above
+		{true, time.Minute, 2*time.Minute + 10*time.Second, false},     // 1m30s < 2m: the fixed threshold
+		{true, time.Minute, 2 * time.Minute, true},
+		{true, 0, 2*time.Minute + 10*time.Second, false}, // no prediction
+		{false, 3 * time.Minute, 2*time.Minute + 10*time.Second, false},
+	} {
+		p.Budget = c.budget
+		m := NewMachine(p)
+		m.SetBudget(c.need)
+		events, _ := m.Step(t0, rs(ups("OB", 90, c.runtime)))
+		got := false
+		for _, e := range events {
+			got = got || e.Kind == EventCritical
+		}
+		if got != c.critical {
+			t.Errorf("budget %v, need %s, runtime %s: critical %v, want %v (%v)", c.budget, c.need, c.runtime, got, c.critical, events)
+		}
+	}
+	p.Runtime, p.Budget = 0, true // the budget alone
+	m := NewMachine(p)
+	m.SetBudget(time.Minute)
+	if events, _ := m.Step(t0, rs(ups("OB", 90, 90*time.Second))); len(events) < 2 || events[1].Kind != EventCritical {
+		t.Errorf("runtime 0, budget 1m: %v", events)
+	}
+}

@@ -45,7 +45,15 @@ type Service struct {
 	DryRun  bool
 	Logf    func(format string, args ...any)
 	Observe func(Step) // optional: called after every step
+	// Budget predicts how long hibernating takes now (hibernate.PredictBudget) and says how, in
+	// one line; called at every poll, for Policy.Budget. Optional.
+	Budget       func() (time.Duration, string, error)
+	budgetFailed bool // the last prediction failed, and said so
 }
+
+// StatusEvery is how often, while a supply is on battery, the log says the runtime left against
+// the budget.
+const StatusEvery = time.Minute
 
 func (s *Service) logf(format string, args ...any) {
 	if s.Logf != nil {
@@ -76,7 +84,12 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.logf("watching %v every %s; policy: %s", names, poll, s.Policy)
 	m := NewMachine(s.Policy)
+	budget := s.budget(m)
+	if budget != "" {
+		s.logf("runtime budget: hibernating now takes %s", budget)
+	}
 	attempts := 0
+	var lastStatus time.Time
 	for {
 		var st Step
 		for _, src := range s.Sources {
@@ -86,6 +99,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return nil
 		}
 		st.Time = clock.Now()
+		budget = s.budget(m)
 		var fire bool
 		st.Events, fire = m.Step(st.Time, st.Readings)
 		for _, e := range st.Events {
@@ -93,6 +107,12 @@ func (s *Service) Run(ctx context.Context) error {
 			if e.Kind == EventCancel || e.Kind == EventRearm {
 				attempts = 0
 			}
+		}
+		if left, ok := runtimeLeft(st.Readings); !ok {
+			lastStatus = time.Time{}
+		} else if budget != "" && (lastStatus.IsZero() || st.Time.Sub(lastStatus) >= StatusEvery) {
+			lastStatus = st.Time
+			s.logf("on battery: runtime %s left; hibernating needs %s", left.Round(time.Second), budget)
 		}
 		if fire {
 			st.Hibernate = true
@@ -137,6 +157,41 @@ func (s *Service) afterAction(m *Machine, err error, attempt int) {
 	}
 }
 
+// budget predicts, where the service can, and sets the machine's budget; it returns the
+// prediction's line, "" where it fails (said when it starts to fail, and when it no longer does).
+func (s *Service) budget(m *Machine) string {
+	if s.Budget == nil || !s.Policy.Budget {
+		return ""
+	}
+	d, line, err := s.Budget()
+	if err != nil {
+		if !s.budgetFailed {
+			s.logf("runtime budget: cannot predict how long hibernating takes (%v); the runtime threshold stays %s", err, s.Policy.Runtime)
+		}
+		s.budgetFailed = true
+		m.SetBudget(0)
+		return ""
+	}
+	if s.budgetFailed {
+		s.logf("runtime budget: hibernating now takes %s", line)
+	}
+	s.budgetFailed = false
+	m.SetBudget(d)
+	return line
+}
+
+// runtimeLeft is the least runtime among the readings on battery that report one.
+func runtimeLeft(rs []Reading) (time.Duration, bool) {
+	var left time.Duration
+	ok := false
+	for _, r := range rs {
+		if r.Known && r.OnBattery && r.Runtime >= 0 && (!ok || r.Runtime < left) {
+			left, ok = r.Runtime, true
+		}
+	}
+	return left, ok
+}
+
 func reasonOf(events []Event) string {
 	for _, e := range events {
 		if e.Kind == EventHibernate {
@@ -168,6 +223,10 @@ func (p Policy) String() string {
 	if p.All {
 		mode = "all"
 	}
+	runtime := p.Runtime.String()
+	if p.Budget {
+		runtime = fmt.Sprintf("max(%s, the budget + grace)", p.Runtime)
+	}
 	return fmt.Sprintf("on battery and (LB or FSD or charge ≤ %.0f%% or runtime ≤ %s), %s supply, grace %s, on-unknown %s after %s",
-		p.Charge, p.Runtime, mode, p.Grace, p.OnUnknown, p.UnknownAfter)
+		p.Charge, runtime, mode, p.Grace, p.OnUnknown, p.UnknownAfter)
 }

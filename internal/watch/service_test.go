@@ -124,7 +124,7 @@ func startFailing(t *testing.T, srcs []Source, p Policy, check func() []string, 
 	return startHarness(t, srcs, p, check, fail, false)
 }
 
-func startHarness(t *testing.T, srcs []Source, p Policy, check func() []string, fail int, dryRun bool) *harness {
+func startHarness(t *testing.T, srcs []Source, p Policy, check func() []string, fail int, dryRun bool, opts ...func(*Service)) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: newFakeClock(), poll: 5 * time.Second, steps: make(chan Step, 1000), log: &syncLog{}, fail: fail}
 	for _, s := range srcs {
@@ -145,6 +145,9 @@ func startHarness(t *testing.T, srcs []Source, p Policy, check func() []string, 
 			return nil
 		},
 		Observe: func(s Step) { h.steps <- s },
+	}
+	for _, o := range opts {
+		o(svc)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -345,5 +348,59 @@ func TestServiceRefusesWithoutAction(t *testing.T) {
 	err := (&Service{Sources: []Source{&scripted{}}}).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "no action") {
 		t.Fatalf("Run without an action: %v", err)
+	}
+}
+
+// The runtime budget: a UPS whose runtime is above the fixed threshold but at or below what
+// hibernating needs (plus the grace) is critical; on battery, the log says the runtime against
+// the budget once a minute; a prediction that fails is said once, the fixed threshold kept.
+func TestServiceBudget(t *testing.T) {
+	src := &scripted{r: ups("OB", 90, 6*time.Minute)}
+	var mu sync.Mutex
+	need, fail := 4*time.Minute, false
+	budget := func(s *Service) {
+		s.Budget = func() (time.Duration, string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if fail {
+				return 0, "", errors.New("read /proc/meminfo: no such file")
+			}
+			return need, fmt.Sprintf("about %s: (the line)", need), nil
+		}
+	}
+	h := startHarness(t, []Source{src}, Policy{Runtime: time.Minute, Budget: true, Grace: 10 * time.Second}, nil, 0, false, budget)
+	if s := h.next(); hasEvent(s, EventCritical) {
+		t.Fatalf("6m left, 4m10s needed: %+v", s)
+	}
+	if h.log.count("runtime budget: hibernating now takes about 4m0s") != 1 || h.log.count("on battery: runtime 6m0s left; hibernating needs about 4m0s") != 1 {
+		t.Fatalf("the budget not said:\n%s", h.log)
+	}
+	h.advance()
+	if h.log.count("on battery: runtime") != 1 {
+		t.Fatalf("the status said twice within a minute:\n%s", h.log)
+	}
+	mu.Lock()
+	fail = true
+	mu.Unlock()
+	h.advance()
+	h.advance()
+	if h.log.count("cannot predict how long hibernating takes (read /proc/meminfo: no such file); the runtime threshold stays 1m0s") != 1 {
+		t.Fatalf("the failed prediction said %d times:\n%s", h.log.count("cannot predict"), h.log)
+	}
+	src.set(ups("OB", 80, 3*time.Minute))
+	if s := h.advance(); hasEvent(s, EventCritical) {
+		t.Fatalf("without a budget, 3m left is above the 1m threshold: %+v", s)
+	}
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	s := h.advance()
+	if !hasEvent(s, EventCritical) || h.log.count("runtime budget: hibernating now takes about 4m0s") != 2 {
+		t.Fatalf("3m left with the budget back: %+v\n%s", s, h.log)
+	}
+	for _, e := range s.Events {
+		if e.Kind == EventCritical && !strings.Contains(e.Reason, "runtime 3m0s ≤ 4m10s, what hibernating needs now (4m0s) and the grace (10s)") {
+			t.Errorf("reason %q", e.Reason)
+		}
 	}
 }

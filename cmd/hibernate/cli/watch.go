@@ -21,7 +21,10 @@ Runs until stopped, following the power: UPSes through Network UPS Tools' upsd (
 the kernel's /sys/class/power_supply (batteries, mains). When on battery and the charge or the
 runtime falls to the threshold, or the UPS says LB (low battery) or FSD (forced shutdown), it
 waits the grace period (power coming back cancels), then hibernates as 'hibernate now' does:
-once per outage. At start-up it runs 'hibernate check' and warns loudly if hibernation would not
+once per outage. The runtime threshold rises, where needed, to the runtime budget: how long
+hibernating takes now ('hibernate check' shows it: the image's estimate over the write speed
+the last 'hibernate canary' measured, the freeze and pre hooks of the last hibernation, a
+margin) plus the grace; on battery the log says the runtime left against it each minute. At start-up it runs 'hibernate check' and warns loudly if hibernation would not
 come back. Settings come from the config file (`+watch.DefaultConfigFile+`, "key = value", the
 keys are the flags' names), then the flags. See docs/watch.md.`)
 	return fs, watch.Flags(fs.FlagSet)
@@ -58,6 +61,10 @@ func runWatch(env Env, args []string) error {
 			return out
 		},
 		DryRun: c.DryRun,
+		Budget: func() (time.Duration, string, error) {
+			b, err := hibernate.PredictBudget(root, hibernate.BudgetOptions{ImageSize: c.ImageSize, Speed: c.WriteSpeed})
+			return b.Total, b.String(), err
+		},
 		Action: func(ctx context.Context, reason string) error {
 			o := hibernate.Options{Mode: c.Mode, ImageSize: c.ImageSize, DryRun: c.DryRun, Out: env.Stderr}
 			if c.DryRun {
