@@ -3,8 +3,11 @@ package watch
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -26,6 +29,10 @@ type Config struct {
 	UPS             []UPSSpec
 	NUTUser         string
 	NUTPassword     string
+	NUTTLS          bool           // STARTTLS on every upsd connection, verified
+	NUTRoots        *x509.CertPool // the certificates nut-ca-file trusts; nil: the system's
+	NUTCAFile       string
+	NUTServerName   string // the name upsd's certificate must hold; "": each server's host
 	PowerSupply     string // auto (when no UPS is given), yes, no
 	Policy          Policy
 	Poll            time.Duration
@@ -59,6 +66,10 @@ func keys() []key {
 		{"nut-password", "", "upsd password (PASSWORD); prefer nut-password-file, flags show in ps", false,
 			setString(func(c *Config) *string { return &c.NUTPassword })},
 		{"nut-password-file", "", "a file holding the upsd password (its first line)", false, setNUTPasswordFile},
+		{"nut-tls", "no", "say STARTTLS to upsd and go on only over TLS, its certificate verified (NUT 2.8's CERTFILE or CERTPATH on the server)", false, setNUTTLS},
+		{"nut-ca-file", "", "PEM certificates to trust for upsd's (its own, or its CA's); default the system's", false, setNUTCAFile},
+		{"nut-server-name", "", "the name upsd's certificate must hold (default: the host of each --ups)", false,
+			setString(func(c *Config) *string { return &c.NUTServerName })},
 		{"power-supply", "auto", "follow /sys/class/power_supply: yes, no, or auto (when no --ups is given)", false, setPowerSupply},
 		{"charge", "10", "hibernate on battery at a charge at or below this percentage (0: never on charge)", false, setCharge},
 		{"runtime", "5m", "hibernate on battery at a runtime at or below this (seconds, or 90s, 5m; 0: never on runtime)", false,
@@ -202,6 +213,40 @@ func parsePercent(v string) (float64, error) {
 	return f, nil
 }
 
+func setNUTTLS(c *Config, v string) error {
+	b, err := parseBool(v)
+	if err == nil {
+		c.NUTTLS = b
+	}
+	return err
+}
+
+// setNUTCAFile reads the PEM certificates of v, to trust for upsd's.
+func setNUTCAFile(c *Config, v string) error {
+	b, err := os.ReadFile(v)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return fmt.Errorf("%s: no PEM certificate in it", v)
+	}
+	c.NUTRoots, c.NUTCAFile = pool, v
+	return nil
+}
+
+// tlsFor is the TLS configuration of a connection to upsd at addr, nil without nut-tls.
+func (c Config) tlsFor(addr string) *tls.Config {
+	if !c.NUTTLS {
+		return nil
+	}
+	name := c.NUTServerName
+	if name == "" {
+		name, _, _ = net.SplitHostPort(addr)
+	}
+	return &tls.Config{ServerName: name, RootCAs: c.NUTRoots, MinVersion: tls.VersionTLS12}
+}
+
 func setBudget(c *Config, v string) error {
 	b, err := parseBool(v)
 	if err == nil {
@@ -343,7 +388,7 @@ var flagTypes = map[string]string{
 	"ups": "NAME@HOST[:PORT]", "charge": "percent", "runtime": "duration", "grace": "duration",
 	"unknown-after": "duration", "poll": "duration", "timeout": "duration", "backoff-max": "duration",
 	"power-supply": "auto|yes|no", "on-unknown": "ignore|last-on-battery|hibernate", "trigger": "any|all",
-	"budget": "yes|no", "write-speed": "bytes/s", "nut-password-file": "file", "root": "dir", "nut-user": "name", "nut-password": "password",
+	"budget": "yes|no", "nut-tls": "yes|no", "nut-ca-file": "file", "nut-server-name": "name", "write-speed": "bytes/s", "nut-password-file": "file", "root": "dir", "nut-user": "name", "nut-password": "password",
 }
 
 func (r *recorder) Set(v string) error {
@@ -407,7 +452,7 @@ func (c Config) Sources(clock Clock, logf func(string, ...any)) []Source {
 		s := byAddr[u.Addr]
 		if s == nil {
 			s = &NUTSource{Addr: u.Addr, User: c.NUTUser, Password: c.NUTPassword, Timeout: c.Timeout,
-				BackoffMin: time.Second, BackoffMax: c.BackoffMax, Clock: clock, Logf: logf}
+				BackoffMin: time.Second, BackoffMax: c.BackoffMax, Clock: clock, Logf: logf, TLS: c.tlsFor(u.Addr)}
 			byAddr[u.Addr] = s
 			out = append(out, s)
 		}

@@ -3,6 +3,7 @@ package watch
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -45,6 +46,33 @@ func DialNUT(ctx context.Context, addr string, timeout time.Duration) (*NUTConn,
 		return nil, err
 	}
 	return &NUTConn{conn: c, r: bufio.NewReaderSize(c, maxLine), Timeout: timeout}, nil
+}
+
+// StartTLS says STARTTLS and, once upsd answers OK, runs the rest of the connection over TLS
+// with cfg, whose verification (RootCAs, ServerName) is the caller's: the handshake fails on a
+// certificate cfg does not trust. A server without TLS configured answers ERR
+// FEATURE-NOT-CONFIGURED (a *NUTError). NUT 2.8's STARTTLS: the server's CERTFILE (OpenSSL
+// builds) or CERTPATH and CERTIDENT (NSS builds, as Debian's).
+func (c *NUTConn) StartTLS(cfg *tls.Config) error {
+	line, err := c.command("STARTTLS")
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "OK STARTTLS") {
+		return fmt.Errorf("answer %q to STARTTLS: %w", line, ErrProtocol)
+	}
+	if c.r.Buffered() > 0 { // bytes after the OK, before the handshake: not upsd's protocol
+		return fmt.Errorf("data after OK STARTTLS, before the TLS handshake: %w", ErrProtocol)
+	}
+	tc := tls.Client(c.conn, cfg)
+	if c.Timeout > 0 {
+		tc.SetDeadline(time.Now().Add(c.Timeout))
+	}
+	if err := tc.Handshake(); err != nil {
+		return fmt.Errorf("TLS handshake: %w", err)
+	}
+	c.conn, c.r = tc, bufio.NewReaderSize(tc, maxLine)
+	return nil
 }
 
 // Close says LOGOUT (without waiting long for the answer) and closes.
@@ -277,6 +305,9 @@ type NUTSource struct {
 	BackoffMax time.Duration
 	Clock      Clock
 	Logf       func(format string, args ...any)
+	// TLS, when set, has every connection say STARTTLS first and go on only over TLS verified
+	// with it: never in the clear, so no password goes out unencrypted.
+	TLS *tls.Config
 
 	conn    *NUTConn
 	backoff time.Duration
@@ -384,6 +415,11 @@ func (s *NUTSource) Poll(ctx context.Context) []Reading {
 			return s.fail(fmt.Errorf("connect: %w", err))
 		}
 		s.conn = c
+		if s.TLS != nil {
+			if err := c.StartTLS(s.TLS); err != nil {
+				return s.fail(fmt.Errorf("STARTTLS (nut-tls = yes: nothing is sent in the clear): %w", err))
+			}
+		}
 		if s.User != "" {
 			if err := c.Login(s.User, s.Password); err != nil {
 				return s.fail(fmt.Errorf("log in as %s: %w", s.User, err))

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -315,4 +316,74 @@ func TestNUTRealPrimaryWaitsForTheSecondary(t *testing.T) {
 		t.Fatalf("SHUTDOWNCMD at %s, before this machine's connection went at %s", at, gone)
 	}
 	t.Logf("SHUTDOWNCMD %s after this machine's connection went", at.Sub(gone).Round(10*time.Millisecond))
+}
+
+// STARTTLS against a real upsd (Debian's NSS build, CERTPATH): the config's nut-tls and
+// nut-ca-file make sources that log in and read over TLS (upsd counts the LOGIN); a
+// certificate the config does not trust, a name the certificate does not hold, and a server
+// without TLS each fail the connection, said, with nothing sent in the clear after STARTTLS.
+func TestNUTRealServerStartTLS(t *testing.T) {
+	t.Parallel()
+	n := startNUT(t, "tls", dev("OB DISCHRG", 80, 1200))
+	plain := startNUT(t, "plain", dev("OL", 100, 3600))
+	cert := n.EnableTLS()
+	dir := t.TempDir()
+	source := func(t *testing.T, addr, ups string, extra ...string) (*NUTSource, *syncLog) {
+		t.Helper()
+		conf := filepath.Join(dir, t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]+".conf")
+		text := fmt.Sprintf("ups = %s@%s\nnut-user = %s\nnut-password-file = %s\nnut-tls = yes\n%s\n",
+			ups, addr, nutlab.SecondaryUser, filepath.Join(dir, "password"), strings.Join(extra, "\n"))
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := (&Args{Config: conf}).Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var log syncLog
+		srcs := c.Sources(RealClock, log.Logf)
+		s := srcs[0].(*NUTSource)
+		s.Timeout = 2 * time.Second
+		t.Cleanup(s.Close)
+		return s, &log
+	}
+	if err := os.WriteFile(filepath.Join(dir, "password"), []byte(nutlab.SecondaryPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("trusted", func(t *testing.T) {
+		s, log := source(t, n.Addr, "tls", "nut-ca-file = "+cert)
+		if rs := s.Poll(context.Background()); len(rs) != 1 || !rs[0].Known || rs[0].Status != "OB DISCHRG" {
+			t.Fatalf("poll over TLS: %+v\n%s", rs, log)
+		}
+		if _, ok := s.conn.conn.(*tls.Conn); !ok || log.count("logged in to tls as watch") != 1 {
+			t.Fatalf("the connection is %T; log:\n%s", s.conn.conn, log)
+		}
+		n.LoginsAre(1, 10*time.Second)
+		s.Close()
+		n.LoginsAre(0, 10*time.Second)
+	})
+	for _, c := range []struct {
+		name, addr, ups, want string
+		extra                 []string
+	}{
+		{"untrusted", n.Addr, "tls", "TLS handshake: tls: failed to verify certificate: x509: certificate signed by unknown authority", []string{"nut-ca-file = " + n.OtherCert()}},
+		{"system roots", n.Addr, "tls", "certificate signed by unknown authority", nil},
+		{"wrong name", n.Addr, "tls", "x509: certificate is valid for localhost, not ups.example.net", []string{"nut-ca-file = " + cert, "nut-server-name = ups.example.net"}},
+		{"no TLS on the server", plain.Addr, "plain", "STARTTLS (nut-tls = yes: nothing is sent in the clear): upsd answered \"STARTTLS\" with ERR FEATURE-NOT-CONFIGURED", []string{"nut-ca-file = " + cert}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, log := source(t, c.addr, c.ups, c.extra...)
+			rs := s.Poll(context.Background())
+			if len(rs) != 1 || rs[0].Known || !strings.Contains(fmt.Sprint(rs[0].Err), c.want) || log.count(c.want) != 1 {
+				t.Fatalf("poll: %+v, want unknown with %q; log:\n%s", rs, c.want, log)
+			}
+			if log.count("logged in") != 0 {
+				t.Fatalf("logged in:\n%s", log)
+			}
+		})
+	}
+	if got, err := n.NumLogins(); err != nil || got != 0 {
+		t.Errorf("upsd counts %d logins (%v) after the refused connections", got, err)
+	}
 }

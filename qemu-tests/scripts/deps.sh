@@ -12,6 +12,10 @@ command -v dpkg-deb >/dev/null || need+=(dpkg)
 # upsmon: the fleet test's primary (its own config in a temporary folder; the machine's NUT
 # services stay as they are).
 [ -x /lib/nut/upsmon ] || need+=(nut-client)
+# STARTTLS to upsd in the tests: openssl makes the certificate, and Debian's upsd (an NSS build)
+# reads it from a certificate database that certutil and pk12util fill, in a temporary folder.
+[ -x /usr/bin/openssl ] || need+=(openssl)
+[ -x /usr/bin/certutil ] && [ -x /usr/bin/pk12util ] || need+=(libnss3-tools)
 command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v xz >/dev/null || need+=(xz-utils)

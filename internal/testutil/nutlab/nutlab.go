@@ -283,3 +283,55 @@ func (p *Primary) ShutdownAt() (time.Time, bool) {
 	sec := int64(f)
 	return time.Unix(sec, int64((f-float64(sec))*1e9)), true
 }
+
+// The tools EnableTLS uses: Debian's upsd is built with NSS, whose certificate database
+// certutil makes and pk12util fills; openssl makes the certificate.
+const (
+	Openssl  = "/usr/bin/openssl"
+	Certutil = "/usr/bin/certutil"
+	Pk12util = "/usr/bin/pk12util"
+)
+
+// EnableTLS gives upsd a self-signed certificate for 127.0.0.1 and localhost (an NSS database,
+// CERTPATH and CERTIDENT in upsd.conf, as NUT 2.8's NSS build wants) and restarts it; it
+// returns the certificate's PEM file, for the client to trust. Plain connections still work
+// (upsd offers STARTTLS, it does not demand it). Another certificate, for a client that must
+// refuse it, is in the folder as OtherCert.
+func (n *Server) EnableTLS() (certPEM string) {
+	t := n.t
+	t.Helper()
+	if reason := Missing(Openssl, Certutil, Pk12util); reason != "" {
+		t.Skip(reason)
+	}
+	sh := func(name string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = n.Dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
+	}
+	for _, name := range []string{"server", "other"} {
+		sh(Openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+			"-keyout", name+"-key.pem", "-out", name+".pem", "-days", "2", "-subj", "/CN=localhost",
+			"-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost")
+	}
+	sh(Openssl, "pkcs12", "-export", "-in", "server.pem", "-inkey", "server-key.pem", "-name", "server", "-out", "server.p12", "-passout", "pass:p12")
+	db := filepath.Join(n.Dir, "nssdb")
+	if err := os.Mkdir(db, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sh(Certutil, "-N", "-d", "sql:"+db, "--empty-password")
+	sh(Pk12util, "-i", "server.p12", "-d", "sql:"+db, "-W", "p12", "-K", "")
+	b, err := os.ReadFile(filepath.Join(n.Dir, "upsd.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Write("upsd.conf", string(b)+fmt.Sprintf("CERTPATH %s\nCERTIDENT \"server\" \"\"\n", db))
+	n.StopUpsd()
+	n.StartUpsd()
+	return filepath.Join(n.Dir, "server.pem")
+}
+
+// OtherCert is the PEM file of a certificate upsd does not have (EnableTLS made it).
+func (n *Server) OtherCert() string { return filepath.Join(n.Dir, "other.pem") }
