@@ -32,8 +32,10 @@ import (
 // devices present one at a time: NVMe before AHCI, as a laptop's disk is NVMe more often than its
 // (often empty) SATA controller holds one. efivarfs (a module in Debian's kernels) lets /init read
 // systemd's HibernateLocation EFI variable; it drives no device, and /init loads it only on a
-// machine booted through UEFI (elsewhere its load fails with ENODEV).
-var DefaultModules = []string{"virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "sd_mod", "ahci", "dm_crypt", "ext4", config.EFIVarFSModule}
+// machine booted through UEFI (elsewhere its load fails with ENODEV). lz4 (the crypto module)
+// is for an image stored lz4-compressed (hibernate now --compressor lz4, Linux 6.9 and later):
+// /init loads it before such an image's restore.
+var DefaultModules = []string{"virtio_pci", "virtio_blk", "virtio_scsi", "nvme", "sd_mod", "ahci", "dm_crypt", "ext4", config.EFIVarFSModule, config.LZ4Module}
 
 // fsModules are the modules that mount a file system type, for the file systems of / and /boot.
 var fsModules = map[string][]string{

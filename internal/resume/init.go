@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -146,6 +147,7 @@ func (b *Machine) resumeInPlace(in Input, cmdline string, ld *Loader) {
 		ld.Hold()
 	}
 	saved, serr := b.readHeaderPage(in)
+	b.loadDecompressor(in, ld)
 	b.clearLocation(in, "before writing"+WritingResume)
 	err := b.StartResume(in.dev, in.offset)
 	b.Logf("resume failed: %v", err)
@@ -407,4 +409,29 @@ func EmergencyShell(why error) {
 	for {
 		time.Sleep(time.Hour)
 	}
+}
+
+// loadDecompressor loads, before the write that starts the restore, the crypto module of the
+// image's compressor where the kernel has it as a module: the kernel looks it up as it reads
+// the image (6.9 and later: lz4 beside lzo), and a module loaded only after the decision would
+// come too late. lzo is built into every kernel seen; lz4 is a module in Debian's 6.12
+// (CONFIG_CRYPTO_LZ4=m).
+func (b *Machine) loadDecompressor(in Input, ld *Loader) {
+	if in.Area == nil || in.Area.Header == nil || in.Area.Header.Compressor() != "lz4" {
+		return
+	}
+	p := ""
+	if ld != nil {
+		p = ld.Named(config.LZ4Module)
+	}
+	if p == "" {
+		b.Logf("the image is lz4-compressed and this initramfs has no %s module: the kernel reads it only if lz4 is built in", config.LZ4Module)
+		return
+	}
+	t := b.Now()
+	if err := ld.LoadNow(p); err != nil {
+		b.Logf("the image is lz4-compressed, and loading %s failed: %v", path.Base(p), err)
+		return
+	}
+	b.Logf("the image is lz4-compressed: loaded %s (%d ms)", path.Base(p), (b.Now() - t).Milliseconds())
 }

@@ -265,3 +265,37 @@ func TestWaitStartsOnceTheModulesAreIn(t *testing.T) {
 		t.Errorf("the wait ended before the rest of the modules was loaded: %q", k.names())
 	}
 }
+
+// An lz4 image has its decompressor loaded before the restore starts, with what it needs; an
+// lzo image loads nothing; an initramfs without the module says so.
+func TestLoadDecompressor(t *testing.T) {
+	const modLZ4c, modLZ4 = "/lib/modules/R/kernel/lib/lz4/lz4_compress.ko", "/lib/modules/R/kernel/crypto/lz4.ko"
+	for _, c := range []struct {
+		comp        string
+		inInitramfs bool
+		loaded      string
+		said        string
+	}{
+		{"lz4", true, "lz4_compress lz4", "the image is lz4-compressed: loaded lz4.ko"},
+		{"lzo", true, "", ""},
+		{"lz4", false, "", "this initramfs has no lz4 module: the kernel reads it only if lz4 is built in"},
+	} {
+		b, _, k := newMachine(t)
+		cfg := testConfig()
+		if c.inInitramfs {
+			cfg.Modules = append(cfg.Modules, modLZ4c, modLZ4)
+			cfg.Needs[modLZ4] = []string{modLZ4c}
+			k.needs = cfg.Needs
+		}
+		ld := NewLoader(b, cfg)
+		h := &swsusp.Header{}
+		if c.comp == "lz4" {
+			h.Flags = swsusp.FlagLZ4
+		}
+		b.loadDecompressor(Input{Area: &swsusp.Area{Header: h}}, ld)
+		out := b.Out.(*strings.Builder).String()
+		if got := k.names(); got != c.loaded || (c.said == "") != (out == "") || !strings.Contains(out, c.said) {
+			t.Errorf("%s (in the initramfs: %v): loaded %q, said %q", c.comp, c.inInitramfs, got, out)
+		}
+	}
+}

@@ -20,6 +20,11 @@ const InitMarker = "init of hibernate starting on"
 // HibernateLocation.
 const EFIVarFSModule = "efivarfs"
 
+// LZ4Module is the crypto module of the lz4 compressor, which a hibernation image may be stored
+// with (Linux 6.9 and later, hibernate.compressor=lz4): the builder takes it in where the kernel
+// has it as a module, and /init loads it before the restore of an lz4 image.
+const LZ4Module = "lz4"
+
 // Format is the version of this layout; /init refuses a config of a newer format. Format 2
 // added the volumes to unlock, the LVs to activate and the tools that do it: an /init of format
 // 1 would not unlock them, and the machine would not boot. OSRelease came later without a bump:
