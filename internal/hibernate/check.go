@@ -51,6 +51,8 @@ type Report struct {
 	// locationNeeded says that nothing but that variable tells the next boot where the image
 	// is (the next-boot check counted on it): a failure to write it stops the hibernation.
 	locationNeeded bool
+	// boot is which compressors the next boot can read an image of.
+	boot bootCompressors
 }
 
 // Failed returns the checks that did not pass.
@@ -96,6 +98,10 @@ func Check(fs sysfs.FS) Report {
 	add(recordCheck)
 	r.record = st
 	add(initramfsCheck)
+	if u, err := fs.Uname(); err == nil {
+		r.boot = readableAtBoot(fs, u.Release, ic)
+		add(checkCompressor(fs, r.boot))
+	}
 	r.Ready = len(r.Failed()) == 0
 	return r
 }

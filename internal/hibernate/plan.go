@@ -128,7 +128,8 @@ func (p NowPlan) Lines() []string {
 type Facts struct {
 	Report Report // the checks: the resume device to set, the image record to restamp
 	// Power holds the /sys/power files a plan may change, by name ("disk", "image_size",
-	// "resume_offset", "resume", "pm_test"), as read; a file that could not be read is absent.
+	// "resume_offset", "resume", "pm_test"), and the kernel's "compressor" parameter, as read; a
+	// file that could not be read is absent.
 	Power   map[string]string
 	Hooks   []string // the hooks to run, in order, as on the machine
 	Refused []string // the hooks not run, each with the reason and the fix
@@ -144,6 +145,9 @@ func readFacts(fs sysfs.FS, rep Report, o Options) (Facts, error) {
 		if v, err := fs.ReadString("sys/power/" + n); err == nil {
 			f.Power[n] = v
 		}
+	}
+	if v, err := fs.ReadString(compressorParam); err == nil {
+		f.Power["compressor"] = v
 	}
 	if o.NoHooks {
 		return f, nil
@@ -246,6 +250,13 @@ func powerWrites(power map[string]string, rep Report, o Options) ([]Action, erro
 			was, _ = sysfs.Selected(was) // "[platform] shutdown ...": the one in brackets
 		}
 		ws = append(ws, Action{Kind: ActWrite, Path: "/sys/power/" + name, Value: value, Was: was})
+	}
+	c, err := compressorWrite(power, rep, o)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		ws = append(ws, *c)
 	}
 	return ws, nil
 }

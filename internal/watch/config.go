@@ -40,6 +40,7 @@ type Config struct {
 	BackoffMax      time.Duration
 	DryRun          bool
 	Mode, ImageSize string  // passed to hibernate now
+	Compressor      string  // passed to hibernate now
 	WriteSpeed      float64 // bytes/s for the budget; 0: measured, else assumed
 	Root            string
 }
@@ -97,6 +98,8 @@ func keys() []key {
 			setString(func(c *Config) *string { return &c.Mode })},
 		{"image-size", "auto", "hibernate now's --image-size (bytes, auto or min)", false,
 			setString(func(c *Config) *string { return &c.ImageSize })},
+		{"compressor", "", "hibernate now's --compressor (lzo or lz4)", false,
+			setString(func(c *Config) *string { return &c.Compressor })},
 		{"root", "/", "the machine's root (a fake tree in tests)", false,
 			setString(func(c *Config) *string { return &c.Root })},
 	}

@@ -66,7 +66,7 @@ func runWatch(env Env, args []string) error {
 			return b.Total, b.String(), err
 		},
 		Action: func(ctx context.Context, reason string) error {
-			o := hibernate.Options{Mode: c.Mode, ImageSize: c.ImageSize, DryRun: c.DryRun, Out: env.Stderr}
+			o := hibernate.Options{Mode: c.Mode, ImageSize: c.ImageSize, Compressor: c.Compressor, DryRun: c.DryRun, Out: env.Stderr}
 			if c.DryRun {
 				lg.Printf("DRY RUN: would hibernate now (%s)", reason)
 			}
