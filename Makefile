@@ -76,7 +76,8 @@ FUZZ_TARGETS := \
 	./internal/initramfs/modules:FuzzModinfo ./internal/initramfs/modalias:FuzzMatch ./internal/resume:FuzzParseCmdline \
 	./internal/blockdev:FuzzProbe ./internal/initramfs:FuzzInspect ./internal/sysfs:FuzzParseMounts \
 	./internal/resume:FuzzDiskPath ./internal/units:FuzzParseBytes ./internal/crypttab:FuzzParse \
-	./internal/initramfs/elfdeps:FuzzParseObject ./internal/efivars:FuzzParseHibernateLocation ./internal/efivars:FuzzParseOSRelease
+	./internal/initramfs/elfdeps:FuzzParseObject ./internal/efivars:FuzzParseHibernateLocation ./internal/efivars:FuzzParseOSRelease \
+	./internal/hibernate:FuzzFreezeFromLog
 
 # A failing input the fuzzer finds is saved under the package's testdata/fuzz and fails the run
 # again with -fuzztime=1x: then the target fails. A run that failed with no such input (its
