@@ -580,3 +580,28 @@ func spliceSection(path, heading, section, before string) error {
 	}
 	return os.WriteFile(path, []byte(doc), 0o644)
 }
+
+// The sections spliced before the targets, and the targets' heading.
+const (
+	budgetHeading  = "## The runtime budget"
+	targetsHeading = "## Targets"
+)
+
+// readSection is the section of the Markdown file at path that begins with heading, up to the
+// next "## " heading; "" when the file has none.
+func readSection(path, heading string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	doc := string(b)
+	i := strings.Index(doc, heading+"\n")
+	if i < 0 {
+		return "", nil
+	}
+	end := len(doc)
+	if j := strings.Index(doc[i+len(heading):], "\n## "); j >= 0 {
+		end = i + len(heading) + j + 1
+	}
+	return strings.TrimRight(doc[i:end], "\n") + "\n", nil
+}

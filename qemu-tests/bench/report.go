@@ -235,6 +235,10 @@ func Markdown(r *Result, plot string) string {
 		}
 	}
 	w("")
+	if r.Compressor != nil {
+		b.WriteString(CompressorMarkdown(r.Compressor))
+		w("")
+	}
 	w("## Targets")
 	w("")
 	w("| target | measured | met |")

@@ -2,32 +2,10 @@ package scenario
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hibernate-linux/hibernate/internal/initramfs/modules"
 )
-
-// compressorParam is the kernel's choice of the image's compressor (Linux 6.9 and later).
-const compressorParam = "/sys/module/hibernate/parameters/compressor"
-
-// lz4Modules are the guest's copies of lz4's crypto module and the library it needs, from
-// Debian 13's kernel package (decompressed): the minimal guests have no /lib/modules, so the
-// test loads them as a Debian system's kernel would through modprobe when asked for lz4.
-func lz4Modules(t *testing.T, a Artifacts) []GuestFile {
-	t.Helper()
-	var files []GuestFile
-	for _, mod := range []string{"kernel/lib/lz4/lz4_compress.ko.xz", "kernel/crypto/lz4.ko.xz"} {
-		data, err := modules.Decompress(filepath.Join(a.Kernel.ModulesDir, mod))
-		if err != nil {
-			t.Fatalf("lz4's modules: %v", err)
-		}
-		files = append(files, GuestFile{"/root/" + strings.TrimSuffix(filepath.Base(mod), ".xz"), data, 0o644})
-	}
-	return files
-}
 
 // TestTrixieCompressor hibernates Debian 13's 6.12 twice in one boot, with the kernel's lzo and
 // then with `--compressor lz4`, and resumes each through our /init. The swap area read by the
@@ -38,19 +16,23 @@ func lz4Modules(t *testing.T, a Artifacts) []GuestFile {
 func TestTrixieCompressor(t *testing.T) {
 	ctx := timeout(t, 10*time.Minute)
 	a := trixieArtifacts(t)
-	m, err := New(ctx, a, t.Name(), Output(testWriter{t}), JobTicks(1), Files(lz4Modules(t, a)...))
+	lz4, lz4Paths, err := LZ4Modules(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(ctx, a, t.Name(), Output(testWriter{t}), JobTicks(1), Files(lz4...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	vm, _ := boot(t, ctx, m, "")
 	wantRelease(t, m)
 	do(t, ctx, vm, m.SetupSwap, m.StartJob)
-	if _, err := run(ctx, vm, GuestAgentInit, "insmod", "/root/lz4_compress.ko", "/root/lz4.ko"); err != nil {
+	if _, err := run(ctx, vm, append([]string{GuestAgentInit, "insmod"}, lz4Paths...)...); err != nil {
 		t.Fatal(err)
 	}
 	param := func() string {
 		t.Helper()
-		b, err := vm.ReadFile(ctx, compressorParam)
+		b, err := vm.ReadFile(ctx, CompressorParam)
 		if err != nil {
 			t.Fatal(err)
 		}
