@@ -82,6 +82,7 @@ type Result struct {
 	DepBuildInGuest time.Duration
 	LUKS            *LUKSResult       // the encrypted machine's section
 	Compressor      *CompressorResult // lzo against lz4
+	Floor           *FloorResult      // ours against the smallest initramfs
 }
 
 func (o *Options) defaults(root string) {
@@ -109,8 +110,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	o.defaults(root)
-	if o.Only != "" && o.Only != OnlyLUKS && o.Only != OnlyCompressor {
-		return nil, fmt.Errorf("bench: no section %q to run alone (there are %q and %q)", o.Only, OnlyLUKS, OnlyCompressor)
+	if o.Only != "" && o.Only != OnlyLUKS && o.Only != OnlyCompressor && o.Only != OnlyFloor {
+		return nil, fmt.Errorf("bench: no section %q to run alone (there are %q, %q and %q)", o.Only, OnlyLUKS, OnlyCompressor, OnlyFloor)
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(o.Out, "bench: "+format+"\n", args...) }
 	a, err := scenario.Discover(root, "amd64")
@@ -130,6 +131,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer logf.Close()
 
 	if o.Only == OnlyCompressor {
+		res.Floor = runFloor(ctx, a, root, outDir, o.Pairs, say, o)
+		if res.Floor.Err != nil {
+			say("floor: %v", res.Floor.Err)
+		}
 		res.Compressor = runCompressor(ctx, root, o.HibernatePairs, say)
 		res.Took = time.Since(res.Start)
 		if res.Compressor.Err != nil {
@@ -139,6 +144,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return res, err
 		}
 		say("wrote the compressor section of %s in %s", o.Report, res.Took.Round(time.Second))
+		return res, nil
+	}
+	if o.Only == OnlyFloor {
+		res.Floor = runFloor(ctx, a, root, outDir, o.Pairs, say, o)
+		res.Took = time.Since(res.Start)
+		if res.Floor.Err != nil {
+			return res, res.Floor.Err
+		}
+		if err := spliceSection(o.Report, floorHeading, FloorMarkdown(res.Floor), hibernatingHeading); err != nil {
+			return res, err
+		}
+		say("wrote the floor section of %s in %s", o.Report, res.Took.Round(time.Second))
 		return res, nil
 	}
 	if o.Only == OnlyLUKS {
@@ -226,6 +243,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		say("encrypted: %v", res.LUKS.Err)
 	}
 
+	res.Floor = runFloor(ctx, a, root, outDir, o.Pairs, say, o)
+	if res.Floor.Err != nil {
+		say("floor: %v", res.Floor.Err)
+	}
 	res.Compressor = runCompressor(ctx, root, o.HibernatePairs, say)
 	if res.Compressor.Err != nil {
 		say("compressor: %v", res.Compressor.Err)

@@ -182,6 +182,10 @@ func Markdown(r *Result, plot string) string {
 	w("")
 	b.WriteString(LUKSMarkdown(r.LUKS))
 	w("")
+	if r.Floor != nil {
+		b.WriteString(FloorMarkdown(r.Floor))
+		w("")
+	}
 	w("%s", hibernatingHeading)
 	w("")
 	w("Fresh guests (512 MiB, the 64 MiB job), each hibernated once; time from the request (the agent")

@@ -1,0 +1,183 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/u-root/u-root/pkg/cpio"
+
+	"github.com/hibernate-linux/hibernate/internal/initramfs/modules"
+	"github.com/hibernate-linux/hibernate/qemu-tests/scenario"
+)
+
+// The floor (issue 17): the same disk and image resumed by the smallest initramfs that can do it,
+// floor/floor.c as /init (static, a libc and nothing else) with the disk's modules, uncompressed.
+// Every initramfs's resume is set against it: how much of the time is the initramfs's at all.
+
+// OnlyFloor is Options.Only for the floor section.
+const OnlyFloor = "floor"
+
+const floorHeading = "## The floor"
+
+// floorModules are the modules the guests' disk needs: the virtio PCI transport and its disk.
+var floorModules = []string{"virtio_pci", "virtio_blk"}
+
+// buildFloor compiles floor.c (gcc -static) and writes the floor initramfs for kernel a.Kernel
+// into outDir, resuming from devt (MAJ:MIN).
+func buildFloor(ctx context.Context, a scenario.Artifacts, root, devt, outDir string) Initrd {
+	in := Initrd{Name: "floor", Generator: "qemu-tests/bench/floor/floor.c, gcc -static"}
+	start := time.Now()
+	bin := filepath.Join(outDir, "floor-init")
+	cmd := exec.CommandContext(ctx, "gcc", "-static", "-O2", "-s", "-o", bin, filepath.Join(root, "qemu-tests/bench/floor/floor.c"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		in.Err = fmt.Errorf("gcc (the floor is C, built static: apt-get install gcc libc6-dev): %w\n%s", err, out)
+		return in
+	}
+	init, err := os.ReadFile(bin)
+	if err != nil {
+		in.Err = err
+		return in
+	}
+	ix, err := modules.Scan(a.Kernel.ModulesDir)
+	if err != nil {
+		in.Err = err
+		return in
+	}
+	mods, _, err := ix.Closure(floorModules...)
+	if err != nil {
+		in.Err = err
+		return in
+	}
+	recs := []cpio.Record{cpio.StaticFile("init", string(init), 0o755), cpio.Directory("sys", 0o755),
+		cpio.Directory("dev", 0o755), cpio.CharDev("dev/console", 0o600, 5, 1), cpio.StaticFile("floor/resume", devt+"\n", 0o644)}
+	var list []string
+	for _, m := range mods {
+		data, err := modules.Decompress(filepath.Join(a.Kernel.ModulesDir, m.Path))
+		if err != nil {
+			in.Err = err
+			return in
+		}
+		p := path.Join("lib/modules", a.Kernel.Release, m.Name+".ko")
+		recs = append(recs, cpio.StaticFile(p, string(data), 0o644))
+		list = append(list, "/"+p)
+	}
+	recs = append(recs, cpio.StaticFile("floor/modules", strings.Join(list, "\n")+"\n", 0o644))
+	var b bytes.Buffer
+	w := cpio.Newc.Writer(&b)
+	if err := cpio.WriteRecordsAndDirs(w, recs); err != nil {
+		in.Err = err
+		return in
+	}
+	if err := cpio.WriteTrailer(w); err != nil {
+		in.Err = err
+		return in
+	}
+	in.Path = filepath.Join(outDir, "initrd-floor.img")
+	if err := os.WriteFile(in.Path, b.Bytes(), 0o644); err != nil {
+		in.Path, in.Err = "", err
+		return in
+	}
+	in.Cold = time.Since(start)
+	return in
+}
+
+// FloorResult is the floor section's run: ours and the floor, alternating, on one image.
+type FloorResult struct {
+	Kernel string
+	Ours   Initrd
+	Floor  Initrd
+	Trials []Trial
+	Took   time.Duration
+	Err    error
+}
+
+// runFloor hibernates a guest and resumes it pairs times with ours, then the floor.
+func runFloor(ctx context.Context, a scenario.Artifacts, root, outDir string, pairs int, out func(string, ...any), o Options) *FloorResult {
+	r := &FloorResult{Kernel: a.Kernel.Release}
+	start := time.Now()
+	defer func() { r.Took = time.Since(start) }()
+	h, err := scenario.Hibernate(ctx, a, "bench-floor", scenario.Output(o.Out))
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	r.Ours = Initrd{Name: "ours", Path: h.Guest.Initrd}
+	devt := fmt.Sprintf("254:%d", h.Guest.Layout.SwapPartIndex) // virtio_blk's major: the first dynamic one
+	r.Floor = buildFloor(ctx, a, root, devt, outDir)
+	if r.Floor.Err != nil {
+		r.Err = r.Floor.Err
+		return r
+	}
+	for _, in := range []*Initrd{&r.Ours, &r.Floor} {
+		in.Packed, in.Unpacked, _ = Sizes(in.Path)
+	}
+	seq := 0
+	for p := 0; p < pairs; p++ {
+		for _, in := range []Initrd{r.Ours, r.Floor} {
+			seq++
+			t := trial(ctx, h, in, seq, h.Setup.KernelParams)
+			r.Trials = append(r.Trials, t)
+			out("floor trial %d %s: resumed in %s (initramfs share %s, disk to the write %s) %v", seq, in.Name,
+				t.Resume.Round(10*time.Millisecond), t.Share.Round(time.Millisecond), t.AfterDev.Round(time.Millisecond), t.Err)
+		}
+	}
+	return r
+}
+
+// FloorMarkdown is the floor's section of the report.
+func FloorMarkdown(r *FloorResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n", floorHeading)
+	fmt.Fprintf(&b, "The same disk and image (Debian 12's %s, the 512 MiB guest), resumed alternately by ours and by the floor:\n", r.Kernel)
+	b.WriteString("the smallest initramfs that can resume it, [floor.c](../qemu-tests/bench/floor/floor.c) as /init (static, C) with\n")
+	b.WriteString("virtio_pci and virtio_blk, which loads them, waits for the swap partition and writes it to /sys/power/resume: no\n")
+	b.WriteString("checks, no config, no image read. Total: QEMU's start to the job's first line after the resume. Share: the kernel's\n")
+	b.WriteString("`Run /init` to its `resume from hibernation` (the initramfs's part, kernel clock). Disk to the write: the kernel's\n")
+	b.WriteString("line for the disk to the resume write. `go run ./qemu-tests/bench/cmd/bench -only floor` (part of `make bench`).\n\n")
+	if r.Err != nil {
+		fmt.Fprintf(&b, "Not measured: %v\n", r.Err)
+		return b.String()
+	}
+	b.WriteString("| initramfs | size | trials | total (median, min–max) | share (median, min–max) | disk to the write |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
+	med := map[string][2]time.Duration{}
+	for _, in := range []Initrd{r.Ours, r.Floor} {
+		var tot, share, dev []time.Duration
+		for _, t := range r.Trials {
+			if t.Initrd == in.Name && t.Err == nil && t.ShareErr == nil {
+				tot, share, dev = append(tot, t.Resume), append(share, t.Share), append(dev, t.AfterDev)
+			}
+		}
+		if len(tot) == 0 {
+			fmt.Fprintf(&b, "| %s | %.2f MiB | 0 | — | — | — |\n", in.Name, mibI(in.Packed))
+			continue
+		}
+		ts, ss, ds := statsOf(tot), statsOf(share), statsOf(dev)
+		med[in.Name] = [2]time.Duration{ts.Median, ss.Median}
+		fmt.Fprintf(&b, "| %s | %.2f MiB | %d | %s (%s–%s) | %s (%s–%s) | %s |\n", in.Name, mibI(in.Packed), len(tot),
+			secs2(ts.Median), secs2(ts.Min), secs2(ts.Max), ms(ss.Median), ms(ss.Min), ms(ss.Max), ms(ds.Median))
+	}
+	if o, f := med["ours"], med["floor"]; f[0] > 0 && f[1] > 0 {
+		fmt.Fprintf(&b, "\nOurs against the floor, medians of this run: total %.2f× (goal ≤ 1.05×), share %.2f× (goal ≤ 2×), %s more in the share (the run took %s).\n",
+			o[0].Seconds()/f[0].Seconds(), o[1].Seconds()/f[1].Seconds(), ms(o[1]-f[1]), r.Took.Round(time.Second))
+	}
+	var failed []string
+	for _, t := range r.Trials {
+		if t.Err != nil {
+			failed = append(failed, fmt.Sprintf("trial %d (%s): %s", t.Seq, t.Initrd, firstLine(t.Err.Error())))
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(&b, "\nLeft out: %s.\n", strings.Join(failed, "; "))
+	}
+	return b.String()
+}
+
+func secs2(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
