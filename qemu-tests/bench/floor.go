@@ -29,15 +29,28 @@ const floorHeading = "## The floor"
 // floorModules are the modules the guests' disk needs: the virtio PCI transport and its disk.
 var floorModules = []string{"virtio_pci", "virtio_blk"}
 
-// buildFloor compiles floor.c (gcc -static) and writes the floor initramfs for kernel a.Kernel
-// into outDir, resuming from devt (MAJ:MIN).
-func buildFloor(ctx context.Context, a scenario.Artifacts, root, devt, outDir string) Initrd {
-	in := Initrd{Name: "floor", Generator: "qemu-tests/bench/floor/floor.c, gcc -static"}
+// The floors: the C one, and the same steps in Go (gofloor), which shows the Go runtime's own cost.
+const (
+	floorC  = "floor"
+	floorGo = "floor (Go)"
+)
+
+// buildFloor compiles the floor called name (floor.c with gcc -static, or gofloor with
+// CGO_ENABLED=0) and writes its initramfs for kernel a.Kernel into outDir, resuming from devt
+// (MAJ:MIN).
+func buildFloor(ctx context.Context, a scenario.Artifacts, root, name, devt, outDir string) Initrd {
+	in := Initrd{Name: name, Generator: "qemu-tests/bench/floor/floor.c, gcc -static"}
 	start := time.Now()
 	bin := filepath.Join(outDir, "floor-init")
 	cmd := exec.CommandContext(ctx, "gcc", "-static", "-O2", "-s", "-o", bin, filepath.Join(root, "qemu-tests/bench/floor/floor.c"))
+	if name == floorGo {
+		in.Generator = "qemu-tests/bench/floor/gofloor, CGO_ENABLED=0"
+		bin = filepath.Join(outDir, "gofloor-init")
+		cmd = exec.CommandContext(ctx, "go", "build", "-ldflags=-s -w", "-o", bin, "./qemu-tests/bench/floor/gofloor")
+		cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		in.Err = fmt.Errorf("gcc (the floor is C, built static: apt-get install gcc libc6-dev): %w\n%s", err, out)
+		in.Err = fmt.Errorf("%s (the floor is built static; for C: apt-get install gcc libc6-dev): %w\n%s", cmd.Args[0], err, out)
 		return in
 	}
 	init, err := os.ReadFile(bin)
@@ -79,7 +92,7 @@ func buildFloor(ctx context.Context, a scenario.Artifacts, root, devt, outDir st
 		in.Err = err
 		return in
 	}
-	in.Path = filepath.Join(outDir, "initrd-floor.img")
+	in.Path = filepath.Join(outDir, "initrd-"+strings.ReplaceAll(strings.Trim(strings.ReplaceAll(name, "(", ""), ")"), " ", "-")+".img")
 	if err := os.WriteFile(in.Path, b.Bytes(), 0o644); err != nil {
 		in.Path, in.Err = "", err
 		return in
@@ -90,12 +103,13 @@ func buildFloor(ctx context.Context, a scenario.Artifacts, root, devt, outDir st
 
 // FloorResult is the floor section's run: ours and the floor, alternating, on one image.
 type FloorResult struct {
-	Kernel string
-	Ours   Initrd
-	Floor  Initrd
-	Trials []Trial
-	Took   time.Duration
-	Err    error
+	Kernel  string
+	Ours    Initrd
+	Floor   Initrd
+	GoFloor Initrd
+	Trials  []Trial
+	Took    time.Duration
+	Err     error
 }
 
 // runFloor hibernates a guest and resumes it pairs times with ours, then the floor.
@@ -110,17 +124,20 @@ func runFloor(ctx context.Context, a scenario.Artifacts, root, outDir string, pa
 	}
 	r.Ours = Initrd{Name: "ours", Path: h.Guest.Initrd}
 	devt := fmt.Sprintf("254:%d", h.Guest.Layout.SwapPartIndex) // virtio_blk's major: the first dynamic one
-	r.Floor = buildFloor(ctx, a, root, devt, outDir)
-	if r.Floor.Err != nil {
-		r.Err = r.Floor.Err
-		return r
+	r.Floor = buildFloor(ctx, a, root, floorC, devt, outDir)
+	r.GoFloor = buildFloor(ctx, a, root, floorGo, devt, outDir)
+	for _, in := range []*Initrd{&r.Floor, &r.GoFloor} {
+		if in.Err != nil {
+			r.Err = in.Err
+			return r
+		}
 	}
-	for _, in := range []*Initrd{&r.Ours, &r.Floor} {
+	for _, in := range []*Initrd{&r.Ours, &r.Floor, &r.GoFloor} {
 		in.Packed, in.Unpacked, _ = Sizes(in.Path)
 	}
 	seq := 0
 	for p := 0; p < pairs; p++ {
-		for _, in := range []Initrd{r.Ours, r.Floor} {
+		for _, in := range []Initrd{r.Ours, r.Floor, r.GoFloor} {
 			seq++
 			t := trial(ctx, h, in, seq, h.Setup.KernelParams)
 			r.Trials = append(r.Trials, t)
@@ -135,10 +152,11 @@ func runFloor(ctx context.Context, a scenario.Artifacts, root, outDir string, pa
 func FloorMarkdown(r *FloorResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", floorHeading)
-	fmt.Fprintf(&b, "The same disk and image (Debian 12's %s, the 512 MiB guest), resumed alternately by ours and by the floor:\n", r.Kernel)
+	fmt.Fprintf(&b, "The same disk and image (Debian 12's %s, the 512 MiB guest), resumed in turn by ours, the floor and the floor in Go:\n", r.Kernel)
 	b.WriteString("the smallest initramfs that can resume it, [floor.c](../qemu-tests/bench/floor/floor.c) as /init (static, C) with\n")
 	b.WriteString("virtio_pci and virtio_blk, which loads them, waits for the swap partition and writes it to /sys/power/resume: no\n")
-	b.WriteString("checks, no config, no image read. Total: QEMU's start to the job's first line after the resume. Share: the kernel's\n")
+	b.WriteString("checks, no config, no image read; [gofloor](../qemu-tests/bench/floor/gofloor/main.go) takes the same steps in Go (static,\n")
+	b.WriteString("x/sys/unix only), to show what the Go runtime's start costs by itself. Total: QEMU's start to the job's first line after the resume. Share: the kernel's\n")
 	b.WriteString("`Run /init` to its `resume from hibernation` (the initramfs's part, kernel clock). Disk to the write: the kernel's\n")
 	b.WriteString("line for the disk to the resume write. `go run ./qemu-tests/bench/cmd/bench -only floor` (part of `make bench`).\n\n")
 	if r.Err != nil {
@@ -148,7 +166,7 @@ func FloorMarkdown(r *FloorResult) string {
 	b.WriteString("| initramfs | size | trials | total (median, min–max) | share (median, min–max) | disk to the write |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
 	med := map[string][2]time.Duration{}
-	for _, in := range []Initrd{r.Ours, r.Floor} {
+	for _, in := range []Initrd{r.Ours, r.Floor, r.GoFloor} {
 		var tot, share, dev []time.Duration
 		for _, t := range r.Trials {
 			if t.Initrd == in.Name && t.Err == nil && t.ShareErr == nil {
@@ -164,9 +182,14 @@ func FloorMarkdown(r *FloorResult) string {
 		fmt.Fprintf(&b, "| %s | %.2f MiB | %d | %s (%s–%s) | %s (%s–%s) | %s |\n", in.Name, mibI(in.Packed), len(tot),
 			secs2(ts.Median), secs2(ts.Min), secs2(ts.Max), ms(ss.Median), ms(ss.Min), ms(ss.Max), ms(ds.Median))
 	}
-	if o, f := med["ours"], med["floor"]; f[0] > 0 && f[1] > 0 {
-		fmt.Fprintf(&b, "\nOurs against the floor, medians of this run: total %.2f× (goal ≤ 1.05×), share %.2f× (goal ≤ 2×), %s more in the share (the run took %s).\n",
+	if o, f := med["ours"], med[floorC]; f[0] > 0 && f[1] > 0 {
+		fmt.Fprintf(&b, "\nOurs against the floor, medians of this run: total %.2f× (goal ≤ 1.05×), share %.2f× (goal ≤ 2×), %s more in the share (the run took %s).",
 			o[0].Seconds()/f[0].Seconds(), o[1].Seconds()/f[1].Seconds(), ms(o[1]-f[1]), r.Took.Round(time.Second))
+		if g := med[floorGo]; g[1] > 0 {
+			fmt.Fprintf(&b, " The floor in Go: share %.2f× the C floor's (%s more: the Go runtime's start); ours %.2f× the Go floor's share.",
+				g[1].Seconds()/f[1].Seconds(), ms(g[1]-f[1]), o[1].Seconds()/g[1].Seconds())
+		}
+		b.WriteString("\n")
 	}
 	var failed []string
 	for _, t := range r.Trials {
