@@ -112,8 +112,9 @@ deb-test:
 # (debootstrap) under $(HIBERNATE_CACHE)/debroot. About 35 minutes; BENCH_ONLY=luks runs the
 # encrypted section alone (4 to 16 minutes with the host's load) and rewrites only its part of
 # docs/benchmarks.md; BENCH_ONLY=floor (ours against the smallest initramfs, 2 minutes) and
-# BENCH_ONLY=compressor (lzo against lz4 on Debian 13's kernel, 2 minutes) likewise. The floor's
-# /init is C, built static with gcc.
+# BENCH_ONLY=compressor (lzo against lz4 on Debian 13's kernel, 2 minutes) and BENCH_ONLY=scale
+# (512 MiB to 4 GiB guests, 5 minutes, and docs/benchmarks-scale.png) likewise. The floor's /init
+# is C, built static with gcc.
 BENCH_ONLY ?=
 bench: deps kernels build
 	@command -v gnuplot >/dev/null || apt-get install -y -q gnuplot-nox

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,6 +84,7 @@ type Result struct {
 	LUKS            *LUKSResult       // the encrypted machine's section
 	Compressor      *CompressorResult // lzo against lz4
 	Floor           *FloorResult      // ours against the smallest initramfs
+	Scale           *ScaleResult      // cost as memory grows
 }
 
 func (o *Options) defaults(root string) {
@@ -110,9 +112,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	o.defaults(root)
-	if o.Only != "" && o.Only != OnlyLUKS && o.Only != OnlyCompressor && o.Only != OnlyFloor {
-		return nil, fmt.Errorf("bench: no section %q to run alone (there are %q, %q and %q)", o.Only, OnlyLUKS, OnlyCompressor, OnlyFloor)
+	if !slices.Contains([]string{"", OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale}, o.Only) {
+		return nil, fmt.Errorf("bench: no section %q to run alone (there are %q, %q, %q and %q)", o.Only, OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale)
 	}
+	scalePNG := filepath.Join(filepath.Dir(o.Plot), "benchmarks-scale.png")
 	say := func(format string, args ...any) { fmt.Fprintf(o.Out, "bench: "+format+"\n", args...) }
 	a, err := scenario.Discover(root, "amd64")
 	if err != nil {
@@ -144,6 +147,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return res, err
 		}
 		say("wrote the compressor section of %s in %s", o.Report, res.Took.Round(time.Second))
+		return res, nil
+	}
+	if o.Only == OnlyScale {
+		res.Scale = runScale(ctx, a, scalePNG, say)
+		res.Took = time.Since(res.Start)
+		if err := spliceSection(o.Report, scaleHeading, ScaleMarkdown(res.Scale), hibernatingHeading); err != nil {
+			return res, err
+		}
+		say("wrote the scale section of %s and %s in %s", o.Report, scalePNG, res.Took.Round(time.Second))
 		return res, nil
 	}
 	if o.Only == OnlyFloor {
@@ -247,6 +259,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if res.Floor.Err != nil {
 		say("floor: %v", res.Floor.Err)
 	}
+	res.Scale = runScale(ctx, a, scalePNG, say)
 	res.Compressor = runCompressor(ctx, root, o.HibernatePairs, say)
 	if res.Compressor.Err != nil {
 		say("compressor: %v", res.Compressor.Err)

@@ -186,6 +186,10 @@ func Markdown(r *Result, plot string) string {
 		b.WriteString(FloorMarkdown(r.Floor))
 		w("")
 	}
+	if r.Scale != nil {
+		b.WriteString(ScaleMarkdown(r.Scale))
+		w("")
+	}
 	w("%s", hibernatingHeading)
 	w("")
 	w("Fresh guests (512 MiB, the 64 MiB job), each hibernated once; time from the request (the agent")

@@ -52,11 +52,12 @@ func Version() string {
 // tools are the agent's subcommands (`hibernate-guest-agent NAME ARGS...`): what the test
 // guests need and their roots have no program for.
 var tools = map[string]func([]string) error{
-	"chattr":    Chattr,
-	"insmod":    Insmod,
-	"askpass":   Askpass,
-	"zram-swap": ZramSwap,
-	"net-up":    NetUp,
+	"chattr":     Chattr,
+	"insmod":     Insmod,
+	"askpass":    Askpass,
+	"zram-swap":  ZramSwap,
+	"net-up":     NetUp,
+	"disk-speed": DiskSpeed,
 }
 
 // Main runs the agent and returns its exit code. As PID 1 it mounts what is missing, reaps

@@ -185,6 +185,9 @@ func (m *Machine) writeDisks(g *Guest, dir, tree string, sizeMiB int, label stri
 	} else if swap < 0 {
 		swap = 0
 	}
+	// A large swap partition (the scale benchmark's, as large as the guest's memory) gets its
+	// room on top of the root's 512 MiB; the default one fits the sizes given.
+	sizeMiB = max(sizeMiB, swap+512)
 	g.Disk = filepath.Join(dir, "disk.img")
 	var err error
 	esp := 0
