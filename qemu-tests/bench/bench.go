@@ -35,7 +35,10 @@ type Options struct {
 	// Only runs one section: "luks" (the encrypted machine), whose part of Report alone is
 	// rewritten; "" runs them all and writes the whole report.
 	Only string
-	Out  io.Writer
+	// Icount, above 0, runs the floor section's resumes under QEMU's -icount shift=Icount, its
+	// figures by the guest's clock (instructions), whatever the host's load.
+	Icount int
+	Out    io.Writer
 }
 
 // OnlyLUKS is Options.Only for the encrypted section.
@@ -164,7 +167,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if res.Floor.Err != nil {
 			return res, res.Floor.Err
 		}
-		if err := spliceSection(o.Report, floorHeading, FloorMarkdown(res.Floor), hibernatingHeading); err != nil {
+		if err := spliceSection(o.Report, floorHeadingOf(o.Icount), FloorMarkdown(res.Floor), hibernatingHeading); err != nil {
 			return res, err
 		}
 		say("wrote the floor section of %s in %s", o.Report, res.Took.Round(time.Second))

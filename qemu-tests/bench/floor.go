@@ -26,6 +26,14 @@ const OnlyFloor = "floor"
 
 const floorHeading = "## The floor"
 
+// floorHeadingOf is the floor section's heading: by the wall clock, or by the guest's under -icount.
+func floorHeadingOf(icount int) string {
+	if icount > 0 {
+		return floorHeading + ", by the guest's clock (-icount)"
+	}
+	return floorHeading
+}
+
 // floorModules are the modules the guests' disk needs: the virtio PCI transport and its disk.
 var floorModules = []string{"virtio_pci", "virtio_blk"}
 
@@ -107,6 +115,7 @@ type FloorResult struct {
 	Ours    Initrd
 	Floor   Initrd
 	GoFloor Initrd
+	Icount  int // the resumes ran under -icount shift=Icount; 0: not
 	Trials  []Trial
 	Took    time.Duration
 	Err     error
@@ -123,6 +132,7 @@ func runFloor(ctx context.Context, a scenario.Artifacts, root, outDir string, pa
 		return r
 	}
 	r.Ours = Initrd{Name: "ours", Path: h.Guest.Initrd}
+	h.Config.Icount, r.Icount = o.Icount, o.Icount              // the resumes only: the hibernation ran at full speed
 	devt := fmt.Sprintf("254:%d", h.Guest.Layout.SwapPartIndex) // virtio_blk's major: the first dynamic one
 	r.Floor = buildFloor(ctx, a, root, floorC, devt, outDir)
 	r.GoFloor = buildFloor(ctx, a, root, floorGo, devt, outDir)
@@ -151,7 +161,12 @@ func runFloor(ctx context.Context, a scenario.Artifacts, root, outDir string, pa
 // FloorMarkdown is the floor's section of the report.
 func FloorMarkdown(r *FloorResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\n", floorHeading)
+	fmt.Fprintf(&b, "%s\n\n", floorHeadingOf(r.Icount))
+	if r.Icount > 0 {
+		fmt.Fprintf(&b, "Under QEMU's `-icount shift=%d,align=off,sleep=off`: the guest's clock advances %d ns an instruction, whatever the host's\n", r.Icount, 1<<r.Icount)
+		b.WriteString("load, so the share and the disk-to-write figures (kernel clock) count the guest's work alone; the total stays QEMU's\n")
+		fmt.Fprintf(&b, "wall clock. `go run ./qemu-tests/bench/cmd/bench -only floor -icount %d`.\n\n", r.Icount)
+	}
 	fmt.Fprintf(&b, "The same disk and image (Debian 12's %s, the 512 MiB guest), resumed in turn by ours, the floor and the floor in Go:\n", r.Kernel)
 	b.WriteString("the smallest initramfs that can resume it, [floor.c](../qemu-tests/bench/floor/floor.c) as /init (static, C) with\n")
 	b.WriteString("virtio_pci and virtio_blk, which loads them, waits for the swap partition and writes it to /sys/power/resume: no\n")

@@ -56,9 +56,12 @@ type Config struct {
 	NowFlags    []string // more flags for `hibernate now --mode shutdown`
 	CutPower    string   // HibernateNow pulls the plug when this console line appears
 	S3          bool     // the machine offers suspend to RAM (ACPI S3, SuspendToRAM)
-	Network     bool     // a virtio network card on QEMU's user networking (UserNetwork)
-	Package     string   // the .deb the Debian guest installs hibernate from (instead of make install)
-	MDRoot      bool     // the Debian guest's root on an md RAID1, booting the distribution's initramfs (MDRAID1Root)
+	// Icount, when above 0, runs the guest under QEMU's -icount shift=Icount: its clock advances
+	// 2^Icount ns an instruction, whatever the host's load (benchmarks by the guest's clock).
+	Icount  int
+	Network bool   // a virtio network card on QEMU's user networking (UserNetwork)
+	Package string // the .deb the Debian guest installs hibernate from (instead of make install)
+	MDRoot  bool   // the Debian guest's root on an md RAID1, booting the distribution's initramfs (MDRAID1Root)
 	// EncryptedRoot puts the Debian guest on the installer's encrypted LVM layout (EncryptedLVMRoot).
 	EncryptedRoot bool
 	UEFI          bool    // the Debian guest is a UEFI machine booting GRUB (UEFIGrub)
@@ -144,6 +147,9 @@ const (
 // SuspendToRAM gives the guest ACPI S3, which q35 machines of QEMU do not offer by default:
 // suspend to RAM, woken by the RTC's alarm or by QMP's system_wakeup.
 func SuspendToRAM() Option { return func(c *Config) { c.S3 = true } }
+
+// Icount runs the guest's clock by instructions executed (Config.Icount).
+func Icount(shift int) Option { return func(c *Config) { c.Icount = shift } }
 
 // HibernationFile makes path on the root file system a hibernation file (setup --file PATH
 // --hibernate-only), and gives the guest no swap partition: hibernate now activates the file
@@ -271,6 +277,10 @@ func (m *Machine) Spec(cmdline string) harness.Spec {
 		MemoryMiB: m.Config.MemoryMiB, Disks: disks, LogDir: m.Artifacts.LogDir, Agent: true}
 	if m.Config.S3 {
 		s.ExtraArgs = append(s.ExtraArgs, "-global", "ICH9-LPC.disable_s3=0")
+	}
+	if m.Config.Icount > 0 {
+		// align=off, sleep=off: the guest's time is its instructions' alone, never the host's.
+		s.ExtraArgs = append(s.ExtraArgs, "-icount", fmt.Sprintf("shift=%d,align=off,sleep=off", m.Config.Icount))
 	}
 	if m.Config.Network {
 		// romfile=: no iPXE option ROM (nothing boots from the network).

@@ -19,6 +19,7 @@ func main() {
 	flag.StringVar(&o.Report, "report", "", "the Markdown report (default docs/benchmarks.md)")
 	flag.StringVar(&o.Plot, "plot", "", "the PNG plot (default docs/benchmarks-resume.png)")
 	flag.StringVar(&o.Only, "only", "", "run one section alone and rewrite only its part of the report: "+bench.OnlyLUKS+" (the encrypted LVM machine) or "+bench.OnlyCompressor+" (lzo against lz4, -hibernate-pairs pairs)")
+	flag.IntVar(&o.Icount, "icount", 0, "with -only floor: resume under QEMU's -icount shift=N (the guest's clock by instructions; its own section of the report)")
 	flag.Parse()
 	o.Out = os.Stdout
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
