@@ -20,8 +20,9 @@ Says whether hibernation, now, on this machine, will come back: kernel support, 
 the kernel command line, not in a container, swap (disk swap free against the image's
 estimate: AnonPages + Shmem), the resume device (a partition, or a swap file at
 resume_offset), our image record in the swap header (so a boot under another kernel can
-kexec into this one), and the initramfs of the running kernel (ours, or another with resume
-support: it says which). Each check prints its reason and, where it fails, the fix.
+kexec into this one), the initramfs of the running kernel (ours, or another with resume
+support: it says which), and the compressor the kernel stores the image with (lz4, on 6.9 and
+later, only where the next boot can read it). Each check prints its reason and, where it fails, the fix.
 On an EFI machine it also shows systemd's HibernateLocation variable when one is set, and
 whether it is this system's. Last, it says how long hibernating would take now, from the
 decision to the machine off (the runtime budget 'hibernate watch' keeps a UPS's runtime
