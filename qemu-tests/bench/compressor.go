@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -137,15 +136,11 @@ func compressorTrial(ctx context.Context, m *scenario.Machine, vm *harness.VM, c
 	}
 	down := vm.ConsoleLines()[mark:]
 	var err error
-	if t.Pages, t.Write, err = speedLine(down, "Wrote"); err != nil {
+	if t.Pages, t.Write, _, err = scenario.KernelSpeed(down, "Wrote"); err != nil {
 		t.Err = err
 		return t, nil
 	}
-	for _, l := range down {
-		if i := strings.Index(l, "Image size after compression: "); i >= 0 {
-			fmt.Sscanf(l[i:], "Image size after compression: %d kbytes", &t.Compressed)
-		}
-	}
+	t.Compressed = scenario.CompressedKiB(down)
 	area, err := m.SwapArea()
 	if err == nil && (area.Header == nil || area.Header.Compressor() != comp) {
 		err = fmt.Errorf("the image on the disk is not %s: %s", comp, area.Kind())
@@ -160,7 +155,7 @@ func compressorTrial(ctx context.Context, m *scenario.Machine, vm *harness.VM, c
 		return t, next
 	}
 	t.Resume = m.Summary.ResumeTime
-	if _, t.Read, err = speedLine(next.ConsoleLines(), "Read"); err != nil {
+	if _, t.Read, _, err = scenario.KernelSpeed(next.ConsoleLines(), "Read"); err != nil {
 		t.Err = err
 		return t, next
 	}
@@ -168,22 +163,6 @@ func compressorTrial(ctx context.Context, m *scenario.Machine, vm *harness.VM, c
 		t.Err = err
 	}
 	return t, next
-}
-
-// speedLine reads the kernel's "PM: hibernation: VERB N kbytes in S seconds" line of a console.
-func speedLine(lines []string, verb string) (int64, time.Duration, error) {
-	for _, l := range lines {
-		i := strings.Index(l, "PM: hibernation: "+verb+" ")
-		if i < 0 {
-			continue
-		}
-		var kb int64
-		var secs float64
-		if _, err := fmt.Sscanf(l[i+len("PM: hibernation: "):], verb+" %d kbytes in %g seconds", &kb, &secs); err == nil {
-			return kb, time.Duration(secs * float64(time.Second)), nil
-		}
-	}
-	return 0, 0, errors.New("the console has no kernel line " + verb + " N kbytes in S seconds")
 }
 
 // CompressorMarkdown is the section of the report.

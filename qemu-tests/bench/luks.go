@@ -566,10 +566,8 @@ func spliceSection(path, heading, section, before string) error {
 	if !strings.HasSuffix(section, "\n") {
 		section += "\n"
 	}
-	if i := strings.Index(doc, heading+"\n"); i >= 0 {
-		end := len(doc)
-		if j := strings.Index(doc[i+len(heading):], "\n## "); j >= 0 {
-			end = i + len(heading) + j + 1
+	if i, end, ok := sectionBounds(doc, heading); ok {
+		if end < len(doc) {
 			section += "\n"
 		}
 		doc = doc[:i] + section + doc[end:]
@@ -595,13 +593,23 @@ func readSection(path, heading string) (string, error) {
 		return "", err
 	}
 	doc := string(b)
-	i := strings.Index(doc, heading+"\n")
-	if i < 0 {
+	i, end, ok := sectionBounds(doc, heading)
+	if !ok {
 		return "", nil
 	}
-	end := len(doc)
-	if j := strings.Index(doc[i+len(heading):], "\n## "); j >= 0 {
-		end = i + len(heading) + j + 1
-	}
 	return strings.TrimRight(doc[i:end], "\n") + "\n", nil
+}
+
+// sectionBounds is where the section of doc that begins with heading starts and ends (at the
+// next "## " heading, or the end of doc); ok is false where doc has no such heading.
+func sectionBounds(doc, heading string) (start, end int, ok bool) {
+	start = strings.Index(doc, heading+"\n")
+	if start < 0 {
+		return 0, 0, false
+	}
+	end = len(doc)
+	if j := strings.Index(doc[start+len(heading):], "\n## "); j >= 0 {
+		end = start + len(heading) + j + 1
+	}
+	return start, end, true
 }

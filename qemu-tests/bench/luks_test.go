@@ -108,3 +108,15 @@ func TestBeforeInit(t *testing.T) {
 		t.Errorf("no failure: %q", got)
 	}
 }
+
+// readSection gives back the section spliceSection would replace: up to the next heading, or
+// the end; nothing where the heading is not there.
+func TestReadSection(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "r.md")
+	os.WriteFile(p, []byte("# R\n\n## A\n\na\n\n## B\n\nb\n"), 0o644)
+	for heading, want := range map[string]string{"## A": "## A\n\na\n", "## B": "## B\n\nb\n", "## C": ""} {
+		if got, err := readSection(p, heading); err != nil || got != want {
+			t.Errorf("readSection(%q) = %q, %v; want %q", heading, got, err, want)
+		}
+	}
+}

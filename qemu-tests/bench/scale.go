@@ -112,20 +112,16 @@ func scaleOnce(ctx context.Context, a scenario.Artifacts, mem int) (run ScaleRun
 	}
 	down := vm.ConsoleLines()[mark:]
 	run.Hibernate = m.Summary.HibernateTime
-	if run.ImageKiB, run.Write, err = speedLine(down, "Wrote"); err != nil {
+	if run.ImageKiB, run.Write, _, err = scenario.KernelSpeed(down, "Wrote"); err != nil {
 		run.Err = err
 		return run
 	}
-	for _, l := range down {
-		if i := strings.Index(l, "Image size after compression: "); i >= 0 {
-			fmt.Sscanf(l[i:], "Image size after compression: %d kbytes", &run.Compressed)
-		}
-	}
-	if _, d, err := speedLine(down, "Allocated"); err == nil {
+	run.Compressed = scenario.CompressedKiB(down)
+	if _, d, _, err := scenario.KernelSpeed(down, "Allocated"); err == nil {
 		run.Prealloc = d
 	}
-	first, okFirst := kernelStamp(down, "hibernate: hibernate now: checking")
-	snap, okSnap := kernelStamp(down, "Need to copy ")
+	first, _, okFirst := scenario.ConsoleStamp(down, "hibernate: hibernate now: checking")
+	snap, _, okSnap := scenario.ConsoleStamp(down, "Need to copy ")
 	if okFirst && okSnap {
 		run.PreSnapshot = snap - first
 	}
@@ -137,25 +133,10 @@ func scaleOnce(ctx context.Context, a scenario.Artifacts, mem int) (run ScaleRun
 		return run
 	}
 	run.Resume = m.Summary.ResumeTime
-	if _, run.Read, err = speedLine(next.ConsoleLines(), "Read"); err != nil {
+	if _, run.Read, _, err = scenario.KernelSpeed(next.ConsoleLines(), "Read"); err != nil {
 		run.Err = err
 	}
 	return run
-}
-
-// kernelStamp is the kernel timestamp of the first console line holding what.
-func kernelStamp(lines []string, what string) (time.Duration, bool) {
-	for _, l := range lines {
-		if !strings.Contains(l, what) {
-			continue
-		}
-		if m := kernelTS.FindStringSubmatch(l); m != nil {
-			var s float64
-			fmt.Sscanf(m[1], "%g", &s)
-			return time.Duration(s * float64(time.Second)), true
-		}
-	}
-	return 0, false
 }
 
 // ScaleMarkdown is the scale section of the report.

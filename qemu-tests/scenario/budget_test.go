@@ -12,26 +12,6 @@ import (
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
-// consoleStamp is the kernel's timestamp of the first console line after mark that holds what,
-// with the line: "[    8.471079] hibernate: writing disk ..." is 8.471079 s since boot.
-func consoleStamp(lines []string, what string) (time.Duration, string, bool) {
-	for _, l := range lines {
-		if !strings.Contains(l, what) {
-			continue
-		}
-		i := strings.IndexByte(l, '[')
-		var secs float64
-		if i < 0 {
-			return 0, l, false
-		}
-		if _, err := fmt.Sscanf(strings.ReplaceAll(l[i+1:], " ", ""), "%f]", &secs); err != nil {
-			return 0, l, false
-		}
-		return time.Duration(secs*1e6) * time.Microsecond, l, true
-	}
-	return 0, "", false
-}
-
 // budgetOf is what `hibernate check --json` predicts, in the guest, for hibernating now.
 func budgetOf(t *testing.T, ctx context.Context, vm *harness.VM, m *Machine) hb.Budget {
 	t.Helper()
@@ -81,22 +61,19 @@ func TestTrixieBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := vm.ConsoleLines()[mark:]
-	start, _, ok1 := consoleStamp(lines, "hibernate: hibernate now: checking")
-	writing, _, ok2 := consoleStamp(lines, "hibernate: writing disk to /sys/power/state")
-	snap, needLine, ok3 := consoleStamp(lines, "Need to copy ")
-	off, _, ok4 := consoleStamp(lines, "reboot: Power down")
-	_, wroteLine, ok5 := consoleStamp(lines, "PM: hibernation: Wrote ")
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 {
+	start, _, ok1 := ConsoleStamp(lines, "hibernate: hibernate now: checking")
+	writing, _, ok2 := ConsoleStamp(lines, "hibernate: writing disk to /sys/power/state")
+	snap, needLine, ok3 := ConsoleStamp(lines, "Need to copy ")
+	off, _, ok4 := ConsoleStamp(lines, "reboot: Power down")
+	kb, wrote, wroteLine, werr := KernelSpeed(lines, "Wrote")
+	if !ok1 || !ok2 || !ok3 || !ok4 || werr != nil {
 		t.Fatalf("the console lacks a line of the hibernation (now %v, writing %v, snapshot %v, power down %v, wrote %v); console: %s",
-			ok1, ok2, ok3, ok4, ok5, vm.ConsoleLogPath())
+			ok1, ok2, ok3, ok4, werr, vm.ConsoleLogPath())
 	}
 	var pages int64
 	fmt.Sscanf(needLine[strings.Index(needLine, "Need to copy "):], "Need to copy %d pages", &pages)
-	var kb int64
-	var wroteSecs float64
-	fmt.Sscanf(wroteLine[strings.Index(wroteLine, "Wrote "):], "Wrote %d kbytes in %g seconds", &kb, &wroteSecs)
 	real := off - start
-	wrote := time.Duration(wroteSecs * float64(time.Second))
+	wroteSecs := wrote.Seconds()
 	t.Logf("budget against the real hibernation, by the guest's clock: predicted %s (%.2f× the real %s, from hibernate now's first line to the power down);"+
 		" the image: estimated %d MiB, the kernel's %d pages (%d MiB);"+
 		" the write: predicted %s at %.0f MiB/s, the kernel's %s (%.0f MiB/s, %q);"+

@@ -51,8 +51,8 @@ func TestTrixieCompressor(t *testing.T) {
 		if err := m.HibernateNow(ctx, vm); err != nil {
 			t.Fatal(err)
 		}
-		_, wrote, _ := consoleStamp(vm.ConsoleLines()[mark:], "PM: hibernation: Wrote ")
-		_, size, _ := consoleStamp(vm.ConsoleLines()[mark:], "Image size after compression")
+		_, _, wrote, _ := KernelSpeed(vm.ConsoleLines()[mark:], "Wrote")
+		_, size, _ := ConsoleStamp(vm.ConsoleLines()[mark:], "Image size after compression")
 		area, err := m.SwapArea()
 		if err != nil {
 			t.Fatal(err)
