@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/internal/swapsetup"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
@@ -76,24 +76,14 @@ func ReadTiming(fs sysfs.FS) (Timing, error) {
 	return t, nil
 }
 
-// writeTiming writes t below fs, whole or not at all (a new file renamed over the old).
+// writeTiming writes t below fs, whole or not at all (swapsetup.WriteConfig: a synced new file
+// renamed over the old).
 func writeTiming(fs sysfs.FS, t Timing) error {
-	p := fs.Path(TimingName)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
 	b, err := json.MarshalIndent(t, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := p + ".new"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return nil
+	return swapsetup.WriteConfig(fs, TimingName, string(b)+"\n")
 }
 
 // logRecord is one record of the kernel log: its time since boot by the log's clock (-1 when

@@ -93,7 +93,7 @@ func (a *editConfig) apply(r *work) error {
 			return err
 		}
 	}
-	if err := writeConfig(r.fs, a.name, neu); err != nil {
+	if err := WriteConfig(r.fs, a.name, neu); err != nil {
 		return err
 	}
 	if a.done != nil {
@@ -131,9 +131,9 @@ func backupConfig(fs sysfs.FS, name, old string) error {
 	return nil
 }
 
-// writeConfig installs content as the file name below the root, atomically (a synced temporary
+// WriteConfig installs content as the file name below the root, atomically (a synced temporary
 // file renamed over it), keeping its mode; a new file gets 0644.
-func writeConfig(fs sysfs.FS, name, content string) error {
+func WriteConfig(fs sysfs.FS, name, content string) error {
 	p := fs.Path(name)
 	mode := os.FileMode(0o644)
 	if st, err := os.Stat(p); err == nil {

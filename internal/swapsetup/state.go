@@ -72,7 +72,7 @@ func saveState(fs sysfs.FS, s *State) error {
 	if err != nil {
 		return err
 	}
-	return writeConfig(fs, StateName, string(b)+"\n")
+	return WriteConfig(fs, StateName, string(b)+"\n")
 }
 
 // HibernationFile is the hibernation file an earlier `setup --hibernate-only` made or kept below
