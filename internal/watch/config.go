@@ -67,7 +67,8 @@ func keys() []key {
 		{"nut-password", "", "upsd password (PASSWORD); prefer nut-password-file, flags show in ps", false,
 			setString(func(c *Config) *string { return &c.NUTPassword })},
 		{"nut-password-file", "", "a file holding the upsd password (its first line)", false, setNUTPasswordFile},
-		{"nut-tls", "no", "say STARTTLS to upsd and go on only over TLS, its certificate verified (NUT 2.8's CERTFILE or CERTPATH on the server)", false, setNUTTLS},
+		{"nut-tls", "no", "say STARTTLS to upsd and go on only over TLS, its certificate verified (NUT 2.8's CERTFILE or CERTPATH on the server)", false,
+			setBool(func(c *Config) *bool { return &c.NUTTLS })},
 		{"nut-ca-file", "", "PEM certificates to trust for upsd's (its own, or its CA's); default the system's", false, setNUTCAFile},
 		{"nut-server-name", "", "the name upsd's certificate must hold (default: the host of each --ups)", false,
 			setString(func(c *Config) *string { return &c.NUTServerName })},
@@ -76,7 +77,7 @@ func keys() []key {
 		{"runtime", "5m", "hibernate on battery at a runtime at or below this (seconds, or 90s, 5m; 0: never on runtime)", false,
 			setDuration(func(c *Config) *time.Duration { return &c.Policy.Runtime }, true)},
 		{"budget", "yes", "also hibernate at a runtime at or below what hibernating needs now (hibernate check's budget) plus the grace, where that is above runtime", false,
-			setBudget},
+			setBool(func(c *Config) *bool { return &c.Policy.Budget })},
 		{"write-speed", "", "the write speed the budget counts on (80MB/s): else the last hibernate canary's, else an assumed 40 MB/s", false,
 			setWriteSpeed},
 		{"grace", "30s", "wait this long after the decision; power coming back in it cancels", false,
@@ -110,6 +111,17 @@ func setString(dst func(*Config) *string) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		*dst(c) = v
 		return nil
+	}
+}
+
+// setBool is the setter of a yes/no setting.
+func setBool(dst func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := parseBool(v)
+		if err == nil {
+			*dst(c) = b
+		}
+		return err
 	}
 }
 
@@ -216,14 +228,6 @@ func parsePercent(v string) (float64, error) {
 	return f, nil
 }
 
-func setNUTTLS(c *Config, v string) error {
-	b, err := parseBool(v)
-	if err == nil {
-		c.NUTTLS = b
-	}
-	return err
-}
-
 // setNUTCAFile reads the PEM certificates of v, to trust for upsd's.
 func setNUTCAFile(c *Config, v string) error {
 	b, err := os.ReadFile(v)
@@ -248,14 +252,6 @@ func (c Config) tlsFor(addr string) *tls.Config {
 		name, _, _ = net.SplitHostPort(addr)
 	}
 	return &tls.Config{ServerName: name, RootCAs: c.NUTRoots, MinVersion: tls.VersionTLS12}
-}
-
-func setBudget(c *Config, v string) error {
-	b, err := parseBool(v)
-	if err == nil {
-		c.Policy.Budget = b
-	}
-	return err
 }
 
 // setWriteSpeed takes a speed in bytes a second: 80MB/s, 80M, 1G/s.
