@@ -3,8 +3,6 @@ package scenario
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -83,13 +81,9 @@ func TestZramHibernationFile(t *testing.T) {
 // kernel's package: the minimal guests have no /lib/modules.
 func zramModules(t *testing.T) []GuestFile {
 	t.Helper()
-	var files []GuestFile
-	for _, mod := range []string{"kernel/mm/zsmalloc.ko", "kernel/drivers/block/zram/zram.ko"} {
-		data, err := os.ReadFile(filepath.Join(artifacts(t).Kernel.ModulesDir, mod))
-		if err != nil {
-			t.Fatalf("the zram modules: %v", err)
-		}
-		files = append(files, GuestFile{"/root/" + filepath.Base(mod), data, 0o644})
+	files, _, err := GuestModules(artifacts(t), "kernel/mm/zsmalloc.ko", "kernel/drivers/block/zram/zram.ko")
+	if err != nil {
+		t.Fatalf("the zram modules: %v", err)
 	}
 	return files
 }
