@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -183,7 +182,7 @@ type Budget struct {
 
 // BudgetOptions are what the prediction may be told.
 type BudgetOptions struct {
-	ImageSize string  // hibernate now's --image-size: "" or auto (the kernel's image_size as it is), min, or bytes
+	ImageSize string  // hibernate now's --image-size: "" or auto (computed), kernel (image_size as it is), min, or bytes
 	Speed     float64 // a write speed given by the user (bytes/s); 0: measured, else assumed
 }
 
@@ -201,7 +200,7 @@ func PredictBudget(fs sysfs.FS, o BudgetOptions) (Budget, error) {
 	if err != nil {
 		return b, err
 	}
-	limit, err := predictedImageSize(fs, o.ImageSize)
+	limit, err := predictedImageSize(fs, o.ImageSize, mem)
 	if err != nil {
 		return b, err
 	}
@@ -227,24 +226,6 @@ func PredictBudget(fs sysfs.FS, o BudgetOptions) (Budget, error) {
 	b.Margin = max(MinMargin, rest/4)
 	b.Total = rest + b.Margin
 	return b, nil
-}
-
-// predictedImageSize is the image_size hibernate now will leave in force, in bytes.
-func predictedImageSize(fs sysfs.FS, opt string) (int64, error) {
-	size, err := imageSize(opt)
-	if err != nil {
-		return 0, err
-	}
-	if size == "" {
-		if size, err = fs.ReadString("sys/power/image_size"); err != nil {
-			return 0, fmt.Errorf("read /sys/power/image_size: %w", err)
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(size), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("image size %q: %w", size, err)
-	}
-	return n, nil
 }
 
 // writeSpeed is the speed to count on, where it comes from, and whether it was measured: the

@@ -82,18 +82,19 @@ func FuzzFreezeFromLog(f *testing.F) {
 	})
 }
 
-// budgetTree is a 1 GiB machine with 300 MiB in use, 200 MiB of it anonymous or shmem, and
-// the kernel's image_size of 400 MiB.
+// budgetTree is a 1 GiB machine with 300 MiB in use, 200 MiB of it anonymous or shmem and 20
+// MiB page cache no process maps, and the kernel's image_size of 400 MiB.
 func budgetTree(t *testing.T) *faketree.Tree {
 	tr := ready(t)
-	tr.Meminfo(map[string]int64{"MemTotal": 1 << 20, "MemFree": 1<<20 - 300<<10, "AnonPages": 150 << 10, "Shmem": 50 << 10})
+	tr.Meminfo(map[string]int64{"MemTotal": 1 << 20, "MemFree": 1<<20 - 300<<10, "AnonPages": 150 << 10, "Shmem": 50 << 10,
+		"Cached": 80 << 10, "Mapped": 10 << 10})
 	tr.Write("sys/power/image_size", "419430400\n")
 	return tr
 }
 
 func TestPredictBudgetAssumed(t *testing.T) {
 	tr := budgetTree(t)
-	b, err := PredictBudget(tr.FS(), BudgetOptions{})
+	b, err := PredictBudget(tr.FS(), BudgetOptions{ImageSize: ImageSizeKernel})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,12 +117,13 @@ func TestPredictBudgetImage(t *testing.T) {
 		imageSize string
 		want      int64
 	}{
-		{"auto", 300 << 20}, // all that is in use fits in the kernel's 400 MiB
-		{"", 300 << 20},
-		{"min", 200 << 20},  // the page cache freed, anon and shmem stay (in the image or swapped out)
-		{"250M", 250 << 20}, // freed down to the size asked
-		{"100M", 200 << 20}, // never below anon + shmem
-		{"1G", 300 << 20},   // all in use
+		{"kernel", 300 << 20}, // all that is in use fits in the kernel's 400 MiB
+		{"auto", 280 << 20},   // the unmapped page cache left out
+		{"", 280 << 20},       // auto
+		{"min", 200 << 20},    // the page cache freed, anon and shmem stay (in the image or swapped out)
+		{"250M", 250 << 20},   // freed down to the size asked
+		{"100M", 200 << 20},   // never below anon + shmem
+		{"1G", 300 << 20},     // all in use
 		{"nonsense", -1},
 	} {
 		b, err := PredictBudget(tr.FS(), BudgetOptions{ImageSize: c.imageSize})
@@ -138,7 +140,7 @@ func TestPredictBudgetMeasured(t *testing.T) {
 	if err := writeTiming(tr.FS(), Timing{Canary: &Measured{At: at, Kernel: "6.12.57+deb13-amd64", Freeze: 2 * time.Second, Pages: 25600, Frozen: 2 * time.Second}}); err != nil {
 		t.Fatal(err)
 	}
-	b, err := PredictBudget(tr.FS(), BudgetOptions{})
+	b, err := PredictBudget(tr.FS(), BudgetOptions{ImageSize: ImageSizeKernel})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,18 +152,18 @@ func TestPredictBudgetMeasured(t *testing.T) {
 	tm, _ := ReadTiming(tr.FS())
 	tm.Last = &Measured{At: at.Add(time.Hour), Hooks: 30 * time.Second, Freeze: 10 * time.Second, Pages: 1000}
 	writeTiming(tr.FS(), tm)
-	if b, err = PredictBudget(tr.FS(), BudgetOptions{}); err != nil {
+	if b, err = PredictBudget(tr.FS(), BudgetOptions{ImageSize: ImageSizeKernel}); err != nil {
 		t.Fatal(err)
 	}
 	if b.Hooks != 30*time.Second || b.Freeze != 10*time.Second || b.Write != 6*time.Second || b.Margin != 11500*time.Millisecond || b.Total != 57500*time.Millisecond {
 		t.Errorf("budget after a hibernation = %+v", b)
 	}
 	// A speed given wins.
-	if b, _ = PredictBudget(tr.FS(), BudgetOptions{Speed: 300 << 20}); b.Write != time.Second || b.SpeedFrom != "given (write-speed)" {
+	if b, _ = PredictBudget(tr.FS(), BudgetOptions{ImageSize: ImageSizeKernel, Speed: 300 << 20}); b.Write != time.Second || b.SpeedFrom != "given (write-speed)" {
 		t.Errorf("budget with a speed given = %+v", b)
 	}
 	tr.Write(TimingName, "{not json")
-	if _, err := PredictBudget(tr.FS(), BudgetOptions{}); err == nil || !strings.Contains(err.Error(), "timing.json") {
+	if _, err := PredictBudget(tr.FS(), BudgetOptions{ImageSize: ImageSizeKernel}); err == nil || !strings.Contains(err.Error(), "timing.json") {
 		t.Errorf("a broken timing file: %v", err)
 	}
 }
@@ -194,7 +196,7 @@ func TestNowKeepsTiming(t *testing.T) {
 	if l := tm.Last; l.Freeze != 1258028*time.Microsecond || l.Pages != 42738 || l.Hooks < 200*time.Millisecond || l.Hooks > 5*time.Second || l.Kernel != testRelease {
 		t.Errorf("kept %+v", l)
 	}
-	b, _ := PredictBudget(tr.FS(), BudgetOptions{})
+	b, _ := PredictBudget(tr.FS(), BudgetOptions{ImageSize: ImageSizeKernel})
 	if b.Freeze != 1258028*time.Microsecond || b.Hooks != tm.Last.Hooks || b.Measured {
 		t.Errorf("budget after the hibernation = %+v", b)
 	}

@@ -96,7 +96,7 @@ func pendingFacts() Facts {
 func TestPlanHibernationFile(t *testing.T) {
 	f := pendingFacts()
 	f.Hooks = []string{"/usr/lib/systemd/system-sleep/a"}
-	p, err := Plan(f, Options{Mode: "platform"})
+	p, err := Plan(f, Options{Mode: "platform", ImageSize: ImageSizeKernel})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestPlanHibernationFile(t *testing.T) {
 	if got := p.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("plan\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	p, err = Plan(pendingFacts(), Options{Mode: "platform", NoRecord: true})
+	p, err = Plan(pendingFacts(), Options{Mode: "platform", ImageSize: ImageSizeKernel, NoRecord: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestApplyHibernationFile(t *testing.T) {
 		}
 		var order []string
 		var out bytes.Buffer
-		o := Options{Mode: "platform", Swapper: sw, NoHooks: true, Out: &out}
+		o := Options{Mode: "platform", ImageSize: ImageSizeKernel, Swapper: sw, NoHooks: true, Out: &out}
 		o.write = func(fs sysfs.FS, file, value string) error {
 			order = append(order, strings.Join(sw.Calls, ",")+" then "+file)
 			if failOff {

@@ -74,6 +74,7 @@ func TestNowRunsHooksAroundTheWrite(t *testing.T) {
 		"10-first pre hibernate hibernate",
 		"20-second pre hibernate hibernate",
 		"write shutdown to /sys/power/disk",
+		"write 297795584 to /sys/power/image_size", // auto: faketree's 284 MiB held
 		"write disk to /sys/power/state",
 		"10-first post hibernate hibernate",
 		"20-second post hibernate hibernate",

@@ -19,7 +19,7 @@ import (
 // Options for Now.
 type Options struct {
 	Mode         string            // shutdown, platform, reboot, suspend; "" = platform where offered, else shutdown
-	ImageSize    string            // bytes, "auto" (leave the kernel's) or "min" (0)
+	ImageSize    string            // bytes, "auto" ("": AutoImageSize), "kernel" (leave the kernel's) or "min" (0)
 	Compressor   string            // "" (the kernel's), lzo or lz4: /sys/module/hibernate/parameters/compressor
 	DryRun       bool              // Now only plans: it returns the plan and changes nothing, nor writes the kernel log
 	Test         string            // a pm_test level: freezer devices platform processors core

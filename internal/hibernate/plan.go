@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
-	"github.com/hibernate-linux/hibernate/internal/units"
 )
 
 // ActionKind is what an Action does.
@@ -133,6 +132,9 @@ type Facts struct {
 	Power   map[string]string
 	Hooks   []string // the hooks to run, in order, as on the machine
 	Refused []string // the hooks not run, each with the reason and the fix
+	// Meminfo and SwapFree (the free disk swap) are what --image-size auto is computed from.
+	Meminfo  sysfs.Meminfo
+	SwapFree int64
 }
 
 // powerFiles are the /sys/power files a plan may change (state aside: it is not a setting).
@@ -149,6 +151,9 @@ func readFacts(fs sysfs.FS, rep Report, o Options) (Facts, error) {
 	if v, err := fs.ReadString(compressorParam); err == nil {
 		f.Power["compressor"] = v
 	}
+	if mem, err := fs.Meminfo(); err == nil {
+		f.Meminfo, f.SwapFree = mem, freeDiskSwap(fs)
+	}
 	if o.NoHooks {
 		return f, nil
 	}
@@ -161,7 +166,7 @@ func readFacts(fs sysfs.FS, rep Report, o Options) (Facts, error) {
 // hooks, the restamp of the image record, the /sys/power writes, the sync and the write of disk;
 // then, to undo them, the old values and the post hooks.
 func Plan(f Facts, o Options) (NowPlan, error) {
-	writes, err := powerWrites(f.Power, f.Report, o)
+	writes, err := powerWrites(f, o)
 	if err != nil {
 		return NowPlan{}, err
 	}
@@ -232,8 +237,9 @@ func (p *NowPlan) addLocation(rep Report, o Options) error {
 
 // powerWrites are the /sys/power settings the options and the checks ask for, each with the
 // value it replaces.
-func powerWrites(power map[string]string, rep Report, o Options) ([]Action, error) {
-	settings, err := powerSettings(power["disk"], rep, o)
+func powerWrites(f Facts, o Options) ([]Action, error) {
+	power, rep := f.Power, f.Report
+	settings, err := powerSettings(f, o)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +268,8 @@ func powerWrites(power map[string]string, rep Report, o Options) ([]Action, erro
 }
 
 // powerSettings are the /sys/power files to write and their values, in the order written.
-func powerSettings(disk string, rep Report, o Options) ([][2]string, error) {
+func powerSettings(f Facts, o Options) ([][2]string, error) {
+	disk, rep := f.Power["disk"], f.Report
 	var out [][2]string
 	if o.Mode == "test_resume" && !o.testResume {
 		// The kernel may write the image and fail to read it back (6.1: EBUSY on an active
@@ -276,11 +283,11 @@ func powerSettings(disk string, rep Report, o Options) ([][2]string, error) {
 	if cur, _ := sysfs.Selected(disk); mode != cur {
 		out = append(out, [2]string{"disk", mode})
 	}
-	size, err := imageSize(o.ImageSize)
+	size, err := imageSizeValue(o.ImageSize, f.Meminfo, f.SwapFree)
 	if err != nil {
 		return nil, err
 	}
-	if size != "" {
+	if size != "" && size != strings.TrimSpace(f.Power["image_size"]) {
 		out = append(out, [2]string{"image_size", size})
 	}
 	if rep.SetResume && rep.ResumeDevT != "" {
@@ -314,21 +321,6 @@ func diskMode(disk, asked string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("mode %s: /sys/power/disk offers %q", mode, disk)
-}
-
-// imageSize is what --image-size asks to write to /sys/power/image_size, "" for nothing.
-func imageSize(opt string) (string, error) {
-	switch opt {
-	case "", "auto":
-		return "", nil
-	case "min":
-		return "0", nil
-	}
-	n, err := units.ParseBytes(opt)
-	if err != nil {
-		return "", fmt.Errorf("--image-size %q: %v; or auto, or min", opt, err)
-	}
-	return fmt.Sprint(n), nil
 }
 
 func pmTest(level string) error {

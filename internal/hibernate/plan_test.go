@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/swapsetup"
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
 )
 
@@ -48,7 +49,16 @@ func TestPlan(t *testing.T) {
 			want: []string{"write 0 to /sys/power/image_size (was 423053312)"}, after: []string{"restore /sys/power/image_size to 423053312"}},
 		{name: "image size in bytes", o: Options{ImageSize: "1000000"},
 			want: []string{"write 1000000 to /sys/power/image_size (was 423053312)"}, after: []string{"restore /sys/power/image_size to 423053312"}},
-		{name: "image size auto", o: Options{ImageSize: "auto"}},
+		{name: "image size kernel", o: Options{ImageSize: "kernel"}},
+		{name: "image size auto", o: Options{ImageSize: "auto"}, edit: withMeminfo,
+			want: []string{"write 297795584 to /sys/power/image_size (was 423053312)"}, after: []string{"restore /sys/power/image_size to 423053312"}},
+		{name: "image size by default", o: Options{ImageSize: ""}, edit: withMeminfo,
+			want: []string{"write 297795584 to /sys/power/image_size (was 423053312)"}, after: []string{"restore /sys/power/image_size to 423053312"}},
+		{name: "image size auto as it is", o: Options{ImageSize: "auto"},
+			edit: func(f *Facts) { withMeminfo(f); f.Power["image_size"] = "297795584" }},
+		{name: "image size auto capped by the free swap", o: Options{ImageSize: "auto"},
+			edit: func(f *Facts) { withMeminfo(f); f.SwapFree = 100 << 20 },
+			want: []string{"write 104857600 to /sys/power/image_size (was 423053312)"}, after: []string{"restore /sys/power/image_size to 423053312"}},
 		{name: "resume to set", o: Options{},
 			edit:  func(f *Facts) { f.Power["resume"], f.Report.SetResume = "0:0", true },
 			want:  []string{"write 0 to /sys/power/resume_offset (was 0)", "write 254:2 to /sys/power/resume (was 0:0)"},
@@ -80,10 +90,14 @@ func TestPlan(t *testing.T) {
 		for _, hooks := range [][]string{nil, {"/etc/hibernate/hooks.d/10-a", "/usr/lib/systemd/system-sleep/20-b"}} {
 			t.Run(fmt.Sprintf("%s/%d hooks", tc.name, len(hooks)), func(t *testing.T) {
 				f := Facts{Report: Report{ResumeDevT: "254:2"}, Power: debian12(), Hooks: hooks}
+				o := tc.o
 				if tc.edit != nil {
 					tc.edit(&f)
 				}
-				p, err := Plan(f, tc.o)
+				if o.ImageSize == "" && f.Meminfo == nil {
+					o.ImageSize = ImageSizeKernel // the cases about other settings
+				}
+				p, err := Plan(f, o)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -102,6 +116,14 @@ func TestPlan(t *testing.T) {
 			})
 		}
 	}
+}
+
+// withMeminfo gives the facts the memory of a 1 GiB machine with 424 MiB in use, of which 120
+// MiB page cache no process maps and 20 MiB reclaimable slab: auto is 284 MiB.
+func withMeminfo(f *Facts) {
+	f.Meminfo = sysfs.Meminfo{"MemTotal": 1 << 30, "MemFree": 600 << 20, "AnonPages": 220 << 20, "Buffers": 10 << 20,
+		"Cached": 150 << 20, "Shmem": 10 << 20, "Mapped": 30 << 20, "SReclaimable": 20 << 20}
+	f.SwapFree = 1 << 30
 }
 
 // checkUndoSteps: each undo names the step it undoes, before the write of disk; a restore the
@@ -123,7 +145,7 @@ func checkUndoSteps(t *testing.T, p NowPlan) {
 
 func TestPlanHybridSleepHooks(t *testing.T) {
 	f := Facts{Power: debian12(), Hooks: []string{"/etc/systemd/system-sleep/x"}}
-	p, err := Plan(f, Options{Mode: "suspend"})
+	p, err := Plan(f, Options{Mode: "suspend", ImageSize: ImageSizeKernel})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,12 +174,18 @@ func TestPlanRefuses(t *testing.T) {
 		{"bad pm_test level", Options{Test: "everything"}, nil, `--test "everything"`},
 		{"no pm_test", Options{Test: "devices"}, func(p map[string]string) { delete(p, "pm_test") }, "CONFIG_PM_DEBUG"},
 		{"no image_size", Options{ImageSize: "min"}, func(p map[string]string) { delete(p, "image_size") }, "cannot read /sys/power/image_size"},
+		{"auto without meminfo", Options{}, func(p map[string]string) { p["meminfo"] = "" }, "--image-size auto: /proc/meminfo was not read"},
 	} {
 		power := debian12()
 		if tc.edit != nil {
 			tc.edit(power)
 		}
-		_, err := Plan(Facts{Power: power}, tc.o)
+		f := Facts{Power: power}
+		if _, no := power["meminfo"]; !no {
+			withMeminfo(&f)
+		}
+		delete(power, "meminfo")
+		_, err := Plan(f, tc.o)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Plan = %v, want %q", tc.name, err, tc.want)
 		}

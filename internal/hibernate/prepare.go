@@ -27,7 +27,7 @@ func Prepare(fs sysfs.FS, verb string, o Options) (NowPlan, error) {
 	if !slices.Contains(SleepVerbs, verb) {
 		return NowPlan{}, fmt.Errorf("prepare --for %q: want one of %s", verb, strings.Join(SleepVerbs, ", "))
 	}
-	o.NoHooks, o.Mode, o.ImageSize, o.Test = true, "", "auto", ""
+	o.NoHooks, o.Mode, o.ImageSize, o.Test = true, "", ImageSizeKernel, ""
 	k := newKmsg(fs, o)
 	full, err := checkedPlan(fs, o, k, "hibernate prepare (for systemd-sleep "+verb+")")
 	if errors.Is(err, ErrNotReady) {

@@ -97,7 +97,7 @@ func keys() []key {
 		{"dry-run", "false", "log the decision and hibernate now's plan instead of hibernating", true, setDryRun},
 		{"mode", "", "hibernate now's --mode (shutdown, platform, reboot, suspend)", false,
 			setString(func(c *Config) *string { return &c.Mode })},
-		{"image-size", "auto", "hibernate now's --image-size (bytes, auto or min)", false,
+		{"image-size", "auto", "hibernate now's --image-size (auto, kernel, min or bytes)", false,
 			setString(func(c *Config) *string { return &c.ImageSize })},
 		{"compressor", "", "hibernate now's --compressor (lzo or lz4)", false,
 			setString(func(c *Config) *string { return &c.Compressor })},

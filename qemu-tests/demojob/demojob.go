@@ -1,8 +1,10 @@
 // Package demojob is the long computation of the demo and the end-to-end tests: it holds a
 // block of state in memory, keeps one file open and appends a line to it every tick, and says
-// `count=N sum=S`, S being a checksum of its whole in-memory state. After a hibernation and a
-// resume the same process goes on: the count continues without a gap or a restart, and the
-// checksum is unchanged.
+// `count=N pass=D sum=S`, S being a checksum of its whole in-memory state and D the time that
+// pass took (with a file of its own, the pass reads the file too: the page cache it keeps). After
+// a hibernation and a resume the same process goes on: the count continues without a gap or a
+// restart, and the checksum is unchanged; the first pass after the resume is the time the job
+// needed to get back what the image left out (pages swapped out, page cache dropped).
 package demojob
 
 import (
@@ -13,6 +15,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -31,6 +34,14 @@ type Options struct {
 	Console    io.Writer // where each line is also said (nil: nowhere)
 	Seed       uint64
 	Ticks      int // stop after this many ticks (0: never)
+	// File, with FileBytes above 0, is a file the job writes once at its start and reads whole
+	// in every pass: the page cache a job's files leave.
+	File      string
+	FileBytes int
+	// PauseFile, where it holds "pause", stops the passes: the job goes on ticking, and says
+	// `count=N sum=S paused` with the last pass's sum, touching none of its memory. A benchmark
+	// pauses the job before a hibernation so that its first pass after the resume is a whole one.
+	PauseFile string
 }
 
 // Fill makes the job's state: pseudo-random bytes (xorshift64*) from seed, so that no page of it
@@ -66,29 +77,94 @@ func Run(o Options) error {
 		}
 		return nil
 	}
-	if err := say(fmt.Sprintf("start pid=%d state=%d", os.Getpid(), o.StateBytes)); err != nil {
+	var buf []byte
+	if o.FileBytes > 0 {
+		buf = make([]byte, o.FileBytes)
+		Fill(buf, o.Seed^0x9e3779b97f4a7c15)
+		if err := writeSynced(o.File, buf); err != nil {
+			return err
+		}
+	}
+	if err := say(fmt.Sprintf("start pid=%d state=%d file=%d", os.Getpid(), o.StateBytes, o.FileBytes)); err != nil {
 		return err
 	}
 	t := time.NewTicker(o.Interval)
 	defer t.Stop()
+	var sum uint32
 	for n := 1; o.Ticks == 0 || n <= o.Ticks; n++ {
 		<-t.C
-		if err := say(fmt.Sprintf("count=%d sum=%08x", n, Sum(state))); err != nil {
+		if n > 1 && paused(o.PauseFile) {
+			if err := say(fmt.Sprintf("count=%d paused sum=%08x", n, sum)); err != nil {
+				return err
+			}
+			continue
+		}
+		start := time.Now()
+		sum = Sum(state)
+		if buf != nil {
+			if err := readFull(o.File, buf); err != nil {
+				return err
+			}
+		}
+		pass := time.Since(start)
+		if err := say(fmt.Sprintf("count=%d pass=%.3fms sum=%08x", n, float64(pass.Microseconds())/1e3, sum)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Line is one `count=N sum=S` line.
-type Line struct {
-	Count int
-	Sum   string
+// paused says whether the file at p (if any) holds "pause".
+func paused(p string) bool {
+	if p == "" {
+		return false
+	}
+	b, err := os.ReadFile(p)
+	return err == nil && strings.HasPrefix(string(b), "pause")
 }
 
-var lineRE = regexp.MustCompile(`count=(\d+) sum=([0-9a-f]{8})`)
+// writeSynced writes b to a new file at p and syncs it: its pages stay in the page cache, clean.
+func writeSynced(p string, b []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("create the job's file %s: %w", p, err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("write the job's file %s: %w", p, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync the job's file %s: %w", p, err)
+	}
+	return f.Close()
+}
 
-// ParseLine finds `count=N sum=S` in a line (of the log or of the console).
+// readFull reads the file at p whole into b (its size).
+func readFull(p string, b []byte) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("open the job's file: %w", err)
+	}
+	defer f.Close()
+	if _, err := io.ReadFull(f, b); err != nil {
+		return fmt.Errorf("read the job's file %s: %w", p, err)
+	}
+	return nil
+}
+
+// Line is one `count=N pass=D sum=S` line.
+type Line struct {
+	Count  int
+	Sum    string
+	Pass   time.Duration // the pass's time; 0 where the line has none (an older job, or paused)
+	Paused bool          // no pass: the job was paused (Options.PauseFile)
+}
+
+// The sum comes last: a line caught half written (the console's) does not match.
+var lineRE = regexp.MustCompile(`count=(\d+)(?: pass=(\d+(?:\.\d+)?)ms| (paused))? sum=([0-9a-f]{8})`)
+
+// ParseLine finds `count=N [pass=Dms|paused] sum=S` in a line (of the log or of the console).
 func ParseLine(s string) (Line, bool) {
 	m := lineRE.FindStringSubmatch(s)
 	if m == nil {
@@ -98,7 +174,15 @@ func ParseLine(s string) (Line, bool) {
 	if err != nil {
 		return Line{}, false
 	}
-	return Line{Count: n, Sum: m[2]}, true
+	l := Line{Count: n, Sum: m[4], Paused: m[3] != ""}
+	if m[2] != "" {
+		ms, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			return Line{}, false
+		}
+		l.Pass = time.Duration(ms * float64(time.Millisecond))
+	}
+	return l, true
 }
 
 // Verify reads a job's whole log and checks that it is one run: a single start line, counts

@@ -2,6 +2,8 @@ package demojob
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +21,7 @@ func TestRunWritesConsecutiveLines(t *testing.T) {
 	if last.Count != 5 {
 		t.Fatalf("last count %d, want 5", last.Count)
 	}
-	if !strings.Contains(con.String(), "demo-job: count=5 sum="+last.Sum) {
+	if !strings.Contains(con.String(), "demo-job: count=5 pass=") || !strings.Contains(con.String(), "sum="+last.Sum) {
 		t.Fatalf("console lacks the last line: %q", con.String())
 	}
 }
@@ -53,5 +55,61 @@ func TestFillIsDeterministicAndDense(t *testing.T) {
 	}
 	if zeros > len(a)/100 {
 		t.Fatalf("%d zero bytes in %d: state too compressible", zeros, len(a))
+	}
+}
+
+func TestRunWithFileReadsItEveryPass(t *testing.T) {
+	var log bytes.Buffer
+	file := filepath.Join(t.TempDir(), "cache.dat")
+	if err := Run(Options{StateBytes: 1 << 16, Interval: time.Millisecond, Log: &log, Seed: 7, Ticks: 3, File: file, FileBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(file); err != nil || fi.Size() != 1<<20 {
+		t.Fatalf("the job's file: %v, %v", fi, err)
+	}
+	if _, err := Verify(bytes.NewReader(log.Bytes())); err != nil {
+		t.Fatalf("Verify: %v\n%s", err, log.String())
+	}
+	for _, l := range strings.Split(strings.TrimSpace(log.String()), "\n")[1:] {
+		if p, ok := ParseLine(l); !ok || p.Pass <= 0 {
+			t.Errorf("line %q: no pass time (%+v)", l, p)
+		}
+	}
+}
+
+func TestParseLine(t *testing.T) {
+	for in, want := range map[string]Line{
+		"demo-job: count=7 pass=12.5ms sum=0a0b0c0d": {Count: 7, Sum: "0a0b0c0d", Pass: 12500 * time.Microsecond},
+		"count=1 sum=0000000a":                       {Count: 1, Sum: "0000000a"},
+		"count=9 paused sum=0a0b0c0d":                {Count: 9, Sum: "0a0b0c0d", Paused: true},
+	} {
+		if got, ok := ParseLine(in); !ok || got != want {
+			t.Errorf("ParseLine(%q) = %+v, %v; want %+v", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"count=x sum=1", "count=7 pass=12.5ms sum=0a0b", "count=7 pass=12"} {
+		if _, ok := ParseLine(bad); ok {
+			t.Errorf("ParseLine accepted %q", bad)
+		}
+	}
+}
+
+func TestRunPausedTouchesNothing(t *testing.T) {
+	var log bytes.Buffer
+	pause := filepath.Join(t.TempDir(), "pause")
+	if err := os.WriteFile(pause, []byte("pause\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Run(Options{StateBytes: 1 << 16, Interval: time.Millisecond, Log: &log, Seed: 7, Ticks: 3, PauseFile: pause}); err != nil {
+		t.Fatal(err)
+	}
+	last, err := Verify(bytes.NewReader(log.Bytes()))
+	if err != nil {
+		t.Fatalf("Verify: %v\n%s", err, log.String())
+	}
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	first, _ := ParseLine(lines[1])
+	if first.Paused || first.Pass <= 0 || !last.Paused || last.Sum != first.Sum {
+		t.Fatalf("the first pass is whole, the rest paused with its sum:\n%s", log.String())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/qemu-tests/demojob"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
@@ -53,6 +54,8 @@ type Config struct {
 	Swap        Swap
 	StateMiB    int      // the job's state, default 64
 	Ticks       int      // job lines to see before StartJob returns, default 3
+	FileMiB     int      // the job's file, read whole in every pass (page cache), default none
+	Pausable    bool     // the job pauses its passes while JobPauseFile holds "pause"
 	NowFlags    []string // more flags for `hibernate now --mode shutdown`
 	CutPower    string   // HibernateNow pulls the plug when this console line appears
 	S3          bool     // the machine offers suspend to RAM (ACPI S3, SuspendToRAM)
@@ -170,6 +173,16 @@ func NoResumeInBootConfig() Option { return func(c *Config) { c.Swap.NoBootConfi
 
 // JobState gives the demo job mib MiB of state.
 func JobState(mib int) Option { return func(c *Config) { c.StateMiB = mib } }
+
+// JobFile gives the job a file of mib MiB that it reads whole in every pass: page cache a job
+// needs back after the resume.
+func JobFile(mib int) Option { return func(c *Config) { c.FileMiB = mib } }
+
+// JobPauseFile is the file that pauses a Pausable job's passes (demojob.Options.PauseFile).
+const JobPauseFile = demojob.Dir + "/pause"
+
+// JobPausable lets the benchmark pause the job's passes (JobPauseFile).
+func JobPausable() Option { return func(c *Config) { c.Pausable = true } }
 
 // JobTicks makes StartJob wait for the job's line count=n.
 func JobTicks(n int) Option { return func(c *Config) { c.Ticks = n } }

@@ -98,7 +98,14 @@ func (m *Machine) SwapPartUUID() string {
 // as systemd does, it is running already) and waits for its line count=Config.Ticks.
 func (m *Machine) StartJob(ctx context.Context, vm *harness.VM) error {
 	if !m.Config.root.jobByInit {
-		if _, err := vm.Spawn(ctx, JobOut, GuestDemoJob, "--state-mib", fmt.Sprint(m.Config.StateMiB), "--log", demojob.LogPath); err != nil {
+		argv := []string{GuestDemoJob, "--state-mib", fmt.Sprint(m.Config.StateMiB), "--log", demojob.LogPath}
+		if m.Config.FileMiB > 0 {
+			argv = append(argv, "--file-mib", fmt.Sprint(m.Config.FileMiB))
+		}
+		if m.Config.Pausable {
+			argv = append(argv, "--pause-file", JobPauseFile)
+		}
+		if _, err := vm.Spawn(ctx, JobOut, argv...); err != nil {
 			return err
 		}
 	}
@@ -262,6 +269,12 @@ func lastJobLine(lines []string) demojob.Line {
 		}
 	}
 	return last
+}
+
+// WaitJobLine waits for the job's first whole console line after line mark (-1: from the
+// start) that ok accepts.
+func WaitJobLine(ctx context.Context, vm *harness.VM, mark int, ok func(demojob.Line) bool) (demojob.Line, error) {
+	return waitJobLine(ctx, vm, mark, ok)
 }
 
 // waitJobLine waits for the job's first whole `count=N sum=S` console line after line mark that

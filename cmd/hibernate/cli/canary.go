@@ -19,7 +19,7 @@ type canaryArgs struct {
 
 func canaryFlags(env Env) (*flagSet, *canaryArgs) {
 	a := canaryArgs{o: hibernate.Options{Out: env.Stderr}}
-	fs := newFlags(env, "canary", "[--json] [--hooks] [--image-size BYTES|auto|min]", `
+	fs := newFlags(env, "canary", "[--json] [--hooks] [--image-size auto|kernel|min|BYTES]", `
 Tries this machine's hibernation without powering off: runs every check of 'hibernate check'
 (and refuses, exit 1, nothing changed, where one fails), then has the kernel write the image to
 the swap area and read it back at once (test_resume in /sys/power/disk), as a hibernation and
@@ -30,7 +30,7 @@ kernels' does not). Nothing powers off. Run it after a change of disk, kernel or
 fails, with the reason.`)
 	fs.BoolVar(&a.asJSON, "json", false, `print {"device","offset","after","write_ns","restore_ns",...}`)
 	fs.BoolVar(&a.hooks, "hooks", false, `run the sleep hooks ("pre hibernate", "post hibernate") as hibernate now does (default: none: the canary is not a sleep)`)
-	fs.StringVar(&a.o.ImageSize, "image-size", "auto", "target image size in bytes; auto keeps the kernel's (2/5 of RAM); min asks for the smallest")
+	fs.StringVar(&a.o.ImageSize, "image-size", hibernate.DefaultImageSize, "the image's target (/sys/power/image_size, put back after): auto keeps what processes hold and leaves out the page cache none maps (capped by the free swap); kernel leaves the kernel's (2/5 of RAM); min asks for the smallest; or BYTES")
 	fs.StringVar(&a.root, "root", "/", "the machine's root (a fake tree in tests)")
 	return fs, &a
 }

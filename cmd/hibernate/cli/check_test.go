@@ -17,7 +17,7 @@ func TestCheckShowsBudget(t *testing.T) {
 	if out, _, _ := runCLI("check", "--root", tr.Root); !strings.Contains(out, "budget: cannot tell how long hibernating takes") {
 		t.Errorf("without meminfo, check said:\n%s", out)
 	}
-	tr.Meminfo(map[string]int64{"MemTotal": 1 << 20, "MemFree": 1<<20 - 200<<10, "AnonPages": 100 << 10, "Shmem": 0})
+	tr.Meminfo(map[string]int64{"MemTotal": 1 << 20, "MemFree": 1<<20 - 200<<10, "AnonPages": 100 << 10, "Shmem": 0, "Cached": 50 << 10, "Mapped": 50 << 10})
 	out, _, _ := runCLI("check", "--root", tr.Root)
 	if !strings.Contains(out, "budget: hibernating now takes about ") || !strings.Contains(out, "image ~200 MiB at 40 MiB/s (assumed") {
 		t.Errorf("check said:\n%s", out)

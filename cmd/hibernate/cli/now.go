@@ -20,7 +20,7 @@ type nowArgs struct {
 func nowFlags(env Env) (*flagSet, *nowArgs) {
 	a := nowArgs{o: hibernate.Options{Out: env.Stderr}}
 	o := &a.o
-	fs := newFlags(env, "now", "[--mode MODE] [--image-size BYTES|auto|min] [--compressor lzo|lz4] [--after-suspend D] [--dry-run] [--test LEVEL] [--no-hooks] [--hook-timeout D]", `
+	fs := newFlags(env, "now", "[--mode MODE] [--image-size auto|kernel|min|BYTES] [--compressor lzo|lz4] [--after-suspend D] [--dry-run] [--test LEVEL] [--no-hooks] [--hook-timeout D]", `
 Hibernates this machine: runs every check of 'hibernate check' and refuses (exit 1, nothing
 changed) unless hibernation will come back; runs the pre hooks (executables in
 /etc/hibernate/hooks.d, /etc/systemd/system-sleep and /usr/lib/systemd/system-sleep, by name,
@@ -43,7 +43,7 @@ key, the lid, the power button), the machine stays up and the alarm is cleared. 
 that fails after the alarm suspends the machine again rather than leave it running. Refused
 where the machine cannot suspend (no mem in /sys/power/state) or has no free RTC alarm.`)
 	fs.StringVar(&o.Mode, "mode", "", "shutdown, platform (ACPI S4), reboot or suspend (hybrid); default platform where offered, else shutdown")
-	fs.StringVar(&o.ImageSize, "image-size", "auto", "target image size in bytes; auto keeps the kernel's (2/5 of RAM); min asks for the smallest")
+	fs.StringVar(&o.ImageSize, "image-size", hibernate.DefaultImageSize, "the image's target (/sys/power/image_size, put back after): auto keeps what processes hold and leaves out the page cache none maps (capped by the free swap); kernel leaves the kernel's (2/5 of RAM); min asks for the smallest; or BYTES")
 	fs.StringVar(&o.Compressor, "compressor", "", "store the image with lzo or lz4 (Linux 6.9 and later; put back after); refused for lz4 where the next boot could not read it. Default: the kernel's (lzo unless hibernate.compressor=)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "run the checks, print the plan (each step, then what is put back after the resume or a failure), and change nothing")
 	fs.StringVar(&o.Test, "test", "", "a pm_test level (freezer, devices, platform, processors, core): go through hibernation up to it and come back without powering off")

@@ -33,7 +33,8 @@ func New(t testing.TB) *Tree {
 	tr.Write("proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro\n")
 	tr.Write("proc/sys/kernel/version", "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-01)\n")
 	tr.Write("proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")
-	tr.Meminfo(map[string]int64{"MemTotal": 1 << 20, "MemFree": 600 << 10, "Active(anon)": 200 << 10, "AnonPages": 220 << 10})
+	tr.Meminfo(map[string]int64{"MemTotal": 1 << 20, "MemFree": 600 << 10, "Active(anon)": 200 << 10, "AnonPages": 220 << 10,
+		"Buffers": 10 << 10, "Cached": 150 << 10, "Shmem": 10 << 10, "Mapped": 30 << 10, "SReclaimable": 20 << 10})
 	tr.Mkdir("sys/class/block")
 	tr.Mkdir("dev")
 	tr.Mkdir("run")
@@ -76,7 +77,7 @@ func (tr *Tree) Mkdir(name string) {
 // Meminfo writes /proc/meminfo with the given fields, in KiB.
 func (tr *Tree) Meminfo(kib map[string]int64) {
 	var b strings.Builder
-	for _, k := range []string{"MemTotal", "MemFree", "MemAvailable", "Active(anon)", "Inactive(anon)", "AnonPages", "Shmem"} {
+	for _, k := range []string{"MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "Active(anon)", "Inactive(anon)", "AnonPages", "Mapped", "Shmem", "SReclaimable"} {
 		if v, ok := kib[k]; ok {
 			fmt.Fprintf(&b, "%s:%12d kB\n", k, v)
 		}

@@ -17,14 +17,16 @@ func main() {
 	console := flag.String("console", "/dev/console", "also say each line here (\"\" for nowhere)")
 	interval := flag.Duration("interval", time.Second, "time between two lines")
 	ticks := flag.Int("ticks", 0, "stop after this many lines (0: never)")
+	fileMiB := flag.Int("file-mib", 0, "MiB of a file written once and read whole in every pass (the page cache a job's files leave), next to --log")
+	pauseFile := flag.String("pause-file", "", "a file that, holding \"pause\", stops the passes (lines say paused) until it holds anything else")
 	flag.Parse()
-	if err := run(*stateMiB, *logPath, *console, *interval, *ticks); err != nil {
+	if err := run(*stateMiB, *logPath, *console, *interval, *ticks, *fileMiB, *pauseFile); err != nil {
 		fmt.Fprintf(os.Stderr, "hibernate-demo-job: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(stateMiB int, logPath, console string, interval time.Duration, ticks int) error {
+func run(stateMiB int, logPath, console string, interval time.Duration, ticks, fileMiB int, pauseFile string) error {
 	if err := os.MkdirAll(dir(logPath), 0o755); err != nil {
 		return err
 	}
@@ -41,7 +43,8 @@ func run(stateMiB int, logPath, console string, interval time.Duration, ticks in
 		return err
 	}
 	defer held.Close()
-	o := demojob.Options{StateBytes: stateMiB << 20, Interval: interval, Log: log, Seed: uint64(time.Now().UnixNano()), Ticks: ticks}
+	o := demojob.Options{StateBytes: stateMiB << 20, Interval: interval, Log: log, Seed: uint64(time.Now().UnixNano()), Ticks: ticks,
+		File: logPath + ".file", FileBytes: fileMiB << 20, PauseFile: pauseFile}
 	if console != "" {
 		if c, err := os.OpenFile(console, os.O_WRONLY, 0); err == nil {
 			defer c.Close()
