@@ -21,7 +21,7 @@ func (fs FS) Meminfo() (Meminfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseMeminfo(b), nil
+	return ParseMeminfo(b), nil
 }
 
 // MemTotal is the machine's RAM in bytes (MemTotal), or an error naming the file.
@@ -33,8 +33,9 @@ func (m Meminfo) MemTotal() (int64, error) {
 	return v, nil
 }
 
-// parseMeminfo reads "Key:   123 kB" lines; a line it cannot read is left out.
-func parseMeminfo(b []byte) Meminfo {
+// ParseMeminfo reads /proc/meminfo's "Key:   123 kB" lines (of this machine or a guest's); a line
+// it cannot read is left out.
+func ParseMeminfo(b []byte) Meminfo {
 	out := Meminfo{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {

@@ -12,10 +12,10 @@ func TestParseMeminfo(t *testing.T) {
 	// The first lines of a Debian 12 guest's /proc/meminfo, and lines it cannot read.
 	in := "MemTotal:         500644 kB\nMemFree:          123456 kB\nAnonPages:         20480 kB\nHugePages_Total:       0\n" +
 		"Hugepagesize:       2048 kB\nbroken line\nShmem: x kB\nNegative: -1 kB\nEmpty:\n"
-	got := parseMeminfo([]byte(in))
+	got := ParseMeminfo([]byte(in))
 	want := Meminfo{"MemTotal": 500644 << 10, "MemFree": 123456 << 10, "AnonPages": 20480 << 10, "HugePages_Total": 0, "Hugepagesize": 2048 << 10}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("parseMeminfo = %v, want %v", got, want)
+		t.Fatalf("ParseMeminfo = %v, want %v", got, want)
 	}
 	if n, err := got.MemTotal(); err != nil || n != 500644<<10 {
 		t.Fatalf("MemTotal = %d, %v", n, err)
@@ -103,7 +103,7 @@ func FuzzParseMounts(f *testing.F) {
 				t.Fatalf("empty field in %+v", m)
 			}
 		}
-		parseMeminfo(b)
+		ParseMeminfo(b)
 		if s := string(b); UnescapeMountField(EscapeMountField(s)) != s {
 			t.Fatalf("escape of %q does not come back", s)
 		}

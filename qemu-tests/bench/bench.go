@@ -88,6 +88,7 @@ type Result struct {
 	Compressor      *CompressorResult // lzo against lz4
 	Floor           *FloorResult      // ours against the smallest initramfs
 	Scale           *ScaleResult      // cost as memory grows
+	ImageSize       *ImageSizeResult  // kernel, min and auto
 }
 
 func (o *Options) defaults(root string) {
@@ -115,8 +116,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	o.defaults(root)
-	if !slices.Contains([]string{"", OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale}, o.Only) {
-		return nil, fmt.Errorf("bench: no section %q to run alone (there are %q, %q, %q and %q)", o.Only, OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale)
+	if !slices.Contains([]string{"", OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale, OnlyImageSize}, o.Only) {
+		return nil, fmt.Errorf("bench: no section %q to run alone (there are %q, %q, %q, %q and %q)", o.Only, OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale, OnlyImageSize)
 	}
 	scalePNG := filepath.Join(filepath.Dir(o.Plot), "benchmarks-scale.png")
 	say := func(format string, args ...any) { fmt.Fprintf(o.Out, "bench: "+format+"\n", args...) }
@@ -150,6 +151,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return res, err
 		}
 		say("wrote the compressor section of %s in %s", o.Report, res.Took.Round(time.Second))
+		return res, nil
+	}
+	if o.Only == OnlyImageSize {
+		res.ImageSize = runImageSize(ctx, a, o.HibernatePairs, say)
+		res.Took = time.Since(res.Start)
+		if res.ImageSize.Err != nil {
+			return res, res.ImageSize.Err
+		}
+		if err := spliceSection(o.Report, imageSizeHeading, ImageSizeMarkdown(res.ImageSize), targetsHeading); err != nil {
+			return res, err
+		}
+		say("wrote the image-size section of %s in %s", o.Report, res.Took.Round(time.Second))
 		return res, nil
 	}
 	if o.Only == OnlyScale {
@@ -266,6 +279,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Compressor = runCompressor(ctx, root, o.HibernatePairs, say)
 	if res.Compressor.Err != nil {
 		say("compressor: %v", res.Compressor.Err)
+	}
+	res.ImageSize = runImageSize(ctx, a, o.HibernatePairs, say)
+	if res.ImageSize.Err != nil {
+		say("image size: %v", res.ImageSize.Err)
 	}
 
 	res.Versions = versions(a, peers)

@@ -247,6 +247,10 @@ func Markdown(r *Result, plot string) string {
 		b.WriteString(CompressorMarkdown(r.Compressor))
 		w("")
 	}
+	if r.ImageSize != nil {
+		b.WriteString(ImageSizeMarkdown(r.ImageSize))
+		w("")
+	}
 	w("## Targets")
 	w("")
 	w("| target | measured | met |")
