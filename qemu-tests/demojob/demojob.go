@@ -77,11 +77,12 @@ func Run(o Options) error {
 		}
 		return nil
 	}
-	var buf []byte
 	if o.FileBytes > 0 {
-		buf = make([]byte, o.FileBytes)
-		Fill(buf, o.Seed^0x9e3779b97f4a7c15)
-		if err := writeSynced(o.File, buf); err != nil {
+		content := make([]byte, o.FileBytes)
+		Fill(content, o.Seed^0x9e3779b97f4a7c15)
+		err := writeSynced(o.File, content)
+		content = nil // the file's pages are page cache; the job keeps no copy
+		if err != nil {
 			return err
 		}
 	}
@@ -101,8 +102,8 @@ func Run(o Options) error {
 		}
 		start := time.Now()
 		sum = Sum(state)
-		if buf != nil {
-			if err := readFull(o.File, buf); err != nil {
+		if o.FileBytes > 0 {
+			if err := readFull(o.File, o.FileBytes); err != nil {
 				return err
 			}
 		}
@@ -140,15 +141,17 @@ func writeSynced(p string, b []byte) error {
 	return f.Close()
 }
 
-// readFull reads the file at p whole into b (its size).
-func readFull(p string, b []byte) error {
+// readFull reads the file at p whole (its size n bytes), 1 MiB at a time: the pass touches
+// every page of it in the page cache, and the job holds no more of it than the 1 MiB.
+func readFull(p string, n int) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return fmt.Errorf("open the job's file: %w", err)
 	}
 	defer f.Close()
-	if _, err := io.ReadFull(f, b); err != nil {
-		return fmt.Errorf("read the job's file %s: %w", p, err)
+	got, err := io.CopyBuffer(io.Discard, io.LimitReader(struct{ io.Reader }{f}, int64(n)), make([]byte, 1<<20))
+	if err != nil || got != int64(n) {
+		return fmt.Errorf("read the job's file %s: %d of %d bytes: %v", p, got, n, err)
 	}
 	return nil
 }
