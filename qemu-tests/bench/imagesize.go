@@ -272,7 +272,7 @@ func ImageSizeMarkdown(r *ImageSizeResult) string {
 		case leftOut > 1.2*inImage:
 			b.WriteString("what the processes hold is cheaper kept in the image, which is what auto does, and why `hibernate now` asks for auto by default.")
 		case inImage > 1.2*leftOut:
-			b.WriteString("here memory left out was cheaper than memory kept: `hibernate now` still asks for auto by default, which the kernel's own value matches unless processes hold more than 2/5 of RAM.")
+			b.WriteString("here memory left out was cheaper than memory kept: `--image-size min` would have been the better default on this machine.")
 		default:
 			b.WriteString(autoSame)
 		}
@@ -283,8 +283,8 @@ func ImageSizeMarkdown(r *ImageSizeResult) string {
 
 // autoSame is what the report says where a MiB costs about the same either way.
 const autoSame = "the two cost about the same here (within 20%), so the choice moves the interruption little on this machine. " +
-	"`hibernate now` asks for auto by default: it differs from the kernel's value only where processes hold more than its 2/5 of RAM, " +
-	"and there it keeps their memory out of swap, whose read back is one page at a time as they touch it (TCG here makes it no dearer than decompressing)."
+	"`hibernate now` asks for auto by default: below the kernel's 2/5 of RAM where processes hold less (the page cache none maps stays " +
+	"out: less to write and read), above it where they hold more (their memory stays out of swap, read back a page at a time as they touch it)."
 
 // choiceStats are one choice's medians, in seconds and MiB.
 type choiceStats struct{ img, pre, write, read, extra float64 }

@@ -234,7 +234,7 @@ func Markdown(r *Result, plot string) string {
 	w("In the guest, on the kernel's clock, from `hibernate now`'s first line in the kernel log (it")
 	w("logs each step to /dev/kmsg) to the kernel's `hibernation entry` (the write of `disk`): median %s:", ms(inGuest.Median))
 	w("the checks, the lock, the hooks, the record and the sysfs writes, all that it adds before the")
-	w("kernel's own work. The default image_size is the kernel's (2/5 of RAM); `--image-size min`")
+	w("kernel's own work. `hibernate now` asks for image_size auto (what processes hold, see the image's size below); `--image-size min`")
 	w("writes 0, the smallest image the kernel can make.")
 	for _, h := range r.Hibernate {
 		if h.Err != nil {

@@ -173,7 +173,7 @@ func ScaleMarkdown(r *ScaleResult) string {
 		n := float64(ok)
 		fmt.Fprintf(&b, "\nThe kernel writes at %.0f MB/s on average over the sizes and reads at %.0f MB/s, where the disk itself writes at %.0f and reads at %.0f MB/s:", wsum/n, rsum/n, dwsum/n, drsum/n)
 		b.WriteString(" the time grows with the image at a steady slope, and the limit is not the disk but the kernel's compression and decompression")
-		b.WriteString(" (one thread, emulated under TCG). Before the write, the kernel frees memory down to image_size (2/5 of RAM by default),")
+		b.WriteString(" (one thread, emulated under TCG). Before the write, the kernel frees memory down to image_size (hibernate now's auto by default: what processes hold),")
 		b.WriteString(" swapping out what anonymous memory does not fit, uncompressed: the figure in brackets of the snapshot's column. `hibernate now` can close the gap with")
 		b.WriteString(" a smaller image (`--image-size`: less to compress, more to page back in after) or lz4 (`--compressor lz4`, 6.9 and later;")
 		b.WriteString(" no gain measured under TCG, see the compressor section).\n")
