@@ -39,6 +39,9 @@ type Report struct {
 	// SetResume says that /sys/power/resume is unset and Now will set it to ResumeDevT (and
 	// resume_offset to ResumeOffset).
 	SetResume bool `json:"set_resume,omitempty"`
+	// ResumeFree is the free space, in bytes, of the swap area the image goes to (0: not known):
+	// --image-size auto is capped by it.
+	ResumeFree int64 `json:"resume_free_bytes,omitempty"`
 	// HibernationFile is the hibernation file (setup --hibernate-only), inactive, that Now
 	// activates just before the image is written and deactivates after.
 	HibernationFile string `json:"hibernation_file,omitempty"`
@@ -87,7 +90,7 @@ func Check(fs sysfs.FS) Report {
 	resumeCheck, at := checkResume(fs, swaps, hf)
 	add(resumeCheck)
 	devt := at.devt
-	r.ResumeDevT, r.ResumeOffset, r.SetResume = devt, at.offset, at.set
+	r.ResumeDevT, r.ResumeOffset, r.SetResume, r.ResumeFree = devt, at.offset, at.set, at.free
 	initramfsCheck, ic := checkInitramfs(fs)
 	r.location, r.locationErr = plannedLocation(fs, devt, at.offset)
 	nextBoot, needed := checkNextBoot(fs, devt, at.offset, ic, r.location, r.locationErr)
@@ -323,6 +326,7 @@ type resumeAt struct {
 	devt   string
 	offset uint64
 	set    bool
+	free   int64 // bytes free in the swap area the image goes to (0: not known)
 }
 
 // checkResume tells where the image will go: /sys/power/resume must name an active disk swap
@@ -358,6 +362,7 @@ func checkResume(fs sysfs.FS, disk []swapsetup.ActiveSwap, hf hibernationFile) (
 			if known && s.Filename == d.Path {
 				c.OK = true
 				c.Detail = fmt.Sprintf("/sys/power/resume is %s (%s), an active swap area", cur, d.Path)
+				at.free = s.Free()
 				return c, at
 			}
 		}
@@ -369,6 +374,7 @@ func checkResume(fs sysfs.FS, disk []swapsetup.ActiveSwap, hf hibernationFile) (
 			if fd, foff, err := swapsetup.SwapFileLocation(fs, s.Filename); err == nil && fd.DevT() == cur && fmt.Sprint(foff) == off {
 				c.OK = true
 				c.Detail = fmt.Sprintf("/sys/power/resume is %s (%s) with resume_offset %s: %s", cur, fd.Path, off, fileSays(s.Filename))
+				at.free = s.Free()
 				return c, at
 			}
 		}
@@ -385,7 +391,13 @@ func checkResume(fs sysfs.FS, disk []swapsetup.ActiveSwap, hf hibernationFile) (
 		}
 		c.OK = true
 		c.Detail = fmt.Sprintf("/sys/power/resume is unset; hibernate now will set it to %s (%s) at resume_offset %d: %s", fd.DevT(), fd.Path, foff, fileSays(hf.path))
-		return c, resumeAt{devt: fd.DevT(), offset: foff, set: true}
+		at := resumeAt{devt: fd.DevT(), offset: foff, set: true}
+		for _, s := range disk {
+			if s.Filename == hf.path {
+				at.free = s.Free()
+			}
+		}
+		return c, at
 	}
 	for _, s := range disk {
 		if s.Type != "partition" {
@@ -394,7 +406,7 @@ func checkResume(fs sysfs.FS, disk []swapsetup.ActiveSwap, hf hibernationFile) (
 		if d, ok := byPath[s.Filename]; ok {
 			c.OK = true
 			c.Detail = fmt.Sprintf("/sys/power/resume is unset; hibernate now will set it to %s (%s)", d.DevT(), d.Path)
-			return c, resumeAt{devt: d.DevT(), set: true}
+			return c, resumeAt{devt: d.DevT(), set: true, free: s.Free()}
 		}
 	}
 	c.Detail = "/sys/power/resume is unset and no active swap partition can be named"

@@ -34,7 +34,7 @@ const (
 // out the page cache that no process maps, in bytes: MemTotal − MemFree, less the unmapped
 // page cache (Cached + Buffers − Shmem − Mapped) and the reclaimable slab (SReclaimable), all
 // from /proc/meminfo. It is capped at swapFree, the free disk swap, so that the image fits there
-// uncompressed (0: no cap).
+// uncompressed (0: no cap); hibernate now gives the free space of the area the image goes to.
 //
 // Why: memory left out of the image comes back after the resume a page at a time, as it is
 // touched: anonymous memory from swap, file pages from their files. The job cannot run until its
@@ -50,12 +50,12 @@ func AutoImageSize(mem sysfs.Meminfo, swapFree int64) (int64, error) {
 	}
 	used := mem["MemTotal"] - mem["MemFree"]
 	unmapped := max(0, mem["Cached"]+mem["Buffers"]-mem["Shmem"]-mem["Mapped"])
-	held := max(0, used-unmapped-mem["SReclaimable"])
+	const mib = 1 << 20
+	held := (max(0, used-unmapped-mem["SReclaimable"]) + mib - 1) / mib * mib
 	if swapFree > 0 && held > swapFree {
 		held = swapFree
 	}
-	const mib = 1 << 20
-	return (held + mib - 1) / mib * mib, nil
+	return held, nil
 }
 
 // imageSizeValue is what --image-size opt asks to write to /sys/power/image_size, "" for

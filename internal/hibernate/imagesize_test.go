@@ -1,10 +1,12 @@
 package hibernate
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
+	"github.com/hibernate-linux/hibernate/internal/testutil/faketree"
 )
 
 func TestAutoImageSize(t *testing.T) {
@@ -50,5 +52,26 @@ func TestImageSizeValue(t *testing.T) {
 		if _, err := imageSizeValue(opt, m, 0); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("imageSizeValue(%q) = %v, want an error with %q", opt, err, want)
 		}
+	}
+}
+
+// With two disk swap areas, auto is capped by the free space of the one the image goes to
+// (resume=), not by both together.
+func TestAutoImageSizeCappedByTheResumeArea(t *testing.T) {
+	tr := ready(t) // vda2: 524284 KiB of swap, resume= names it
+	tr.Disk("vdb", 253, faketree.Part{Size: 2 << 30})
+	tr.Swap("/dev/vda2                               partition\t524284\t\t0\t\t-2",
+		"/dev/vdb1                               partition\t2097148\t\t0\t\t-3")
+	tr.Meminfo(map[string]int64{"MemTotal": 2 << 20, "MemFree": 1 << 20, "AnonPages": 800 << 10, "Cached": 100 << 10, "Mapped": 100 << 10})
+	if rep := Check(tr.FS()); rep.ResumeFree != 524284<<10 {
+		t.Errorf("ResumeFree = %d, want vda2's 524284 KiB", rep.ResumeFree)
+	}
+	res, err := Now(tr.FS(), Options{Mode: "shutdown", DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("write %d to /sys/power/image_size", 524284<<10)
+	if !strings.Contains(strings.Join(res.Plan.Lines(), "\n"), want) {
+		t.Errorf("plan:\n%s\nwant %q (vda2's free space, not both areas')", strings.Join(res.Plan.Lines(), "\n"), want)
 	}
 }

@@ -132,7 +132,8 @@ type Facts struct {
 	Power   map[string]string
 	Hooks   []string // the hooks to run, in order, as on the machine
 	Refused []string // the hooks not run, each with the reason and the fix
-	// Meminfo and SwapFree (the free disk swap) are what --image-size auto is computed from.
+	// Meminfo and SwapFree (the free space of the resume device's swap area) are what
+	// --image-size auto is computed from.
 	Meminfo  sysfs.Meminfo
 	SwapFree int64
 }
@@ -152,7 +153,12 @@ func readFacts(fs sysfs.FS, rep Report, o Options) (Facts, error) {
 		f.Power["compressor"] = v
 	}
 	if mem, err := fs.Meminfo(); err == nil {
-		f.Meminfo, f.SwapFree = mem, freeDiskSwap(fs)
+		// The image goes to the resume device's area alone: its free space caps auto, else
+		// (not known) all disk swap's.
+		f.Meminfo, f.SwapFree = mem, rep.ResumeFree
+		if f.SwapFree <= 0 {
+			f.SwapFree = freeDiskSwap(fs)
+		}
 	}
 	if o.NoHooks {
 		return f, nil
