@@ -39,7 +39,7 @@ type Options struct {
 	File      string
 	FileBytes int
 	// PauseFile, where it holds "pause", stops the passes: the job goes on ticking, and says
-	// `count=N sum=S paused` with the last pass's sum, touching none of its memory. A benchmark
+	// `count=N paused sum=S` with the last pass's sum, touching none of its memory. A benchmark
 	// pauses the job before a hibernation so that its first pass after the resume is a whole one.
 	PauseFile string
 }
@@ -78,11 +78,7 @@ func Run(o Options) error {
 		return nil
 	}
 	if o.FileBytes > 0 {
-		content := make([]byte, o.FileBytes)
-		Fill(content, o.Seed^0x9e3779b97f4a7c15)
-		err := writeSynced(o.File, content)
-		content = nil // the file's pages are page cache; the job keeps no copy
-		if err != nil {
+		if err := writeSynced(o.File, o.FileBytes, o.Seed^0x9e3779b97f4a7c15); err != nil {
 			return err
 		}
 	}
@@ -124,15 +120,21 @@ func paused(p string) bool {
 	return err == nil && strings.HasPrefix(string(b), "pause")
 }
 
-// writeSynced writes b to a new file at p and syncs it: its pages stay in the page cache, clean.
-func writeSynced(p string, b []byte) error {
+// writeSynced writes n pseudo-random bytes (Fill, from seed) to a new file at p, 1 MiB at a
+// time, and syncs it: its pages stay in the page cache, clean, and the job keeps no copy.
+func writeSynced(p string, n int, seed uint64) error {
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("create the job's file %s: %w", p, err)
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("write the job's file %s: %w", p, err)
+	chunk := make([]byte, 1<<20)
+	for off := 0; off < n; off += len(chunk) {
+		b := chunk[:min(len(chunk), n-off)]
+		Fill(b, seed+uint64(off))
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			return fmt.Errorf("write the job's file %s: %w", p, err)
+		}
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
@@ -149,9 +151,14 @@ func readFull(p string, n int) error {
 		return fmt.Errorf("open the job's file: %w", err)
 	}
 	defer f.Close()
-	got, err := io.CopyBuffer(io.Discard, io.LimitReader(struct{ io.Reader }{f}, int64(n)), make([]byte, 1<<20))
-	if err != nil || got != int64(n) {
-		return fmt.Errorf("read the job's file %s: %d of %d bytes: %v", p, got, n, err)
+	buf := make([]byte, 1<<20)
+	got := 0
+	for got < n {
+		k, err := f.Read(buf[:min(len(buf), n-got)])
+		got += k
+		if err != nil {
+			return fmt.Errorf("read the job's file %s: %d of %d bytes: %w", p, got, n, err)
+		}
 	}
 	return nil
 }
