@@ -113,7 +113,8 @@ deb-test:
 # encrypted section alone (4 to 16 minutes with the host's load) and rewrites only its part of
 # docs/benchmarks.md; BENCH_ONLY=floor (ours against the smallest initramfs, 2 minutes) and
 # BENCH_ONLY=compressor (lzo against lz4 on Debian 13's kernel, 2 minutes) and BENCH_ONLY=scale
-# (512 MiB to 4 GiB guests, 5 minutes, and docs/benchmarks-scale.png) likewise. The floor's /init
+# (512 MiB to 4 GiB guests, 5 minutes, and docs/benchmarks-scale.png) and BENCH_ONLY=imagesize
+# (--image-size kernel, min and auto against the job's interruption, 3 minutes) likewise. The floor's /init
 # is C, built static with gcc.
 BENCH_ONLY ?=
 bench: deps kernels build
