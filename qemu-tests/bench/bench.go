@@ -116,8 +116,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	o.defaults(root)
-	if !slices.Contains([]string{"", OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale, OnlyImageSize}, o.Only) {
-		return nil, fmt.Errorf("bench: no section %q to run alone (there are %q, %q, %q, %q and %q)", o.Only, OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale, OnlyImageSize)
+	if !slices.Contains([]string{"", OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale, OnlyImageSize, OnlyHibernate}, o.Only) {
+		return nil, fmt.Errorf("bench: no section %q to run alone (there are %q, %q, %q, %q, %q and %q)", o.Only, OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale, OnlyImageSize, OnlyHibernate)
+	}
+	if o.Only == OnlyHibernate && o.Icount <= 0 {
+		return nil, fmt.Errorf("bench: -only %s is hibernate now's share under -icount: give -icount N (3: 8 ns an instruction)", OnlyHibernate)
 	}
 	scalePNG := filepath.Join(filepath.Dir(o.Plot), "benchmarks-scale.png")
 	say := func(format string, args ...any) { fmt.Fprintf(o.Out, "bench: "+format+"\n", args...) }
@@ -151,6 +154,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return res, err
 		}
 		say("wrote the compressor section of %s in %s", o.Report, res.Took.Round(time.Second))
+		return res, nil
+	}
+	if o.Only == OnlyHibernate {
+		hr := runHibernateIcount(ctx, a, o.Icount, 2, o.HibernatePairs, say)
+		res.Took = time.Since(res.Start)
+		if err := spliceSection(o.Report, hibernateIcountHeading, HibernateIcountMarkdown(hr), budgetHeading); err != nil {
+			return res, err
+		}
+		say("wrote the hibernating-by-the-guest's-clock section of %s in %s", o.Report, res.Took.Round(time.Second))
 		return res, nil
 	}
 	if o.Only == OnlyImageSize {

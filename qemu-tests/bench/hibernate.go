@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,12 +23,11 @@ const (
 // (64 MiB of state), and hibernates it by method; it measures from the request to QEMU gone,
 // and reads the image's size from the disk. The direct write gets /sys/power/disk=shutdown
 // first, as hibernate now --mode shutdown sets it.
-func hibernateOnce(ctx context.Context, a scenario.Artifacts, method, name string) HibernateRun {
+func hibernateOnce(ctx context.Context, a scenario.Artifacts, method, name string, opts ...scenario.Option) HibernateRun {
 	r := HibernateRun{Method: method}
-	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
 	defer cancel()
 	fail := func(err error) HibernateRun { r.Err = err; return r }
-	var opts []scenario.Option
 	if method == methodMin {
 		opts = append(opts, scenario.NowFlags("--image-size", "min"))
 	}
@@ -99,4 +99,60 @@ func beforeEntry(log string) time.Duration {
 		}
 	}
 	return 0
+}
+
+// OnlyHibernate is Options.Only for hibernate now's share by the guest's clock (with -icount).
+const OnlyHibernate = "hibernate"
+
+const hibernateIcountHeading = "## Hibernating, by the guest's clock (-icount)"
+
+// HibernateIcountResult is hibernate now's share, in rounds, each of fresh guests under -icount.
+type HibernateIcountResult struct {
+	Icount int
+	Rounds [][]HibernateRun
+	Took   time.Duration
+}
+
+// runHibernateIcount hibernates rounds×runs fresh guests with hibernate now under -icount shift.
+func runHibernateIcount(ctx context.Context, a scenario.Artifacts, shift, rounds, runs int, say func(string, ...any)) *HibernateIcountResult {
+	r := &HibernateIcountResult{Icount: shift}
+	start := time.Now()
+	for i := 0; i < rounds; i++ {
+		var round []HibernateRun
+		for j := 0; j < runs; j++ {
+			h := hibernateOnce(ctx, a, methodNow, fmt.Sprintf("bench-hib-icount-%d-%d", i, j), scenario.Icount(shift))
+			say("hibernate now under -icount %d, round %d run %d: first line to the kernel's entry %s (%v)", shift, i+1, j+1, h.BeforeEntry, h.Err)
+			round = append(round, h)
+		}
+		r.Rounds = append(r.Rounds, round)
+	}
+	r.Took = time.Since(start)
+	return r
+}
+
+// HibernateIcountMarkdown is the section of the report.
+func HibernateIcountMarkdown(r *HibernateIcountResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n", hibernateIcountHeading)
+	fmt.Fprintf(&b, "hibernate now's share, from its first kernel-log line to the kernel's `hibernation entry` (the checks, the lock, the\n")
+	fmt.Fprintf(&b, "hooks, the record, the settings and the sync), on the kernel's clock under QEMU's `-icount shift=%d,align=off,sleep=off`\n", r.Icount)
+	fmt.Fprintf(&b, "(the guest's clock advances %d ns an instruction, whatever the host's load). Fresh guests as in the section above\n", 1<<r.Icount)
+	fmt.Fprintf(&b, "(512 MiB, the 64 MiB job, the default --image-size), in %d rounds run one after the other, to show that the figure holds.\n", len(r.Rounds))
+	fmt.Fprintf(&b, "`go run ./qemu-tests/bench/cmd/bench -only hibernate -icount %d` (not part of `make bench`: the wall-clock section above is).\n\n", r.Icount)
+	b.WriteString("| round | runs | median | min–max |\n| --- | --- | --- | --- |\n")
+	for i, round := range r.Rounds {
+		var v []float64
+		for _, h := range round {
+			if h.Err == nil && h.BeforeEntry > 0 {
+				v = append(v, float64(h.BeforeEntry.Milliseconds()))
+			}
+		}
+		if len(v) == 0 {
+			fmt.Fprintf(&b, "| %d | 0 | — | — |\n", i+1)
+			continue
+		}
+		fmt.Fprintf(&b, "| %d | %d | %.0f ms | %.0f–%.0f ms |\n", i+1, len(v), median(v), slices.Min(v), slices.Max(v))
+	}
+	fmt.Fprintf(&b, "\nThe run took %s.\n", r.Took.Round(time.Second))
+	return b.String()
 }

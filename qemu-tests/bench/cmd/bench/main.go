@@ -19,7 +19,7 @@ func main() {
 	flag.StringVar(&o.Report, "report", "", "the Markdown report (default docs/benchmarks.md)")
 	flag.StringVar(&o.Plot, "plot", "", "the PNG plot (default docs/benchmarks-resume.png)")
 	flag.StringVar(&o.Only, "only", "", "run one section alone and rewrite only its part of the report: "+bench.OnlyLUKS+" (the encrypted LVM machine) or "+bench.OnlyCompressor+" (lzo against lz4, -hibernate-pairs pairs), "+bench.OnlyFloor+", "+bench.OnlyScale+" or "+bench.OnlyImageSize+" (--image-size kernel, min and auto, -hibernate-pairs rounds)")
-	flag.IntVar(&o.Icount, "icount", 0, "with -only floor: resume under QEMU's -icount shift=N (the guest's clock by instructions; its own section of the report)")
+	flag.IntVar(&o.Icount, "icount", 0, "with -only floor (the resumes) or -only hibernate (hibernate now's share, two rounds of -hibernate-pairs runs): under QEMU's -icount shift=N, the guest's clock by instructions; each its own section of the report")
 	flag.Parse()
 	o.Out = os.Stdout
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
