@@ -67,6 +67,7 @@ type HibernateRun struct {
 	// BeforeEntry is hibernate now's first kernel-log line to the kernel's "hibernation entry"
 	// (kernel clock); 0 for the direct write.
 	BeforeEntry time.Duration
+	Log         string // the console log
 	Err         error
 }
 

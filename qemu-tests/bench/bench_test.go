@@ -54,3 +54,20 @@ func TestHibernateConsoleTimes(t *testing.T) {
 		t.Error("a missing log gave a time")
 	}
 }
+
+func TestNowParts(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "console.log")
+	os.WriteFile(log, []byte(`[   46.019942] hibernate: hibernate now: checking that this machine will come back
+[   46.180886] hibernate: checks done in 161 ms (the longest: next-boot, 53 ms)
+[   46.202171] hibernate: syncing file systems
+[   46.857400] hibernate: writing disk to /sys/power/state: the machine hibernates now
+[   46.858121] PM: hibernation: hibernation entry
+`), 0o644)
+	checks, sync := nowParts(log)
+	if checks != 161*time.Millisecond || sync.Round(time.Microsecond) != 655229*time.Microsecond {
+		t.Errorf("nowParts = %s, %s; want 161ms, 655.229ms", checks, sync)
+	}
+	if got := beforeEntry(log).Round(time.Microsecond); got != 838179*time.Microsecond {
+		t.Errorf("beforeEntry = %s, want 838.179ms", got)
+	}
+}
