@@ -149,20 +149,25 @@ func compressorTrial(ctx context.Context, m *scenario.Machine, vm *harness.VM, c
 		t.Err = err
 		return t, nil
 	}
+	next, err := resumeTimed(ctx, m, &t.Resume, &t.Read)
+	t.Err = err
+	return t, next
+}
+
+// resumeTimed resumes m's image (Machine.Resume), sets *resume to QEMU's start to the job's
+// first line and *read to the booting kernel's "Read" of the image, and waits for hibernate
+// now's line that it resumed. It returns the resumed VM (nil where the resume did not start).
+func resumeTimed(ctx context.Context, m *scenario.Machine, resume, read *time.Duration) (*harness.VM, error) {
 	next, err := m.Resume(ctx, m.Setup.KernelParams)
 	if err != nil {
-		t.Err = err
-		return t, next
+		return next, err
 	}
-	t.Resume = m.Summary.ResumeTime
-	if _, t.Read, _, err = scenario.KernelSpeed(next.ConsoleLines(), "Read"); err != nil {
-		t.Err = err
-		return t, next
+	*resume = m.Summary.ResumeTime
+	if _, *read, _, err = scenario.KernelSpeed(next.ConsoleLines(), "Read"); err != nil {
+		return next, err
 	}
-	if _, err := next.WaitConsole(ctx, scenario.NowResumedKmsg); err != nil {
-		t.Err = err
-	}
-	return t, next
+	_, err = next.WaitConsole(ctx, scenario.NowResumedKmsg)
+	return next, err
 }
 
 // CompressorMarkdown is the section of the report.

@@ -164,17 +164,8 @@ func imageSizeTrial(ctx context.Context, m *scenario.Machine, vm *harness.VM, ch
 	if _, d, _, err := scenario.KernelSpeed(down, "Allocated"); err == nil {
 		t.Prealloc = d
 	}
-	next, err := m.Resume(ctx, m.Setup.KernelParams)
+	next, err := resumeTimed(ctx, m, &t.Resume, &t.Read)
 	if err != nil {
-		t.Err = err
-		return t, next
-	}
-	t.Resume = m.Summary.ResumeTime
-	if _, t.Read, _, err = scenario.KernelSpeed(next.ConsoleLines(), "Read"); err != nil {
-		t.Err = err
-		return t, next
-	}
-	if _, err := next.WaitConsole(ctx, scenario.NowResumedKmsg); err != nil {
 		t.Err = err
 		return t, next
 	}
