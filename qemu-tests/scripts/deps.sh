@@ -27,6 +27,8 @@ command -v depmod >/dev/null || [ -x /sbin/depmod ] || [ -x /usr/sbin/depmod ] |
 # OVMF: the UEFI firmware the firmware guests boot through (its code read-only, a copy of its
 # variable store per guest).
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
+# fsck.vfat checks the EFI system partition the host edits with go-diskfs (guestdisk's test).
+[ -x /usr/sbin/fsck.vfat ] || [ -x /sbin/fsck.vfat ] || need+=(dosfstools)
 # cryptsetup, lvm and mdadm run only inside the tools guest (qemu-tests/scenario/toolsguest.go),
 # which lays out the encrypted LVM disk and the md RAID1 one: never on this machine. /usr/sbin is
 # not on a user's PATH.
