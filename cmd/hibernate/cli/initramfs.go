@@ -13,6 +13,7 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/efivars"
 	"github.com/hibernate-linux/hibernate/internal/initramfs"
 	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
+	"github.com/hibernate-linux/hibernate/internal/initramfs/postupdate"
 	"github.com/hibernate-linux/hibernate/internal/swapsetup"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
@@ -40,6 +41,7 @@ type initramfsBuildArgs struct {
 	root, modDir, out, cfgFile string
 	only                       []string
 	luks, lvm                  []string // --luks NAME=SOURCE[,…], --lvm VG/LV
+	noBootHooks                bool
 }
 
 func initramfsBuildFlags(env Env) (*flagSet, *initramfsBuildArgs) {
@@ -55,7 +57,13 @@ stacked and refuses (exit 3, nothing written) what /init cannot bring up. LUKS v
 partitions or disks and linear LVM LVs on those it takes, with cryptsetup and lvm (and their
 libraries) from this machine, the device-mapper and crypto modules, and each volume's
 discard and key file as /etc/crypttab says; an initramfs holding a key file is written mode
-0600. A cross build names its volumes and LVs with --luks and --lvm.`)
+0600. A cross build names its volumes and LVs with --luks and --lvm.
+
+Written to /boot/initrd.img-R (no --out) on this machine, it then runs the boot loaders' hooks
+in /etc/initramfs/post-update.d with R and that path, as update-initramfs does: systemd-boot's
+copies the new initramfs to the EFI system partition (kernel-install add), where its menu
+entry reads it; without that the next boot would run the old one. A hook that fails fails the
+build (exit 1; the file in /boot is written).`)
 	fs.StringVar(&a.root, "root", "/", "the machine's root: its running kernel and mounts are read below it (a fake tree in tests)")
 	fs.StringVar(&a.o.KernelRelease, "kernel-release", "", "kernel release (uname -r) to build for (default: the running kernel's)")
 	fs.StringVar(&a.modDir, "modules", "", "that kernel's module folder (default /lib/modules/R or /usr/lib/modules/R below the --root), or an unpacked kernel package holding it in lib/modules/R or usr/lib/modules/R")
@@ -71,6 +79,7 @@ discard and key file as /etc/crypttab says; an initramfs holding a key file is w
 	fs.StringVar(&a.cfgFile, "config", "/etc/hibernate/resume.json", "resume device and offset that hibernate setup --write-boot-config wrote; --resume wins over it")
 	fs.StringArrayVar(&a.luks, "luks", nil, "a LUKS volume for /init to unlock, as `NAME=SOURCE`[,discard][,keyfile=PATH]: /dev/mapper/NAME opened from SOURCE (UUID=..., PARTUUID=... or /dev/...); discard passes discards down; PATH is a key file on this machine, copied into the initramfs (then written mode 0600); repeatable, unlocked in order")
 	fs.StringArrayVar(&a.lvm, "lvm", nil, "an LVM LV for /init to activate once the volumes are open, as `VG/LV`; repeatable")
+	fs.BoolVar(&a.noBootHooks, "no-boot-hooks", false, "do not run /etc/initramfs/post-update.d after writing /boot/initrd.img-R (the boot loader's copy, if it keeps one, stays the old one)")
 	fs.StringVar(&a.o.ToolsRoot, "tools-root", "", "the root that cryptsetup, lvm and their libraries are taken from (default: the --root)")
 	return fs, &a
 }
@@ -138,10 +147,41 @@ func runInitramfs(env Env, args []string) error {
 	if fs.Changed("modules-only") {
 		o.Modules = a.only
 	}
+	hooks := a.out == "" && !a.noBootHooks && filepath.Clean(a.root) == "/"
 	if a.out == "" {
 		a.out = filepath.Join("/boot", "initrd.img-"+o.KernelRelease)
 	}
-	return buildAndWrite(env, a.out, *o, notes)
+	if err := buildAndWrite(env, a.out, *o, notes); err != nil {
+		return err
+	}
+	if !hooks {
+		return nil
+	}
+	return runBootHooks(env, "/"+postupdate.Dir, o.KernelRelease, a.out, postupdate.Exec{Stdout: env.Stdout, Stderr: env.Stderr})
+}
+
+// runBootHooks runs the boot loaders' hooks of dir for the initramfs of release just written to
+// initrd, and says which ran and which were skipped.
+func runBootHooks(env Env, dir, release, initrd string, r postupdate.Runner) error {
+	hooks, err := postupdate.Run(dir, release, initrd, r)
+	for _, h := range hooks {
+		if h.Skipped != "" {
+			fmt.Fprintf(env.Stdout, "boot loader hook %s: skipped (%s)\n", h.Path, h.Skipped)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s is written, but %w: the boot loader may still read the old initramfs; fix the hook and run hibernate initramfs build again", initrd, err)
+	}
+	var ran []string
+	for _, h := range hooks {
+		if h.Skipped == "" {
+			ran = append(ran, h.Path)
+		}
+	}
+	if len(ran) > 0 {
+		fmt.Fprintf(env.Stdout, "ran the boot loaders' hooks for %s: %s\n", initrd, strings.Join(ran, " "))
+	}
+	return nil
 }
 
 // systemOSRelease is what /init compares systemd's HibernateLocation EFI variable with: the ID

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -353,4 +354,47 @@ func buildForTree(t *testing.T, tr *faketree.Tree) (config.Config, string) {
 		t.Fatalf("exit %d: %s%s", code, stdout.String(), stderr.String())
 	}
 	return builtConfig(t, out), stdout.String()
+}
+
+type hookRecorder struct {
+	ran  []string
+	fail bool
+}
+
+func (r *hookRecorder) Run(path string, args ...string) error {
+	r.ran = append(r.ran, filepath.Base(path)+" "+strings.Join(args, " "))
+	if r.fail {
+		return errors.New("exit status 1")
+	}
+	return nil
+}
+
+// After /boot/initrd.img-R, the boot loaders' hooks run as update-initramfs runs them, and the
+// output says which ran and which were skipped; a failing one fails the build and says that the
+// file is written and the boot loader may read the old one.
+func TestRunBootHooks(t *testing.T) {
+	dir := t.TempDir()
+	for name, mode := range map[string]os.FileMode{"systemd-boot": 0o755, "old.dpkg-old": 0o755} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	var r hookRecorder
+	if err := runBootHooks(Env{Stdout: &out}, dir, "6.12.57+deb13-amd64", "/boot/initrd.img-6.12.57+deb13-amd64", &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.ran) != 1 || r.ran[0] != "systemd-boot 6.12.57+deb13-amd64 /boot/initrd.img-6.12.57+deb13-amd64" {
+		t.Errorf("ran %q", r.ran)
+	}
+	for _, want := range []string{"old.dpkg-old: skipped (a name run-parts skips)", "ran the boot loaders' hooks for /boot/initrd.img-6.12.57+deb13-amd64: " + filepath.Join(dir, "systemd-boot")} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	r = hookRecorder{fail: true}
+	err := runBootHooks(Env{Stdout: &out}, dir, "6.12.57+deb13-amd64", "/boot/initrd.img-6.12.57+deb13-amd64", &r)
+	if err == nil || !strings.Contains(err.Error(), "/boot/initrd.img-6.12.57+deb13-amd64 is written, but the boot loader's hook") {
+		t.Errorf("a failing hook: %v", err)
+	}
 }
