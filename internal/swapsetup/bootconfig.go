@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
 // The boot configurations setup writes resume= and resume_offset= into, when asked: each one
@@ -22,6 +24,9 @@ type BootEdit struct {
 	Set     []string `json:"set"`               // the parameters setup put there
 	Prev    []string `json:"prev,omitempty"`    // the resume=/resume_offset= that were there
 	Created bool     `json:"created,omitempty"` // setup made the file (or GRUB's line)
+	// Wrote is the whole file setup made, when it made /etc/kernel/cmdline: --undo removes the
+	// file only while it still says just that.
+	Wrote string `json:"wrote,omitempty"`
 }
 
 func isResumeParam(tok string) bool {
@@ -145,18 +150,23 @@ func editGrub(text string, f func(string) string) (string, bool, error) {
 // boot configuration found: GRUB's defaults and kernel-install's command line when present, ours
 // always. A file that has them already is left as it is.
 func planBootConfig(p *Plan) error {
+	esp := systemdBootESP(p.fs)
 	for _, c := range []struct {
 		name, after string
 		set         func(old string, exists bool, e *BootEdit) (string, error)
 	}{
 		{grubDefaultName, "run update-grub (or grub-mkconfig -o /boot/grub/grub.cfg) for GRUB to use it", setGrub},
-		{kernelCmdlineName, "", setKernelCmdline},
+		{kernelCmdlineName, kernelCmdlineAfter(esp), setKernelCmdline(p.fs)},
 		{ourConfigName, "rebuild the initramfs (hibernate initramfs build) for it to carry the resume device", setOurConfig(p.res)},
 	} {
-		if c.name != ourConfigName && !p.fs.Exists(c.name) {
+		// kernel-install's command line is made where systemd-boot is installed: without it
+		// kernel-install writes each entry with the running boot's command line, which has no
+		// resume= yet.
+		create := c.name == ourConfigName || c.name == kernelCmdlineName && esp != ""
+		if !create && !p.fs.Exists(c.name) {
 			continue
 		}
-		a, err := planEdit(p.fs, bootConfigEdit(p.res, c.name, c.set))
+		a, err := planEdit(p.fs, bootConfigEdit(p.res, c.name, create, c.set))
 		switch {
 		case err != nil:
 			return err
@@ -172,11 +182,32 @@ func planBootConfig(p *Plan) error {
 	return nil
 }
 
+// systemdBootESP is where systemd-boot is installed below the root (bootctl install puts its
+// loader on the EFI system partition, mounted at /efi, /boot/efi or /boot), "" where it is not.
+func systemdBootESP(fs sysfs.FS) string {
+	for _, esp := range []string{"efi", "boot/efi", "boot"} {
+		if fs.Exists(esp + "/EFI/systemd/systemd-bootx64.efi") {
+			return esp
+		}
+	}
+	return ""
+}
+
+// kernelCmdlineAfter is what to do after /etc/kernel/cmdline changed: with systemd-boot, have
+// kernel-install write the entries again (the initramfs build's boot loader hook does it).
+func kernelCmdlineAfter(esp string) string {
+	if esp == "" {
+		return ""
+	}
+	return "systemd-boot (on /" + esp + ") takes each entry's options from /etc/kernel/cmdline when kernel-install writes the entry: " +
+		"run hibernate initramfs build (its boot loader hook runs kernel-install add) or kernel-install add R /boot/vmlinuz-R for each kernel"
+}
+
 // bootConfigEdit is the change of one boot configuration file: the kernel parameters set there
 // as they are when it is made (a new file's offset is learned before), recorded for --undo.
-func bootConfigEdit(res *Result, name string, set func(old string, exists bool, e *BootEdit) (string, error)) *editConfig {
+func bootConfigEdit(res *Result, name string, create bool, set func(old string, exists bool, e *BootEdit) (string, error)) *editConfig {
 	e := &BootEdit{File: name}
-	return &editConfig{name: name, create: name == ourConfigName, backup: true,
+	return &editConfig{name: name, create: create, backup: true,
 		what: func() string { return fmt.Sprintf("put %s in /%s", res.KernelParams, name) },
 		edit: func(old string, exists bool) (string, error) {
 			*e = BootEdit{File: name, Set: strings.Fields(res.KernelParams)}
@@ -199,10 +230,31 @@ func setGrub(old string, _ bool, e *BootEdit) (string, error) {
 	return neu, err
 }
 
-func setKernelCmdline(old string, _ bool, e *BootEdit) (string, error) {
-	nv, prev := setParams(old, e.Set)
-	e.Prev = prev
-	return nv + "\n", nil
+// setKernelCmdline sets the parameters in kernel-install's command line; a new one (systemd-boot
+// without it) starts from the running boot's command line, as kernel-install would read it
+// (/proc/cmdline without BOOT_IMAGE= and initrd=, which boot loaders add).
+func setKernelCmdline(fs sysfs.FS) func(old string, exists bool, e *BootEdit) (string, error) {
+	return func(old string, exists bool, e *BootEdit) (string, error) {
+		if !exists {
+			running, err := fs.ReadString("proc/cmdline")
+			if err != nil {
+				return "", fmt.Errorf("the running command line, to begin /%s with: %w", kernelCmdlineName, err)
+			}
+			var keep []string
+			for _, tok := range strings.Fields(running) {
+				if !strings.HasPrefix(tok, "BOOT_IMAGE=") && !strings.HasPrefix(tok, "initrd=") {
+					keep = append(keep, tok)
+				}
+			}
+			old = strings.Join(keep, " ")
+		}
+		nv, prev := setParams(old, e.Set)
+		e.Prev, e.Created = prev, !exists
+		if !exists {
+			e.Prev, e.Wrote = nil, nv+"\n" // the running boot's resume= was not in a file to put back
+		}
+		return nv + "\n", nil
+	}
 }
 
 func setOurConfig(res *Result) func(old string, exists bool, e *BootEdit) (string, error) {
@@ -247,6 +299,12 @@ func marshalConfig(m map[string]any) (string, error) {
 // was there; our config, made by setup for them alone, is removed.
 func planUndoBootEdit(p *Plan, e BootEdit) {
 	params := strings.Join(e.Set, " ")
+	if e.File == kernelCmdlineName && e.Created && e.Wrote != "" {
+		if cur, err := p.fs.ReadString(e.File); err == nil && cur == strings.TrimSpace(e.Wrote) {
+			p.add(removeFile{path: "/" + e.File, why: " (setup made it for " + params + ")"})
+			return
+		}
+	}
 	if e.File == ourConfigName && e.Created && len(e.Prev) == 0 {
 		if p.fs.Exists(e.File) {
 			p.add(removeFile{path: "/" + e.File, why: " (setup made it for " + params + ")"})

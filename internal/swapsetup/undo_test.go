@@ -127,3 +127,55 @@ func TestSwapFileSetupUndo(t *testing.T) {
 		t.Fatalf("swapoff %v", sw.Off)
 	}
 }
+
+// systemd-boot without /etc/kernel/cmdline (Debian 13 with the systemd-boot package): setup makes
+// it from the running command line (without BOOT_IMAGE= and initrd=, as kernel-install reads it),
+// says to have kernel-install write the entries, and --undo removes it while it says just that;
+// changed since, it keeps the file and takes only setup's parameters out.
+func TestSetupMakesKernelCmdlineForSystemdBoot(t *testing.T) {
+	for _, edited := range []bool{false, true} {
+		tr := machine(t, nil)
+		tr.Write("etc/fstab", fstabText)
+		tr.Write("boot/efi/EFI/systemd/systemd-bootx64.efi", "MZ")
+		tr.Write("proc/cmdline", `initrd=\6d1f\6.12.57+deb13-amd64\initrd.img-6.12.57+deb13-amd64 BOOT_IMAGE=/vmlinuz root=UUID=0a3e ro console=ttyS0,115200 resume=/dev/old quiet`)
+		sw := &testutil.Swapper{}
+		res, err := Setup(tr.FS(), sw, Options{Device: "/dev/vda2", Priority: -1, WriteBootConfig: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "root=UUID=0a3e ro console=ttyS0,115200 " + res.KernelParams + " quiet"
+		if got := tr.Read("etc/kernel/cmdline"); got != want {
+			t.Fatalf("/etc/kernel/cmdline %q, want %q", got, want)
+		}
+		if tr.FS().Exists("etc/kernel/cmdline" + backupSuffix) {
+			t.Error("a backup of a file that was not there")
+		}
+		if !strings.Contains(strings.Join(res.Notes, "\n"), "systemd-boot (on /boot/efi) takes each entry's options from /etc/kernel/cmdline") {
+			t.Errorf("no word of kernel-install: %q", res.Notes)
+		}
+		if edited {
+			tr.Write("etc/kernel/cmdline", want+" mitigations=off")
+		}
+		if _, err := Undo(tr.FS(), sw, false); err != nil {
+			t.Fatal(err)
+		}
+		switch got := tr.FS().Exists("etc/kernel/cmdline"); {
+		case !edited && got:
+			t.Errorf("undo left the /etc/kernel/cmdline setup made: %q", tr.Read("etc/kernel/cmdline"))
+		case edited && tr.Read("etc/kernel/cmdline") != "root=UUID=0a3e ro console=ttyS0,115200 quiet mitigations=off":
+			t.Errorf("undo of an edited file: %q", tr.Read("etc/kernel/cmdline"))
+		}
+	}
+}
+
+// Without systemd-boot, and without /etc/kernel/cmdline, none is made.
+func TestSetupMakesNoKernelCmdlineWithoutSystemdBoot(t *testing.T) {
+	tr := machine(t, nil)
+	tr.Write("proc/cmdline", "root=UUID=0a3e ro")
+	if _, err := Setup(tr.FS(), &testutil.Swapper{}, Options{Device: "/dev/vda2", Priority: -1, WriteBootConfig: true}); err != nil {
+		t.Fatal(err)
+	}
+	if tr.FS().Exists("etc/kernel/cmdline") {
+		t.Errorf("made /etc/kernel/cmdline: %q", tr.Read("etc/kernel/cmdline"))
+	}
+}

@@ -35,8 +35,11 @@ changes), never activated by setup nor by /etc/fstab; hibernate now activates it
 image is written, at the kernel's lowest priority (nothing else swaps to it while zram has room),
 and deactivates it after the resume, and zram stays the daily swap.
 Prints resume=UUID=... [resume_offset=N] for the boot loader; --write-boot-config puts them
-into /etc/default/grub (GRUB_CMDLINE_LINUX_DEFAULT), /etc/kernel/cmdline (each when present)
-and /etc/hibernate/resume.json, with a backup (FILE.hibernate-backup) of each file changed.
+into /etc/default/grub (GRUB_CMDLINE_LINUX_DEFAULT), /etc/kernel/cmdline (each when present;
+kernel-install's command line is made from the running one where systemd-boot is installed,
+and its entries get it when kernel-install next writes them, as hibernate initramfs build's
+boot loader hook has it do) and /etc/hibernate/resume.json, with a backup
+(FILE.hibernate-backup) of each file changed.
 Running setup again changes nothing; --undo takes back what it added (recorded in
 /var/lib/hibernate/setup.json). Below --root other than /, swapon is never done.`
 
