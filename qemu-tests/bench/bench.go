@@ -86,6 +86,7 @@ type Result struct {
 	// DepBuildInGuest is mkinitramfs MODULES=dep's time in the guest that built it (TCG).
 	DepBuildInGuest time.Duration
 	LUKS            *LUKSResult       // the encrypted machine's section
+	Firmware        *FirmwareResult   // through UEFI and GRUB, ours against initramfs-tools
 	Compressor      *CompressorResult // lzo against lz4
 	Floor           *FloorResult      // ours against the smallest initramfs
 	Scale           *ScaleResult      // cost as memory grows
@@ -117,8 +118,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	o.defaults(root)
-	if !slices.Contains([]string{"", OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale, OnlyImageSize, OnlyHibernate}, o.Only) {
-		return nil, fmt.Errorf("bench: no section %q to run alone (there are %q, %q, %q, %q, %q and %q)", o.Only, OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale, OnlyImageSize, OnlyHibernate)
+	if !slices.Contains([]string{"", OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale, OnlyImageSize, OnlyHibernate, OnlyFirmware}, o.Only) {
+		return nil, fmt.Errorf("bench: no section %q to run alone (there are %q, %q, %q, %q, %q, %q and %q)", o.Only, OnlyLUKS, OnlyCompressor, OnlyFloor, OnlyScale, OnlyImageSize, OnlyHibernate, OnlyFirmware)
 	}
 	if o.Only == OnlyHibernate && o.Icount <= 0 {
 		return nil, fmt.Errorf("bench: -only %s is hibernate now's share under -icount: give -icount N (3: 8 ns an instruction)", OnlyHibernate)
@@ -197,6 +198,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return res, err
 		}
 		say("wrote the floor section of %s in %s", o.Report, res.Took.Round(time.Second))
+		return res, nil
+	}
+	if o.Only == OnlyFirmware {
+		res.Firmware = runFirmware(ctx, a, o.Pairs, logf, say)
+		res.Took = time.Since(res.Start)
+		if res.Firmware.Err != nil {
+			return res, res.Firmware.Err
+		}
+		if err := spliceSection(o.Report, firmwareHeading, FirmwareMarkdown(res.Firmware), floorHeading); err != nil {
+			return res, err
+		}
+		say("wrote the firmware section of %s in %s", o.Report, res.Took.Round(time.Second))
 		return res, nil
 	}
 	if o.Only == OnlyLUKS {
@@ -284,6 +297,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		say("encrypted: %v", res.LUKS.Err)
 	}
 
+	res.Firmware = runFirmware(ctx, a, o.Pairs, logf, say)
+	if res.Firmware.Err != nil {
+		say("firmware: %v", res.Firmware.Err)
+	}
 	res.Floor = runFloor(ctx, a, root, outDir, o.Pairs, say, o)
 	if res.Floor.Err != nil {
 		say("floor: %v", res.Floor.Err)

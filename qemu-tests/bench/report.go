@@ -182,6 +182,10 @@ func Markdown(r *Result, plot string) string {
 	w("")
 	b.WriteString(LUKSMarkdown(r.LUKS))
 	w("")
+	if r.Firmware != nil {
+		b.WriteString(FirmwareMarkdown(r.Firmware))
+		w("")
+	}
 	if r.Floor != nil {
 		b.WriteString(FloorMarkdown(r.Floor))
 		w("")

@@ -165,18 +165,7 @@ func (m *Machine) CheckFirmwareBootOf(release string) Step {
 }
 
 func (m *Machine) checkFirmwareBoot(ctx context.Context, vm *harness.VM, release string) error {
-	var grubAt, kernelAt time.Duration
-	for _, l := range vm.ConsoleTimedLines() {
-		switch {
-		case grubAt == 0 && (strings.Contains(l.Text, grubWelcome) || strings.Contains(l.Text, grubBooting)):
-			grubAt = l.At
-		case grubAt != 0 && strings.Contains(l.Text, "Command line: BOOT_IMAGE=/boot/vmlinuz-"+release) && strings.Contains(l.Text, m.Setup.KernelParams):
-			kernelAt = l.At
-		}
-		if kernelAt != 0 {
-			break
-		}
-	}
+	grubAt, kernelAt := FirmwareBootTimes(vm.ConsoleTimedLines(), release, m.Setup.KernelParams)
 	if kernelAt == 0 {
 		return vm.Fail("the console shows no %q or %q, then GRUB's command line for vmlinuz-%s with %s", grubWelcome, grubBooting, release, m.Setup.KernelParams)
 	}
@@ -282,6 +271,21 @@ const (
 	grubWelcome = "Welcome to GRUB!"
 	grubBooting = "Booting `"
 )
+
+// FirmwareBootTimes reads a boot through the firmware and GRUB on its console: when GRUB said its
+// welcome (or "Booting `…'"), then when the kernel printed GRUB's command line for
+// vmlinuz-release with params, both since QEMU started; 0 where the console shows no such line.
+func FirmwareBootTimes(lines []harness.TimedLine, release, params string) (grubAt, kernelAt time.Duration) {
+	for _, l := range lines {
+		switch {
+		case grubAt == 0 && (strings.Contains(l.Text, grubWelcome) || strings.Contains(l.Text, grubBooting)):
+			grubAt = l.At
+		case grubAt != 0 && strings.Contains(l.Text, "Command line: BOOT_IMAGE=/boot/vmlinuz-"+release) && strings.Contains(l.Text, params):
+			return grubAt, l.At
+		}
+	}
+	return grubAt, 0
+}
 
 // PowerOffForFirmware powers the guest off through its agent, for the next boot to go through
 // the firmware: that one is the machine's first, the one that will hibernate (its boot ID the

@@ -11,7 +11,9 @@ import (
 )
 
 // Clone copies a hibernated machine's disk (sparsely) for one trial, so that one hibernation
-// serves several scenarios: each boots its own copy of the same image.
+// serves several scenarios: each boots its own copy of the same image. A firmware guest's copy
+// has its own copy of the UEFI variable store too, as it was at the hibernation (the boot of one
+// copy writes its variables: HibernateLocation cleared, the firmware's own).
 func (m *Machine) Clone(name string) (*Machine, error) {
 	c := *m
 	c.Config.Name = name
@@ -23,6 +25,14 @@ func (m *Machine) Clone(name string) (*Machine, error) {
 	c.Guest.Disk = filepath.Join(dir, "disk.img")
 	if err := guestdisk.CopySparse(c.Guest.Disk, m.Guest.Disk); err != nil {
 		return nil, fmt.Errorf("copy %s: %w", m.Guest.Disk, err)
+	}
+	if fw := m.Guest.Firmware; fw != nil && fw.Vars != "" {
+		own := *fw
+		own.Vars = filepath.Join(dir, filepath.Base(fw.Vars))
+		if err := copyFile(fw.Vars, own.Vars, 0o644); err != nil {
+			return nil, fmt.Errorf("copy the UEFI variable store %s: %w", fw.Vars, err)
+		}
+		c.Guest.Firmware = &own
 	}
 	return &c, nil
 }
