@@ -71,3 +71,30 @@ func TestNowParts(t *testing.T) {
 		t.Errorf("beforeEntry = %s, want 838.179ms", got)
 	}
 }
+
+// The firmware section: medians per side, the ratio of ours to initramfs-tools', a failed trial
+// left out by name.
+func TestFirmwareMarkdown(t *testing.T) {
+	r := &FirmwareResult{Pairs: 2, Release: "6.1.0-50-amd64", Cmdline: "resume=UUID=94", Versions: [][2]string{{"shim-signed", "1.51"}}}
+	for i, tr := range []FirmwareTrial{
+		{Initrd: firmwareOurs, Job: 30 * time.Second, Share: time.Second},
+		{Initrd: firmwareDist, Job: 40 * time.Second, Share: 8 * time.Second},
+		{Initrd: firmwareOurs, Job: 34 * time.Second, Share: 1200 * time.Millisecond},
+		{Initrd: firmwareDist, Err: os.ErrDeadlineExceeded},
+	} {
+		tr.Seq = i + 1
+		r.Trials = append(r.Trials, tr)
+	}
+	md := FirmwareMarkdown(r)
+	for _, want := range []string{
+		"| ours | 2 | 0.00 s | 0.00 s | 32.00 s (30.00 s–34.00 s) | 1100 ms (1000 ms–1200 ms) |",
+		"| " + firmwareDist + " | 1 |",
+		"power on to the job 0.80× (8.00 s sooner), the initramfs's share 0.14×",
+		"Left out: trial 4 (" + firmwareDist + "): i/o timeout",
+		"shim-signed 1.51",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("no %q in:\n%s", want, md)
+		}
+	}
+}
