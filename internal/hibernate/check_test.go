@@ -197,6 +197,16 @@ func TestNextBoot(t *testing.T) {
 			tr.Write("etc/default/grub", "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet resume=/dev/vda2\"\n")
 			tr.Write("boot/grub/grub.cfg", "menuentry 'Debian' {\n\tlinux /boot/vmlinuz-R root=/dev/vda1 ro resume=/dev/vda1\n}\n")
 		}, false, "/boot/grub/grub.cfg names resume=/dev/vda1"},
+		{"systemd-boot's entry not written again", func(tr *faketree.Tree) {
+			tr.Write("proc/cmdline", "root=/dev/vda1 resume=/dev/vda2\n")
+			tr.Write("etc/kernel/cmdline", "root=/dev/vda1 resume=/dev/vda2\n")
+			tr.Write("boot/efi/EFI/systemd/systemd-bootx64.efi", "MZ")
+			tr.Write("boot/efi/loader/entries/dcc0-R.conf", "title Debian\nversion R\noptions root=/dev/vda1 resume=/dev/vda1\nlinux /dcc0/R/linux\n")
+		}, false, "/boot/efi/loader/entries/dcc0-R.conf names resume=/dev/vda1"},
+		{"systemd-boot's entry agrees", func(tr *faketree.Tree) {
+			tr.Write("boot/efi/EFI/systemd/systemd-bootx64.efi", "MZ")
+			tr.Write("boot/efi/loader/entries/dcc0-R.conf", "title Debian\nversion R\noptions root=/dev/vda1 resume=/dev/vda2\nlinux /dcc0/R/linux\n")
+		}, true, "as /boot/efi/loader/entries/dcc0-R.conf say"},
 		{"a swap file without resume_offset", func(tr *faketree.Tree) {
 			tr.Write("sys/power/resume_offset", "34816\n")
 			tr.Write("proc/cmdline", "root=/dev/vda1 resume=/dev/vda2\n")

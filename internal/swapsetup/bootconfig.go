@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/hibernate-linux/hibernate/internal/sdboot"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
@@ -150,7 +151,7 @@ func editGrub(text string, f func(string) string) (string, bool, error) {
 // boot configuration found: GRUB's defaults and kernel-install's command line when present, ours
 // always. A file that has them already is left as it is.
 func planBootConfig(p *Plan) error {
-	esp := systemdBootESP(p.fs)
+	esp := sdboot.ESP(p.fs)
 	for _, c := range []struct {
 		name, after string
 		set         func(old string, exists bool, e *BootEdit) (string, error)
@@ -180,17 +181,6 @@ func planBootConfig(p *Plan) error {
 		}
 	}
 	return nil
-}
-
-// systemdBootESP is where systemd-boot is installed below the root (bootctl install puts its
-// loader on the EFI system partition, mounted at /efi, /boot/efi or /boot), "" where it is not.
-func systemdBootESP(fs sysfs.FS) string {
-	for _, esp := range []string{"efi", "boot/efi", "boot"} {
-		if fs.Exists(esp + "/EFI/systemd/systemd-bootx64.efi") {
-			return esp
-		}
-	}
-	return ""
 }
 
 // kernelCmdlineAfter is what to do after /etc/kernel/cmdline changed: with systemd-boot, have

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/hibernate-linux/hibernate/internal/sdboot"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
@@ -23,10 +24,16 @@ var grubLinuxRe = regexp.MustCompile(`^(\s*(?:export\s+)?GRUB_CMDLINE_LINUX=)(.*
 
 // ReadBootParams reads resume= and resume_offset= from each boot configuration present below fs:
 // GRUB's generated menu (what the boot loader hands the kernel now), GRUB's defaults (what the
-// next update-grub writes into it, as after every kernel upgrade), and kernel-install's command
-// line. A value the shell would expand in GRUB's defaults is given as it is written.
+// next update-grub writes into it, as after every kernel upgrade), systemd-boot's entries (what
+// it hands the kernel now) and kernel-install's command line (what the next kernel-install add
+// writes into them). A value the shell would expand in GRUB's defaults is given as it is written;
+// an entry that cannot be read is left out.
 func ReadBootParams(fs sysfs.FS) []BootParams {
 	var out []BootParams
+	entries, _ := sdboot.Entries(fs)
+	for _, e := range entries {
+		out = append(out, ParseBootParams(e.File, e.Options))
+	}
 	if b, err := os.ReadFile(fs.Path("boot/grub/grub.cfg")); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if m := grubCfgLinuxRe.FindStringSubmatch(l); m != nil {

@@ -22,7 +22,7 @@ const module = "github.com/hibernate-linux/hibernate"
 // layers, lowest first: each entry is a path prefix below the module (the longest prefix wins).
 var layers = [][]string{
 	{"internal/sysfs", "internal/swsusp", "internal/units", "internal/initramfs/config", "internal/initramfs/modalias", "internal/initramfs/elfdeps", "internal/efivars"},
-	{"internal/blockdev", "internal/crypttab", "internal/initramfs/modules", "internal/testutil"},
+	{"internal/blockdev", "internal/crypttab", "internal/sdboot", "internal/initramfs/modules", "internal/testutil"},
 	{"internal/imagerecord"},
 	{"internal/swapsetup", "internal/initramfs", "internal/resume", "internal/watch"},
 	{"internal/hibernate"},
