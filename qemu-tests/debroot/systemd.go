@@ -143,6 +143,25 @@ func SystemdTrixieGuest() Spec {
 	return s
 }
 
+// SystemdBootTrixieGuest is SystemdTrixieGuest booted as a UEFI machine with systemd-boot:
+// Debian 13's systemd-boot package (its hooks: /etc/kernel/postinst.d/zz-systemd-boot and
+// /etc/initramfs/post-update.d/systemd-boot, each running kernel-install add once bootctl has
+// installed the loader), the EFI system partition mounted at /boot/efi by label. debootstrap
+// installs the package, not the loader: the guest runs bootctl install itself. No GRUB.
+func SystemdBootTrixieGuest() Spec {
+	s := SystemdTrixieGuest()
+	s.Name = "systemd-boot-trixie"
+	s.Include = append(append([]string(nil), s.Include...), "systemd-boot", "systemd-boot-efi")
+	files := []File{{Path: "etc/fstab", Data: "# <file system> <mount point> <type> <options> <dump> <pass>\nLABEL=" + RootLabel + " / ext4 defaults 0 1\nLABEL=" + ESPLabel + " /boot/efi vfat umask=0077 0 1\n"}}
+	for _, f := range s.Files {
+		if f.Path != "etc/fstab" {
+			files = append(files, f)
+		}
+	}
+	s.Files = files
+	return s
+}
+
 // SystemdBIOSGuest is SystemdGuest booted as a BIOS machine is: GRUB for BIOS (grub-pc, which
 // the Debian installer puts on a machine without UEFI), installed by the guest itself with
 // grub-install --target=i386-pc into the BIOS boot partition of its GPT disk, and grubDefaults.

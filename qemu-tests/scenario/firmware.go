@@ -75,6 +75,9 @@ func (m *Machine) bootChain() string {
 	if m.viaFirmware && m.Config.BIOS {
 		return "BIOS: SeaBIOS, GRUB from the disk (its MBR, its core image in the BIOS boot partition), /boot/grub/grub.cfg, the kernel and initramfs of its entry in /boot"
 	}
+	if m.viaFirmware && m.Config.SystemdBoot {
+		return "UEFI: OVMF, systemd-boot from the ESP (EFI/BOOT/BOOTX64.EFI), its entry by kernel-install (loader/entries), the kernel and initramfs kernel-install copied to the ESP"
+	}
 	if m.viaFirmware {
 		sb := ""
 		if m.Config.SecureBoot {

@@ -68,6 +68,7 @@ type Config struct {
 	// EncryptedRoot puts the Debian guest on the installer's encrypted LVM layout (EncryptedLVMRoot).
 	EncryptedRoot bool
 	UEFI          bool    // the Debian guest is a UEFI machine booting GRUB (UEFIGrub)
+	SystemdBoot   bool    // booting systemd-boot, not GRUB (UEFISystemdBoot)
 	SecureBoot    bool    // with Secure Boot on (UEFISecureBoot)
 	BIOS          bool    // the Debian guest is a BIOS machine booting GRUB (BIOSGrub)
 	SecondKernel  *Kernel // a second kernel in the UEFIGrub guest (SecondKernel)
