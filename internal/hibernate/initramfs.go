@@ -7,12 +7,14 @@ import (
 
 	"github.com/hibernate-linux/hibernate/internal/imagerecord"
 	"github.com/hibernate-linux/hibernate/internal/initramfs"
+	"github.com/hibernate-linux/hibernate/internal/sdboot"
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
 
 // checkInitramfs answers: will the initramfs the running kernel boots with try to resume?
-// It looks where distributions put it (the names the image record knows) and reads it with
-// initramfs.Inspect.
+// It looks where distributions put it (the names the image record knows), or, where systemd-boot
+// has an entry for the kernel, at the initramfs that entry loads from the EFI system partition
+// (kernel-install's copy), and reads it with initramfs.Inspect.
 func checkInitramfs(fs sysfs.FS) (c CheckResult, ic *initramfs.Contents) {
 	c = CheckResult{Name: "initramfs"}
 	u, err := fs.Uname()
@@ -28,6 +30,15 @@ func checkInitramfs(fs sysfs.FS) (c CheckResult, ic *initramfs.Contents) {
 		if fs.Exists(strings.TrimPrefix(n, "/")) {
 			p = n
 			break
+		}
+	}
+	entries, _ := sdboot.Entries(fs) // one that cannot be read: /boot's is looked at
+	if e, ok := sdboot.For(entries, release); ok && e.InitrdPath() != "" {
+		p = "/" + e.InitrdPath()
+		if !fs.Exists(e.InitrdPath()) {
+			c.Detail = fmt.Sprintf("systemd-boot's entry %s boots %s with %s, which is not there", e.File, release, p)
+			c.Fix = "hibernate initramfs build (its boot loader hook has kernel-install copy it to the EFI system partition)"
+			return c, nil
 		}
 	}
 	if p == "" {

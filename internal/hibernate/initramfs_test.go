@@ -80,3 +80,23 @@ func TestCheckInitramfsFinds(t *testing.T) {
 		})
 	}
 }
+
+// With systemd-boot, the next boot loads the initramfs its entry names on the ESP (kernel-install's
+// copy), not /boot's: that is the one read; an entry naming a missing one fails with the fix.
+func TestCheckInitramfsOfSystemdBootEntry(t *testing.T) {
+	tr := ready(t)
+	tr.Write("boot/efi/EFI/systemd/systemd-bootx64.efi", "MZ")
+	tr.Write("boot/efi/loader/entries/dcc0-"+testRelease+".conf", "version "+testRelease+"\nlinux /dcc0/"+testRelease+"/linux\ninitrd /dcc0/"+testRelease+"/initrd.img-"+testRelease+"\n")
+	esp := "boot/efi/dcc0/" + testRelease + "/initrd.img-" + testRelease
+	c := check(t, tr, "initramfs")
+	if c.OK || !strings.Contains(c.Detail, "/"+esp+", which is not there") || !strings.Contains(c.Fix, "kernel-install") {
+		t.Fatalf("check = %+v, want a failure naming the ESP's missing /%s", c, esp)
+	}
+	// The ESP's copy is still initramfs-tools' (kernel-install not run again): read as it is.
+	writeInitramfs(tr, esp, testutil.Compress(t, "zstd", testutil.CPIO(t, cpio.StaticFile("init", "#!/bin/sh\n", 0o755),
+		cpio.StaticFile("scripts/local-premount/resume", "#!/bin/sh\n", 0o755))))
+	c = check(t, tr, "initramfs")
+	if !c.OK || !strings.HasPrefix(c.Detail, "/"+esp+" (zstd") || !strings.Contains(c.Detail, "initramfs-tools' resume") {
+		t.Fatalf("check = %+v, want the ESP's copy read", c)
+	}
+}
