@@ -241,15 +241,11 @@ func FirmwareMarkdown(r *FirmwareResult) string {
 		fmt.Fprintf(&b, "\nOurs against initramfs-tools, medians of this run: power on to the job %.2f× (%s sooner), the initramfs's share %.2f×.\n",
 			o[0].Seconds()/d[0].Seconds(), secs2(d[0]-o[0]), o[1].Seconds()/d[1].Seconds())
 	}
-	var failed []string
+	var lo leftOut
 	for _, t := range r.Trials {
-		if t.Err != nil {
-			failed = append(failed, fmt.Sprintf("trial %d (%s): %s", t.Seq, t.Initrd, firstLine(t.Err.Error())))
-		}
+		lo.add(t.Seq, t.Initrd, t.Err)
 	}
-	if len(failed) > 0 {
-		fmt.Fprintf(&b, "\nLeft out: %s.\n", strings.Join(failed, "; "))
-	}
+	b.WriteString(lo.String())
 	b.WriteString("\nBoot chain versions: ")
 	for i, v := range r.Versions {
 		if i > 0 {

@@ -206,16 +206,29 @@ func FloorMarkdown(r *FloorResult) string {
 		}
 		b.WriteString("\n")
 	}
-	var failed []string
+	var lo leftOut
 	for _, t := range r.Trials {
-		if t.Err != nil {
-			failed = append(failed, fmt.Sprintf("trial %d (%s): %s", t.Seq, t.Initrd, firstLine(t.Err.Error())))
-		}
+		lo.add(t.Seq, t.Initrd, t.Err)
 	}
-	if len(failed) > 0 {
-		fmt.Fprintf(&b, "\nLeft out: %s.\n", strings.Join(failed, "; "))
-	}
+	b.WriteString(lo.String())
 	return b.String()
+}
+
+// leftOut gathers the failed trials of a section, for its "Left out:" line.
+type leftOut []string
+
+func (l *leftOut) add(seq int, initrd string, err error) {
+	if err != nil {
+		*l = append(*l, fmt.Sprintf("trial %d (%s): %s", seq, initrd, firstLine(err.Error())))
+	}
+}
+
+// String is the line ("" when no trial failed).
+func (l leftOut) String() string {
+	if len(l) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\nLeft out: %s.\n", strings.Join(l, "; "))
 }
 
 func secs2(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
