@@ -58,6 +58,12 @@ func TestDebian13RoundTrip(t *testing.T) {
 		s.HibernateTime.Round(100*time.Millisecond), s.ResumeTime.Round(100*time.Millisecond))
 }
 
+// noDepmod takes kernel-install's 50-depmod out of the systemd-boot guests (kernel-install's way:
+// a file of its name in /etc/kernel/install.d), in the test's tree: it runs depmod -a for the
+// kernel at every add, the package made that index already, and depmod of 6.12's 4,421 .ko.xz
+// under emulation takes minutes.
+var noDepmod = GuestFile{Path: "/etc/kernel/install.d/50-depmod.install", Data: []byte("#!/bin/sh\nexit 0\n"), Mode: 0o755}
+
 // TestDebian13SystemdBoot is a Debian 13 UEFI machine booting systemd-boot, as an admin sets it
 // up: bootctl install on the ESP, hibernate setup --write-boot-config (which makes
 // /etc/kernel/cmdline with resume= from the running command line), hibernate initramfs build
@@ -70,10 +76,6 @@ func TestDebian13RoundTrip(t *testing.T) {
 func TestDebian13SystemdBoot(t *testing.T) {
 	root := debianRoot(t, debroot.SystemdBootTrixieGuest())
 	ctx := timeout(t, 30*time.Minute)
-	// kernel-install's 50-depmod runs depmod -a for the kernel at every add: the package made its
-	// index already, and depmod of 6.12's 4,421 .ko.xz under emulation takes minutes. Overridden
-	// in /etc/kernel/install.d (kernel-install's way to take a plugin out), in this test's tree.
-	noDepmod := GuestFile{Path: "/etc/kernel/install.d/50-depmod.install", Data: []byte("#!/bin/sh\nexit 0\n"), Mode: 0o755}
 	m := newMachine(t, ctx, DebianSystemd(root), UEFISystemdBoot(), Files(noDepmod))
 	vm, _ := boot(t, ctx, m, "")
 	do(t, ctx, vm, m.WaitSystemd, m.InstallSystemdBoot, m.SetupSwap, m.BuildInitramfsInGuest, m.CheckSystemdBootEntry, m.PowerOffForFirmware)
@@ -86,4 +88,32 @@ func TestDebian13SystemdBoot(t *testing.T) {
 	}
 	s := m.Summary
 	t.Logf("through OVMF and systemd-boot (kernel %s): hibernate %s, resume %s after power on", s.Kernel, s.HibernateTime.Round(100*time.Millisecond), s.ResumeTime.Round(100*time.Millisecond))
+}
+
+// TestDebian13SystemdHibernateLocation is the desktop's hibernation on a Debian 13 UEFI machine
+// resumed by our /init with nothing naming the resume device but systemd's own HibernateLocation
+// EFI variable: systemctl hibernate with systemd-sleep alone (hibernate prepare's drop-in taken
+// out the documented way, an empty file of its name in /etc), no resume= on the entry's command
+// line, no resume device in the initramfs's config (setup without --write-boot-config; the swap
+// partition activated by systemd's GPT auto-discovery). After the power-off the firmware's store
+// holds the variable, the bytes the test computes from the guest's facts; the boot through
+// systemd-boot resumes by it (/init says so and clears it before writing /sys/power/resume): the
+// demo service has the same PID, the boot ID is the same, and the variable is gone, in the guest
+// and in the store.
+func TestDebian13SystemdHibernateLocation(t *testing.T) {
+	root := debianRoot(t, debroot.SystemdBootTrixieGuest())
+	ctx := timeout(t, 30*time.Minute)
+	noPrepare := GuestFile{Path: "/etc/systemd/system/" + sleepService + ".d/hibernate.conf", Data: []byte{}, Mode: 0o644}
+	m := newMachine(t, ctx, DebianSystemd(root), UEFISystemdBoot(), NoResumeInBootConfig(), Files(noDepmod, noPrepare))
+	vm, _ := boot(t, ctx, m, "")
+	do(t, ctx, vm, m.WaitSystemd, m.InstallSystemdBoot, m.SetupSwap, noResumeJSON, m.BuildInitramfsInGuest, m.CheckSystemdBootEntry, m.PowerOffForFirmware)
+	vm2, _ := boot(t, ctx, m, "")
+	do(t, ctx, vm2, m.CheckSystemdBootBoot, noResumeParam("/proc/cmdline"), noLocation, m.WaitSystemd, m.StartJob, m.CheckCanHibernate, m.NoteSystemState)
+	want := expectedLocation(t, ctx, m, vm2)
+	do(t, ctx, vm2, m.SystemctlHibernate, m.CheckImage)
+	storedLocationIs(t, m, want)
+	vm3 := resumeBoot(t, ctx, m, "")
+	do(t, ctx, vm3, m.CheckSystemdBootBoot, m.CheckSystemdKept)
+	resumedByLocation(t, ctx, m, vm3)
+	t.Logf("systemd's HibernateLocation resumed by our /init, %s after power on; the variable is gone after the resume", m.Summary.ResumeTime.Round(100*time.Millisecond))
 }

@@ -44,36 +44,10 @@ func TestDebianUEFIHibernateLocation(t *testing.T) {
 	}
 
 	// The guest is off: the firmware's flash holds the variable, byte for byte.
-	stored, ok, err := ovmfVariableFile(m.Guest.Firmware.Vars, efivars.SystemdVendorGUID, "HibernateLocation")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ok || !bytes.Equal(stored, want) {
-		t.Fatalf("the firmware's variable store %s holds HibernateLocation %v:\n%q\nwant what systemd-sleep writes:\n%q", m.Guest.Firmware.Vars, ok, stored, want)
-	}
-	t.Logf("after the power-off the firmware's store holds HibernateLocation, %d bytes, as systemd-sleep writes them: %s", len(stored), efivars.DecodeString(stored[4:]))
-
+	storedLocationIs(t, m, want)
 	vm3 := resumeBoot(t, ctx, m, "")
 	do(t, ctx, vm3, m.CheckFirmwareBoot, m.CheckSystemdKept)
-	mark := -1
-	for _, line := range []string{
-		resume.Starting + m.Guest.Release,
-		fmt.Sprintf(resume.LocationUsed, m.Setup.UUID, 0),
-		fmt.Sprintf(resume.ResumeDeviceIs, "UUID="+m.Setup.UUID, ""),
-		resume.LocationCleared + " (before writing" + resume.WritingResume + ")",
-		resume.WritingResume,
-	} {
-		l, i, err := vm3.WaitConsoleAfter(ctx, mark, line)
-		if err != nil {
-			t.Fatalf("the console shows no %q after line %d: %v", line, mark, err)
-		}
-		t.Logf("console: %s", strings.TrimSpace(l))
-		mark = i
-	}
-	do(t, ctx, vm3, noLocation)
-	if b, ok, err := ovmfVariableFile(m.Guest.Firmware.Vars, efivars.SystemdVendorGUID, "HibernateLocation"); err != nil || ok {
-		t.Fatalf("after the resume the firmware's variable store still holds HibernateLocation (%v): %q", err, b)
-	}
+	resumedByLocation(t, ctx, m, vm3, fmt.Sprintf(resume.ResumeDeviceIs, "UUID="+m.Setup.UUID, ""))
 	out, err := vm3.ReadFile(ctx, NowOut)
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +59,41 @@ func TestDebianUEFIHibernateLocation(t *testing.T) {
 	}
 	do(t, ctx, vm3, m.SaveJournal)
 	t.Logf("resumed by the HibernateLocation EFI variable alone, %s after power on; the variable is gone after the resume", m.Summary.ResumeTime.Round(100*time.Millisecond))
+}
+
+// storedLocationIs checks, with the guest off, that the firmware's variable store holds
+// HibernateLocation as want, byte for byte (what systemd-sleep writes).
+func storedLocationIs(t *testing.T, m *Machine, want []byte) {
+	t.Helper()
+	stored, ok, err := ovmfVariableFile(m.Guest.Firmware.Vars, efivars.SystemdVendorGUID, "HibernateLocation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok || !bytes.Equal(stored, want) {
+		t.Fatalf("the firmware's variable store %s holds HibernateLocation %v:\n%q\nwant what systemd-sleep writes:\n%q", m.Guest.Firmware.Vars, ok, stored, want)
+	}
+	t.Logf("after the power-off the firmware's store holds HibernateLocation, %d bytes, as systemd-sleep writes them: %s", len(stored), efivars.DecodeString(stored[4:]))
+}
+
+// resumedByLocation checks that the boot vm resumed by the variable alone: /init's lines in order
+// (starting, the variable used, then also, the variable cleared before the resume write, the
+// write), and that the variable is gone, in the guest and, once the guest is off, in the store.
+func resumedByLocation(t *testing.T, ctx context.Context, m *Machine, vm *harness.VM, also ...string) {
+	t.Helper()
+	mark := -1
+	lines := append([]string{resume.Starting + m.Guest.Release, fmt.Sprintf(resume.LocationUsed, m.Setup.UUID, 0)}, also...)
+	for _, line := range append(lines, resume.LocationCleared+" (before writing"+resume.WritingResume+")", resume.WritingResume) {
+		l, i, err := vm.WaitConsoleAfter(ctx, mark, line)
+		if err != nil {
+			t.Fatalf("the console shows no %q after line %d: %v", line, mark, err)
+		}
+		t.Logf("console: %s", strings.TrimSpace(l))
+		mark = i
+	}
+	do(t, ctx, vm, noLocation)
+	if b, ok, err := ovmfVariableFile(m.Guest.Firmware.Vars, efivars.SystemdVendorGUID, "HibernateLocation"); err != nil || ok {
+		t.Fatalf("after the resume the firmware's variable store still holds HibernateLocation (%v): %q", err, b)
+	}
 }
 
 // noResumeJSON checks that setup left no /etc/hibernate/resume.json (NoResumeInBootConfig): the

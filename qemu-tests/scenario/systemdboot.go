@@ -42,8 +42,21 @@ func (m *Machine) InstallSystemdBoot(ctx context.Context, vm *harness.VM) error 
 			return err
 		}
 	}
+	// As grubDefaults for the GRUB guests: a headless machine's loader.conf. Once in a run of
+	// two, systemd-boot 257 booted its "Reboot Into Firmware Interface" entry instead of the
+	// kernel's (OVMF's setup then, no kernel; cause not found): with no menu and no such entry,
+	// the default entry is the kernel's, and a failure to find it is said on the console.
+	if err := vm.WriteFile(ctx, guestESP+"/loader/loader.conf", []byte(systemdBootLoaderConf), 0o644); err != nil {
+		return err
+	}
 	return nil
 }
+
+// systemdBootLoaderConf is the systemd-boot guests' loader.conf (loader.conf(5)).
+const systemdBootLoaderConf = `# hibernate's tests: a headless machine, the kernel's entry booted at once
+timeout menu-disabled
+auto-firmware no
+`
 
 // CheckSystemdBootEntry reads the entries kernel-install wrote on the ESP (run it after
 // BuildInitramfsInGuest): the guest kernel's must have setup's kernel parameters and the root in
