@@ -114,7 +114,8 @@ deb-test:
 # docs/benchmarks.md; BENCH_ONLY=floor (ours against the smallest initramfs, 2 minutes) and
 # BENCH_ONLY=compressor (lzo against lz4 on Debian 13's kernel, 2 minutes) and BENCH_ONLY=scale
 # (512 MiB to 4 GiB guests, 5 minutes, and docs/benchmarks-scale.png) and BENCH_ONLY=imagesize
-# (--image-size kernel, min and auto against the job's interruption, 3 minutes) likewise. The floor's /init
+# (--image-size kernel, min and auto against the job's interruption, 3 minutes) and BENCH_ONLY=firmware
+# (power on to the job through OVMF and GRUB, ours against initramfs-tools, 7 minutes) likewise. The floor's /init
 # is C, built static with gcc.
 BENCH_ONLY ?=
 bench: deps kernels build
