@@ -101,10 +101,23 @@ func TestDebian13SystemdBoot(t *testing.T) {
 // demo service has the same PID, the boot ID is the same, and the variable is gone, in the guest
 // and in the store.
 func TestDebian13SystemdHibernateLocation(t *testing.T) {
+	systemdHibernateLocation(t)
+}
+
+// TestDebian13SystemdHibernateLocationSwapFile is TestDebian13SystemdHibernateLocation with the
+// swap in a file on the root's ext4 (setup --file --fstab, no --write-boot-config): the variable
+// systemd-sleep writes names the file system and the file's first page (resume_offset, which
+// systemd computes itself), equal to setup's, and our /init resumes from that alone.
+func TestDebian13SystemdHibernateLocationSwapFile(t *testing.T) {
+	systemdHibernateLocation(t, SwapFile("/swapfile", "512M"))
+}
+
+func systemdHibernateLocation(t *testing.T, opts ...Option) {
 	root := debianRoot(t, debroot.SystemdBootTrixieGuest())
 	ctx := timeout(t, 30*time.Minute)
 	noPrepare := GuestFile{Path: "/etc/systemd/system/" + sleepService + ".d/hibernate.conf", Data: []byte{}, Mode: 0o644}
-	m := newMachine(t, ctx, DebianSystemd(root), UEFISystemdBoot(), NoResumeInBootConfig(), Files(noDepmod, noPrepare))
+	opts = append(append([]Option{DebianSystemd(root), UEFISystemdBoot()}, opts...), NoResumeInBootConfig(), Files(noDepmod, noPrepare))
+	m := newMachine(t, ctx, opts...)
 	vm, _ := boot(t, ctx, m, "")
 	do(t, ctx, vm, m.WaitSystemd, m.InstallSystemdBoot, m.SetupSwap, noResumeJSON, m.BuildInitramfsInGuest, m.CheckSystemdBootEntry, m.PowerOffForFirmware)
 	vm2, _ := boot(t, ctx, m, "")
@@ -115,5 +128,7 @@ func TestDebian13SystemdHibernateLocation(t *testing.T) {
 	vm3 := resumeBoot(t, ctx, m, "")
 	do(t, ctx, vm3, m.CheckSystemdBootBoot, m.CheckSystemdKept)
 	resumedByLocation(t, ctx, m, vm3)
-	t.Logf("systemd's HibernateLocation resumed by our /init, %s after power on; the variable is gone after the resume", m.Summary.ResumeTime.Round(100*time.Millisecond))
+	uuid, offset := locationOf(t, m)
+	t.Logf("systemd's HibernateLocation (UUID=%s at page %d) resumed by our /init, %s after power on; the variable is gone after the resume",
+		uuid, offset, m.Summary.ResumeTime.Round(100*time.Millisecond))
 }

@@ -81,7 +81,8 @@ func storedLocationIs(t *testing.T, m *Machine, want []byte) {
 func resumedByLocation(t *testing.T, ctx context.Context, m *Machine, vm *harness.VM, also ...string) {
 	t.Helper()
 	mark := -1
-	lines := append([]string{resume.Starting + m.Guest.Release, fmt.Sprintf(resume.LocationUsed, m.Setup.UUID, 0)}, also...)
+	uuid, offset := locationOf(t, m)
+	lines := append([]string{resume.Starting + m.Guest.Release, fmt.Sprintf(resume.LocationUsed, uuid, offset)}, also...)
 	for _, line := range append(lines, resume.LocationCleared+" (before writing"+resume.WritingResume+")", resume.WritingResume) {
 		l, i, err := vm.WaitConsoleAfter(ctx, mark, line)
 		if err != nil {
@@ -158,9 +159,19 @@ func (m *Machine) checkNextBootByLocation(ctx context.Context, vm *harness.VM) e
 	return nil
 }
 
+// locationOf is the place setup reported for the image: the UUID of its resume= (the swap area's;
+// for a swap file, its file system's) and its resume_offset.
+func locationOf(t *testing.T, m *Machine) (string, uint64) {
+	t.Helper()
+	uuid, ok := strings.CutPrefix(m.Setup.Resume, "UUID=")
+	if !ok {
+		t.Fatalf("hibernate setup gave resume=%s, not a UUID", m.Setup.Resume)
+	}
+	return uuid, m.Setup.ResumeOffset
+}
+
 // expectedLocation is the efivarfs file systemd-sleep would write in the guest, from the guest's
-// own facts: the swap area's UUID (setup's), page 0, the running kernel's release, its
-// os-release.
+// own facts: setup's place (locationOf), the running kernel's release, its os-release.
 func expectedLocation(t *testing.T, ctx context.Context, m *Machine, vm *harness.VM) []byte {
 	t.Helper()
 	osr, err := vm.ReadFile(ctx, "/etc/os-release")
@@ -175,7 +186,8 @@ func expectedLocation(t *testing.T, ctx context.Context, m *Machine, vm *harness
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := efivars.HibernateLocation{UUID: m.Setup.UUID, KernelVersion: strings.TrimSpace(string(rel)),
+	uuid, offset := locationOf(t, m)
+	h := efivars.HibernateLocation{UUID: uuid, Offset: offset, KernelVersion: strings.TrimSpace(string(rel)),
 		OSReleaseID: f["ID"], OSReleaseImageID: f["IMAGE_ID"], OSReleaseVersionID: f["VERSION_ID"], OSReleaseImageVersion: f["IMAGE_VERSION"]}
 	b, err := efivars.EncodeHibernateLocation(h)
 	if err != nil {

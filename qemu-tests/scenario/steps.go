@@ -53,6 +53,11 @@ func (m *Machine) SetupSwap(ctx context.Context, vm *harness.VM) error {
 		// writes it into the boot configuration (/etc/kernel/cmdline of the guest, which the
 		// harness, as its boot loader, then passes: Setup.KernelParams).
 		args = []string{"setup", "--file", f, "--size", m.Config.Swap.FileSize, "--write-boot-config", "--json"}
+		if bootLoader && m.Config.Swap.NoBootConfig {
+			// Nothing names it for the next boot (systemd's HibernateLocation does); the file
+			// is activated at boot by /etc/fstab, as systemd finds no swap file by itself.
+			args = []string{"setup", "--file", f, "--size", m.Config.Swap.FileSize, "--fstab", "--json"}
+		}
 		if m.Config.Swap.HibernateOnly {
 			args = append(args, "--hibernate-only")
 		}

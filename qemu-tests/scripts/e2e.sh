@@ -18,7 +18,7 @@ mkdir -p "$logs"
 # TestDebianSecureBootRefuses 389, TestDebian13RoundTrip 343, TestDebianUEFIHibernateLocation 277.
 # The last moved to the first group when TestDebian13RoundTrip took on suspend-then-hibernate and
 # the zram and suspend guests came.)
-slow='^TestDebian(FromPackage|EncryptedLVM|MDRoot|UEFIGrub|UEFIHibernateLocation|13SystemdBoot)'
+slow='^TestDebian(FromPackage|EncryptedLVM|MDRoot|UEFIGrub|UEFIHibernateLocation|13SystemdBoot|13SystemdHibernateLocationSwapFile)'
 declare -A args=([debian]="-run $slow" [minimal]="-skip $slow")
 declare -A pids
 for g in debian minimal; do
