@@ -180,7 +180,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return res, nil
 	}
 	if o.Only == OnlyScale {
-		res.Scale = runScale(ctx, a, scalePNG, say)
+		res.Scale = runScale(ctx, a, scalePNG, outDir, logf, say)
 		res.Took = time.Since(res.Start)
 		if err := spliceSection(o.Report, scaleHeading, ScaleMarkdown(res.Scale), hibernatingHeading); err != nil {
 			return res, err
@@ -305,7 +305,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if res.Floor.Err != nil {
 		say("floor: %v", res.Floor.Err)
 	}
-	res.Scale = runScale(ctx, a, scalePNG, say)
+	res.Scale = runScale(ctx, a, scalePNG, outDir, logf, say)
 	res.Compressor = runCompressor(ctx, root, o.HibernatePairs, say)
 	if res.Compressor.Err != nil {
 		say("compressor: %v", res.Compressor.Err)

@@ -70,17 +70,9 @@ func buildPeers(ctx context.Context, a scenario.Artifacts, p peerRoots, resume, 
 	// is built in a guest booted from the peer root (its time is the guest's, reported apart).
 	for _, mode := range []string{"most"} {
 		in := Initrd{Name: "initramfs-tools (MODULES=" + mode + ")", Generator: "initramfs-tools " + p.versions["initramfs-tools"]}
-		conf := filepath.Join("etc/initramfs-tools-bench-" + mode)
-		err := writePeerConf(p.tools.Dir, conf, mode, resume)
-		if err == nil {
-			in.Path = filepath.Join(outDir, "initrd-initramfs-tools-"+mode+".img")
-			in.Cold, in.Warm, err = twice(func() error {
-				return debroot.Chroot(ctx, p.tools.Dir, log, "mkinitramfs", "-d", "/"+conf, "-o", "/tmp/bench-initrd.img", rel)
-			})
-		}
-		if err == nil {
-			err = moveOut(filepath.Join(p.tools.Dir, "tmp/bench-initrd.img"), in.Path)
-		}
+		in.Path = filepath.Join(outDir, "initrd-initramfs-tools-"+mode+".img")
+		var err error
+		in.Cold, in.Warm, err = twice(func() error { return buildTools(ctx, p.tools.Dir, mode, resume, rel, in.Path, log) })
 		if err != nil {
 			in.Path, in.Err = "", err
 		}
@@ -100,6 +92,19 @@ func buildPeers(ctx context.Context, a scenario.Artifacts, p peerRoots, resume, 
 		in.Path, in.Err = "", err
 	}
 	return append(out, in), depTook
+}
+
+// buildTools runs mkinitramfs in the peer root for kernel rel, with MODULES=mode and RESUME=resume
+// (writePeerConf), and moves the initramfs out to out.
+func buildTools(ctx context.Context, root, mode, resume, rel, out string, log io.Writer) error {
+	conf := filepath.Join("etc/initramfs-tools-bench-" + mode)
+	if err := writePeerConf(root, conf, mode, resume); err != nil {
+		return err
+	}
+	if err := debroot.Chroot(ctx, root, log, "mkinitramfs", "-d", "/"+conf, "-o", "/tmp/bench-initrd.img", rel); err != nil {
+		return err
+	}
+	return moveOut(filepath.Join(root, "tmp/bench-initrd.img"), out)
 }
 
 // writePeerConf makes an initramfs-tools configuration folder (a copy of /etc/initramfs-tools

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
 	"github.com/hibernate-linux/hibernate/qemu-tests/scenario"
 )
 
@@ -17,7 +19,9 @@ import (
 // a quarter of it, a swap partition as large as the memory), our initramfs: the swap partition's
 // own sequential speed measured in the guest before its setup (O_DIRECT, the agent's
 // disk-speed), then one hibernation and one resume, with the kernels' own figures from the
-// console. The physical limit of each is the image's bytes over the disk's speed.
+// console; the same image (a copy of the disk taken before) is resumed by initramfs-tools
+// (MODULES=most, the peer root's, built for that guest's swap) too. The physical limit of each is
+// the image's bytes over the disk's speed.
 
 // OnlyScale is Options.Only for the scale section.
 const OnlyScale = "scale"
@@ -41,6 +45,9 @@ type ScaleRun struct {
 	PreSnapshot time.Duration // hibernate now's first line to the kernel's "Need to copy": checks, freeze, page cache freed
 	Prealloc    time.Duration // the kernel's "Allocated N kbytes in S seconds": memory freed down to image_size
 	Err         error
+	// The same image resumed by initramfs-tools: the kernel's read, QEMU start to the job.
+	ToolsRead, ToolsResume time.Duration
+	ToolsErr               error
 }
 
 // ScaleResult is the scale section's run.
@@ -51,14 +58,19 @@ type ScaleResult struct {
 	Took   time.Duration
 }
 
-func runScale(ctx context.Context, a scenario.Artifacts, plot string, say func(string, ...any)) *ScaleResult {
+func runScale(ctx context.Context, a scenario.Artifacts, plot, outDir string, log io.Writer, say func(string, ...any)) *ScaleResult {
 	r := &ScaleResult{Kernel: a.Kernel.Release}
 	start := time.Now()
+	tools, err := kernelRoot(ctx, a, debroot.InitramfsToolsPeer(), log)
+	if err != nil {
+		say("scale: the initramfs-tools root: %v (its resumes left out)", err)
+	}
 	for _, mem := range ScaleSizes {
-		run := scaleOnce(ctx, a, mem)
+		run := scaleOnce(ctx, a, mem, tools.Dir, err, outDir, log)
 		r.Runs = append(r.Runs, run)
-		say("scale %d MiB: disk write %.0f MB/s read %.0f MB/s; image %d KiB, written in %s, read in %s; hibernate %s, resume %s (%v)",
-			mem, run.DiskWrite/1e6, run.DiskRead/1e6, run.ImageKiB, run.Write, run.Read, run.Hibernate.Round(100*time.Millisecond), run.Resume.Round(100*time.Millisecond), run.Err)
+		say("scale %d MiB: disk write %.0f MB/s read %.0f MB/s; image %d KiB, written in %s, read in %s; hibernate %s, resume %s (%v); initramfs-tools: read %s, resume %s (%v)",
+			mem, run.DiskWrite/1e6, run.DiskRead/1e6, run.ImageKiB, run.Write, run.Read, run.Hibernate.Round(100*time.Millisecond), run.Resume.Round(100*time.Millisecond), run.Err,
+			run.ToolsRead, run.ToolsResume.Round(100*time.Millisecond), run.ToolsErr)
 	}
 	if err := scalePlot(r, filepath.Join(a.WorkDir, "scale.dat"), plot); err != nil {
 		say("scale plot: %v", err)
@@ -69,7 +81,7 @@ func runScale(ctx context.Context, a scenario.Artifacts, plot string, say func(s
 	return r
 }
 
-func scaleOnce(ctx context.Context, a scenario.Artifacts, mem int) (run ScaleRun) {
+func scaleOnce(ctx context.Context, a scenario.Artifacts, mem int, toolsRoot string, toolsErr error, outDir string, log io.Writer) (run ScaleRun) {
 	run.MemoryMiB = mem
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
@@ -125,8 +137,18 @@ func scaleOnce(ctx context.Context, a scenario.Artifacts, mem int) (run ScaleRun
 	if okFirst && okSnap {
 		run.PreSnapshot = snap - first
 	}
-	next, err := m.Resume(ctx, m.Setup.KernelParams)
+	// The same image for initramfs-tools: a copy of the disk, before ours resumes it.
 	vm.Kill()
+	vm = nil
+	var tools *scenario.Machine
+	run.ToolsErr = toolsErr
+	if toolsErr == nil {
+		tools, run.ToolsErr = m.Clone(fmt.Sprintf("bench-scale-%d-tools", mem))
+	}
+	if tools != nil {
+		defer os.RemoveAll(filepath.Dir(tools.Guest.Disk))
+	}
+	next, err := m.Resume(ctx, m.Setup.KernelParams)
 	vm = next
 	if err != nil {
 		run.Err = err
@@ -135,8 +157,34 @@ func scaleOnce(ctx context.Context, a scenario.Artifacts, mem int) (run ScaleRun
 	run.Resume = m.Summary.ResumeTime
 	if _, run.Read, _, err = scenario.KernelSpeed(next.ConsoleLines(), "Read"); err != nil {
 		run.Err = err
+		return run
+	}
+	if run.ToolsErr == nil {
+		vm.Kill()
+		vm = nil
+		run.ToolsRead, run.ToolsResume, run.ToolsErr = toolsResume(ctx, a, tools, toolsRoot, outDir, log)
 	}
 	return run
+}
+
+// toolsResume resumes c (a copy of a hibernated guest's disk) with initramfs-tools' initramfs
+// (MODULES=most, RESUME= its swap), and gives the kernel's read and QEMU's start to the job.
+func toolsResume(ctx context.Context, a scenario.Artifacts, c *scenario.Machine, root, outDir string, log io.Writer) (read, resume time.Duration, err error) {
+	initrd := filepath.Join(outDir, c.Config.Name+".img")
+	defer os.Remove(initrd)
+	if err := buildTools(ctx, root, "most", "UUID="+c.Setup.UUID, a.Kernel.Release, initrd, log); err != nil {
+		return 0, 0, err
+	}
+	c.Guest.Initrd = initrd
+	vm, err := c.Resume(ctx, c.Setup.KernelParams)
+	if vm != nil {
+		defer vm.Kill()
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	_, read, _, err = scenario.KernelSpeed(vm.ConsoleLines(), "Read")
+	return read, c.Summary.ResumeTime, err
 }
 
 // ScaleMarkdown is the scale section of the report.
@@ -147,14 +195,16 @@ func ScaleMarkdown(r *ScaleResult) string {
 	b.WriteString("the memory, our initramfs, one hibernation and one resume each. The disk: the swap partition's own sequential\n")
 	b.WriteString("speed, measured in the guest before its setup (O_DIRECT, 1 MiB blocks, 256 MiB). The limit: the image's bytes\n")
 	b.WriteString("(the kernel's `Wrote N kbytes`, before compression) over that speed. Write and read: the kernels' own figures.\n")
+	b.WriteString("initramfs-tools: the same image (a copy of the disk taken before ours resumed it) resumed by initramfs-tools,\n")
+	b.WriteString("MODULES=most, built in the peer root for that guest's swap.\n")
 	b.WriteString("`go run ./qemu-tests/bench/cmd/bench -only scale` (part of `make bench`).\n\n")
-	b.WriteString("| memory | job | disk write / read | image | on disk | write (limit) | write MB/s | read (limit) | read MB/s | first line to the snapshot (of it, the kernel freeing memory) | hibernate, request to off | resume, QEMU start to the job |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| memory | job | disk write / read | image | on disk | write (limit) | write MB/s | read (limit) | read MB/s | first line to the snapshot (of it, the kernel freeing memory) | hibernate, request to off | resume, QEMU start to the job | initramfs-tools: read, resume |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	var wsum, rsum, dwsum, drsum float64
 	ok := 0
 	for _, s := range r.Runs {
 		if s.Err != nil {
-			fmt.Fprintf(&b, "| %d MiB | %d MiB | failed: `%s` | | | | | | | | | |\n", s.MemoryMiB, s.MemoryMiB/4, strings.ReplaceAll(firstLine(s.Err.Error()), "|", "/"))
+			fmt.Fprintf(&b, "| %d MiB | %d MiB | failed: `%s` | | | | | | | | | | |\n", s.MemoryMiB, s.MemoryMiB/4, strings.ReplaceAll(firstLine(s.Err.Error()), "|", "/"))
 			continue
 		}
 		img := float64(s.ImageKiB) * 1024
@@ -162,10 +212,14 @@ func ScaleMarkdown(r *ScaleResult) string {
 		if s.Compressed > 0 {
 			onDisk = fmt.Sprintf("%.0f MiB", float64(s.Compressed)/1024)
 		}
-		fmt.Fprintf(&b, "| %d MiB | %d MiB | %.0f / %.0f MB/s | %.0f MiB | %s | %.2f s (%.2f s) | %.0f | %.2f s (%.2f s) | %.0f | %.2f s (%.2f s) | %.1f s | %.1f s |\n",
+		tools := fmt.Sprintf("%.2f s, %.1f s", s.ToolsRead.Seconds(), s.ToolsResume.Seconds())
+		if s.ToolsErr != nil {
+			tools = "failed: `" + strings.ReplaceAll(firstLine(s.ToolsErr.Error()), "|", "/") + "`"
+		}
+		fmt.Fprintf(&b, "| %d MiB | %d MiB | %.0f / %.0f MB/s | %.0f MiB | %s | %.2f s (%.2f s) | %.0f | %.2f s (%.2f s) | %.0f | %.2f s (%.2f s) | %.1f s | %.1f s | %s |\n",
 			s.MemoryMiB, s.MemoryMiB/4, s.DiskWrite/1e6, s.DiskRead/1e6, img/(1<<20), onDisk,
 			s.Write.Seconds(), img/s.DiskWrite, img/1e6/s.Write.Seconds(), s.Read.Seconds(), img/s.DiskRead, img/1e6/s.Read.Seconds(),
-			s.PreSnapshot.Seconds(), s.Prealloc.Seconds(), s.Hibernate.Seconds(), s.Resume.Seconds())
+			s.PreSnapshot.Seconds(), s.Prealloc.Seconds(), s.Hibernate.Seconds(), s.Resume.Seconds(), tools)
 		wsum, rsum, dwsum, drsum = wsum+img/1e6/s.Write.Seconds(), rsum+img/1e6/s.Read.Seconds(), dwsum+s.DiskWrite/1e6, drsum+s.DiskRead/1e6
 		ok++
 	}
