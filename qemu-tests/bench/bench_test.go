@@ -98,3 +98,18 @@ func TestFirmwareMarkdown(t *testing.T) {
 		}
 	}
 }
+
+func TestToolsAgainstOurs(t *testing.T) {
+	runs := []ScaleRun{
+		{Resume: 10 * time.Second, Read: 2 * time.Second, ToolsResume: 15 * time.Second, ToolsRead: 3 * time.Second},
+		{Resume: 20 * time.Second, Read: 4 * time.Second, ToolsResume: 50 * time.Second, ToolsRead: 4 * time.Second},
+		{Resume: 20 * time.Second, Read: 4 * time.Second, ToolsErr: os.ErrNotExist},
+	}
+	got := toolsAgainstOurs(runs)
+	if !strings.Contains(got, "1.50–2.50× our time") || !strings.Contains(got, "1.00–1.50× as long") {
+		t.Errorf("got %q", got)
+	}
+	if toolsAgainstOurs(runs[2:]) != "" {
+		t.Error("a summary without a pair")
+	}
+}

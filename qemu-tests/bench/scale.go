@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -232,11 +233,29 @@ func ScaleMarkdown(r *ScaleResult) string {
 		b.WriteString(" a smaller image (`--image-size`: less to compress, more to page back in after) or lz4 (`--compressor lz4`, 6.9 and later;")
 		b.WriteString(" no gain measured under TCG, see the compressor section).\n")
 	}
+	b.WriteString(toolsAgainstOurs(r.Runs))
 	if r.Plot != "" {
 		fmt.Fprintf(&b, "\n![write and read time against the image's size, with the disk's limit](%s)\n", filepath.Base(r.Plot))
 	}
 	fmt.Fprintf(&b, "\nThe run took %s.\n", r.Took.Round(time.Second))
 	return b.String()
+}
+
+// toolsAgainstOurs says, over the sizes where both resumed, how initramfs-tools' resume and the
+// kernel's read under it compare with ours ("" where none did).
+func toolsAgainstOurs(runs []ScaleRun) string {
+	var resume, read []float64
+	for _, s := range runs {
+		if s.Err == nil && s.ToolsErr == nil && s.Resume > 0 && s.Read > 0 {
+			resume = append(resume, s.ToolsResume.Seconds()/s.Resume.Seconds())
+			read = append(read, s.ToolsRead.Seconds()/s.Read.Seconds())
+		}
+	}
+	if len(resume) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\ninitramfs-tools resumed the same images in %.2f–%.2f× our time (QEMU's start to the job), and the kernel's read of the image took %.2f–%.2f× as long under it as under ours (one resume of each a size; why the kernel reads slower there is not measured).\n",
+		slices.Min(resume), slices.Max(resume), slices.Min(read), slices.Max(read))
 }
 
 // scalePlot draws the write and read times against the image's MiB, with the disk's limits.
