@@ -239,9 +239,11 @@ func setKernelCmdline(fs sysfs.FS) func(old string, exists bool, e *BootEdit) (s
 			old = strings.Join(keep, " ")
 		}
 		nv, prev := setParams(old, e.Set)
-		e.Prev, e.Created = prev, !exists
-		if !exists {
-			e.Prev, e.Wrote = nil, nv+"\n" // the running boot's resume= was not in a file to put back
+		e.Created = !exists
+		if exists {
+			e.Prev = prev
+		} else {
+			e.Wrote = nv + "\n" // the running boot's resume= was in no file: nothing to put back
 		}
 		return nv + "\n", nil
 	}
