@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
 	"github.com/hibernate-linux/hibernate/internal/efivars"
@@ -66,21 +67,87 @@ func plannedLocation(fs sysfs.FS, devt string, offset uint64) (*efivars.Hibernat
 	return &h, nil
 }
 
-// readsLocation says whether the initramfs ic's /init will take h at the next boot: ours, built
-// for the system h names (the os-release its config carries, compared as /init compares it).
-func readsLocation(ic *initramfs.Contents, h *efivars.HibernateLocation) (string, bool) {
-	if ic == nil || h == nil || !ic.Ours() {
-		return "", false
+// readsLocation says whether the initramfs ic will take h at the next boot, and who reads it
+// (for the check's line): ours, built for the system h names (the os-release its config
+// carries, compared as /init compares it); or systemd's initrd (systemdReadsLocation). When it
+// will not, why says why ("" when there is nothing to say: no variable, or no initramfs).
+func readsLocation(fs sysfs.FS, ic *initramfs.Contents, h *efivars.HibernateLocation) (reader, why string, ok bool) {
+	if ic == nil || h == nil {
+		return "", "", false
+	}
+	if sd, isSystemd := ic.Systemd(); isSystemd && !ic.Ours() {
+		return systemdReadsLocation(fs, sd, h)
+	}
+	if !ic.Ours() {
+		return "", "", false
 	}
 	cfg, ok := ic.Config()
 	if !ok || cfg.OSRelease == nil {
-		return "its /init (hibernate's) names no os-release, so it does not use the HibernateLocation EFI variable: rebuild it with hibernate initramfs build", false
+		return "", "its /init (hibernate's) names no os-release, so it does not use the HibernateLocation EFI variable: rebuild it with hibernate initramfs build", false
 	}
 	osr := efivars.OSRelease{Path: "the initramfs's config", Fields: map[string]string{"ID": cfg.OSRelease.ID, "IMAGE_ID": cfg.OSRelease.ImageID}}
 	if err := h.MatchSystem(osr); err != nil {
-		return fmt.Sprintf("its /init would not use the HibernateLocation EFI variable: %v", err), false
+		return "", fmt.Sprintf("its /init would not use the HibernateLocation EFI variable: %v", err), false
 	}
-	return "", true
+	return "this initramfs's /init (hibernate's, built for this system)", "", true
+}
+
+// locationSince is the first systemd whose initrd resumes from the variable as
+// efivars.MatchSystem compares it (ID and IMAGE_ID alone): 254's also compared the kernel
+// release and the versions, and clearing it was the generator's.
+const locationSince = 255
+
+// systemdReadsLocation says whether systemd's initrd sd (/init is systemd) resumes from h when
+// its command line has no resume=, as systemd-hibernate-resume-generator decides it
+// (docs/hibernatelocation.md): systemd ≥ 255 with the generator, systemd-hibernate-resume and
+// its unit; efivarfs to read the variable from (its module in the initramfs, or built into the
+// kernel h names, the running one); and the initrd's own os-release matching h's ID and
+// IMAGE_ID. Each missing part is said, with what puts it there.
+func systemdReadsLocation(fs sysfs.FS, sd initramfs.SystemdInitrd, h *efivars.HibernateLocation) (reader, why string, ok bool) {
+	const not = "its /init is systemd, which would not resume from the HibernateLocation EFI variable: "
+	var missing []string
+	for _, p := range []struct{ have, name string }{
+		{sd.Generator, "systemd-hibernate-resume-generator"},
+		{sd.Resume, "systemd-hibernate-resume"},
+		{sd.Unit, "systemd-hibernate-resume.service"},
+	} {
+		if p.have == "" {
+			missing = append(missing, p.name)
+		}
+	}
+	switch {
+	case sd.Version == 0:
+		return "", not + "its version is unknown (no libsystemd-shared-N.so in it)", false
+	case sd.Version < locationSince:
+		return "", fmt.Sprintf("%ssystemd %d's initrd does not read it as hibernate now writes it (systemd %d and later do)", not, sd.Version, locationSince), false
+	case len(missing) > 0:
+		return "", not + "it has no " + strings.Join(missing, ", ") + " (dracut: its resume module, add_dracutmodules+=\" resume \")", false
+	}
+	efivarfs := "/" + sd.Efivarfs
+	if sd.Efivarfs == "" {
+		builtin, err := fs.ReadString("lib/modules/" + h.KernelVersion + "/modules.builtin")
+		if err != nil || !strings.Contains("\n"+builtin+"\n", "/efivarfs.ko\n") {
+			return "", not + "it has no efivarfs module to read it with, and " + h.KernelVersion + " does not have efivarfs built in (dracut: add_drivers+=\" efivarfs \")", false
+		}
+		efivarfs = "efivarfs built into " + h.KernelVersion
+	}
+	if sd.OSRelease == nil {
+		return "", not + "it has no os-release to match the variable with", false
+	}
+	fields, err := efivars.ParseOSRelease(sd.OSRelease)
+	if err != nil {
+		return "", fmt.Sprintf("%sits %s does not parse: %v", not, sd.OSReleasePath, err), false
+	}
+	if err := h.MatchSystem(efivars.OSRelease{Path: "its " + sd.OSReleasePath, Fields: fields}); err != nil {
+		why := not + err.Error()
+		if fields["ID"] == "dracut" {
+			why += " (dracut's base module writes ID=dracut over the os-release its systemd module took from this system: " +
+				"dracut-ng issue 870, fixed by its pull request 1264; with resume= on the command line systemd's initrd resumes without matching: " +
+				"hibernate setup --write-boot-config, then have the boot loader's entries written again, kernel-install add or update-grub)"
+		}
+		return "", why, false
+	}
+	return fmt.Sprintf("this initramfs's systemd %d (/%s, %s; its %s matches)", sd.Version, sd.Generator, efivarfs, sd.OSReleasePath), "", true
 }
 
 // setLocation writes the variable of step s (its JSON in Value), reads it back and compares the

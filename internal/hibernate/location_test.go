@@ -299,3 +299,48 @@ func TestNextBootByLocation(t *testing.T) {
 		})
 	}
 }
+
+// The next boot of a swap file, with nothing naming it, through systemd's initrd (Debian 13's
+// dracut layout): it reads the variable only when it is systemd 255 or later with the resume
+// module's parts, can mount efivarfs, and its own os-release has this system's ID, which Debian
+// 13's dracut does not give it (ID=dracut). Each reason is said.
+func TestNextBootBySystemdInitrd(t *testing.T) {
+	const shared = "usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-257.so"
+	const efivarfsMod = "usr/lib/modules/6.12.117+deb13-amd64/kernel/fs/efivarfs/efivarfs.ko.xz"
+	for _, tc := range []struct {
+		name    string
+		release string
+		drop    []string
+		add     []cpio.Record
+		builtin bool
+		ok      bool
+		detail  string
+	}{
+		{"Debian 13's dracut", testutil.DracutInitrdRelease, nil, nil, false, false,
+			`its /init is systemd, which would not resume from the HibernateLocation EFI variable: HibernateLocation was written by another system: its ID is "debian", its /etc/os-release has "dracut"`},
+		{"systemd's initrd of this system", "ID=debian\n", nil, nil, false, true,
+			"and this initramfs's systemd 257 (/usr/lib/systemd/system-generators/systemd-hibernate-resume-generator, /" + efivarfsMod + "; its /etc/os-release matches) reads"},
+		{"without the generator", "ID=debian\n", []string{"usr/lib/systemd/system-generators/systemd-hibernate-resume-generator", "usr/lib/systemd/system/systemd-hibernate-resume.service"}, nil, false, false,
+			"it has no systemd-hibernate-resume-generator, systemd-hibernate-resume.service (dracut: its resume module"},
+		{"systemd 254", "ID=debian\n", []string{shared}, []cpio.Record{cpio.StaticFile("usr/lib/systemd/libsystemd-shared-254.so", "elf", 0o755)}, false, false,
+			"systemd 254's initrd does not read it as hibernate now writes it"},
+		{"no efivarfs", "ID=debian\n", []string{efivarfsMod}, nil, false, false,
+			"it has no efivarfs module to read it with, and " + testRelease + " does not have efivarfs built in"},
+		{"efivarfs built in", "ID=debian\n", []string{efivarfsMod}, nil, true, true,
+			"efivarfs built into " + testRelease},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := efiReady(t)
+			recs := append(testutil.DracutSystemdInitrd(tc.release, tc.drop...), tc.add...)
+			writeInitramfs(tr, "boot/initrd.img-"+testRelease, testutil.Compress(t, "zstd", testutil.CPIO(t, recs...)))
+			if tc.builtin {
+				tr.Write("lib/modules/"+testRelease+"/modules.builtin", "kernel/fs/efivarfs/efivarfs.ko\nkernel/fs/ext4/ext4.ko\n")
+			}
+			tr.Write("sys/power/resume_offset", "34816\n") // a swap file's header page, as the kernel is set
+			c := check(t, tr, "next-boot")
+			if c.OK != tc.ok || !strings.Contains(c.Detail, tc.detail) {
+				t.Fatalf("next-boot = %+v, want ok %v saying %q", c, tc.ok, tc.detail)
+			}
+		})
+	}
+}

@@ -23,10 +23,11 @@ type resumeSource struct {
 // kernel writes it? The kernel writes to /sys/power/resume (devt) at resume_offset (offset); the next
 // boot looks where its command line says (this boot's, GRUB's menu and defaults, kernel-install's
 // command line: each must agree), else where its initramfs says. Every one of them that names a
-// place must name that one; and one of them must name it, unless our /init boots next (it scans,
-// and on a UEFI machine reads the HibernateLocation EFI variable loc that Now writes, when built
-// for this system: needsLoc then says that the next boot counts on it; locErr says why there is
-// no loc).
+// place must name that one; and one of them must name it, unless our /init boots next (it scans),
+// or the next boot's initramfs reads the HibernateLocation EFI variable loc that Now writes on a
+// UEFI machine (our /init built for this system, or systemd's initrd that takes it as this
+// system's: readsLocation); needsLoc then says that the next boot counts on it; locErr says why
+// there is no loc.
 func checkNextBoot(fs sysfs.FS, devt string, offset uint64, ic *initramfs.Contents, loc *efivars.HibernateLocation, locErr error) (c CheckResult, needsLoc bool) {
 	c = CheckResult{Name: "next-boot"}
 	if devt == "" {
@@ -45,14 +46,14 @@ func checkNextBoot(fs sysfs.FS, devt string, offset uint64, ic *initramfs.Conten
 			bad = append(bad, why)
 		}
 	}
-	whyNotLoc, readsLoc := readsLocation(ic, loc)
+	reader, whyNotLoc, readsLoc := readsLocation(fs, ic, loc)
 	switch {
 	case len(bad) > 0:
 		c.Detail = fmt.Sprintf("the image goes to %s, but %s", where, strings.Join(bad, "; "))
 		c.Fix = "hibernate setup --write-boot-config (then update-grub, and hibernate initramfs build), or correct resume= and resume_offset= there"
 	case len(sources) == 0 && readsLoc:
 		c.OK, needsLoc = true, true
-		c.Detail = fmt.Sprintf("the image goes to %s; nothing names it for the next boot but systemd's HibernateLocation EFI variable, which hibernate now writes (UUID=%s at page %d) and this initramfs's /init (hibernate's, built for this system) reads", where, loc.UUID, loc.Offset)
+		c.Detail = fmt.Sprintf("the image goes to %s; nothing names it for the next boot but systemd's HibernateLocation EFI variable, which hibernate now writes (UUID=%s at page %d) and %s reads", where, loc.UUID, loc.Offset, reader)
 	case len(sources) == 0 && ic != nil && ic.Ours() && offset == 0:
 		c.OK = true
 		c.Detail = fmt.Sprintf("the image goes to %s; nothing names it for the next boot, whose /init (hibernate's) scans the disks for an image of this root", where)

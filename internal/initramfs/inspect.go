@@ -28,7 +28,7 @@ type Contents struct {
 	Archives    int               // cpio archives read (an early microcode archive counts)
 	Names       map[string]bool   // paths without a leading "/"
 	Links       map[string]string // symlink name to target
-	Files       map[string][]byte // the contents of init and our config
+	Files       map[string][]byte // the contents of init, our config and the few others keepFile names
 	// OursAtStart says the read stopped at our config, which hibernate initramfs build writes
 	// first, in an uncompressed archive of its own: the rest (/init, the busybox, the modules,
 	// compressed) is ours and was not read.
@@ -215,9 +215,15 @@ func skipZeros(br *bufio.Reader) error {
 	}
 }
 
-// keepFile says whether Inspect keeps a file's bytes (the rest is skipped).
+// keepFile says whether Inspect keeps a file's bytes (the rest is skipped): /init, our config,
+// initramfs-tools' resume config, and the os-release files a systemd initrd reads (Systemd).
 func keepFile(name string) bool {
-	return name == "init" || name == config.Path || name == initramfsToolsResume
+	switch name {
+	case "init", config.Path, initramfsToolsResume:
+		return true
+	}
+	base := path.Base(name)
+	return (base == "os-release" || base == "initrd-release") && (strings.HasPrefix(name, "etc/") || strings.HasPrefix(name, "usr/lib/"))
 }
 
 // initramfsToolsResume is where initramfs-tools keeps RESUME= (and RESUME_OFFSET=).

@@ -162,6 +162,28 @@ func SystemdBootTrixieGuest() Spec {
 	return s
 }
 
+// SystemdBootDracutTrixieGuest is SystemdBootTrixieGuest with dracut as the initramfs generator
+// instead of initramfs-tools, as Debian 13 has it when dracut is installed (the two conflict): with
+// systemd installed, dracut builds systemd's initrd, whose systemd-hibernate-resume (dracut's
+// resume module) reads the HibernateLocation EFI variable. The kernel package depends on
+// "initramfs-tools | linux-initramfs-tool", and debootstrap takes the first alternative even
+// where dracut (which provides the second) is asked for and initramfs-tools excluded: so the root
+// has no kernel, and EnsureKernelRoot installs it with dpkg, whose postinst hook has dracut build
+// /boot/initrd.img-R with Debian's defaults (a generic initrd: Debian enables no hostonly).
+func SystemdBootDracutTrixieGuest() Spec {
+	s := SystemdBootTrixieGuest()
+	s.Name = "systemd-boot-dracut-trixie"
+	var pk []string
+	for _, p := range s.Include {
+		if p != "linux-image-amd64" {
+			pk = append(pk, p)
+		}
+	}
+	s.Include = append(pk, "dracut", "zstd")
+	s.Files = append(append([]File(nil), s.Files...), modulesKeep)
+	return s
+}
+
 // SystemdBIOSGuest is SystemdGuest booted as a BIOS machine is: GRUB for BIOS (grub-pc, which
 // the Debian installer puts on a machine without UEFI), installed by the guest itself with
 // grub-install --target=i386-pc into the BIOS boot partition of its GPT disk, and grubDefaults.
