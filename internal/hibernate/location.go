@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/hibernate-linux/hibernate/internal/blockdev"
@@ -138,12 +139,23 @@ func systemdReadsLocation(fs sysfs.FS, sd initramfs.SystemdInitrd, h *efivars.Hi
 	if err != nil {
 		return "", fmt.Sprintf("%sits %s does not parse: %v", not, sd.OSReleasePath, err), false
 	}
-	if err := h.MatchSystem(efivars.OSRelease{Path: "its " + sd.OSReleasePath, Fields: fields}); err != nil {
-		why := not + err.Error()
-		if fields["ID"] == "dracut" {
+	if err := h.MatchSystem(efivars.OSRelease{Path: sd.OSReleasePath, Fields: fields}); err != nil {
+		var mm *efivars.MismatchError
+		if !errors.As(err, &mm) {
+			return "", not + err.Error(), false
+		}
+		show := func(s string) string {
+			if s == "" {
+				return "none"
+			}
+			return strconv.Quote(s)
+		}
+		why := fmt.Sprintf("%sit takes the variable only as its own system's, and the variable's %s will be %s, the initramfs's %s says %s",
+			not, mm.Field, show(mm.Location), sd.OSReleasePath, show(mm.System))
+		if mm.Field == "ID" && mm.System == "dracut" {
 			why += " (dracut's base module writes ID=dracut over the os-release its systemd module took from this system: " +
-				"dracut-ng issue 870, fixed by its pull request 1264; with resume= on the command line systemd's initrd resumes without matching: " +
-				"hibernate setup --write-boot-config, then have the boot loader's entries written again, kernel-install add or update-grub)"
+				"dracut-ng issue 870, fixed by its pull request 1264); with resume= on the command line systemd's initrd resumes without matching: " +
+				"hibernate setup --write-boot-config, then have the boot loader's entries written again (kernel-install add, or update-grub)"
 		}
 		return "", why, false
 	}

@@ -317,7 +317,7 @@ func TestNextBootBySystemdInitrd(t *testing.T) {
 		detail  string
 	}{
 		{"Debian 13's dracut", testutil.DracutInitrdRelease, nil, nil, false, false,
-			`its /init is systemd, which would not resume from the HibernateLocation EFI variable: HibernateLocation was written by another system: its ID is "debian", its /etc/os-release has "dracut"`},
+			`its /init is systemd, which would not resume from the HibernateLocation EFI variable: it takes the variable only as its own system's, and the variable's ID will be "debian", the initramfs's /etc/os-release says "dracut" (dracut's base module writes ID=dracut`},
 		{"systemd's initrd of this system", "ID=debian\n", nil, nil, false, true,
 			"and this initramfs's systemd 257 (/usr/lib/systemd/system-generators/systemd-hibernate-resume-generator, /" + efivarfsMod + "; its /etc/os-release matches) reads"},
 		{"without the generator", "ID=debian\n", []string{"usr/lib/systemd/system-generators/systemd-hibernate-resume-generator", "usr/lib/systemd/system/systemd-hibernate-resume.service"}, nil, false, false,
