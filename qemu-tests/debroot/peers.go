@@ -144,6 +144,18 @@ func EnsureKernelRoot(ctx context.Context, s Spec, debs []string, log io.Writer)
 	return k, nil
 }
 
+// AsRoot is k as a root a guest boots (scenario.DebianSystemd): its tree with the kernel
+// installed, and the kernels in it.
+func (k KernelRoot) AsRoot() (Root, error) {
+	r := k.Root
+	r.Dir = k.Dir
+	var err error
+	if r.Kernels, err = kernels(k.Dir); err != nil {
+		return r, fmt.Errorf("the kernels of %s: %w", k.Dir, err)
+	}
+	return r, nil
+}
+
 // Chroot runs argv chrooted in root, isolated as debootstrap is here: its own mount and PID
 // namespaces, a /proc of that PID namespace mounted in the private mount namespace only (gone
 // with it), no sysfs and no device nodes but the ones debootstrap made, a clean environment.

@@ -60,8 +60,8 @@ auto-firmware no
 
 // CheckSystemdBootEntry reads the entries kernel-install wrote on the ESP (run it after
 // BuildInitramfsInGuest): the guest kernel's must have setup's kernel parameters and the root in
-// its options, and name an initramfs on the ESP byte-identical to /boot/initrd.img-R, ours. From
-// then on the guest boots through the firmware.
+// its options, and name an initramfs on the ESP byte-identical to /boot/initrd.img-R (ours, or
+// the distribution's: KernelInstallEntry). From then on the guest boots through the firmware.
 func (m *Machine) CheckSystemdBootEntry(ctx context.Context, vm *harness.VM) error {
 	r, err := run(ctx, vm, "sh", "-c", "grep -l '^linux .*/"+m.Guest.Release+"/' "+guestESP+"/loader/entries/*.conf")
 	if err != nil {
@@ -96,9 +96,9 @@ func (m *Machine) CheckSystemdBootEntry(ctx context.Context, vm *harness.VM) err
 		return err
 	}
 	if got, _, _ := strings.Cut(strings.TrimSpace(sum.Stdout), " "); got != m.guestInitrdSum {
-		return vm.Fail("the ESP's %s has sha256 %s, /boot/initrd.img-%s (ours) %s: the boot loader would not run ours", initrd, got, m.Guest.Release, m.guestInitrdSum)
+		return vm.Fail("the ESP's %s has sha256 %s, /boot/initrd.img-%s %s: the boot loader would not run it", initrd, got, m.Guest.Release, m.guestInitrdSum)
 	}
-	m.say("systemd-boot's entry %s: options %s; initrd %s, ours (sha256 %.12s)", entries[0], options, initrd, m.guestInitrdSum)
+	m.say("systemd-boot's entry %s: options %s; initrd %s, /boot/initrd.img-%s (sha256 %.12s)", entries[0], options, initrd, m.Guest.Release, m.guestInitrdSum)
 	m.viaFirmware = true
 	return nil
 }
