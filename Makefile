@@ -37,11 +37,13 @@ $(BASE): $(BASE_SRC)
 deps:
 	qemu-tests/scripts/deps.sh
 
-# This machine's Debian kernels, and Debian 13's (trixie: Linux 6.12) through apt lists of its
-# own in the cache (fetch-kernel.sh says how; the machine's apt configuration is not changed).
+# The kernels the guests boot: Debian 12's generic and cloud kernels (bookworm: Linux 6.1) and Debian
+# 13's (trixie: Linux 6.12), each suite through apt lists of its own in the cache (fetch-kernel.sh
+# says how; the machine's apt configuration is not changed), so that the guests are the same
+# whatever the host's release (scenario.DefaultFlavour).
 kernels: deps
-	qemu-tests/scripts/fetch-kernel.sh amd64 $(HIBERNATE_CACHE)/kernels >/dev/null
-	qemu-tests/scripts/fetch-kernel.sh cloud-amd64 $(HIBERNATE_CACHE)/kernels >/dev/null
+	qemu-tests/scripts/fetch-kernel.sh bookworm-amd64 $(HIBERNATE_CACHE)/kernels >/dev/null
+	qemu-tests/scripts/fetch-kernel.sh bookworm-cloud-amd64 $(HIBERNATE_CACHE)/kernels >/dev/null
 	qemu-tests/scripts/fetch-kernel.sh trixie-amd64 $(HIBERNATE_CACHE)/kernels >/dev/null
 
 demo: deps kernels build

@@ -133,13 +133,13 @@ func TestBuildErrors(t *testing.T) {
 // realModules is Debian 12's 6.1 kernel unpacked by qemu-tests/scripts/fetch-kernel.sh.
 func realModules(t *testing.T) (string, string) {
 	t.Helper()
-	matches, _ := filepath.Glob(filepath.Join(testutil.KernelCache(), "*-amd64/lib/modules/*"))
+	matches, _ := filepath.Glob(filepath.Join(testutil.KernelCache(), "bookworm/*-amd64/lib/modules/*"))
 	for _, m := range matches {
 		if !strings.Contains(m, "cloud") {
 			return m, filepath.Base(m)
 		}
 	}
-	t.Skip("no unpacked Debian kernel in " + testutil.KernelCache() + ": run qemu-tests/scripts/fetch-kernel.sh amd64")
+	t.Skip("no unpacked Debian kernel in " + testutil.KernelCache() + ": run qemu-tests/scripts/fetch-kernel.sh bookworm-amd64")
 	return "", ""
 }
 
@@ -170,9 +170,9 @@ func TestBuildWithRealModules(t *testing.T) {
 
 // The cloud flavour has no SATA driver: the default set goes without it, an explicit one fails.
 func TestBuildDefaultSetOnCloudKernel(t *testing.T) {
-	matches, _ := filepath.Glob(filepath.Join(testutil.KernelCache(), "*-cloud-amd64/lib/modules/*"))
+	matches, _ := filepath.Glob(filepath.Join(testutil.KernelCache(), "bookworm/*-cloud-amd64/lib/modules/*"))
 	if len(matches) == 0 {
-		t.Skip("no unpacked cloud kernel in " + testutil.KernelCache() + ": run qemu-tests/scripts/fetch-kernel.sh cloud-amd64")
+		t.Skip("no unpacked cloud kernel in " + testutil.KernelCache() + ": run qemu-tests/scripts/fetch-kernel.sh bookworm-cloud-amd64")
 	}
 	dir, rel := matches[0], filepath.Base(matches[0])
 	res, err := Build(Options{Base: writeBase(t), KernelRelease: rel, ModulesDir: dir}, io.Discard)

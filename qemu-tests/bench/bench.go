@@ -126,7 +126,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	scalePNG := filepath.Join(filepath.Dir(o.Plot), "benchmarks-scale.png")
 	say := func(format string, args ...any) { fmt.Fprintf(o.Out, "bench: "+format+"\n", args...) }
-	a, err := scenario.Discover(root, "amd64")
+	a, err := scenario.Discover(root, scenario.DefaultFlavour)
 	if err != nil {
 		return nil, err
 	}

@@ -55,12 +55,12 @@ func runCompressor(ctx context.Context, root string, pairs int, say func(string,
 	r := &CompressorResult{}
 	start := time.Now()
 	defer func() { r.Took = time.Since(start) }()
-	a, err := scenario.Discover(root, "amd64")
+	a, err := scenario.Discover(root, scenario.DefaultFlavour)
 	if err != nil {
 		r.Err = err
 		return r
 	}
-	if a.Kernel, err = scenario.FindKernel(testutil.KernelCache(), "trixie-amd64"); err != nil {
+	if a.Kernel, err = scenario.FindKernel(testutil.KernelCache(), scenario.TrixieFlavour); err != nil {
 		r.Err = fmt.Errorf("Debian 13's kernel (make kernels): %w", err)
 		return r
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 	"github.com/hibernate-linux/hibernate/qemu-tests/scenario"
 )
@@ -74,7 +73,7 @@ func buildToolsDepInGuest(ctx context.Context, a scenario.Artifacts, p peerRoots
 			return fail(fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out))
 		}
 	}
-	kernel, err := scenario.BootableKernel(filepath.Join(testutil.KernelCache(), rel, "boot", "vmlinuz-"+rel))
+	kernel, err := scenario.BootableKernel(a.Kernel.Image)
 	if err != nil {
 		return fail(err)
 	}

@@ -22,7 +22,7 @@ func TestDepBuildInGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := scenario.Discover(root, "amd64")
+	a, err := scenario.Discover(root, scenario.DefaultFlavour)
 	if err != nil {
 		t.Fatal(err)
 	}

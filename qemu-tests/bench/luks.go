@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hibernate-linux/hibernate/internal/resume"
-	"github.com/hibernate-linux/hibernate/internal/testutil"
 	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 	"github.com/hibernate-linux/hibernate/qemu-tests/scenario"
@@ -353,11 +352,10 @@ func secs(s float64) time.Duration { return time.Duration(s * float64(time.Secon
 
 // kernelRoot is one peer root with the guests' kernel .deb (from the kernel cache) installed.
 func kernelRoot(ctx context.Context, a scenario.Artifacts, s debroot.Spec, log io.Writer) (debroot.KernelRoot, error) {
-	debs, _ := filepath.Glob(filepath.Join(testutil.KernelCache(), "debs", "linux-image-"+a.Kernel.Release+"_"+a.Kernel.Version+"_*.deb"))
-	if len(debs) != 1 {
-		return debroot.KernelRoot{}, fmt.Errorf("want one linux-image-%s_%s deb in the kernel cache's debs/, found %v: run make kernels", a.Kernel.Release, a.Kernel.Version, debs)
+	if a.Kernel.Deb == "" {
+		return debroot.KernelRoot{}, fmt.Errorf("no linux-image-%s_%s deb beside the unpacked kernel in the kernel cache: run make kernels", a.Kernel.Release, a.Kernel.Version)
 	}
-	return debroot.EnsureKernelRoot(ctx, s, debs, log)
+	return debroot.EnsureKernelRoot(ctx, s, []string{a.Kernel.Deb}, log)
 }
 
 // luksHeading begins the encrypted section of the report.

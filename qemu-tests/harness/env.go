@@ -35,10 +35,11 @@ func ModuleRoot() (string, error) {
 }
 
 // ErrNoKernel says that no test kernel was found, and how to get one.
-var ErrNoKernel = errors.New("no kernel: run qemu-tests/scripts/fetch-kernel.sh amd64")
+var ErrNoKernel = errors.New("no kernel: run make kernels (qemu-tests/scripts/fetch-kernel.sh bookworm-amd64)")
 
 // FindKernel returns $HIBERNATE_TEST_KERNEL, or else a kernel under the test cache's
-// kernels/*-amd64/boot/vmlinuz-* (testutil.KernelCache; a generic one before a -cloud one), or ErrNoKernel.
+// kernels/bookworm/*-amd64/boot/vmlinuz-* (testutil.KernelCache: Debian 12's, which make kernels
+// fetches; a generic one before a -cloud one), or ErrNoKernel.
 func FindKernel() (string, error) {
 	if k := os.Getenv("HIBERNATE_TEST_KERNEL"); k != "" {
 		if _, err := os.Stat(k); err != nil {
@@ -46,7 +47,7 @@ func FindKernel() (string, error) {
 		}
 		return k, nil
 	}
-	found, _ := filepath.Glob(filepath.Join(testutil.KernelCache(), "*-amd64", "boot", "vmlinuz-*"))
+	found, _ := filepath.Glob(filepath.Join(testutil.KernelCache(), "bookworm", "*-amd64", "boot", "vmlinuz-*"))
 	if len(found) == 0 {
 		return "", ErrNoKernel
 	}

@@ -28,13 +28,23 @@ type Artifacts struct {
 	LogDir    string // where every guest's logs go
 }
 
+// The kernels the tests boot, named by suite so that they are the same on every host (a Debian 13
+// machine's own apt sources would give Linux 6.12 for "amd64"): Debian 12's generic and cloud
+// kernels of its point release, and Debian 13's (TrixieFlavour). make kernels fetches the three.
+const (
+	DefaultFlavour = "bookworm-amd64"
+	CloudFlavour   = "bookworm-cloud-amd64"
+	TrixieFlavour  = "trixie-amd64"
+)
+
 // Kernel is an unpacked Debian kernel package.
 type Kernel struct {
-	Release    string // 6.1.0-57-amd64
-	Suite      string // the Debian suite it was fetched from (trixie), "" for this machine's apt sources'
-	Version    string // the package version, 6.1.192-3
+	Release    string // 6.1.0-50-amd64
+	Suite      string // the Debian suite it was fetched from (bookworm, trixie), "" for this machine's apt sources'
+	Version    string // the package version, 6.1.176-1
 	Image      string // boot/vmlinuz-R
 	ModulesDir string // lib/modules/R, or usr/lib/modules/R (Debian 13's packages: merged /usr)
+	Deb        string // the package it was unpacked from, in the cache's debs/ beside it ("" when gone)
 }
 
 // FindModuleRoot is the folder holding go.mod, above the working folder (harness.ModuleRoot).
@@ -78,7 +88,8 @@ func Discover(root, flavour string) (Artifacts, error) {
 var amd64Flavours = []string{"amd64", "cloud-amd64", "rt-amd64"}
 
 // SplitFlavour splits [SUITE-]FLAVOUR: "trixie-amd64" is Debian 13's amd64 kernel, "amd64" the
-// one of this machine's own apt sources (suite ""), "cloud-amd64" a flavour with no suite.
+// one of this machine's own apt sources (suite ""), "cloud-amd64" a flavour with no suite. The
+// tests boot suites' kernels only (DefaultFlavour).
 func SplitFlavour(s string) (suite, flavour string) {
 	if slices.Contains(amd64Flavours, s) {
 		return "", s
@@ -120,6 +131,9 @@ func FindKernel(cache, flavour string) (Kernel, error) {
 	k := Kernel{Release: rel, Suite: suite, Image: filepath.Join(d, "boot", "vmlinuz-"+rel)}
 	if v, err := os.ReadFile(filepath.Join(d, ".version")); err == nil {
 		k.Version = strings.TrimSpace(string(v))
+		if debs, _ := filepath.Glob(filepath.Join(dir, "debs", "linux-image-"+rel+"_"+k.Version+"_*.deb")); len(debs) == 1 {
+			k.Deb = debs[0]
+		}
 	}
 	if _, err := os.Stat(k.Image); err != nil {
 		return k, fmt.Errorf("kernel %s: %w", rel, err)

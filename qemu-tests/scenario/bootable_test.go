@@ -15,7 +15,7 @@ import (
 // the same bytes as zstd's own tool gives (where it is installed), with the PVH entry note
 // QEMU boots it through.
 func TestBootableKernelZstd(t *testing.T) {
-	k, err := FindKernel(testutil.KernelCache(), "trixie-amd64")
+	k, err := FindKernel(testutil.KernelCache(), TrixieFlavour)
 	if err != nil {
 		t.Skipf("no Debian 13 kernel: %v", err)
 	}

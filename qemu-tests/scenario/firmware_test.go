@@ -74,7 +74,7 @@ func TestDebianSecureBootRefuses(t *testing.T) {
 //     is the one in doubt), which kexecs into 6.12 to resume.
 func TestDebianUEFIGrub(t *testing.T) {
 	root := debianRoot(t, debroot.SystemdEFIGuest())
-	newer, err := FindKernel(testutil.KernelCache(), "trixie-amd64")
+	newer, err := FindKernel(testutil.KernelCache(), TrixieFlavour)
 	if err != nil {
 		t.Fatalf("Debian 13's kernel (make kernels fetches it): %v", err)
 	}

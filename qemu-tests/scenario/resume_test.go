@@ -156,7 +156,7 @@ func TestResumeDeviceSpecs(t *testing.T) {
 func TestKernelMismatchKexecs(t *testing.T) {
 	h := hibernated(t)
 	ctx := timeout(t, 3*time.Minute)
-	cloud, err := FindKernel(testutil.KernelCache(), "cloud-amd64")
+	cloud, err := FindKernel(testutil.KernelCache(), CloudFlavour)
 	if err != nil {
 		t.Fatalf("%v (make kernels fetches it)", err)
 	}

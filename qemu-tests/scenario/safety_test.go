@@ -44,7 +44,7 @@ func TestKexecPathWritesNoByteOfTheDisk(t *testing.T) {
 // stop) at the line of the kernel loaded for the kexec: before it boots it.
 func stoppedAtKexec(t *testing.T, ctx context.Context, h *Machine, flags ...string) *harness.VM {
 	t.Helper()
-	cloud, err := FindKernel(testutil.KernelCache(), "cloud-amd64")
+	cloud, err := FindKernel(testutil.KernelCache(), CloudFlavour)
 	if err != nil {
 		t.Fatalf("%v (make kernels fetches it)", err)
 	}

@@ -21,7 +21,7 @@ func artifacts(t *testing.T) Artifacts {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Discover(root, "amd64")
+	a, err := Discover(root, DefaultFlavour)
 	if err != nil {
 		t.Fatalf("HIBERNATE_E2E=1 but the artifacts are not there: %v", err)
 	}

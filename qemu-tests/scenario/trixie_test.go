@@ -21,7 +21,7 @@ import (
 func trixieArtifacts(t *testing.T) Artifacts {
 	t.Helper()
 	a := artifacts(t)
-	k, err := FindKernel(testutil.KernelCache(), "trixie-amd64")
+	k, err := FindKernel(testutil.KernelCache(), TrixieFlavour)
 	if err != nil {
 		t.Fatalf("HIBERNATE_E2E=1 but Debian 13's kernel is not there: %v", err)
 	}

@@ -3,8 +3,9 @@
 # Fetches the current Debian kernel of a flavour (amd64, cloud-amd64) with `apt-get download` and
 # unpacks it below CACHE (default $HIBERNATE_CACHE/kernels, else ~/.cache/hibernate/kernels:
 # outside the clone, as internal/testutil.CacheDir has it), reusing what an earlier run left:
-#   FLAVOUR        the kernel of this machine's own apt sources (Debian 12's here), into CACHE/<release>/;
-#   SUITE-FLAVOUR  (trixie-amd64) that Debian suite's kernel, into CACHE/SUITE/<release>/, through apt
+#   FLAVOUR        the kernel of this machine's own apt sources, into CACHE/<release>/ (not fetched by
+#                  make kernels: the tests boot the same suites' kernels on every host);
+#   SUITE-FLAVOUR  (bookworm-amd64, trixie-amd64) that Debian suite's kernel, into CACHE/SUITE/<release>/, through apt
 #                  sources, lists and cache of its own in CACHE/SUITE/apt: the machine's apt
 #                  configuration is read (its mirror, proxy, keys), never changed.
 # A suite's kernels sit in a folder of their own so that nothing looking for this machine's

@@ -13,11 +13,11 @@ import (
 	"github.com/hibernate-linux/hibernate/internal/testutil"
 )
 
-// realDir returns lib/modules/R of the Debian kernel unpacked in the test cache
-// (testutil.KernelCache, filled by make kernels), or skips the test saying why.
+// realDir returns lib/modules/R of Debian 12's kernel unpacked in the test cache
+// (testutil.KernelCache()/bookworm, filled by make kernels), or skips the test saying why.
 func realDir(tb testing.TB, flavour string) string {
 	tb.Helper()
-	pattern := filepath.Join(testutil.KernelCache(), "*", "lib", "modules", "6.1.*-"+flavour)
+	pattern := filepath.Join(testutil.KernelCache(), "bookworm", "*", "lib", "modules", "6.1.*-"+flavour)
 	matches, _ := filepath.Glob(pattern)
 	// "amd64" also matches nothing but itself: "cloud-amd64" dirs end in "-cloud-amd64".
 	matches = slices.DeleteFunc(matches, func(m string) bool {

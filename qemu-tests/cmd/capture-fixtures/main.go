@@ -50,7 +50,7 @@ func run(out string) error {
 	if err != nil {
 		return err
 	}
-	a, err := scenario.Discover(root, "amd64")
+	a, err := scenario.Discover(root, scenario.DefaultFlavour)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 func main() {
-	flavour := flag.String("flavour", "amd64", "Debian kernel [SUITE-]FLAVOUR from $HIBERNATE_CACHE/kernels: amd64, cloud-amd64 (this machine's apt), trixie-amd64 (Debian 13)")
+	flavour := flag.String("flavour", scenario.DefaultFlavour, "Debian kernel [SUITE-]FLAVOUR from $HIBERNATE_CACHE/kernels: bookworm-amd64, bookworm-cloud-amd64 (Debian 12), trixie-amd64 (Debian 13), which make kernels fetches; amd64 for this machine's own (fetch-kernel.sh amd64)")
 	mem := flag.Int("memory", 512, "guest memory, MiB")
 	state := flag.Int("state-mib", 64, "the job's state, MiB")
 	flag.Parse()
