@@ -5,7 +5,7 @@
 # commands work on Debian 13 too, where the machine's own kernel packages are Linux 6.12 with
 # merged /usr.
 #
-#   qemu-tests/scripts/debian13-host.sh [--test] [DIR]
+#   qemu-tests/scripts/debian13-host.sh [--test] [--seed-debroot] [DIR]
 #
 # DIR (default $HIBERNATE_CACHE/debian13-host, made by debootstrap once) holds the root. Inside
 # it, as on a fresh machine: make installs its packages with apt-get from the mirror the root's
@@ -18,11 +18,15 @@
 # as in make test. The Go toolchain is this machine's, bound read-only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-target=demo
-if [ "${1:-}" = --test ]; then
-	target="demo test"
+target=demo seed=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--test) target="demo test" ;;
+	--seed-debroot) seed=1 ;;
+	*) break ;;
+	esac
 	shift
-fi
+done
 cache=${HIBERNATE_CACHE:-$HOME/.cache/hibernate}
 dir=${1:-$cache/debian13-host}
 root=$dir/root
@@ -53,6 +57,13 @@ if [ -d /usr/local/share/ca-certificates ]; then
 	cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
 	chroot "$root" update-ca-certificates >/dev/null
 fi
+# --seed-debroot: the Debian roots this machine's cache holds, copied in (they are keyed by what
+# they are made from, so the same keys are looked up there): saves their debootstraps, but then
+# debootstrap itself is not run from Debian 13.
+if [ -n "$seed" ] && [ -d "$cache/debroot" ] && [ ! -d "$root/root/.cache/hibernate/debroot" ]; then
+	mkdir -p "$root/root/.cache/hibernate"
+	cp -a "$cache/debroot" "$root/root/.cache/hibernate/debroot"
+fi
 log=$dir/run-$(date +%Y%m%d-%H%M%S).log
 echo "debian13-host: make $target in $root/root/hibernate (commit $(git rev-parse --short HEAD)); log $log" >&2
 # The mounts live in the namespace only: gone when it ends, however it ends.
@@ -60,6 +71,9 @@ set +e
 unshare --mount --propagation private --pid --fork --kill-child bash -c '
 	set -e
 	root=$1 goroot=$2 target=$3
+	# The root a mount point of its own: make test unshares namespaces again there (debootstrap
+	# of the Debian roots), and making / private fails with EINVAL where / is no mount.
+	mount --bind "$root" "$root"
 	mount --rbind /dev "$root/dev"
 	mount -t proc proc "$root/proc"
 	mkdir -p "$root/usr/local/go"
