@@ -60,9 +60,13 @@ fi
 # --seed-debroot: the Debian roots this machine's cache holds, copied in (they are keyed by what
 # they are made from, so the same keys are looked up there): saves their debootstraps, but then
 # debootstrap itself is not run from Debian 13.
-if [ -n "$seed" ] && [ -d "$cache/debroot" ] && [ ! -d "$root/root/.cache/hibernate/debroot" ]; then
-	mkdir -p "$root/root/.cache/hibernate"
-	cp -a "$cache/debroot" "$root/root/.cache/hibernate/debroot"
+if [ -n "$seed" ] && [ -d "$cache/debroot" ]; then
+	mkdir -p "$root/root/.cache/hibernate/debroot"
+	for d in "$cache"/debroot/*; do
+		case $d in *.partial | *.log | *.lock) continue ;; esac
+		t=$root/root/.cache/hibernate/debroot/${d##*/}
+		[ -e "$t" ] || cp -a "$d" "$t"
+	done
 fi
 log=$dir/run-$(date +%Y%m%d-%H%M%S).log
 echo "debian13-host: make $target in $root/root/hibernate (commit $(git rev-parse --short HEAD)); log $log" >&2
