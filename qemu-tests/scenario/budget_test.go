@@ -87,6 +87,9 @@ func TestTrixieBudget(t *testing.T) {
 	}
 
 	vm = resumeBoot(t, ctx, m, m.Setup.KernelParams)
+	// hibernate now writes the timing after its "resumed after" line, while the job runs on:
+	// read it once hibernate now has finished (a Debian 13 host, busier, read it before).
+	nowFinished(t, ctx, vm)
 	raw, err := vm.ReadFile(ctx, "/"+hb.TimingName)
 	if err != nil {
 		t.Fatal(err)
