@@ -20,6 +20,9 @@ command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v lz4 >/dev/null || need+=(lz4)
+# zstd: Debian 13's kernel image is zstd-compressed; the vmlinux taken out of it is compared with
+# zstd's own output (TestBootableKernelZstd).
+command -v zstd >/dev/null || need+=(zstd)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 # kmod's depmod writes the module index of a second kernel into a guest's tree (depmod -b TREE:
 # it reads and writes only there), as the kernel package's postinst would in the guest.
