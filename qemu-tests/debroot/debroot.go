@@ -173,13 +173,31 @@ func Ensure(ctx context.Context, s Spec) (Root, error) {
 			}
 			r.BaseNew, r.Took = true, time.Since(start)
 		}
+		markUsed(r.BaseDir)
 		if err := derive(s, r.BaseDir, r.Cache); err != nil {
 			return r, err
 		}
 		r.Built = true
 	}
+	markUsed(r.BaseDir)
+	markUsed(r.Cache)
+	if r.Built {
+		pruneLogged(s.CacheDir, s.Log)
+	}
 	r.Kernels, err = kernels(r.Dir)
 	return r, err
+}
+
+// pruneLogged prunes the cache folder when something new came into it (Prune), saying what
+// went to log; a failure to prune fails nothing.
+func pruneLogged(dir string, log io.Writer) {
+	removed, err := Prune(dir, Unused, time.Now())
+	for _, n := range removed {
+		fmt.Fprintf(log, "debroot: removed %s from the cache: no run used it for %v\n", n, Unused)
+	}
+	if err != nil {
+		fmt.Fprintf(log, "debroot: pruning %s: %v\n", dir, err)
+	}
 }
 
 func done(dir string) bool {
@@ -205,7 +223,7 @@ func debootstrap(ctx context.Context, s Spec, dir string) error {
 		return err
 	}
 	tmp := dir + ".partial"
-	if err := removeTree(tmp); err != nil {
+	if err := RemoveTree(tmp); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Join(tmp, "sys"), 0o755); err != nil {
@@ -248,7 +266,7 @@ func debootstrap(ctx context.Context, s Spec, dir string) error {
 	if err := os.WriteFile(filepath.Join(tmp, ".done"), nil, 0o644); err != nil {
 		return err
 	}
-	if err := removeTree(dir); err != nil {
+	if err := RemoveTree(dir); err != nil {
 		return err
 	}
 	return os.Rename(tmp, dir)
@@ -258,7 +276,7 @@ func debootstrap(ctx context.Context, s Spec, dir string) error {
 // removals and Files (each written as a new file, so the base's inode is never changed).
 func derive(s Spec, base, cache string) error {
 	tmp := cache + ".partial"
-	if err := removeTree(tmp); err != nil {
+	if err := RemoveTree(tmp); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
@@ -287,7 +305,7 @@ func derive(s Spec, base, cache string) error {
 	if err := os.WriteFile(filepath.Join(tmp, ".done"), nil, 0o644); err != nil {
 		return err
 	}
-	if err := removeTree(cache); err != nil {
+	if err := RemoveTree(cache); err != nil {
 		return err
 	}
 	return os.Rename(tmp, cache)
@@ -370,8 +388,9 @@ func checkNoMounts(dir string) error {
 	return nil
 }
 
-// removeTree removes dir, refusing when something is mounted below it.
-func removeTree(dir string) error {
+// RemoveTree removes dir, refusing when something is mounted at or below it (a bind mount left
+// by a chroot would otherwise take the files of what it shows with it).
+func RemoveTree(dir string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -102,11 +102,12 @@ func EnsureKernelRoot(ctx context.Context, s Spec, debs []string, log io.Writer)
 	}
 	defer unlock()
 	if done(cache) {
+		markUsed(cache)
 		return k, nil
 	}
 	start := time.Now()
 	tmp := cache + ".partial"
-	if err := removeTree(tmp); err != nil {
+	if err := RemoveTree(tmp); err != nil {
 		return k, err
 	}
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
@@ -133,7 +134,7 @@ func EnsureKernelRoot(ctx context.Context, s Spec, debs []string, log io.Writer)
 	if err := os.WriteFile(filepath.Join(tmp, ".done"), nil, 0o644); err != nil {
 		return k, err
 	}
-	if err := removeTree(cache); err != nil {
+	if err := RemoveTree(cache); err != nil {
 		return k, err
 	}
 	if err := os.Rename(tmp, cache); err != nil {
@@ -141,6 +142,7 @@ func EnsureKernelRoot(ctx context.Context, s Spec, debs []string, log io.Writer)
 	}
 	k.Dir = filepath.Join(cache, "root")
 	k.Built, k.Took = true, time.Since(start)
+	pruneLogged(filepath.Dir(cache), log)
 	return k, nil
 }
 

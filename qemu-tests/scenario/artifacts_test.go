@@ -1,8 +1,11 @@
 package scenario
 
 import (
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -75,5 +78,55 @@ func TestFindKernel(t *testing.T) {
 	}
 	if k, err := FindKernel(cache, "trixie-amd64"); err == nil || !strings.Contains(err.Error(), "no module folder of kernel 6.12.117+deb13-amd64") {
 		t.Errorf("FindKernel without modules = %+v, %v; want the missing module folder said", k, err)
+	}
+}
+
+// fetch-kernel.sh's prune_older leaves one release of the flavour fetched (and its package),
+// and the other flavours' kernels as they were (a .tmp is another fetch's, perhaps running). Its functions are run alone (sed cuts them out
+// of the script), on a fake cache: the script itself would run apt.
+func TestFetchKernelPrunesOlderReleases(t *testing.T) {
+	root, err := FindModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := t.TempDir()
+	for _, p := range []string{
+		"6.1.0-41-amd64/.done", "6.1.0-50-amd64/.done", "6.1.0-57-amd64.tmp/x", "6.1.0-41-cloud-amd64/.done",
+		"6.1.0-50-cloud-amd64/.done", "debs/linux-image-6.1.0-41-amd64_6.1.158-1_amd64.deb",
+		"debs/linux-image-6.1.0-50-amd64_6.1.176-1_amd64.deb", "debs/linux-image-6.1.0-41-cloud-amd64_6.1.158-1_amd64.deb",
+		"apt/lists/x",
+	} {
+		p = filepath.Join(base, p)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := filepath.Join(root, "qemu-tests/scripts/fetch-kernel.sh")
+	sh := `set -euo pipefail; source <(sed -n '/^flavour_of() {/,/^}/p; /^prune_older() {/,/^}/p' "$1"); ` +
+		`base=$2 flavour=amd64 release=6.1.0-50-amd64; prune_older`
+	out, err := exec.Command("bash", "-c", sh, "bash", script, base).CombinedOutput()
+	if err != nil {
+		t.Fatalf("prune_older: %v: %s", err, out)
+	}
+	var left []string
+	filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(base, p)
+			left = append(left, rel)
+		}
+		return nil
+	})
+	want := []string{
+		"6.1.0-41-cloud-amd64/.done", "6.1.0-50-amd64/.done", "6.1.0-50-cloud-amd64/.done", "6.1.0-57-amd64.tmp/x", "apt/lists/x",
+		"debs/linux-image-6.1.0-41-cloud-amd64_6.1.158-1_amd64.deb", "debs/linux-image-6.1.0-50-amd64_6.1.176-1_amd64.deb",
+	}
+	if !slices.Equal(left, want) {
+		t.Errorf("left in the cache:\n%s\nwant:\n%s\n(prune_older said: %s)", strings.Join(left, "\n"), strings.Join(want, "\n"), out)
+	}
+	if !strings.Contains(string(out), "removing 6.1.0-41-amd64") {
+		t.Errorf("prune_older did not say what it removed: %q", out)
 	}
 }

@@ -3,9 +3,11 @@ package scenario
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/hibernate-linux/hibernate/qemu-tests/debroot"
 	"github.com/hibernate-linux/hibernate/qemu-tests/harness"
 )
 
@@ -25,7 +27,25 @@ func artifacts(t *testing.T) Artifacts {
 	if err != nil {
 		t.Fatalf("HIBERNATE_E2E=1 but the artifacts are not there: %v", err)
 	}
+	t.Cleanup(func() { dropGuestFiles(t, a.WorkDir) })
 	return a
+}
+
+// dropGuestFiles removes the guest folders of a test that passed (build/guests/TEST and
+// TEST-*: disks, variable stores, trees), after its guests were killed (cleanups run last
+// first): a whole make test kept every disk and ran CI's machine out of space. A failed test's
+// stay, to be looked at, and HIBERNATE_KEEP_GUESTS=1 keeps them all; the logs are elsewhere
+// (build/test-logs) and stay.
+func dropGuestFiles(t *testing.T, workDir string) {
+	if t.Failed() || t.Skipped() || os.Getenv("HIBERNATE_KEEP_GUESTS") == "1" {
+		return
+	}
+	dirs, _ := filepath.Glob(filepath.Join(workDir, t.Name()+"-*"))
+	for _, d := range append(dirs, filepath.Join(workDir, t.Name())) {
+		if err := debroot.RemoveTree(d); err != nil {
+			t.Logf("keeping the guest files of %s: %v", d, err)
+		}
+	}
 }
 
 type testWriter struct{ t *testing.T }

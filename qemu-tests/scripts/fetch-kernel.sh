@@ -88,10 +88,38 @@ fetch() {
 	touch "$dir/.done"
 }
 
+# flavour_of RELEASE: 6.1.0-50-cloud-amd64 -> cloud-amd64, 6.12.117+deb13-amd64 -> amd64.
+flavour_of() {
+	local r=${1#*-}
+	[[ $r =~ ^[0-9]+-(.*)$ ]] && r=${BASH_REMATCH[1]}
+	echo "$r"
+}
+
+# prune_older removes the other releases of this flavour under base, and their packages: the
+# mirror keeps a suite's current kernel only, the tests boot the newest, and each point release
+# left another unpacked kernel (hundreds of MiB) in the cache for good.
+prune_older() {
+	local d r deb
+	for d in "$base"/*-"$flavour"; do
+		r=${d##*/}
+		[ -d "$d" ] && [ "$r" != "$release" ] && [ "$(flavour_of "$r")" = "$flavour" ] || continue
+		echo "fetch-kernel: removing $r from the cache (superseded by $release)" >&2
+		rm -rf "$d"
+	done
+	for deb in "$base"/debs/linux-image-*_*.deb; do
+		[ -f "$deb" ] || continue
+		r=${deb##*/linux-image-}
+		r=${r%%_*}
+		[ "$r" != "$release" ] && [ "$(flavour_of "$r")" = "$flavour" ] && rm -f "$deb"
+	done
+	return 0
+}
+
 # Lists from an earlier run may be stale (the mirror keeps only a suite's current kernel): one
 # update, then once more.
 if ! fetch; then
 	update
 	fetch || { echo "fetch-kernel: cannot resolve $meta${suite:+ of $suite} to a kernel package and download it" >&2; exit 1; }
 fi
+prune_older
 echo "$dir"
