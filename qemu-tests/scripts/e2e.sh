@@ -19,6 +19,15 @@ mkdir -p "$logs"
 # The last moved to the first group when TestDebian13RoundTrip took on suspend-then-hibernate and
 # the zram and suspend guests came.)
 slow='^TestDebian(FromPackage|EncryptedLVM|MDRoot|UEFIGrub|UEFIHibernateLocation|13SystemdBoot|13SystemdHibernateLocationSwapFile)'
+# What the disk holds, before and after: a run that fills it fails everywhere at once (stop 29:
+# no space left on device), and this says how close it came.
+space() {
+	local cache=${HIBERNATE_CACHE:-$HOME/.cache/hibernate}
+	echo "e2e: $1: $(df -h --output=avail build | tail -n 1 | tr -d ' ') free on build/'s file system;" \
+		"build/guests $(du -sh build/guests 2>/dev/null | cut -f1), the cache ($cache) $(du -sh "$cache" 2>/dev/null | cut -f1)"
+}
+mkdir -p build/guests
+space "before"
 declare -A args=([debian]="-run $slow" [minimal]="-skip $slow")
 declare -A pids
 for g in debian minimal; do
@@ -37,4 +46,5 @@ for g in debian minimal; do
 	fi
 	grep -E '^(--- (PASS|FAIL|SKIP)|ok |FAIL)' "$logs/e2e-$g.log" | sed "s/^/  [$g] /"
 done
+space "after"
 exit $status
