@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/u-root/u-root/pkg/cpio"
 
@@ -233,5 +234,21 @@ func TestCheckResumeUnsetButSettable(t *testing.T) {
 	rep := Check(tr.FS())
 	if !rep.Ready || !rep.SetResume || rep.ResumeDevT != "254:2" {
 		t.Fatalf("report %+v: want ready, resume to be set to 254:2", rep)
+	}
+}
+
+func TestReportTimes(t *testing.T) {
+	ms := time.Millisecond
+	r := Report{Checks: []CheckResult{
+		{Name: "kernel", Took: 300 * time.Microsecond},
+		{Name: "initramfs", Took: 15 * ms},
+		{Name: "swap", Took: 2 * ms},
+		{Name: "next-boot", Took: 20 * ms},
+	}}
+	if got, want := r.Times(), "next-boot 20 ms, initramfs 15 ms, swap 2 ms"; got != want {
+		t.Errorf("Times() = %q, want %q", got, want)
+	}
+	if got, want := (Report{Checks: r.Checks[:1]}).Times(), "each under 1 ms"; got != want {
+		t.Errorf("Times() = %q, want %q", got, want)
 	}
 }

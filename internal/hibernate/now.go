@@ -108,6 +108,7 @@ func checkAndLog(fs sysfs.FS, k kmsg, who string) Report {
 	rep := Check(fs)
 	slow := rep.Slowest()
 	k.logf("checks done in %d ms (the longest: %s, %d ms)", time.Since(start).Milliseconds(), slow.Name, slow.Took.Milliseconds())
+	k.logf("check times: %s", rep.Times())
 	return rep
 }
 

@@ -72,6 +72,32 @@ func TestNowParts(t *testing.T) {
 	}
 }
 
+// hibernate now's check times, run by run, into one table: the longest median first, a check
+// a run does not name counted as 0 there.
+func TestCheckTimesTable(t *testing.T) {
+	dir := t.TempDir()
+	run := func(name, line string) HibernateRun {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte("[   46.180886] hibernate: checks done in 61 ms (the longest: next-boot, 33 ms)\n[   46.180990] hibernate: check times: "+line+"\n"), 0o644)
+		return HibernateRun{Log: p}
+	}
+	rounds := [][]HibernateRun{
+		{run("a", "next-boot 33 ms, initramfs 20 ms, swap 2 ms"), run("b", "initramfs 40 ms, next-boot 30 ms")},
+		{run("c", "initramfs 22 ms, next-boot 31 ms, swap 1 ms"), {Log: filepath.Join(dir, "missing")}},
+	}
+	if got := checkTimes(rounds[0][0].Log); got["initramfs"] != 20*time.Millisecond || len(got) != 3 {
+		t.Errorf("checkTimes = %v", got)
+	}
+	want := "| check | runs | median | min–max |\n| --- | --- | --- | --- |\n" +
+		"| next-boot | 3 | 31 ms | 30–33 ms |\n| initramfs | 3 | 22 ms | 20–40 ms |\n| swap | 3 | 1 ms | 0–2 ms |\n"
+	if got := checkTimesTable(rounds); got != want {
+		t.Errorf("checkTimesTable:\n%s\nwant:\n%s", got, want)
+	}
+	if got := checkTimesTable([][]HibernateRun{{{Log: filepath.Join(dir, "missing")}}}); got != "" {
+		t.Errorf("no check times gave a table: %q", got)
+	}
+}
+
 // The firmware section: medians per side, the ratio of ours to initramfs-tools', a failed trial
 // left out by name.
 func TestFirmwareMarkdown(t *testing.T) {

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -159,6 +160,11 @@ func HibernateIcountMarkdown(r *HibernateIcountResult) string {
 			median(v), slices.Min(v), slices.Max(v), median(checks), slices.Min(checks), slices.Max(checks),
 			median(syncs), slices.Min(syncs), slices.Max(syncs), median(rest), slices.Min(rest), slices.Max(rest))
 	}
+	if t := checkTimesTable(r.Rounds); t != "" {
+		b.WriteString("\nThe checks one by one, over the runs of both rounds (hibernate now's `check times` line: each check's own work,\n")
+		b.WriteString("those that took a millisecond or more):\n\n")
+		b.WriteString(t)
+	}
 	b.WriteString("\nThe checks and the sync are read from hibernate now's own kernel-log lines (`checks done in`, `syncing file systems` to\n")
 	b.WriteString("`writing disk`). Where the share moves from run to run under -icount, it is in what waits on the disk: the sync, and\n")
 	b.WriteString("the next-boot check, which reads the running kernel's initramfs (seen: 650–850 ms of one or the other in the slow runs).\n")
@@ -190,4 +196,69 @@ func nowParts(log string) (checks, sync time.Duration) {
 		}
 	}
 	return checks, sync
+}
+
+// checkTimes reads hibernate now's "check times: NAME N ms, …" line in a console log.
+func checkTimes(log string) map[string]time.Duration {
+	t := map[string]time.Duration{}
+	for _, l := range kernelLines(log) {
+		_, list, ok := strings.Cut(l.text, "hibernate: check times: ")
+		if !ok {
+			continue
+		}
+		for _, part := range strings.Split(list, ", ") {
+			var name string
+			var ms int
+			if _, err := fmt.Sscanf(part, "%s %d ms", &name, &ms); err == nil {
+				t[name] = time.Duration(ms) * time.Millisecond
+			}
+		}
+	}
+	return t
+}
+
+// checkTimesTable is each check's time over the runs, the longest median first ("" when no
+// run logged its check times). A check a run does not name took under a millisecond there.
+func checkTimesTable(rounds [][]HibernateRun) string {
+	per := map[string][]float64{}
+	runs := 0
+	for _, round := range rounds {
+		for _, h := range round {
+			if h.Err != nil {
+				continue
+			}
+			t := checkTimes(h.Log)
+			if len(t) == 0 {
+				continue
+			}
+			runs++
+			for n, d := range t {
+				per[n] = append(per[n], msOf(d))
+			}
+		}
+	}
+	if runs == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(per))
+	for n, v := range per {
+		for len(v) < runs {
+			v = append(v, 0)
+		}
+		per[n] = v
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(x, y string) int {
+		if c := cmp.Compare(median(per[y]), median(per[x])); c != 0 {
+			return c
+		}
+		return strings.Compare(x, y)
+	})
+	var b strings.Builder
+	b.WriteString("| check | runs | median | min–max |\n| --- | --- | --- | --- |\n")
+	for _, n := range names {
+		v := per[n]
+		fmt.Fprintf(&b, "| %s | %d | %.0f ms | %.0f–%.0f ms |\n", n, runs, median(v), slices.Min(v), slices.Max(v))
+	}
+	return b.String()
 }
