@@ -143,10 +143,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer logf.Close()
 
 	if o.Only == OnlyCompressor {
-		res.Floor = runFloor(ctx, a, root, outDir, o.Pairs, say, o)
-		if res.Floor.Err != nil {
-			say("floor: %v", res.Floor.Err)
-		}
 		res.Compressor = runCompressor(ctx, root, o.HibernatePairs, say)
 		res.Took = time.Since(res.Start)
 		if res.Compressor.Err != nil {
