@@ -9,5 +9,8 @@ import (
 )
 
 func main() {
-	os.Exit(cli.Run(cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin}, os.Args[1:]))
+	stop := startProfile(os.Args[1:])
+	code := cli.Run(cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin}, os.Args[1:])
+	stop()
+	os.Exit(code)
 }

@@ -42,8 +42,7 @@ func readableAtBoot(fs sysfs.FS, release string, ic *initramfs.Contents) bootCom
 	if ic == nil {
 		return bootCompressors{lz4Why: "no initramfs of " + release + " could be read to look for lz4's module"}
 	}
-	if b, ok := ic.Files[config.Path]; ok {
-		cfg, err := config.Parse(b)
+	if cfg, ok, err := ic.OurConfig(); ok {
 		if err == nil && slices.ContainsFunc(cfg.Modules, isLZ4Module) {
 			return bootCompressors{lz4: true, lz4Why: "lz4's module is in the initramfs (ours loads it before the restore)"}
 		}

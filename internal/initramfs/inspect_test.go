@@ -11,6 +11,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/u-root/u-root/pkg/cpio"
 
+	"github.com/hibernate-linux/hibernate/internal/initramfs/config"
 	"github.com/hibernate-linux/hibernate/internal/testutil"
 )
 
@@ -65,6 +66,12 @@ func TestInspectOfOursStopsAtItsConfig(t *testing.T) {
 	what, ok := ic.ResumeSupport(testRelease)
 	if !ok || !ic.OursAtStart || !strings.Contains(what, "hibernate's /init") {
 		t.Errorf("ours %v at start %v: %s", ok, ic.OursAtStart, what)
+	}
+	// The config is parsed once, by Inspect: what the checks ask of it after is that parse (the
+	// bytes spoiled here would not parse again).
+	ic.Files[config.Path] = []byte("{not json")
+	if cfg, ok := ic.Config(); !ok || cfg.KernelRelease != testRelease {
+		t.Errorf("Config() after Inspect = %q, %v: parsed again, not Inspect's", cfg.KernelRelease, ok)
 	}
 	// The archives as the kernel unpacks them: the folders and our config, uncompressed, then
 	// the base compressed.
