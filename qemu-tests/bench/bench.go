@@ -48,6 +48,7 @@ const OnlyLUKS = "luks"
 type Trial struct {
 	Initrd   string // Initrd.Name
 	Seq      int    // order in the run
+	Round    int    // the round it ran in, where a section runs in rounds (0 or 1: the first)
 	Resume   time.Duration
 	Share    time.Duration // "Run /init" to the kernel's "resume from hibernation", kernel clock
 	OurInit  time.Duration // ours only: /init's own "starting" to its "writing … /sys/power/resume", its clock
@@ -85,13 +86,18 @@ type Result struct {
 	Notes     []string
 	// DepBuildInGuest is mkinitramfs MODULES=dep's time in the guest that built it (TCG).
 	DepBuildInGuest time.Duration
-	LUKS            *LUKSResult       // the encrypted machine's section
-	Firmware        *FirmwareResult   // through UEFI and GRUB, ours against initramfs-tools
-	Compressor      *CompressorResult // lzo against lz4
-	Floor           *FloorResult      // ours against the smallest initramfs
-	Scale           *ScaleResult      // cost as memory grows
-	ImageSize       *ImageSizeResult  // kernel, min and auto
+	LUKS            *LUKSResult            // the encrypted machine's section
+	Firmware        *FirmwareResult        // through UEFI and GRUB, ours against initramfs-tools
+	Compressor      *CompressorResult      // lzo against lz4
+	Floor           *FloorResult           // ours against the smallest initramfs
+	FloorIcount     *FloorResult           // the same under -icount (fullIcount), in two rounds
+	HibernateIcount *HibernateIcountResult // hibernate now's share under -icount, in two rounds
+	Scale           *ScaleResult           // cost as memory grows
+	ImageSize       *ImageSizeResult       // kernel, min and auto
 }
+
+// fullIcount is the -icount shift of make bench's guest-clock sections: 8 ns an instruction.
+const fullIcount = 3
 
 func (o *Options) defaults(root string) {
 	if o.Pairs == 0 {
@@ -301,6 +307,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if res.Floor.Err != nil {
 		say("floor: %v", res.Floor.Err)
 	}
+	// The guest's clock (-icount) for the figures the host's load moves: the /init share, the
+	// disk to the write, hibernate now's share; two rounds each, to show they hold.
+	oi := o
+	oi.Icount = fullIcount
+	res.FloorIcount = runFloor(ctx, a, root, outDir, min(o.Pairs, 3), say, oi)
+	if res.FloorIcount.Err != nil {
+		say("floor under -icount: %v", res.FloorIcount.Err)
+	}
+	res.HibernateIcount = runHibernateIcount(ctx, a, fullIcount, 2, o.HibernatePairs, say)
 	res.Scale = runScale(ctx, a, scalePNG, outDir, logf, say)
 	res.Compressor = runCompressor(ctx, root, o.HibernatePairs, say)
 	if res.Compressor.Err != nil {

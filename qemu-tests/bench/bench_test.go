@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,5 +138,36 @@ func TestToolsAgainstOurs(t *testing.T) {
 	}
 	if toolsAgainstOurs(runs[2:]) != "" {
 		t.Error("a summary without a pair")
+	}
+}
+
+// The floor's section under -icount: a row per round and initramfs, the ratios said per round,
+// a failed trial left out of its round's medians and named.
+func TestFloorMarkdownRounds(t *testing.T) {
+	r := &FloorResult{Kernel: "6.1.0-50-amd64", Icount: 3, Rounds: 2, Took: 100 * time.Second,
+		Ours: Initrd{Name: "ours", Packed: 3 << 20}, Floor: Initrd{Name: floorC, Packed: 1 << 20}, GoFloor: Initrd{Name: floorGo, Packed: 2 << 20}}
+	ms := time.Millisecond
+	add := func(round int, name string, share, dev time.Duration, err error) {
+		r.Trials = append(r.Trials, Trial{Round: round, Initrd: name, Seq: len(r.Trials) + 1, Resume: 9 * time.Second, Share: share, AfterDev: dev, Err: err})
+	}
+	for round := 1; round <= 2; round++ {
+		add(round, "ours", 680*ms, 48*ms, nil)
+		add(round, floorC, 540*ms, 12*ms, nil)
+		add(round, floorGo, 580*ms, 40*ms, nil)
+	}
+	add(2, "ours", 5000*ms, 48*ms, errors.New("no job after the resume"))
+	md := FloorMarkdown(r)
+	for _, want := range []string{
+		"## The floor, by the guest's clock (-icount)",
+		"In 2 rounds run one after the other",
+		"| 1 | ours | 3.00 MiB | 1 | 9.00 s (9.00 s–9.00 s) | 680 ms (680 ms–680 ms) | 48 ms (48 ms–48 ms) |",
+		"| 2 | floor | 1.00 MiB | 1 |",
+		"round 1: total 1.00× (goal ≤ 1.05×), share 1.26× (goal ≤ 2×), 140 ms more in the share",
+		"round 2: total 1.00×",
+		"Left out: trial 7 (ours): no job after the resume.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the section lacks %q:\n%s", want, md)
+		}
 	}
 }

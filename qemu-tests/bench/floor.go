@@ -116,6 +116,7 @@ type FloorResult struct {
 	Floor   Initrd
 	GoFloor Initrd
 	Icount  int // the resumes ran under -icount shift=Icount; 0: not
+	Rounds  int // the trials ran in Rounds rounds one after the other (2 under -icount: to show the figures hold)
 	Trials  []Trial
 	Took    time.Duration
 	Err     error
@@ -145,14 +146,21 @@ func runFloor(ctx context.Context, a scenario.Artifacts, root, outDir string, pa
 	for _, in := range []*Initrd{&r.Ours, &r.Floor, &r.GoFloor} {
 		in.Packed, in.Unpacked, _ = Sizes(in.Path)
 	}
+	r.Rounds = 1
+	if o.Icount > 0 {
+		r.Rounds = 2
+	}
 	seq := 0
-	for p := 0; p < pairs; p++ {
-		for _, in := range []Initrd{r.Ours, r.Floor, r.GoFloor} {
-			seq++
-			t := trial(ctx, h, in, seq, h.Setup.KernelParams)
-			r.Trials = append(r.Trials, t)
-			out("floor trial %d %s: resumed in %s (initramfs share %s, disk to the write %s) %v", seq, in.Name,
-				t.Resume.Round(10*time.Millisecond), t.Share.Round(time.Millisecond), t.AfterDev.Round(time.Millisecond), t.Err)
+	for round := 1; round <= r.Rounds; round++ {
+		for p := 0; p < pairs; p++ {
+			for _, in := range []Initrd{r.Ours, r.Floor, r.GoFloor} {
+				seq++
+				t := trial(ctx, h, in, seq, h.Setup.KernelParams)
+				t.Round = round
+				r.Trials = append(r.Trials, t)
+				out("floor round %d trial %d %s: resumed in %s (initramfs share %s, disk to the write %s) %v", round, seq, in.Name,
+					t.Resume.Round(10*time.Millisecond), t.Share.Round(time.Millisecond), t.AfterDev.Round(time.Millisecond), t.Err)
+			}
 		}
 	}
 	return r
@@ -178,33 +186,53 @@ func FloorMarkdown(r *FloorResult) string {
 		fmt.Fprintf(&b, "Not measured: %v\n", r.Err)
 		return b.String()
 	}
-	b.WriteString("| initramfs | size | trials | total (median, min–max) | share (median, min–max) | disk to the write |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
-	med := map[string][2]time.Duration{}
-	for _, in := range []Initrd{r.Ours, r.Floor, r.GoFloor} {
-		var tot, share, dev []time.Duration
-		for _, t := range r.Trials {
-			if t.Initrd == in.Name && t.Err == nil && t.ShareErr == nil {
-				tot, share, dev = append(tot, t.Resume), append(share, t.Share), append(dev, t.AfterDev)
-			}
-		}
-		if len(tot) == 0 {
-			fmt.Fprintf(&b, "| %s | %.2f MiB | 0 | — | — | — |\n", in.Name, mibI(in.Packed))
-			continue
-		}
-		ts, ss, ds := statsOf(tot), statsOf(share), statsOf(dev)
-		med[in.Name] = [2]time.Duration{ts.Median, ss.Median}
-		fmt.Fprintf(&b, "| %s | %.2f MiB | %d | %s (%s–%s) | %s (%s–%s) | %s |\n", in.Name, mibI(in.Packed), len(tot),
-			secs2(ts.Median), secs2(ts.Min), secs2(ts.Max), ms(ss.Median), ms(ss.Min), ms(ss.Max), ms(ds.Median))
+	rounds := max(r.Rounds, 1)
+	if rounds > 1 {
+		fmt.Fprintf(&b, "In %d rounds run one after the other, to show that the figures hold.\n\n", rounds)
+		b.WriteString("| round | initramfs | size | trials | total (median, min–max) | share (median, min–max) | disk to the write (median, min–max) |\n")
+		b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
+	} else {
+		b.WriteString("| initramfs | size | trials | total (median, min–max) | share (median, min–max) | disk to the write (median, min–max) |\n")
+		b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
 	}
-	if o, f := med["ours"], med[floorC]; f[0] > 0 && f[1] > 0 {
-		fmt.Fprintf(&b, "\nOurs against the floor, medians of this run: total %.2f× (goal ≤ 1.05×), share %.2f× (goal ≤ 2×), %s more in the share (the run took %s).",
-			o[0].Seconds()/f[0].Seconds(), o[1].Seconds()/f[1].Seconds(), ms(o[1]-f[1]), r.Took.Round(time.Second))
-		if g := med[floorGo]; g[1] > 0 {
-			fmt.Fprintf(&b, " The floor in Go: share %.2f× the C floor's (%s more: the Go runtime's start); ours %.2f× the Go floor's share.",
-				g[1].Seconds()/f[1].Seconds(), ms(g[1]-f[1]), o[1].Seconds()/g[1].Seconds())
+	var ratios []string
+	for round := 1; round <= rounds; round++ {
+		med := map[string][2]time.Duration{}
+		for _, in := range []Initrd{r.Ours, r.Floor, r.GoFloor} {
+			cell := ""
+			if rounds > 1 {
+				cell = fmt.Sprintf("| %d ", round)
+			}
+			var tot, share, dev []time.Duration
+			for _, t := range r.Trials {
+				if t.Initrd == in.Name && max(t.Round, 1) == round && t.Err == nil && t.ShareErr == nil {
+					tot, share, dev = append(tot, t.Resume), append(share, t.Share), append(dev, t.AfterDev)
+				}
+			}
+			if len(tot) == 0 {
+				fmt.Fprintf(&b, "%s| %s | %.2f MiB | 0 | — | — | — |\n", cell, in.Name, mibI(in.Packed))
+				continue
+			}
+			ts, ss, ds := statsOf(tot), statsOf(share), statsOf(dev)
+			med[in.Name] = [2]time.Duration{ts.Median, ss.Median}
+			fmt.Fprintf(&b, "%s| %s | %.2f MiB | %d | %s (%s–%s) | %s (%s–%s) | %s (%s–%s) |\n", cell, in.Name, mibI(in.Packed), len(tot),
+				secs2(ts.Median), secs2(ts.Min), secs2(ts.Max), ms(ss.Median), ms(ss.Min), ms(ss.Max), ms(ds.Median), ms(ds.Min), ms(ds.Max))
 		}
-		b.WriteString("\n")
+		if o, f := med["ours"], med[floorC]; f[0] > 0 && f[1] > 0 {
+			line := fmt.Sprintf("total %.2f× (goal ≤ 1.05×), share %.2f× (goal ≤ 2×), %s more in the share",
+				o[0].Seconds()/f[0].Seconds(), o[1].Seconds()/f[1].Seconds(), ms(o[1]-f[1]))
+			if g := med[floorGo]; g[1] > 0 {
+				line += fmt.Sprintf("; the floor in Go: share %.2f× the C floor's (%s more: the Go runtime's start), ours %.2f× the Go floor's share",
+					g[1].Seconds()/f[1].Seconds(), ms(g[1]-f[1]), o[1].Seconds()/g[1].Seconds())
+			}
+			if rounds > 1 {
+				line = fmt.Sprintf("round %d: %s", round, line)
+			}
+			ratios = append(ratios, line)
+		}
+	}
+	if len(ratios) > 0 {
+		fmt.Fprintf(&b, "\nOurs against the floor, medians: %s (the run took %s).\n", strings.Join(ratios, "; "), r.Took.Round(time.Second))
 	}
 	var lo leftOut
 	for _, t := range r.Trials {

@@ -166,10 +166,12 @@ func HibernateIcountMarkdown(r *HibernateIcountResult) string {
 		b.WriteString(t)
 	}
 	b.WriteString("\nThe checks and the sync are read from hibernate now's own kernel-log lines (`checks done in`, `syncing file systems` to\n")
-	b.WriteString("`writing disk`). Where the share moves from run to run under -icount, it is in what waits on the disk: the sync, and\n")
-	b.WriteString("the next-boot check, which reads the running kernel's initramfs (seen: 650–850 ms of one or the other in the slow runs).\n")
-	b.WriteString("A wait on I/O executes no instructions; how QEMU moves the guest's clock across it under -icount was not measured here,\n")
-	b.WriteString("so those parts hold no better than by the wall clock. The computing part is what holds.\n")
+	b.WriteString("`writing disk`). A wait on the disk executes no instructions, but the guest's clock does not stop across it: with\n")
+	b.WriteString("sleep=off QEMU moves it on to the next timer while the guest waits. So the parts that read the disk for the first time\n")
+	b.WriteString("(the initramfs check reads the running kernel's initramfs, image-record the swap header, the sync) count more than their\n")
+	b.WriteString("instructions and move with the host's disk: `hibernate check` run twice in a row in one guest under -icount took\n")
+	b.WriteString("164 ms, then 75 ms with the page cache warm (2026-12-04, a -tags cpuprofile build, whose profile put the rest in\n")
+	b.WriteString("the one parse of our initramfs's 24 KiB config, the sysfs reads and the JSON printed). The computing part is what holds.\n")
 	fmt.Fprintf(&b, "\nThe run took %s.\n", r.Took.Round(time.Second))
 	return b.String()
 }

@@ -194,6 +194,10 @@ func Markdown(r *Result, plot string) string {
 		b.WriteString(ScaleMarkdown(r.Scale))
 		w("")
 	}
+	if r.FloorIcount != nil {
+		b.WriteString(FloorMarkdown(r.FloorIcount))
+		w("")
+	}
 	w("%s", hibernatingHeading)
 	w("")
 	w("Fresh guests (512 MiB, the 64 MiB job), each hibernated once; time from the request (the agent")
@@ -247,6 +251,10 @@ func Markdown(r *Result, plot string) string {
 		}
 	}
 	w("")
+	if r.HibernateIcount != nil {
+		b.WriteString(HibernateIcountMarkdown(r.HibernateIcount))
+		w("")
+	}
 	if r.Compressor != nil {
 		b.WriteString(CompressorMarkdown(r.Compressor))
 		w("")
@@ -278,6 +286,37 @@ func Markdown(r *Result, plot string) string {
 	w("| ours ≤ 4 MiB compressed, with the storage modules | %.2f MiB | %s |", mibI(ourPacked), yes(ourPacked > 0 && ourPacked <= targetPacked))
 	w("| ≤ 50 ms from /init start to the resume write once the device is there | %s from the disk's kernel line to the write (the whole share from /init's start: %s) | %s |", ms(afterDev.Median), ms(ourShare.Median), yes(afterDev.N > 0 && afterDev.Median <= targetShare))
 	w("| `hibernate now` adds ≤ 150 ms | %s in the guest before the kernel's entry (%s by the QEMU clock, difference of medians) | %s |", ms(inGuest.Median), ms(overhead), yes(inGuest.N > 0 && inGuest.Median <= targetOverhead))
+	for _, fr := range []*FloorResult{r.Floor, r.FloorIcount} {
+		if fr == nil || fr.Err != nil {
+			continue
+		}
+		o, f := floorStats(fr, "ours"), floorStats(fr, floorC)
+		if o[0].N == 0 || f[0].N == 0 {
+			continue
+		}
+		clock := "QEMU's clock; the share by the kernel's"
+		if fr.Icount > 0 {
+			clock = "the share by the guest's clock (-icount)"
+		}
+		tr, sr := float64(o[0].Median)/float64(f[0].Median), float64(o[1].Median)/float64(f[1].Median)
+		w("| ours ≤ 1.05× the floor's total, ≤ 2× its share (%s) | %.2f×, %.2f× (%s against %s) | %s |", clock, tr, sr, ms(o[1].Median), ms(f[1].Median), yes(tr <= 1.05 && sr <= 2))
+		if fr.Icount > 0 {
+			w("| ≤ 50 ms from the disk there to the resume write, by the guest's clock (-icount) | %s (%s–%s, %d resumes) | %s |", ms(o[2].Median), ms(o[2].Min), ms(o[2].Max), o[2].N, yes(o[2].Median <= targetShare))
+		}
+	}
+	if hi := r.HibernateIcount; hi != nil {
+		var v []time.Duration
+		for _, round := range hi.Rounds {
+			for _, h := range round {
+				if h.Err == nil && h.BeforeEntry > 0 {
+					v = append(v, h.BeforeEntry)
+				}
+			}
+		}
+		if st := statsOf(v); st.N > 0 {
+			w("| `hibernate now` adds ≤ 150 ms, by the guest's clock (-icount) | %s (%s–%s, %d runs) | %s |", ms(st.Median), ms(st.Min), ms(st.Max), st.N, yes(st.Median <= targetOverhead))
+		}
+	}
 	if afterDev.N > 0 && afterDev.Median > targetShare {
 		w("")
 		w("Why the 50 ms is missed here: from the disk's kernel line to the write, %s. In it: the rest of", ms(afterDev.Median))
@@ -292,8 +331,8 @@ func Markdown(r *Result, plot string) string {
 	if inGuest.N > 0 && inGuest.Median > targetOverhead {
 		w("")
 		w("Why `hibernate now` misses 150 ms here: in the guest %s from its first line to the kernel's entry:", ms(inGuest.Median))
-		w("the checks (each one's time is in `hibernate check --json`; the consoles under build/test-logs/bench-hib-*")
-		w("say the longest), the lock and hooks folders, the image-record state and sysfs writes, and sync.")
+		w("the checks (each one's time in the table of \"Hibernating, by the guest's clock\", and in `hibernate check --json`), the")
+		w("lock and hooks folders, the image-record state and sysfs writes, and sync.")
 		w("The sync is work the kernel does anyway at the start of")
 		w("a hibernation (it syncs first): done before, it makes the kernel's faster. All of it is emulated code")
 		w("run for the first time in the process; the start of the hibernate binary itself (its runtime and")
@@ -445,4 +484,16 @@ plot %q index 0 using 2:3 with points pt 7 ps 1.2 title "trial", \
 		}
 	}
 	return nil
+}
+
+// floorStats is the total, the share and the disk-to-write of in's trials in the floor's run,
+// every round's.
+func floorStats(r *FloorResult, in string) [3]Stats {
+	var tot, share, dev []time.Duration
+	for _, t := range r.Trials {
+		if t.Initrd == in && t.Err == nil && t.ShareErr == nil {
+			tot, share, dev = append(tot, t.Resume), append(share, t.Share), append(dev, t.AfterDev)
+		}
+	}
+	return [3]Stats{statsOf(tot), statsOf(share), statsOf(dev)}
 }
