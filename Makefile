@@ -79,7 +79,7 @@ FUZZ_TARGETS := \
 	./internal/blockdev:FuzzProbe ./internal/initramfs:FuzzInspect ./internal/sysfs:FuzzParseMounts \
 	./internal/resume:FuzzDiskPath ./internal/units:FuzzParseBytes ./internal/crypttab:FuzzParse \
 	./internal/initramfs/elfdeps:FuzzParseObject ./internal/efivars:FuzzParseHibernateLocation ./internal/efivars:FuzzParseOSRelease \
-	./internal/hibernate:FuzzFreezeFromLog ./internal/sdboot:FuzzParseEntry
+	./internal/hibernate:FuzzFreezeFromLog ./internal/sdboot:FuzzParseEntry ./internal/initramfs/config:FuzzParseDevices
 
 # A failing input the fuzzer finds is saved under the package's testdata/fuzz and fails the run
 # again with -fuzztime=1x: then the target fails. A run that failed with no such input (its

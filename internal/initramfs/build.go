@@ -247,6 +247,9 @@ func writeInitramfs(w io.Writer, cfg config.Config, base []cpio.Record, recs []c
 	if err != nil {
 		return err
 	}
+	if len(cfg.Devices) > 0 {
+		recs = append(slices.Clip(recs), cpio.StaticFile(config.DevicesPath, string(config.MarshalDevices(cfg.Devices)), 0o644))
+	}
 	var head, raw bytes.Buffer
 	if err := writeConfigArchive(&head, cpio.StaticFile(config.Path, string(cfgBytes), 0o644)); err != nil {
 		return err

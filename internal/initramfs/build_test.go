@@ -252,8 +252,19 @@ func TestBuildLoadTablesAndDecompressedModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(cfg.Devices[blk], " ") != "virtio:d00000002v*" {
-		t.Errorf("devices of virtio_blk: %q", cfg.Devices[blk])
+	if cfg.Devices != nil || strings.Contains(string(data), "virtio:d") {
+		t.Errorf("the config's JSON holds the devices table (format 3 has it in %s): %s", config.DevicesPath, data)
+	}
+	dr, ok := recs[config.DevicesPath]
+	if !ok {
+		t.Fatalf("no %s in the archive", config.DevicesPath)
+	}
+	dtab := make([]byte, dr.FileSize)
+	if _, err := dr.ReadAt(dtab, 0); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	if devs := config.ParseDevices(dtab); strings.Join(devs[blk], " ") != "virtio:d00000002v*" {
+		t.Errorf("devices of virtio_blk: %q (%s: %q)", devs[blk], config.DevicesPath, dtab)
 	}
 	needs := strings.Join(cfg.Needs[blk], " ")
 	if !strings.Contains(needs, "/virtio.ko") || !strings.Contains(needs, "/virtio_ring.ko") {

@@ -48,6 +48,8 @@ func Init() error {
 	if data, err := os.ReadFile("/" + config.Path); err == nil {
 		if cfg, err = config.Parse(data); err != nil {
 			b.Logf("%v", err)
+		} else if cfg.Devices == nil {
+			cfg.Devices = readDevices()
 		}
 	} else {
 		b.Logf("no /%s: no modules to load, resume device from the command line only", config.Path)
@@ -95,6 +97,16 @@ func Init() error {
 	b.loadRest(ld)
 	b.forgetKeys()
 	return b.switchToRoot(p, in)
+}
+
+// readDevices reads the devices table of a format 3 config (config.DevicesPath); nil when
+// there is none (no module then has a device: all load after the decision).
+func readDevices() map[string][]string {
+	data, err := os.ReadFile("/" + config.DevicesPath)
+	if err != nil {
+		return nil
+	}
+	return config.ParseDevices(data)
 }
 
 func powerOff() error {
