@@ -222,7 +222,7 @@ func FloorMarkdown(r *FloorResult) string {
 			line := fmt.Sprintf("total %.2f× (goal ≤ 1.05×), share %.2f× (goal ≤ 2×), %s more in the share",
 				o[0].Seconds()/f[0].Seconds(), o[1].Seconds()/f[1].Seconds(), ms(o[1]-f[1]))
 			if g := med[floorGo]; g[1] > 0 {
-				line += fmt.Sprintf("; the floor in Go: share %.2f× the C floor's (%s more: the Go runtime's start), ours %.2f× the Go floor's share",
+				line += fmt.Sprintf("; the floor in Go: share %.2f× the C floor's (%s more), ours %.2f× the Go floor's share",
 					g[1].Seconds()/f[1].Seconds(), ms(g[1]-f[1]), o[1].Seconds()/g[1].Seconds())
 			}
 			if rounds > 1 {
