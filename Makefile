@@ -111,20 +111,25 @@ deb-test:
 # Ours against initramfs-tools and dracut on the same kernel, disk and image (not part of test),
 # and on an encrypted LVM machine against initramfs-tools with cryptsetup-initramfs: writes
 # docs/benchmarks.md and docs/benchmarks-resume.png; the peers' chroots are made once
-# (debootstrap) under $(HIBERNATE_CACHE)/debroot. About 35 minutes; BENCH_ONLY=luks runs the
+# (debootstrap) under $(HIBERNATE_CACHE)/debroot. About 40 minutes, the floor and hibernate now's share
+# under -icount (the guest's clock) among them; BENCH_ONLY=luks runs the
 # encrypted section alone (4 to 16 minutes with the host's load) and rewrites only its part of
-# docs/benchmarks.md; BENCH_ONLY=floor (ours against the smallest initramfs, 2 minutes) and
+# docs/benchmarks.md; BENCH_ONLY=floor (ours against the smallest initramfs, 2 minutes; with
+# BENCH_ARGS='-icount 3' by the guest's clock, in two rounds, 4 minutes) and
 # BENCH_ONLY=compressor (lzo against lz4 on Debian 13's kernel, 2 minutes) and BENCH_ONLY=scale
 # (512 MiB to 4 GiB guests, 5 minutes, and docs/benchmarks-scale.png) and BENCH_ONLY=imagesize
 # (--image-size kernel, min and auto against the job's interruption, 3 minutes) and BENCH_ONLY=firmware
-# (power on to the job through OVMF and GRUB, ours against initramfs-tools, 7 minutes) likewise. The floor's /init
-# is C, built static with gcc.
+# (power on to the job through OVMF and GRUB, ours against initramfs-tools, 7 minutes) likewise, and
+# BENCH_ONLY=hibernate BENCH_ARGS='-icount 3' (hibernate now's share by the guest's clock, check by
+# check, 3 minutes). BENCH_ARGS goes to qemu-tests/bench/cmd/bench as it is (-pairs N, -icount N).
+# The floor's /init is C, built static with gcc.
 BENCH_ONLY ?=
+BENCH_ARGS ?=
 bench: deps kernels build
 	@command -v gnuplot >/dev/null || apt-get install -y -q gnuplot-nox
 	@command -v debootstrap >/dev/null || apt-get install -y -q debootstrap
 	@{ command -v gcc >/dev/null && [ -f /usr/lib/x86_64-linux-gnu/libc.a ]; } || apt-get install -y -q gcc libc6-dev
-	$(GO) run ./qemu-tests/bench/cmd/bench $(if $(BENCH_ONLY),-only $(BENCH_ONLY))
+	$(GO) run ./qemu-tests/bench/cmd/bench $(if $(BENCH_ONLY),-only $(BENCH_ONLY)) $(BENCH_ARGS)
 
 # Installs the binary, its initramfs base, the Debian kernel hooks that build an initramfs for
 # every kernel installed (and remove it with the kernel), the systemd units of hibernate watch
