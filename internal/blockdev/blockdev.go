@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/hibernate-linux/hibernate/internal/sysfs"
 )
@@ -47,9 +46,6 @@ func ListFor(fs sysfs.FS, spec string) ([]Device, error) {
 // (Probe and PartUUID empty).
 func ListSysfs(fs sysfs.FS) ([]Device, error) { return list(fs, false, false) }
 
-// probeParallel bounds the probes list runs at once.
-const probeParallel = 8
-
 func list(fs sysfs.FS, probe, partUUIDs bool) ([]Device, error) {
 	entries, err := os.ReadDir(fs.Path("sys/class/block"))
 	if err != nil {
@@ -73,22 +69,11 @@ func list(fs sysfs.FS, probe, partUUIDs bool) ([]Device, error) {
 				parents[d.Parent] = true
 			}
 		}
-		// Side by side: each probe is a read that waits on its device (at boot, the disk behind
-		// the resume device's and root's partitions), and the waits overlap.
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, probeParallel)
 		for i := range devs {
 			if !parents[devs[i].Name] {
-				wg.Add(1)
-				sem <- struct{}{}
-				go func(d *Device) {
-					defer wg.Done()
-					probeDevice(fs, d)
-					<-sem
-				}(&devs[i])
+				probeDevice(fs, &devs[i])
 			}
 		}
-		wg.Wait()
 	}
 	if partUUIDs {
 		fillPartUUIDs(fs, devs)
