@@ -74,18 +74,13 @@ func (r Report) Failed() []CheckResult {
 // Check answers whether hibernation, now, on the machine below fs, will come back.
 func Check(fs sysfs.FS) Report {
 	var r Report
-	// Each check's Took is its own work: lap() is the time since the last lap, taken right
-	// after each check returns (the initramfs check runs before the ones that read what it
-	// found, and is listed after them).
+	// Each check's Took is its own work: the time since the last check returned, taken right
+	// after it returns (the initramfs check runs before the ones that read what it found, and
+	// is listed after them).
 	last := time.Now()
-	lap := func() time.Duration {
-		now := time.Now()
-		d := now.Sub(last)
-		last = now
-		return d
-	}
 	timed := func(c CheckResult) CheckResult {
-		c.Took = lap()
+		now := time.Now()
+		c.Took, last = now.Sub(last), now
 		return c
 	}
 	add := func(c CheckResult) { r.Checks = append(r.Checks, c) }

@@ -187,14 +187,13 @@ func FloorMarkdown(r *FloorResult) string {
 		return b.String()
 	}
 	rounds := max(r.Rounds, 1)
+	roundHead, roundSep := "", ""
 	if rounds > 1 {
 		fmt.Fprintf(&b, "In %d rounds run one after the other, to show that the figures hold.\n\n", rounds)
-		b.WriteString("| round | initramfs | size | trials | total (median, min–max) | share (median, min–max) | disk to the write (median, min–max) |\n")
-		b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
-	} else {
-		b.WriteString("| initramfs | size | trials | total (median, min–max) | share (median, min–max) | disk to the write (median, min–max) |\n")
-		b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
+		roundHead, roundSep = "| round ", "| --- "
 	}
+	b.WriteString(roundHead + "| initramfs | size | trials | total (median, min–max) | share (median, min–max) | disk to the write (median, min–max) |\n")
+	b.WriteString(roundSep + "| --- | --- | --- | --- | --- | --- |\n")
 	var ratios []string
 	for round := 1; round <= rounds; round++ {
 		med := map[string][2]time.Duration{}
@@ -203,19 +202,14 @@ func FloorMarkdown(r *FloorResult) string {
 			if rounds > 1 {
 				cell = fmt.Sprintf("| %d ", round)
 			}
-			var tot, share, dev []time.Duration
-			for _, t := range r.Trials {
-				if t.Initrd == in.Name && max(t.Round, 1) == round && t.Err == nil && t.ShareErr == nil {
-					tot, share, dev = append(tot, t.Resume), append(share, t.Share), append(dev, t.AfterDev)
-				}
-			}
-			if len(tot) == 0 {
+			st := floorStats(r, in.Name, round)
+			ts, ss, ds := st[0], st[1], st[2]
+			if ts.N == 0 {
 				fmt.Fprintf(&b, "%s| %s | %.2f MiB | 0 | — | — | — |\n", cell, in.Name, mibI(in.Packed))
 				continue
 			}
-			ts, ss, ds := statsOf(tot), statsOf(share), statsOf(dev)
 			med[in.Name] = [2]time.Duration{ts.Median, ss.Median}
-			fmt.Fprintf(&b, "%s| %s | %.2f MiB | %d | %s (%s–%s) | %s (%s–%s) | %s (%s–%s) |\n", cell, in.Name, mibI(in.Packed), len(tot),
+			fmt.Fprintf(&b, "%s| %s | %.2f MiB | %d | %s (%s–%s) | %s (%s–%s) | %s (%s–%s) |\n", cell, in.Name, mibI(in.Packed), ts.N,
 				secs2(ts.Median), secs2(ts.Min), secs2(ts.Max), ms(ss.Median), ms(ss.Min), ms(ss.Max), ms(ds.Median), ms(ds.Min), ms(ds.Max))
 		}
 		if o, f := med["ours"], med[floorC]; f[0] > 0 && f[1] > 0 {

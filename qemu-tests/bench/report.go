@@ -290,7 +290,7 @@ func Markdown(r *Result, plot string) string {
 		if fr == nil || fr.Err != nil {
 			continue
 		}
-		o, f := floorStats(fr, "ours"), floorStats(fr, floorC)
+		o, f := floorStats(fr, "ours", 0), floorStats(fr, floorC, 0)
 		if o[0].N == 0 || f[0].N == 0 {
 			continue
 		}
@@ -486,12 +486,12 @@ plot %q index 0 using 2:3 with points pt 7 ps 1.2 title "trial", \
 	return nil
 }
 
-// floorStats is the total, the share and the disk-to-write of in's trials in the floor's run,
-// every round's.
-func floorStats(r *FloorResult, in string) [3]Stats {
+// floorStats is the total, the share and the disk-to-write of in's trials in the floor's run
+// that resumed and showed their share: round's (1 the first), or every round's for round 0.
+func floorStats(r *FloorResult, in string, round int) [3]Stats {
 	var tot, share, dev []time.Duration
 	for _, t := range r.Trials {
-		if t.Initrd == in && t.Err == nil && t.ShareErr == nil {
+		if t.Initrd == in && (round == 0 || max(t.Round, 1) == round) && t.Err == nil && t.ShareErr == nil {
 			tot, share, dev = append(tot, t.Resume), append(share, t.Share), append(dev, t.AfterDev)
 		}
 	}

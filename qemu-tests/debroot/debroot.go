@@ -165,6 +165,9 @@ func Ensure(ctx context.Context, s Spec) (Root, error) {
 		return r, err
 	}
 	defer unlock()
+	// Marked before anything is made from it: a Prune by another run building another root
+	// then leaves the base alone while this one derives from it (a new base's .done is new).
+	markUsed(r.BaseDir)
 	if !done(r.Cache) {
 		if !done(r.BaseDir) {
 			start := time.Now()
@@ -173,13 +176,11 @@ func Ensure(ctx context.Context, s Spec) (Root, error) {
 			}
 			r.BaseNew, r.Took = true, time.Since(start)
 		}
-		markUsed(r.BaseDir)
 		if err := derive(s, r.BaseDir, r.Cache); err != nil {
 			return r, err
 		}
 		r.Built = true
 	}
-	markUsed(r.BaseDir)
 	markUsed(r.Cache)
 	if r.Built {
 		pruneLogged(s.CacheDir, s.Log)
