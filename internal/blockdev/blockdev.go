@@ -1,7 +1,6 @@
 package blockdev
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -25,6 +24,9 @@ type Device struct {
 	Probe    Probe
 	PartUUID string // GPT unique partition GUID, lowercase, when known
 	DMName   string // a device-mapper device's name (/dev/mapper/DMName), "" for others
+	// SwapPage is the first page as the probe read it, where it holds a swap area or an
+	// image (nil otherwise): the area's header, read once.
+	SwapPage []byte
 }
 
 // DevT is the "MAJ:MIN" form that /sys/power/resume takes.
@@ -81,21 +83,21 @@ func list(fs sysfs.FS, probe, partUUIDs bool) ([]Device, error) {
 	return devs, nil
 }
 
+// readDevice reads what sysfs says of one block device: its uevent (numbers, node name,
+// partition number and name), its size, and only where they can be there its parent (a
+// partition's link) and its device-mapper name (a dm-N device). At boot each file read is a
+// wait of its own: the device's dev file is read only where its uevent has no numbers.
 func readDevice(fs sysfs.FS, name string) (Device, error) {
 	base := "sys/class/block/" + name
-	d := Device{Name: name, Path: "/dev/" + name}
-	devt, err := fs.ReadString(base + "/dev")
-	if err != nil {
-		return d, err
-	}
-	if _, err := fmt.Sscanf(devt, "%d:%d", &d.Major, &d.Minor); err != nil {
-		return d, fmt.Errorf("parse %s/dev %q: %w", base, devt, err)
-	}
-	if f, err := os.Open(fs.Path(base, "uevent")); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			k, v, _ := strings.Cut(sc.Text(), "=")
+	d := Device{Name: name, Path: "/dev/" + name, Major: -1, Minor: -1}
+	if ue, err := fs.ReadFile(base + "/uevent"); err == nil {
+		for _, line := range strings.Split(string(ue), "\n") {
+			k, v, _ := strings.Cut(line, "=")
 			switch k {
+			case "MAJOR":
+				d.Major = atoiOr(v, -1)
+			case "MINOR":
+				d.Minor = atoiOr(v, -1)
 			case "DEVNAME":
 				d.Path = "/dev/" + v
 			case "PARTN":
@@ -104,9 +106,19 @@ func readDevice(fs sysfs.FS, name string) (Device, error) {
 				d.PartName = v
 			}
 		}
-		f.Close()
 	}
-	d.DMName, _ = fs.ReadString(base + "/dm/name")
+	if d.Major < 0 || d.Minor < 0 {
+		devt, err := fs.ReadString(base + "/dev")
+		if err != nil {
+			return d, err
+		}
+		if _, err := fmt.Sscanf(devt, "%d:%d", &d.Major, &d.Minor); err != nil {
+			return d, fmt.Errorf("parse %s/dev %q: %w", base, devt, err)
+		}
+	}
+	if strings.HasPrefix(name, "dm-") { // the kernel names every device-mapper device so
+		d.DMName, _ = fs.ReadString(base + "/dm/name")
+	}
 	if s, err := fs.ReadString(base + "/size"); err == nil {
 		n, _ := strconv.ParseInt(s, 10, 64)
 		d.Size = n * 512
@@ -123,10 +135,23 @@ func readDevice(fs sysfs.FS, name string) (Device, error) {
 	return d, nil
 }
 
+// atoiOr is s as a decimal number, or or when it is none.
+func atoiOr(s string, or int) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return or
+	}
+	return n
+}
+
 // probeDevice reads what d holds.
 func probeDevice(fs sysfs.FS, d *Device) {
-	if f, err := os.Open(fs.Path(strings.TrimPrefix(d.Path, "/"))); err == nil {
-		d.Probe, _ = ProbeReader(f)
+	if f, err := sysfs.OpenRaw(fs.Path(strings.TrimPrefix(d.Path, "/"))); err == nil {
+		var page []byte
+		d.Probe, page, _ = probeRead(f)
+		if (d.Probe.Type == "swap" || d.Probe.Type == "swsusp") && len(page) == 4096 {
+			d.SwapPage = append([]byte(nil), page...) // not the probe's 68 KiB buffer
+		}
 		f.Close()
 	}
 }

@@ -91,6 +91,14 @@ func TestListAndResolve(t *testing.T) {
 	if devs[2].Parent != "vda" || devs[2].PartN != 2 || devs[2].Size != 64<<20 {
 		t.Fatalf("vda2 = %+v", devs[2])
 	}
+	// The swap area's header page, as read, goes with it (ReadArea's first page); a file
+	// system's first page does not.
+	if want := swapPage(t, "11111111-2222-4333-8444-555555555555", "SWAP"); string(devs[2].SwapPage) != string(want[:4096]) {
+		t.Errorf("vda2's SwapPage: %d bytes, not its first page", len(devs[2].SwapPage))
+	}
+	if devs[1].SwapPage != nil {
+		t.Errorf("vda1 (ext4) has a SwapPage of %d bytes", len(devs[1].SwapPage))
+	}
 	for spec, want := range map[string]string{
 		"UUID=11111111-2222-4333-8444-555555555555": "vda2",
 		"LABEL=ROOT":     "vda1",
@@ -120,6 +128,39 @@ func TestListAndResolve(t *testing.T) {
 	}
 	if _, err := Resolve(devs, "WWN=1"); err == nil || !strings.Contains(err.Error(), "unknown key") {
 		t.Errorf("Resolve(WWN=1) = %v, want unknown key", err)
+	}
+}
+
+// readDevice takes the numbers from the uevent, and from the dev file only where the uevent has
+// none; a dm/name is read of dm-N devices alone (the kernel names every device-mapper device so).
+func TestReadDeviceSources(t *testing.T) {
+	tr := faketree.New(t)
+	tr.Disk("vda", 254, faketree.Part{Size: 8 << 20})
+	tr.Mapper(3, "vda1_crypt", "CRYPT-LUKS2-0a1b-vda1_crypt", "vda1")
+	base := "sys/devices/virtual/block/vda/vda1/"
+	tr.Write(base+"dev", "254:99\n") // not read: the uevent has the numbers
+	tr.Write("sys/devices/virtual/block/vda/dm/name", "not-a-dm\n")
+	tr.Write("sys/devices/virtual/block/dm-3/uevent", "DEVNAME=dm-3\nDEVTYPE=disk\n") // no numbers: the dev file's
+	devs, err := ListSysfs(tr.FS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Device{}
+	for _, d := range devs {
+		got[d.Name] = d
+	}
+	if d := got["vda1"]; d.DevT() != "254:1" || d.Parent != "vda" || d.PartN != 1 || d.Size != 8<<20 {
+		t.Errorf("vda1 = %+v, want 254:1 from its uevent, partition 1 of vda, 8 MiB", d)
+	}
+	if d := got["vda"]; d.DMName != "" {
+		t.Errorf("vda has device-mapper name %q: read where no dm device can be", d.DMName)
+	}
+	if d := got["dm-3"]; d.DevT() != "253:3" || d.DMName != "vda1_crypt" {
+		t.Errorf("dm-3 = %+v, want 253:3 from its dev file, named vda1_crypt", d)
+	}
+	tr.Write("sys/devices/virtual/block/dm-3/dev", "garbage\n")
+	if devs, _ := ListSysfs(tr.FS()); len(devs) != 2 {
+		t.Errorf("a device with no numbers anywhere was listed: %+v", devs)
 	}
 }
 

@@ -82,6 +82,12 @@ var hibernationSigs = []string{"S1SUSPEND", "S2SUSPEND", "ULSUSPEND", "LINHIB000
 // ProbeReader reads the first 68 KiB of r (what it has of them) and names what it holds.
 // A device shorter than a signature's place simply does not have that signature.
 func ProbeReader(r io.ReaderAt) (Probe, error) {
+	p, _, err := probeRead(r)
+	return p, err
+}
+
+// probeRead is ProbeReader that also gives the first page it read (what it has of it).
+func probeRead(r io.ReaderAt) (Probe, []byte, error) {
 	// The first page holds the swap and hibernation signatures and ext4's superblock: most
 	// devices are named by it, and only the others cost the read up to btrfs's superblock (a FAT
 	// boot sector is in the first page too, but btrfs goes before it, as in the whole probe: a
@@ -89,17 +95,17 @@ func ProbeReader(r io.ReaderAt) (Probe, error) {
 	buf := make([]byte, 0x10000+4096)
 	if n, err := r.ReadAt(buf[:4096], 0); n == 4096 || err == nil {
 		if p := probeBytes(buf[:n]); p.Type == "swap" || p.Type == "swsusp" || p.Type == "ext4" || p.Type == "xfs" {
-			return p, nil
+			return p, buf[:n], nil
 		}
 	}
 	n, err := r.ReadAt(buf, 0)
 	if err != nil && err != io.EOF {
 		if n == 0 {
-			return Probe{}, err
+			return Probe{}, nil, err
 		}
 	}
 	buf = buf[:n]
-	return probeBytes(buf), nil
+	return probeBytes(buf), buf[:min(n, 4096)], nil
 }
 
 func probeBytes(b []byte) Probe {

@@ -2,8 +2,8 @@ package swapsetup
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -27,17 +27,16 @@ func (s ActiveSwap) IsZram() bool { return strings.HasPrefix(s.Filename, "/dev/z
 
 // ReadProcSwaps lists the active swap areas.
 func ReadProcSwaps(fs sysfs.FS) ([]ActiveSwap, error) {
-	f, err := os.Open(fs.Path("proc/swaps"))
+	b, err := fs.ReadFile("proc/swaps")
 	if err != nil {
 		return nil, fmt.Errorf("read active swap areas: %w", err)
 	}
-	defer f.Close()
-	return parseProcSwaps(f)
+	return parseProcSwaps(b)
 }
 
-func parseProcSwaps(f *os.File) ([]ActiveSwap, error) {
+func parseProcSwaps(b []byte) ([]ActiveSwap, error) {
 	var out []ActiveSwap
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	first := true
 	for sc.Scan() {
 		if first {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -160,7 +159,7 @@ func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // readFile reads a whole file below the root; the error names the file as the kernel has it.
 func (fs FS) readFile(name string) ([]byte, error) {
-	b, err := os.ReadFile(fs.Path(name))
+	b, err := readSmall(fs.Path(name))
 	if err != nil {
 		return nil, fmt.Errorf("read /%s: %w", name, err)
 	}

@@ -48,7 +48,7 @@ func (fs FS) Path(elem ...string) string {
 
 // ReadString reads a whole file below the root, with surrounding white space removed.
 func (fs FS) ReadString(name string) (string, error) {
-	b, err := os.ReadFile(fs.Path(name))
+	b, err := readSmall(fs.Path(name))
 	if err != nil {
 		return "", err
 	}
