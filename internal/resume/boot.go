@@ -36,6 +36,9 @@ type Machine struct {
 	// Ask asks for a passphrase on the consoles (nil: every console the kernel writes to).
 	Ask func(prompt string) ([]byte, error)
 
+	// Debug says each look's time (hibernate.debug).
+	Debug bool
+
 	keys map[string][]byte // the keys that opened volumes at this boot, by volume name
 }
 
@@ -80,6 +83,9 @@ func (b *Machine) FindResumeDevice(spec string, wait time.Duration, more func() 
 			again--
 			lastSeen, lastLook = names, b.Now()
 			devs, err := blockdev.ListFor(b.FS, spec)
+			if b.Debug {
+				b.Logf("look at %d block devices for %q: %d ms (%v)", len(devs), spec, (b.Now() - lastLook).Milliseconds(), err)
+			}
 			if err == nil {
 				if spec == "" {
 					for _, d := range devs {
@@ -157,24 +163,44 @@ func blockNames(fs sysfs.FS) (string, error) {
 // that such an image is judged here: hibernate.keep=1 keeps an image that cannot be resumed,
 // which the kernel's failed load would not.
 func (b *Machine) ReadArea(dev *blockdev.Device, offset uint64, whole bool) (*swsusp.Area, error) {
-	f, err := os.Open(b.FS.Path(strings.TrimPrefix(dev.Path, "/")))
+	p := b.FS.Path(strings.TrimPrefix(dev.Path, "/"))
+	size := dev.Size
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		size = st.Size() // a fake tree's device, or a swap file's
+	}
+	f, err := sysfs.OpenRaw(p)
 	if err != nil {
 		return nil, fmt.Errorf("open resume device %s: %w", dev.Path, err)
 	}
 	defer f.Close()
-	size := dev.Size
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-		size = st.Size()
-	}
 	read := swsusp.ReadAreaHead
 	if whole {
 		read = swsusp.ReadArea
 	}
-	a, err := read(f, size, offset)
+	var r io.ReaderAt = f
+	if offset == 0 && len(dev.SwapPage) == swsusp.PageSize {
+		// The look just read the header page to find the device: not a second wait on the
+		// disk (its cache went with the look's close).
+		r = firstPage{page: dev.SwapPage, rest: f}
+	}
+	a, err := read(r, size, offset)
 	if err != nil {
 		return nil, fmt.Errorf("read swap area on %s: %w", dev.Path, err)
 	}
 	return a, nil
+}
+
+// firstPage reads page 0 from page, already read, and everything else from rest.
+type firstPage struct {
+	page []byte
+	rest io.ReaderAt
+}
+
+func (f firstPage) ReadAt(p []byte, off int64) (int, error) {
+	if off == 0 && len(p) <= len(f.page) {
+		return copy(p, f.page), nil
+	}
+	return f.rest.ReadAt(p, off)
 }
 
 // StartResume asks the kernel to restore the image: resume_offset first (it triggers nothing),

@@ -55,7 +55,7 @@ func Init() error {
 		b.Logf("no /%s: no modules to load, resume device from the command line only", config.Path)
 	}
 	ld := NewLoader(b, cfg)
-	ld.Debug = p.Debug
+	ld.Debug, b.Debug = p.Debug, p.Debug
 	b.dropEFIVarFS(ld)
 	if p.Debug {
 		b.Logf("mounts %d ms, command line %d ms, config (%d modules) %d ms", (tMounted - tStart).Milliseconds(),
@@ -158,7 +158,16 @@ func (b *Machine) resumeInPlace(in Input, cmdline string, ld *Loader) {
 	if ld != nil {
 		ld.Hold()
 	}
-	saved, serr := b.readHeaderPage(in)
+	// The page as the decision read it (nobody has written the device since): a read here
+	// would be a wait on the disk of its own, the device's cache gone with the last close.
+	var saved []byte
+	var serr error
+	if in.Area != nil {
+		saved = in.Area.HeaderPage
+	}
+	if saved == nil {
+		saved, serr = b.readHeaderPage(in)
+	}
 	b.loadDecompressor(in, ld)
 	b.clearLocation(in, "before writing"+WritingResume)
 	err := b.StartResume(in.dev, in.offset)

@@ -108,6 +108,9 @@ type Area struct {
 	Header *Header
 	// Info is the swsusp_info page, the first page listed in the map chain.
 	Info *Info
+	// HeaderPage is the header page as it was read (PageSize bytes; nil from ParsePage0): what
+	// /init puts back when the kernel refused the image and another kernel is to resume it.
+	HeaderPage []byte
 	// MapPages is how many swap_map_pages the chain walk read.
 	MapPages int
 	// Partial says the walk stopped after the first map page on purpose (ReadAreaHead): the
@@ -260,6 +263,7 @@ func readArea(r io.ReaderAt, size int64, offsetPages uint64, mapLimit int) (*Are
 		return nil, err
 	}
 	a := ParsePage0(page)
+	a.HeaderPage = append([]byte(nil), page...) // page is the walk's buffer from here on
 	if a.Sig == SigSwap || a.Sig == SigSwsusp {
 		// A partition's area starts at page 0 and must fit the device; a swap
 		// file's pages are elsewhere on it, so its size cannot be checked here.
