@@ -1,6 +1,7 @@
 package swapsetup
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,13 +50,26 @@ func (s *State) target() string {
 
 // LoadState reads the record of an earlier setup; nil when there is none.
 func LoadState(fs sysfs.FS) (*State, error) {
-	b, err := os.ReadFile(fs.Path(StateName))
+	b, err := readState(fs)
+	if b == nil || err != nil {
+		return nil, err
+	}
+	return parseState(fs, b)
+}
+
+// readState is the record's bytes; nil when there is none.
+func readState(fs sysfs.FS) ([]byte, error) {
+	b, err := fs.ReadFile(StateName)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", fs.Path(StateName), err)
 	}
+	return b, nil
+}
+
+func parseState(fs sysfs.FS, b []byte) (*State, error) {
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", fs.Path(StateName), err)
@@ -78,8 +92,15 @@ func saveState(fs sysfs.FS, s *State) error {
 // HibernationFile is the hibernation file an earlier `setup --hibernate-only` made or kept below
 // fs, "" when setup recorded none (or a swap for daily use).
 func HibernationFile(fs sysfs.FS) (string, error) {
-	st, err := LoadState(fs)
-	if err != nil || st == nil || !st.HibernateOnly {
+	b, err := readState(fs)
+	// Only a setup --hibernate-only writes the key (omitempty): without it there is no
+	// hibernation file, and the record, with the 4 KiB page it keeps for --undo, is not
+	// parsed. hibernate now's swap check asks this first thing, and that parse was most of it.
+	if b == nil || err != nil || !bytes.Contains(b, []byte(`"hibernate_only"`)) {
+		return "", err
+	}
+	st, err := parseState(fs, b)
+	if err != nil || !st.HibernateOnly {
 		return "", err
 	}
 	return st.File, nil
