@@ -113,6 +113,9 @@ func Build(o Options, w io.Writer) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if err := baseReadsConfig(base, o.Base); err != nil {
+		return res, err
+	}
 	cfg := o.Config
 	cfg.KernelRelease = o.KernelRelease
 	cfg.Modules = nil
@@ -137,6 +140,46 @@ func Build(o Options, w io.Writer) (Result, error) {
 		return res, err
 	}
 	return res, writeInitramfs(w, cfg, base, recs, o.Compress, &res)
+}
+
+// baseReadsConfig refuses a base archive whose /init (after its links) would refuse the config
+// this build writes: it must carry config.InitMark, as this hibernate's hibernate-init does. An
+// older hibernate's base reads an older format; its /init would boot without its module list.
+func baseReadsConfig(base []cpio.Record, p string) error {
+	byName := map[string]cpio.Record{}
+	for _, r := range base {
+		byName[path.Clean(r.Name)] = r
+	}
+	name := "init"
+	for range 8 {
+		r, ok := byName[name]
+		if !ok {
+			return fmt.Errorf("%w: base archive %s has no /%s: it is not hibernate's (make build makes one)", ErrCannotBoot, p, name)
+		}
+		b := make([]byte, r.FileSize)
+		if r.ReaderAt != nil && r.FileSize > 0 {
+			if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+				return fmt.Errorf("read /%s of base archive %s: %w", name, p, err)
+			}
+		}
+		switch r.Mode & cpio.S_IFMT {
+		case cpio.S_IFLNK:
+			if target := string(b); path.IsAbs(target) {
+				name = path.Clean(target[1:])
+			} else {
+				name = path.Join(path.Dir(name), target)
+			}
+			continue
+		case cpio.S_IFREG:
+			if bytes.Contains(b, []byte(config.InitMark)) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: the /init of base archive %s (/%s) does not read config format %d, which this hibernate writes "+
+			"(an older hibernate's base?); build with this hibernate's own initramfs-base.cpio (make install puts it in PREFIX/lib/hibernate, "+
+			"make build in build/lib/hibernate), or leave --base out", ErrCannotBoot, p, name, config.Format)
+	}
+	return fmt.Errorf("%w: base archive %s: /init is a chain of more than 8 links", ErrCannotBoot, p)
 }
 
 // notInBase refuses a file of ours that the base archive has already: the writer keeps the

@@ -3,6 +3,7 @@ package initramfs
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -27,7 +28,8 @@ func writeBase(t *testing.T) string {
 		t.Fatal(err)
 	}
 	w := cpio.Newc.Writer(f)
-	recs := []cpio.Record{cpio.Directory("bbin", 0o755), cpio.StaticFile("bbin/bb", "\x7fELF fake busybox", 0o755), cpio.Symlink("init", "bbin/bb")}
+	recs := []cpio.Record{cpio.Directory("bbin", 0o755), cpio.StaticFile("bbin/bb", "\x7fELF fake busybox", 0o755),
+		cpio.Directory("bin", 0o755), cpio.StaticFile("bin/hibernate-init", "\x7fELF fake "+config.InitMark, 0o755), cpio.Symlink("init", "bin/hibernate-init")}
 	if err := cpio.WriteRecords(w, recs); err != nil {
 		t.Fatal(err)
 	}
@@ -346,5 +348,43 @@ func writeFile(t *testing.T, p string, b []byte) {
 	}
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A base whose /init cannot read the config this build writes (an older hibernate's) is
+// refused, with nothing written; /init is found through its links as the kernel finds it.
+func TestBuildRefusesABaseThatCannotReadItsConfig(t *testing.T) {
+	newer := "\x7fELF hibernate-init " + config.InitMark
+	older := "\x7fELF hibernate-init this /init reads format 1 to %d" // a format 2 /init's text
+	for _, tc := range []struct {
+		name string
+		recs []cpio.Record
+		want string // "" builds
+	}{
+		{"relative link", []cpio.Record{cpio.StaticFile("bin/hibernate-init", newer, 0o755), cpio.Symlink("init", "bin/hibernate-init")}, ""},
+		{"absolute link", []cpio.Record{cpio.StaticFile("bin/hibernate-init", newer, 0o755), cpio.Symlink("init", "/bin/hibernate-init")}, ""},
+		{"a file", []cpio.Record{cpio.StaticFile("init", newer, 0o755)}, ""},
+		{"older init", []cpio.Record{cpio.StaticFile("bin/hibernate-init", older, 0o755), cpio.Symlink("init", "bin/hibernate-init")}, "does not read config format"},
+		{"no init", []cpio.Record{cpio.StaticFile("bin/hibernate-init", newer, 0o755)}, "has no /init"},
+		{"dangling link", []cpio.Record{cpio.Symlink("init", "bin/gone")}, "has no /bin/gone"},
+		{"link loop", []cpio.Record{cpio.Symlink("init", "a"), cpio.Symlink("a", "init")}, "chain of more than 8 links"},
+		{"init a folder", []cpio.Record{cpio.Directory("init", 0o755)}, "does not read config format"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "base.cpio")
+			if err := os.WriteFile(p, testutil.CPIO(t, tc.recs...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			_, err := Build(Options{Base: p, KernelRelease: "x", Modules: []string{}, Compress: "none"}, &out)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Build: %v", err)
+			case tc.want != "" && (!errors.Is(err, ErrCannotBoot) || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("Build: %v, want ErrCannotBoot (the CLI's refusal, exit 3) with %q", err, tc.want)
+			case tc.want != "" && out.Len() != 0:
+				t.Fatalf("refused, but wrote %d bytes", out.Len())
+			}
+		})
 	}
 }

@@ -51,7 +51,7 @@ func TestInspectOfOursStopsAtItsConfig(t *testing.T) {
 		big[i] = byte(rng.UintN(16)) // compresses to about half
 	}
 	basePath := t.TempDir() + "/base.cpio"
-	if err := os.WriteFile(basePath, testutil.CPIO(t, cpio.StaticFile("bbin/bb", string(big), 0o755), cpio.Symlink("init", "bbin/bb"), cpio.Directory("etc", 0o755)), 0o644); err != nil {
+	if err := os.WriteFile(basePath, testutil.CPIO(t, cpio.StaticFile("bbin/bb", string(big)+config.InitMark, 0o755), cpio.Symlink("init", "bbin/bb"), cpio.Directory("etc", 0o755)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var img bytes.Buffer

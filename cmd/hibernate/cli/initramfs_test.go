@@ -52,7 +52,8 @@ func cliBase(t *testing.T) string {
 	t.Helper()
 	var b bytes.Buffer
 	w := cpio.Newc.Writer(&b)
-	if err := cpio.WriteRecords(w, []cpio.Record{cpio.Directory("bbin", 0o755), cpio.StaticFile("bbin/bb", "\x7fELF fake busybox", 0o755)}); err != nil {
+	if err := cpio.WriteRecords(w, []cpio.Record{cpio.Directory("bbin", 0o755), cpio.StaticFile("bbin/bb", "\x7fELF fake busybox", 0o755),
+		cpio.StaticFile("init", "\x7fELF fake "+config.InitMark, 0o755)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := cpio.WriteTrailer(w); err != nil {

@@ -41,6 +41,13 @@ const LZ4Module = "lz4"
 // and load no module before its decision, so it refuses the config (and says so) instead.
 const Format = 3
 
+// InitMark is in every hibernate-init that reads Format (Parse's refusal carries it, so the
+// linker keeps it): initramfs build looks for it in its base's /init, and refuses a base whose
+// /init would refuse the config the build writes. Such an /init boots with no module list: on a
+// modular disk driver it finds neither the resume device nor root, and the boot stops there.
+// TestInitMarkNamesFormat keeps the two in step.
+const InitMark = "this hibernate-init reads config formats 1 to 3"
+
 // DevicesPath holds the devices table (Config.Devices) from format 3 on: a line a module, its
 // path inside the archive then its device patterns, separated by spaces (neither has any),
 // sorted by path. It is in the compressed archive: hibernate check never needs it.
@@ -125,7 +132,7 @@ func Parse(b []byte) (Config, error) {
 		return c, fmt.Errorf("parse %s: %w", Path, err)
 	}
 	if c.Format < 1 || c.Format > Format {
-		return c, fmt.Errorf("%s: format %d, this /init reads format 1 to %d: rebuild the initramfs with this hibernate", Path, c.Format, Format)
+		return c, fmt.Errorf("%s: format %d, where %s: rebuild the initramfs with this hibernate", Path, c.Format, InitMark)
 	}
 	return c, nil
 }

@@ -103,3 +103,13 @@ func BenchmarkDevicesJSON(b *testing.B) {
 		}
 	}
 }
+
+func TestInitMarkNamesFormat(t *testing.T) {
+	if want := fmt.Sprintf("this hibernate-init reads config formats 1 to %d", Format); InitMark != want {
+		t.Errorf("InitMark = %q, want %q: bump it with Format", InitMark, want)
+	}
+	_, err := Parse([]byte(fmt.Sprintf(`{"format": %d}`, Format+1)))
+	if err == nil || !strings.Contains(err.Error(), InitMark) {
+		t.Errorf("Parse of a newer format: %v, want the refusal to carry InitMark (the /init binary's mark)", err)
+	}
+}
