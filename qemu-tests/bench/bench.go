@@ -53,6 +53,10 @@ type Trial struct {
 	Share    time.Duration // "Run /init" to the kernel's "resume from hibernation", kernel clock
 	OurInit  time.Duration // ours only: /init's own "starting" to its "writing … /sys/power/resume", its clock
 	AfterDev time.Duration // the kernel's line for the disk ("virtio_blk virtio0: [vda] …") to the resume write, kernel clock
+	// Unpack is the kernel's unpacking of the initramfs ("Trying to unpack rootfs image" to
+	// "Freeing initrd memory"), InitAt its "Run /init" since the kernel's start: kernel clock,
+	// before the share; 0 where the console does not show them.
+	Unpack, InitAt time.Duration
 	Log      string
 	Err      error // the resume failed
 	ShareErr error // the console did not show the share's start or end
@@ -358,8 +362,40 @@ func trial(ctx context.Context, h *scenario.Machine, in Initrd, seq int, resumeA
 		return t
 	}
 	t.Resume = c.Summary.ResumeTime
-	t.Share, t.OurInit, t.AfterDev, t.ShareErr = shares(vm.ConsoleLines())
+	lines := vm.ConsoleLines()
+	t.Share, t.OurInit, t.AfterDev, t.ShareErr = shares(lines)
+	t.Unpack, t.InitAt = kernelBeforeInit(lines)
 	return t
+}
+
+// kernelBeforeInit reads the console up to /init: the kernel's unpacking of the initramfs (its
+// "Trying to unpack rootfs image as initramfs" to its "Freeing initrd memory") and the time of its
+// "Run /init", on the kernel's clock; 0 for what is not there.
+func kernelBeforeInit(lines []string) (unpack, initAt time.Duration) {
+	start, freed, run := -1.0, -1.0, -1.0
+	for _, l := range lines {
+		m := kernelTS.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		switch {
+		case strings.Contains(l, "Trying to unpack rootfs image as initramfs") && start < 0:
+			start = v
+		case strings.Contains(l, "Freeing initrd memory") && freed < 0:
+			freed = v
+		case strings.Contains(l, "Run /init as init process") && run < 0:
+			run = v
+		}
+	}
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	if start >= 0 && freed >= start {
+		unpack = sec(freed - start)
+	}
+	if run >= 0 {
+		initAt = sec(run)
+	}
+	return unpack, initAt
 }
 
 // resumeCopy boots a sparse copy (named name) of h's disk with the initramfs at initrd and the

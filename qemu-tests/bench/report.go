@@ -486,14 +486,19 @@ plot %q index 0 using 2:3 with points pt 7 ps 1.2 title "trial", \
 	return nil
 }
 
-// floorStats is the total, the share and the disk-to-write of in's trials in the floor's run
-// that resumed and showed their share: round's (1 the first), or every round's for round 0.
-func floorStats(r *FloorResult, in string, round int) [3]Stats {
-	var tot, share, dev []time.Duration
+// floorStats is the total, the share, the disk-to-write, the kernel's unpack of the initramfs
+// and its Run /init's time of in's trials in the floor's run that resumed and showed their
+// share (the last two of those whose console shows them): round's (1 the first), or every
+// round's for round 0.
+func floorStats(r *FloorResult, in string, round int) [5]Stats {
+	var tot, share, dev, unpack, initAt []time.Duration
 	for _, t := range r.Trials {
 		if t.Initrd == in && (round == 0 || max(t.Round, 1) == round) && t.Err == nil && t.ShareErr == nil {
 			tot, share, dev = append(tot, t.Resume), append(share, t.Share), append(dev, t.AfterDev)
+			if t.Unpack > 0 && t.InitAt > 0 {
+				unpack, initAt = append(unpack, t.Unpack), append(initAt, t.InitAt)
+			}
 		}
 	}
-	return [3]Stats{statsOf(tot), statsOf(share), statsOf(dev)}
+	return [5]Stats{statsOf(tot), statsOf(share), statsOf(dev), statsOf(unpack), statsOf(initAt)}
 }
