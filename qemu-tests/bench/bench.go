@@ -57,9 +57,9 @@ type Trial struct {
 	// "Freeing initrd memory"), InitAt its "Run /init" since the kernel's start: kernel clock,
 	// before the share; 0 where the console does not show them.
 	Unpack, InitAt time.Duration
-	Log      string
-	Err      error // the resume failed
-	ShareErr error // the console did not show the share's start or end
+	Log            string
+	Err            error // the resume failed
+	ShareErr       error // the console did not show the share's start or end
 }
 
 // HibernateRun is one hibernation of a fresh guest.
