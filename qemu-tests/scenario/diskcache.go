@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,7 +36,8 @@ const diskCacheMeta = "layout.json"
 // not valid is made again by build(entry), which writes the disks into entry and fills meta.
 // It says whether the entry came from the cache. One lock for the whole cache, held to the end
 // of the copy: a build holds up the others, and nothing is pruned under a reader.
-func (c diskCache) get(ctx context.Context, key string, meta any, valid func() bool, build func(entry string) error, copies map[string]string) (cached bool, err error) {
+func (c diskCache) get(ctx context.Context, key string, meta any, valid func() bool, build func(ctx context.Context, entry string) error,
+	copies map[string]string, say func(string, ...any)) (cached bool, err error) {
 	dir := c.dir()
 	entry := filepath.Join(dir, key)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -52,13 +54,7 @@ func (c diskCache) get(ctx context.Context, key string, meta any, valid func() b
 		os.Chtimes(metaPath, now, now) // most recently used: kept by the pruning
 		cached = true
 	} else {
-		if err := os.RemoveAll(entry); err != nil {
-			return false, err
-		}
-		if err := os.MkdirAll(entry, 0o755); err != nil {
-			return false, err
-		}
-		if err := build(entry); err != nil {
+		if err := buildBounded(ctx, entry, build, say); err != nil {
 			os.RemoveAll(entry)
 			return false, err
 		}
@@ -122,10 +118,39 @@ func (c diskCache) prune(keep, kind string) {
 	}
 }
 
+// toolsBuildLimit bounds one build of a cache entry in the tools guest: the slowest, the
+// Debian encrypted disk, takes about a minute here (its e2image 48 s). A tools guest stalled
+// once on 2026-12-04 (dm-crypt's write thread blocked for 1000 s, the guest idle, QEMU idle):
+// the build held the cache's lock to its 20-minute end, and the other group's tests waiting
+// for the lock failed. A build past the limit is killed and made once more.
+var toolsBuildLimit = 5 * time.Minute // a var for the test of buildBounded
+
+// buildBounded makes entry afresh with build, within toolsBuildLimit; once more when that
+// attempt ran out of its time while ctx has time left.
+func buildBounded(ctx context.Context, entry string, build func(ctx context.Context, entry string) error, say func(string, ...any)) error {
+	for attempt := 1; ; attempt++ {
+		if err := os.RemoveAll(entry); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(entry, 0o755); err != nil {
+			return err
+		}
+		actx, cancel := context.WithTimeout(ctx, toolsBuildLimit)
+		err := build(actx, entry)
+		stalled := err != nil && errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		cancel()
+		if !stalled || attempt == 2 {
+			return err
+		}
+		say("the build of %s took over %s (%v): killed, making it once more", filepath.Base(entry), toolsBuildLimit, err)
+	}
+}
+
 // toolsDiskKey is the cache key of a disk made in the tools guest: how it is made (recipe), its
 // parameters, the root tree copied into it (this build's binaries among them), the tools
-// guest's initramfs (the host's tools with their libraries, the kernel's modules, this build's
-// agent) and the kernel. tree is "" for a disk that holds none.
+// guest's tools (the host's tools with their libraries, the kernel's modules: ToolsHash, not
+// this build's agent, which only runs what the host asks; a change of what the host asks bumps
+// the recipe) and the kernel. tree is "" for a disk that holds none.
 func toolsDiskKey(a Artifacts, recipe string, params any, tree string) (string, error) {
 	ti, err := buildToolsInitramfs(a)
 	if err != nil {
@@ -137,10 +162,7 @@ func toolsDiskKey(a Artifacts, recipe string, params any, tree string) (string, 
 			return "", err
 		}
 	}
-	toolsHash, err := sha256File(ti.Path)
-	if err != nil {
-		return "", err
-	}
+	toolsHash := ti.ToolsHash
 	p, err := json.Marshal(params)
 	if err != nil {
 		return "", err

@@ -276,10 +276,10 @@ func luksDiskFor(ctx context.Context, a Artifacts, l *LUKS, tree, dst string, sa
 		_, keyErr := os.Stat(filepath.Join(entry, luksKeyFileName))
 		return d.LUKS.UUID == l.UUID && (l.Passphrase != "" || keyErr == nil)
 	}
-	cached, err := luksCache.get(ctx, key, d, valid, func(entry string) error {
+	cached, err := luksCache.get(ctx, key, d, valid, func(ctx context.Context, entry string) error {
 		*d = luksDisk{LUKS: *l}
 		return buildLUKSDisk(ctx, a, tree, entry, d, say)
-	}, copies)
+	}, copies, say)
 	if err != nil {
 		return nil, err
 	}

@@ -64,10 +64,10 @@ func mdDisksFor(ctx context.Context, a Artifacts, tree, dst1, dst2 string, say f
 		return nil, err
 	}
 	md := &MD{}
-	cached, err := mdCache.get(ctx, key, md, func() bool { return md.UUID != "" && md.FSUUID != "" }, func(entry string) error {
+	cached, err := mdCache.get(ctx, key, md, func() bool { return md.UUID != "" && md.FSUUID != "" }, func(ctx context.Context, entry string) error {
 		*md = params
 		return buildMDDisks(ctx, a, tree, entry, md, say)
-	}, map[string]string{"disk1.img": dst1, "disk2.img": dst2})
+	}, map[string]string{"disk1.img": dst1, "disk2.img": dst2}, say)
 	if err != nil {
 		return nil, err
 	}

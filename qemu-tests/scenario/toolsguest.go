@@ -2,8 +2,11 @@ package scenario
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +63,11 @@ type toolsInitramfs struct {
 	Path    string   // the cpio
 	Modules []string // the modules' paths in the guest, in load order
 	Files   []string // the host files put in (tools, libraries, loader), for the report
+	// ToolsHash hashes what of it shapes a disk the tools guest makes: the tools, their
+	// libraries and the modules, not the agent, which only runs what the host asks and is
+	// this build's (with it in, every commit made the Debian encrypted disk again, a minute
+	// under TCG, where its recipe and its tools had not changed).
+	ToolsHash string
 }
 
 var toolsOnce = struct {
@@ -126,6 +134,18 @@ func buildToolsInitramfs(a Artifacts) (*toolsInitramfs, error) {
 		recs = append(recs, cpio.StaticRecord(b, cpio.Info{Name: p, Mode: cpio.S_IFREG | 0o644}))
 		t.Modules = append(t.Modules, "/"+p)
 	}
+	h := sha256.New()
+	for _, r := range recs {
+		b := make([]byte, r.FileSize)
+		if r.ReaderAt != nil {
+			if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+				return nil, fmt.Errorf("the tools guest's %s: %w", r.Name, err)
+			}
+		}
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", r.Name, r.Mode, len(b))
+		h.Write(b)
+	}
+	t.ToolsHash = hex.EncodeToString(h.Sum(nil))
 	if err := harness.AgentInitramfs(a.Agent, out, recs...); err != nil {
 		return nil, err
 	}
