@@ -76,7 +76,10 @@ func TestFleetOnOneUPS(t *testing.T) {
 		if _, err := waitPoweredOff(ctx, g.vm, lowBattery, &g.m.Summary.HibernateTime, &g.m.Summary.Before); err != nil {
 			return err
 		}
-		g.off = time.Now()
+		// Off is QEMU's time of the guest's power-off request (its SHUTDOWN event), not when
+		// this goroutine saw QEMU gone: the primary's upsd sees the guest's connection drop
+		// as QEMU exits, and its SHUTDOWNCMD once came 5 ms before this side's time.Now().
+		g.off = shutdownEventTime(g.vm)
 		return g.m.CheckImage(ctx, g.vm)
 	})
 	ups.WaitFor("the primary's SHUTDOWNCMD", 4*time.Minute, func() error {
@@ -146,4 +149,15 @@ func each(t *testing.T, gs []*fleetGuest, f func(*fleetGuest) error) {
 			t.Fatalf("guest %d: %v (logs: %v)", i, err, gs[i].m.Summary.Logs)
 		}
 	}
+}
+
+// shutdownEventTime is QEMU's timestamp of vm's SHUTDOWN event (the guest powering itself
+// off), or now when there is none.
+func shutdownEventTime(vm *harness.VM) time.Time {
+	for _, ev := range vm.Events() {
+		if ev.Name == "SHUTDOWN" && !ev.Time.IsZero() {
+			return ev.Time
+		}
+	}
+	return time.Now()
 }
