@@ -373,27 +373,21 @@ func trial(ctx context.Context, h *scenario.Machine, in Initrd, seq int, resumeA
 // "Run /init", on the kernel's clock; 0 for what is not there.
 func kernelBeforeInit(lines []string) (unpack, initAt time.Duration) {
 	start, freed, run := -1.0, -1.0, -1.0
-	for _, l := range lines {
-		m := kernelTS.FindStringSubmatch(l)
-		if m == nil {
-			continue
-		}
-		v, _ := strconv.ParseFloat(m[1], 64)
+	for _, l := range parseKernelLines(lines) {
 		switch {
-		case strings.Contains(l, "Trying to unpack rootfs image as initramfs") && start < 0:
-			start = v
-		case strings.Contains(l, "Freeing initrd memory") && freed < 0:
-			freed = v
-		case strings.Contains(l, "Run /init as init process") && run < 0:
-			run = v
+		case strings.Contains(l.text, "Trying to unpack rootfs image as initramfs") && start < 0:
+			start = l.at
+		case strings.Contains(l.text, "Freeing initrd memory") && freed < 0:
+			freed = l.at
+		case strings.Contains(l.text, "Run /init as init process") && run < 0:
+			run = l.at
 		}
 	}
-	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	if start >= 0 && freed >= start {
-		unpack = sec(freed - start)
+		unpack = secs(freed - start)
 	}
 	if run >= 0 {
-		initAt = sec(run)
+		initAt = secs(run)
 	}
 	return unpack, initAt
 }
@@ -464,16 +458,15 @@ func shares(lines []string) (share, ourInit, afterDev time.Duration, err error) 
 			}
 		}
 	}
-	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	if runInit < 0 || resumeAt < 0 {
 		return 0, 0, 0, fmt.Errorf("console has no \"Run /init\" (%v) or no \"resume from hibernation\" (%v) line", runInit >= 0, resumeAt >= 0)
 	}
-	share = sec(resumeAt - runInit)
+	share = secs(resumeAt - runInit)
 	if diskAt >= 0 && diskAt <= resumeAt {
-		afterDev = sec(resumeAt - diskAt)
+		afterDev = secs(resumeAt - diskAt)
 	}
 	if ourStart >= 0 && ourWrite >= 0 {
-		ourInit = sec(ourWrite - ourStart)
+		ourInit = secs(ourWrite - ourStart)
 	}
 	return share, ourInit, afterDev, nil
 }
@@ -510,8 +503,13 @@ func kernelLines(log string) []kernelLine {
 	if err != nil {
 		return nil
 	}
+	return parseKernelLines(strings.Split(string(b), "\n"))
+}
+
+// parseKernelLines is the lines that carry a kernel timestamp, with it.
+func parseKernelLines(lines []string) []kernelLine {
 	var out []kernelLine
-	for _, l := range strings.Split(string(b), "\n") {
+	for _, l := range lines {
 		if m := kernelTS.FindStringSubmatch(l); m != nil {
 			v, _ := strconv.ParseFloat(m[1], 64)
 			out = append(out, kernelLine{v, l})

@@ -197,7 +197,7 @@ func FloorMarkdown(r *FloorResult) string {
 	b.WriteString(roundHead + "| initramfs | size | trials | total (median, min–max) | share (median, min–max) | disk to the write (median, min–max) | before /init: unpack, Run /init at (medians) |\n")
 	b.WriteString(roundSep + "| --- | --- | --- | --- | --- | --- | --- |\n")
 	var ratios []string
-	initAt := map[string][2]time.Duration{} // the unpack and Run /init, medians, of the last round
+	beforeInit := map[string][2]time.Duration{} // the unpack and Run /init, medians, of the last round
 	for round := 1; round <= rounds; round++ {
 		med := map[string][2]time.Duration{}
 		for _, in := range []Initrd{r.Ours, r.Floor, r.GoFloor} {
@@ -215,7 +215,7 @@ func FloorMarkdown(r *FloorResult) string {
 			before := "—"
 			if us.N > 0 {
 				before = fmt.Sprintf("%s, %s", secs2(us.Median), secs2(is.Median))
-				initAt[in.Name] = [2]time.Duration{us.Median, is.Median}
+				beforeInit[in.Name] = [2]time.Duration{us.Median, is.Median}
 			}
 			fmt.Fprintf(&b, "%s| %s | %.2f MiB | %d | %s (%s–%s) | %s (%s–%s) | %s (%s–%s) | %s |\n", cell, in.Name, mibI(in.Packed), ts.N,
 				secs2(ts.Median), secs2(ts.Min), secs2(ts.Max), ms(ss.Median), ms(ss.Min), ms(ss.Max), ms(ds.Median), ms(ds.Min), ms(ds.Max), before)
@@ -236,7 +236,7 @@ func FloorMarkdown(r *FloorResult) string {
 	if len(ratios) > 0 {
 		fmt.Fprintf(&b, "\nOurs against the floor, medians: %s (the run took %s).\n", strings.Join(ratios, "; "), r.Took.Round(time.Second))
 	}
-	if o, f := initAt["ours"], initAt[floorC]; o[1] > 0 && f[1] > 0 {
+	if o, f := beforeInit["ours"], beforeInit[floorC]; o[1] > 0 && f[1] > 0 {
 		fmt.Fprintf(&b, "\nBefore /init (the last round, kernel clock): ours' `Run /init` comes %s after the floor's, and the kernel's unpacking of\n", secs2(o[1]-f[1]))
 		fmt.Fprintf(&b, "the initramfs takes %s against %s (%.2f against %.2f MiB compressed): that part of the total is the size of what the kernel\n", secs2(o[0]), secs2(f[0]), mibI(r.Ours.Packed), mibI(r.Floor.Packed))
 		b.WriteString("unpacks (ours' /init, its modules, the emergency shell's busybox), not anything /init does. Side by side on\n")
