@@ -156,11 +156,9 @@ func baseReadsConfig(base []cpio.Record, p string) error {
 		if !ok {
 			return fmt.Errorf("%w: base archive %s has no /%s: it is not hibernate's (make build makes one)", ErrCannotBoot, p, name)
 		}
-		b := make([]byte, r.FileSize)
-		if r.ReaderAt != nil && r.FileSize > 0 {
-			if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
-				return fmt.Errorf("read /%s of base archive %s: %w", name, p, err)
-			}
+		b, err := recordBytes(r)
+		if err != nil {
+			return fmt.Errorf("read /%s of base archive %s: %w", name, p, err)
 		}
 		switch r.Mode & cpio.S_IFMT {
 		case cpio.S_IFLNK:
@@ -358,14 +356,26 @@ func readBase(p string) ([]cpio.Record, error) {
 	// Records read from a file read their contents lazily from it: take them now.
 	for i, r := range recs {
 		if r.ReaderAt != nil && r.FileSize > 0 {
-			b := make([]byte, r.FileSize)
-			if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+			b, err := recordBytes(r)
+			if err != nil {
 				return nil, fmt.Errorf("read %s from base archive %s: %w", r.Name, p, err)
 			}
 			recs[i] = cpio.StaticRecord(b, r.Info)
 		}
 	}
 	return recs, nil
+}
+
+// recordBytes is a record's contents (a file's bytes, a link's target), nil for none.
+func recordBytes(r cpio.Record) ([]byte, error) {
+	if r.ReaderAt == nil || r.FileSize == 0 {
+		return nil, nil
+	}
+	b := make([]byte, r.FileSize)
+	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return b, nil
 }
 
 // writeArchive writes base then extra records, every record made reproducible (no times, no

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,6 +93,12 @@ func buildToolsInitramfs(a Artifacts) (*toolsInitramfs, error) {
 		}
 	}
 	var recs []cpio.Record
+	h := sha256.New() // ToolsHash, of what goes in, as it goes in
+	add := func(r cpio.Record, content []byte) {
+		recs = append(recs, r)
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", r.Name, r.Mode, len(content))
+		h.Write(content)
+	}
 	// The closure as hibernate initramfs build takes it for our /init (elfdeps).
 	files, err := elfdeps.Closure("/", hostTools...)
 	if err != nil {
@@ -102,7 +107,7 @@ func buildToolsInitramfs(a Artifacts) (*toolsInitramfs, error) {
 	for _, f := range files {
 		name := strings.TrimPrefix(f.Path, "/")
 		if f.LinkTo != "" {
-			recs = append(recs, cpio.Symlink(name, f.LinkTo))
+			add(cpio.Symlink(name, f.LinkTo), []byte(f.LinkTo))
 			t.Files = append(t.Files, f.Path)
 			continue
 		}
@@ -110,7 +115,7 @@ func buildToolsInitramfs(a Artifacts) (*toolsInitramfs, error) {
 		if err != nil {
 			return nil, err
 		}
-		recs = append(recs, cpio.StaticRecord(b, cpio.Info{Name: name, Mode: cpio.S_IFREG | 0o755}))
+		add(cpio.StaticRecord(b, cpio.Info{Name: name, Mode: cpio.S_IFREG | 0o755}), b)
 		t.Files = append(t.Files, f.Path)
 	}
 	ix, err := modules.Scan(a.Kernel.ModulesDir)
@@ -131,19 +136,8 @@ func buildToolsInitramfs(a Artifacts) (*toolsInitramfs, error) {
 		if !strings.HasSuffix(p, ".ko") {
 			p = filepath.Join("lib/modules", a.Kernel.Release, m.Path)
 		}
-		recs = append(recs, cpio.StaticRecord(b, cpio.Info{Name: p, Mode: cpio.S_IFREG | 0o644}))
+		add(cpio.StaticRecord(b, cpio.Info{Name: p, Mode: cpio.S_IFREG | 0o644}), b)
 		t.Modules = append(t.Modules, "/"+p)
-	}
-	h := sha256.New()
-	for _, r := range recs {
-		b := make([]byte, r.FileSize)
-		if r.ReaderAt != nil {
-			if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
-				return nil, fmt.Errorf("the tools guest's %s: %w", r.Name, err)
-			}
-		}
-		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", r.Name, r.Mode, len(b))
-		h.Write(b)
 	}
 	t.ToolsHash = hex.EncodeToString(h.Sum(nil))
 	if err := harness.AgentInitramfs(a.Agent, out, recs...); err != nil {
